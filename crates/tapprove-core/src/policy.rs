@@ -1,0 +1,46 @@
+use std::collections::BTreeSet;
+
+use tapprove_proto::Aaguid;
+
+/// How strict the verifier is: the organisation's choices. Security-relevant
+/// keys come from the org policy file, which wins over user settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierPolicy {
+    /// The relying-party id: authenticator data must carry its hash, and the
+    /// origin `https://<rp_id>` is always allowed.
+    pub rp_id: String,
+    /// Further origins accepted in clientDataJSON, compared exactly.
+    pub extra_origins: Vec<String>,
+    /// Require the UV flag (PIN or biometrics), not just a touch.
+    pub require_user_verification: bool,
+    /// Let a requester approve their own request.
+    pub allow_self_approval: bool,
+    /// Accept credentials of Tapprove's software authenticator.
+    pub allow_software_authenticators: bool,
+    /// If set, only authenticators with these AAGUIDs verify.
+    pub allowed_aaguids: Option<BTreeSet<Aaguid>>,
+    /// How far `signed_at` may be ahead of the verifier's clock, in seconds.
+    pub max_clock_skew_seconds: i64,
+}
+
+impl VerifierPolicy {
+    /// The default policy for `rp_id`: user presence required, user
+    /// verification not, no self-approval, software authenticators allowed,
+    /// any AAGUID, five minutes of clock skew.
+    pub fn new(rp_id: impl Into<String>) -> Self {
+        Self {
+            rp_id: rp_id.into(),
+            extra_origins: Vec::new(),
+            require_user_verification: false,
+            allow_self_approval: false,
+            allow_software_authenticators: true,
+            allowed_aaguids: None,
+            max_clock_skew_seconds: 300,
+        }
+    }
+
+    /// Whether clientDataJSON may carry `origin`.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        origin == crate::canonical::origin_for(&self.rp_id) || self.extra_origins.iter().any(|o| o == origin)
+    }
+}

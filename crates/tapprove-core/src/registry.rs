@@ -1,0 +1,301 @@
+//! What the verifier reads and writes: approvers and their credentials
+//! ([`Registry`]), and the single-use, counter and audit writes
+//! ([`Ledger`]).
+//!
+//! Both are traits so that the verifier stays free of IO: the live
+//! implementation is DynamoDB, the offline one [`MemoryRegistry`] (built
+//! from a registry file). A [`Ledger::commit`] must be one atomic
+//! conditional write (a DynamoDB transaction): the statement is claimed, the
+//! approver's vote on the request is claimed and the counter advances
+//! together, or none of it happens, so two racing verifications can never
+//! both pass.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+
+use serde::Serialize;
+use tapprove_proto::registry::{
+    AuthenticatorKind, CredentialEntry, CredentialStatus, RegistryFile, UserEntry,
+};
+use tapprove_proto::{Aaguid, Base64Url, Sha256Digest, UtcTime, Verdict};
+
+use crate::error::{Code, StoreError};
+
+/// An approver as the registry knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproverRecord {
+    pub name: String,
+    pub groups: BTreeSet<String>,
+}
+
+/// A registered credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    pub credential_id: Base64Url,
+    /// The approver it belongs to.
+    pub owner: String,
+    /// COSE_Key bytes.
+    pub public_key: Base64Url,
+    pub counter: u32,
+    pub aaguid: Aaguid,
+    pub kind: AuthenticatorKind,
+    pub status: CredentialStatus,
+    pub label: String,
+}
+
+/// Read access to approvers and credentials.
+pub trait Registry: Sync {
+    fn approver(&self, name: &str)
+    -> impl Future<Output = Result<Option<ApproverRecord>, StoreError>> + Send;
+    fn credential(
+        &self,
+        id: &[u8],
+    ) -> impl Future<Output = Result<Option<CredentialRecord>, StoreError>> + Send;
+}
+
+/// The writes of a passed verification, applied all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialUse {
+    pub credential_id: Base64Url,
+    /// The counter the assertion reported. Condition: the stored counter is
+    /// lower, or both are zero.
+    pub new_counter: u32,
+    /// The statement's challenge. Condition: never claimed before.
+    pub statement: Sha256Digest,
+    /// With `approver`: condition that this approver has not decided this
+    /// request before.
+    pub request_sha256: Sha256Digest,
+    pub approver: String,
+    /// When the claims may be forgotten (a TTL): after the request's
+    /// deadline no statement for it verifies anyway.
+    pub claims_expire: UtcTime,
+    pub used_at: UtcTime,
+    /// Written in the same transaction.
+    pub audit: AuditRecord,
+}
+
+/// Which condition of a [`CredentialUse`] failed. When several did, the most
+/// specific is reported: a replayed statement before a repeated approver
+/// before a counter regression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseConflict {
+    StatementUsed,
+    ApproverAlreadyDecided,
+    CounterNotIncreased { stored: u32 },
+}
+
+/// Durable writes: claims, counters, audit.
+pub trait Ledger: Sync {
+    /// Applies `use_` atomically if every condition holds.
+    fn commit(
+        &self,
+        use_: &CredentialUse,
+    ) -> impl Future<Output = Result<Result<(), UseConflict>, StoreError>> + Send;
+    /// Appends the audit record of a refused verification.
+    fn record_rejection(&self, audit: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One verification, passed or failed: the evidence an auditor reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// The verifier's clock when it decided.
+    pub at: UtcTime,
+    /// `accepted`, or the rejection code.
+    pub outcome: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    /// Hash of the request the workflow holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<Sha256Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<Base64Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_challenge: Option<Sha256Digest>,
+    /// The decision as received (when it was valid UTF-8 within the size
+    /// limit), so the verification can be repeated later from the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+}
+
+impl AuditRecord {
+    pub fn outcome_code(&self) -> Option<Code> {
+        Code::parse(&self.outcome)
+    }
+}
+
+/// An in-memory registry and ledger: for the offline CLI, for tests, and as
+/// the reference the DynamoDB implementation is checked against.
+#[derive(Debug, Default)]
+pub struct MemoryRegistry {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    approvers: BTreeMap<String, BTreeSet<String>>,
+    credentials: HashMap<Vec<u8>, CredentialRecord>,
+    statements: HashSet<Sha256Digest>,
+    votes: HashSet<(Sha256Digest, String)>,
+    audit: Vec<AuditRecord>,
+}
+
+impl MemoryRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads approvers, groups and credentials from a registry file.
+    pub fn from_file(file: &RegistryFile) -> Self {
+        let registry = Self::new();
+        for (name, user) in &file.users {
+            registry.add_approver(name, user.groups.iter().cloned());
+            for c in &user.credentials {
+                registry.add_credential(CredentialRecord {
+                    credential_id: c.credential_id.clone(),
+                    owner: name.clone(),
+                    public_key: c.public_key.clone(),
+                    counter: c.counter,
+                    aaguid: c.aaguid,
+                    kind: c.authenticator,
+                    status: c.status,
+                    label: c.label.clone(),
+                });
+            }
+        }
+        registry
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding the lock leaves plain data behind, still
+        // consistent at the granularity of one method; keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds an approver (or adds groups to one).
+    pub fn add_approver(&self, name: &str, groups: impl IntoIterator<Item = String>) {
+        self.lock()
+            .approvers
+            .entry(name.to_owned())
+            .or_default()
+            .extend(groups);
+    }
+
+    pub fn add_credential(&self, record: CredentialRecord) {
+        self.lock()
+            .credentials
+            .insert(record.credential_id.as_bytes().to_vec(), record);
+    }
+
+    pub fn set_status(&self, credential_id: &[u8], status: CredentialStatus) -> bool {
+        self.lock()
+            .credentials
+            .get_mut(credential_id)
+            .map(|c| c.status = status)
+            .is_some()
+    }
+
+    /// Every audit record written so far, oldest first.
+    pub fn audit_log(&self) -> Vec<AuditRecord> {
+        self.lock().audit.clone()
+    }
+
+    /// The registry as a file (counters as they are now).
+    pub fn to_file(&self, created: &UtcTime) -> RegistryFile {
+        let state = self.lock();
+        let mut users: BTreeMap<String, UserEntry> = state
+            .approvers
+            .iter()
+            .map(|(name, groups)| {
+                (
+                    name.clone(),
+                    UserEntry {
+                        groups: groups.clone(),
+                        credentials: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let mut credentials: Vec<&CredentialRecord> = state.credentials.values().collect();
+        credentials.sort_by(|a, b| a.credential_id.cmp(&b.credential_id));
+        for c in credentials {
+            users
+                .entry(c.owner.clone())
+                .or_default()
+                .credentials
+                .push(CredentialEntry {
+                    credential_id: c.credential_id.clone(),
+                    public_key: c.public_key.clone(),
+                    counter: c.counter,
+                    aaguid: c.aaguid,
+                    authenticator: c.kind,
+                    label: c.label.clone(),
+                    status: c.status,
+                    created: created.clone(),
+                    last_used: None,
+                });
+        }
+        RegistryFile {
+            tapprove: Default::default(),
+            users,
+        }
+    }
+}
+
+impl Registry for MemoryRegistry {
+    async fn approver(&self, name: &str) -> Result<Option<ApproverRecord>, StoreError> {
+        Ok(self.lock().approvers.get(name).map(|groups| ApproverRecord {
+            name: name.to_owned(),
+            groups: groups.clone(),
+        }))
+    }
+
+    async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {
+        Ok(self.lock().credentials.get(id).cloned())
+    }
+}
+
+impl Ledger for MemoryRegistry {
+    async fn commit(&self, use_: &CredentialUse) -> Result<Result<(), UseConflict>, StoreError> {
+        let mut state = self.lock();
+        if state.statements.contains(&use_.statement) {
+            return Ok(Err(UseConflict::StatementUsed));
+        }
+        let vote = (use_.request_sha256, use_.approver.clone());
+        if state.votes.contains(&vote) {
+            return Ok(Err(UseConflict::ApproverAlreadyDecided));
+        }
+        let Some(credential) = state.credentials.get_mut(use_.credential_id.as_bytes()) else {
+            return Err(StoreError(format!(
+                "credential {} vanished during verification",
+                use_.credential_id
+            )));
+        };
+        let stored = credential.counter;
+        if !counter_advances(stored, use_.new_counter) {
+            return Ok(Err(UseConflict::CounterNotIncreased { stored }));
+        }
+        credential.counter = use_.new_counter;
+        state.statements.insert(use_.statement);
+        state.votes.insert(vote);
+        state.audit.push(use_.audit.clone());
+        Ok(Ok(()))
+    }
+
+    async fn record_rejection(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        self.lock().audit.push(audit.clone());
+        Ok(())
+    }
+}
+
+/// Rule 7's counter condition: strictly greater, unless both are zero
+/// (authenticators without a counter, such as synced passkeys, always
+/// report zero; single-use statements stop their replays instead).
+pub fn counter_advances(stored: u32, new: u32) -> bool {
+    new > stored || (stored == 0 && new == 0)
+}

@@ -1,0 +1,618 @@
+//! The verification rules of DESIGN.md, in order.
+//!
+//! [`Verifier::verify_json`] takes the request as the workflow holds it, the
+//! decision as it came back from the approver, and the verifier's clock. It
+//! parses, checks every rule, commits the single-use claims and the counter
+//! in one conditional write, writes an audit record whether the decision
+//! passed or not, and only then returns a [`VerifiedDecision`]. Nothing
+//! outside this module can build one, so code that acts on an approval
+//! (records it, counts it towards a quorum, resumes a workflow) cannot be
+//! handed an unverified decision.
+//!
+//! Everything but the registry and ledger calls is synchronous and pure;
+//! `now` is an argument, so expiry is tested without waiting.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use tapprove_proto::limits::MAX_DECISION_BYTES;
+use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
+use tapprove_proto::{
+    Aaguid, Base64Url, Decision, Request, Sha256Digest, UtcTime, Verdict, WireError, WireErrorKind,
+};
+
+use crate::canonical::{WEBAUTHN_GET, request_sha256, sha256, statement_challenge};
+use crate::error::{Code, Rejection, StoreError, VerifyError};
+use crate::policy::VerifierPolicy;
+use crate::registry::{AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict};
+use crate::webauthn::{AuthenticatorData, ClientData, CoseKey, WebauthnError};
+
+/// Checks decisions against one policy, registry and ledger.
+#[derive(Debug)]
+pub struct Verifier<'a, R, L> {
+    policy: &'a VerifierPolicy,
+    registry: &'a R,
+    ledger: &'a L,
+}
+
+/// A decision that passed every rule. Only the verifier builds these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Verified {
+    execution: String,
+    request_sha256: Sha256Digest,
+    approver: String,
+    verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    signed_at: UtcTime,
+    credential_id: Base64Url,
+    credential_label: String,
+    authenticator: AuthenticatorKind,
+    aaguid: Aaguid,
+    user_verified: bool,
+    counter: u32,
+    verified_at: UtcTime,
+    decision: Decision,
+}
+
+macro_rules! verified_accessors {
+    ($t:ty) => {
+        impl $t {
+            /// The execution whose request was decided.
+            pub fn execution(&self) -> &str {
+                &self.0.execution
+            }
+            pub fn request_sha256(&self) -> &Sha256Digest {
+                &self.0.request_sha256
+            }
+            /// Who signed: the registry's name for them.
+            pub fn approver(&self) -> &str {
+                &self.0.approver
+            }
+            pub fn reason(&self) -> Option<&str> {
+                self.0.reason.as_deref()
+            }
+            pub fn signed_at(&self) -> &UtcTime {
+                &self.0.signed_at
+            }
+            pub fn credential_id(&self) -> &Base64Url {
+                &self.0.credential_id
+            }
+            pub fn credential_label(&self) -> &str {
+                &self.0.credential_label
+            }
+            pub fn authenticator(&self) -> AuthenticatorKind {
+                self.0.authenticator
+            }
+            pub fn user_verified(&self) -> bool {
+                self.0.user_verified
+            }
+            pub fn verified_at(&self) -> &UtcTime {
+                &self.0.verified_at
+            }
+            /// The signed decision, for forwarding or archiving as evidence.
+            pub fn decision(&self) -> &Decision {
+                &self.0.decision
+            }
+        }
+    };
+}
+
+/// A verified approval. Counting it towards a quorum or resuming a workflow
+/// takes this value, so an unverified approval cannot be acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct VerifiedApproval(Verified);
+
+/// A verified denial: as attributable as an approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct VerifiedDenial(Verified);
+
+verified_accessors!(VerifiedApproval);
+verified_accessors!(VerifiedDenial);
+
+/// The outcome of a passed verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum VerifiedDecision {
+    Approve(VerifiedApproval),
+    Deny(VerifiedDenial),
+}
+
+impl VerifiedDecision {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Self::Approve(_) => Verdict::Approve,
+            Self::Deny(_) => Verdict::Deny,
+        }
+    }
+
+    pub fn approver(&self) -> &str {
+        match self {
+            Self::Approve(a) => a.approver(),
+            Self::Deny(d) => d.approver(),
+        }
+    }
+
+    pub fn credential_id(&self) -> &Base64Url {
+        match self {
+            Self::Approve(a) => a.credential_id(),
+            Self::Deny(d) => d.credential_id(),
+        }
+    }
+}
+
+/// Everything parsed from the inputs before any rule that needs the
+/// registry runs.
+struct Parsed {
+    request: Request,
+    request_hash: Sha256Digest,
+    decision: Decision,
+    challenge: Sha256Digest,
+    auth_data: AuthenticatorData,
+    client_data: ClientData,
+}
+
+enum Stop {
+    Rejected(Rejection),
+    Store(StoreError),
+}
+
+impl From<Rejection> for Stop {
+    fn from(r: Rejection) -> Self {
+        Stop::Rejected(r)
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection::new(code, message))
+}
+
+impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
+    pub fn new(policy: &'a VerifierPolicy, registry: &'a R, ledger: &'a L) -> Self {
+        Self {
+            policy,
+            registry,
+            ledger,
+        }
+    }
+
+    /// Verifies `decision` (approval/v1 JSON from the task result) against
+    /// `request` (request/v1 JSON from the workflow's own state) at `now`.
+    ///
+    /// Every call that reaches a verdict writes one audit record; a
+    /// [`VerifyError::Store`] means no verdict was reached and the call may
+    /// be repeated.
+    pub async fn verify_json(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &UtcTime,
+    ) -> Result<VerifiedDecision, VerifyError> {
+        let mut audit = AuditRecord {
+            at: now.clone(),
+            outcome: String::new(),
+            message: String::new(),
+            execution: None,
+            request_sha256: None,
+            approver: None,
+            verdict: None,
+            credential_id: None,
+            statement_challenge: None,
+            decision: (decision.len() <= MAX_DECISION_BYTES)
+                .then(|| String::from_utf8(decision.to_vec()).ok())
+                .flatten(),
+        };
+        match self.run(request, decision, now, &mut audit).await {
+            Ok(verified) => Ok(verified),
+            Err(Stop::Rejected(rejection)) => {
+                audit.outcome = rejection.code.as_str().to_owned();
+                audit.message.clone_from(&rejection.message);
+                self.ledger.record_rejection(&audit).await?;
+                Err(VerifyError::Rejected(rejection))
+            }
+            Err(Stop::Store(e)) => Err(VerifyError::Store(e)),
+        }
+    }
+
+    async fn run(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &UtcTime,
+        audit: &mut AuditRecord,
+    ) -> Result<VerifiedDecision, Stop> {
+        // Rule 1: versions, shapes, sizes.
+        let parsed = parse(request, decision, audit)?;
+        let statement = &parsed.decision.statement;
+        // Rules 2 to 4 need nothing but the inputs.
+        check_statement(self.policy, &parsed, now)?;
+        // Rule 5.
+        let approver = self.registry.approver(&statement.approver).await?;
+        let Some(approver) = approver else {
+            return Err(Rejection::new(
+                Code::UnknownApprover,
+                format!("`{}` is not a registered approver", statement.approver),
+            )
+            .into());
+        };
+        if !approver.groups.contains(&parsed.request.approvers) {
+            return Err(Rejection::new(
+                Code::NotInGroup,
+                format!(
+                    "`{}` is not in the approver group `{}`",
+                    approver.name, parsed.request.approvers
+                ),
+            )
+            .into());
+        }
+        // Rule 6.
+        let credential = self
+            .registry
+            .credential(parsed.decision.assertion.credential_id.as_bytes())
+            .await?;
+        let credential = check_credential(self.policy, &approver.name, credential)?;
+        // Rule 7, but for the counter, which the commit checks atomically.
+        check_assertion(self.policy, &parsed, &credential)?;
+
+        // Rules 7 (counter), 8 and 9, and 10 for the passing case: one
+        // conditional write.
+        let verified = Verified {
+            execution: parsed.request.execution.clone(),
+            request_sha256: parsed.request_hash,
+            approver: approver.name.clone(),
+            verdict: statement.decision,
+            reason: statement.reason.clone(),
+            signed_at: statement.signed_at.clone(),
+            credential_id: credential.credential_id.clone(),
+            credential_label: credential.label.clone(),
+            authenticator: credential.kind,
+            aaguid: credential.aaguid,
+            user_verified: parsed.auth_data.flags.user_verified(),
+            counter: parsed.auth_data.sign_count,
+            verified_at: now.clone(),
+            decision: parsed.decision.clone(),
+        };
+        audit.outcome = "accepted".to_owned();
+        audit.message = format!(
+            "{} by {} with credential `{}`",
+            statement.decision.as_str(),
+            approver.name,
+            credential.label
+        );
+        let use_ = CredentialUse {
+            credential_id: credential.credential_id.clone(),
+            new_counter: parsed.auth_data.sign_count,
+            statement: parsed.challenge,
+            request_sha256: parsed.request_hash,
+            approver: approver.name.clone(),
+            claims_expire: parsed.request.deadline(),
+            used_at: now.clone(),
+            audit: audit.clone(),
+        };
+        match self.ledger.commit(&use_).await? {
+            Ok(()) => {}
+            Err(UseConflict::StatementUsed) => {
+                return Err(Rejection::new(
+                    Code::StatementReplayed,
+                    "this statement was already verified once; sign a new decision",
+                )
+                .into());
+            }
+            Err(UseConflict::ApproverAlreadyDecided) => {
+                return Err(Rejection::new(
+                    Code::DuplicateApprover,
+                    format!(
+                        "`{}` already decided this request; a quorum needs distinct approvers",
+                        approver.name
+                    ),
+                )
+                .into());
+            }
+            Err(UseConflict::CounterNotIncreased { stored }) => {
+                return Err(Rejection::new(
+                    Code::CounterRegression,
+                    format!(
+                        "signature counter {} is not above the stored {stored}: the authenticator may be cloned",
+                        parsed.auth_data.sign_count
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(match statement.decision {
+            Verdict::Approve => VerifiedDecision::Approve(VerifiedApproval(verified)),
+            Verdict::Deny => VerifiedDecision::Deny(VerifiedDenial(verified)),
+        })
+    }
+}
+
+fn wire_rejection(e: &WireError, malformed: Code) -> Rejection {
+    let code = match e.kind() {
+        WireErrorKind::UnsupportedVersion => Code::UnsupportedVersion,
+        WireErrorKind::TooLarge => Code::FieldTooLarge,
+        WireErrorKind::Base64 => Code::MalformedBase64,
+        WireErrorKind::Time => Code::MalformedTime,
+        _ => malformed,
+    };
+    Rejection::new(code, e.to_string())
+}
+
+fn webauthn_rejection(e: WebauthnError) -> Rejection {
+    let code = match &e {
+        WebauthnError::Cbor(_) => Code::MalformedCbor,
+        WebauthnError::ClientData(_) => Code::MalformedClientData,
+        WebauthnError::UnsupportedAlgorithm(_) => Code::UnsupportedAlgorithm,
+        WebauthnError::BadSignature => Code::BadSignature,
+        WebauthnError::AuthenticatorData(_) | WebauthnError::Attestation(_) => {
+            Code::MalformedAuthenticatorData
+        }
+    };
+    Rejection::new(code, e.to_string())
+}
+
+/// Rule 1, filling in the audit record as far as the inputs allow.
+fn parse(request: &[u8], decision: &[u8], audit: &mut AuditRecord) -> Result<Parsed, Rejection> {
+    let request = Request::from_json(request).map_err(|e| wire_rejection(&e, Code::MalformedRequest))?;
+    let request_hash =
+        request_sha256(&request).map_err(|e| Rejection::new(Code::MalformedRequest, e.to_string()))?;
+    audit.execution = Some(request.execution.clone());
+    audit.request_sha256 = Some(request_hash);
+
+    let decision = Decision::from_json(decision).map_err(|e| wire_rejection(&e, Code::MalformedDecision))?;
+    let challenge = statement_challenge(&decision.statement)
+        .map_err(|e| Rejection::new(Code::MalformedDecision, e.to_string()))?;
+    audit.approver = Some(decision.statement.approver.clone());
+    audit.verdict = Some(decision.statement.decision);
+    audit.credential_id = Some(decision.assertion.credential_id.clone());
+    audit.statement_challenge = Some(challenge);
+
+    let auth_data = AuthenticatorData::parse(decision.assertion.authenticator_data.as_bytes())
+        .map_err(webauthn_rejection)?;
+    if auth_data.attested_credential.is_some() {
+        return reject(
+            Code::MalformedAuthenticatorData,
+            "an assertion's authenticator data must not carry attested credential data",
+        );
+    }
+    let client_data =
+        ClientData::parse(decision.assertion.client_data_json.as_bytes()).map_err(webauthn_rejection)?;
+    Ok(Parsed {
+        request,
+        request_hash,
+        decision,
+        challenge,
+        auth_data,
+        client_data,
+    })
+}
+
+/// Rules 2, 3 and 4.
+fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> Result<(), Rejection> {
+    let statement = &parsed.decision.statement;
+    let request = &parsed.request;
+    if statement.request_sha256 != parsed.request_hash {
+        return reject(
+            Code::RequestMismatch,
+            "the decision was signed for a different request (edited content, another request, or another visit of the gate)",
+        );
+    }
+    if statement.signed_at < request.created {
+        return reject(
+            Code::SignedBeforeRequest,
+            format!(
+                "signed at {} but the request was created at {}",
+                statement.signed_at, request.created
+            ),
+        );
+    }
+    let deadline = request.deadline();
+    if statement.signed_at > deadline {
+        return reject(
+            Code::RequestExpired,
+            format!(
+                "signed at {} but the request expired at {deadline}",
+                statement.signed_at
+            ),
+        );
+    }
+    if statement.signed_at.unix_seconds() > now.unix_seconds().saturating_add(policy.max_clock_skew_seconds) {
+        return reject(
+            Code::SignedInFuture,
+            format!(
+                "signed at {}, more than {} s ahead of the verifier's clock ({now}); check the approver's clock",
+                statement.signed_at, policy.max_clock_skew_seconds
+            ),
+        );
+    }
+    if statement.approver == request.requested_by && !policy.allow_self_approval {
+        return reject(
+            Code::SelfApproval,
+            format!(
+                "`{}` requested this and cannot also decide it",
+                request.requested_by
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Rule 6.
+fn check_credential(
+    policy: &VerifierPolicy,
+    approver: &str,
+    credential: Option<CredentialRecord>,
+) -> Result<CredentialRecord, Rejection> {
+    let Some(credential) = credential else {
+        return reject(
+            Code::UnknownCredential,
+            "no registered credential has this id; enrol the authenticator first",
+        );
+    };
+    if credential.owner != approver {
+        return reject(
+            Code::CredentialOfAnotherUser,
+            format!("the credential belongs to another user than `{approver}`"),
+        );
+    }
+    match credential.status {
+        CredentialStatus::Active => {}
+        CredentialStatus::Pending => {
+            return reject(
+                Code::CredentialNotActive,
+                format!(
+                    "credential `{}` is pending: confirm it with an active authenticator or ask an admin",
+                    credential.label
+                ),
+            );
+        }
+        CredentialStatus::Revoked => {
+            return reject(
+                Code::CredentialNotActive,
+                format!("credential `{}` is revoked", credential.label),
+            );
+        }
+    }
+    if credential.kind == AuthenticatorKind::Software && !policy.allow_software_authenticators {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            "the org policy does not accept software authenticators; enrol a security key or platform authenticator",
+        );
+    }
+    if let Some(allowed) = &policy.allowed_aaguids
+        && !allowed.contains(&credential.aaguid)
+    {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            format!(
+                "authenticator model {} is not on the org's allow-list",
+                credential.aaguid
+            ),
+        );
+    }
+    Ok(credential)
+}
+
+/// Rule 7 (W3C WebAuthn Level 3, section 7.2, steps 11 to 21), except the
+/// counter, which the ledger checks atomically with the commit.
+fn check_assertion(
+    policy: &VerifierPolicy,
+    parsed: &Parsed,
+    credential: &CredentialRecord,
+) -> Result<(), Rejection> {
+    let client = &parsed.client_data;
+    if client.kind != WEBAUTHN_GET {
+        return reject(
+            Code::WrongClientDataType,
+            format!(
+                "clientDataJSON type is `{}`, expected `{WEBAUTHN_GET}`",
+                client.kind
+            ),
+        );
+    }
+    let challenge_matches = URL_SAFE_NO_PAD
+        .decode(&client.challenge)
+        .is_ok_and(|c| c == parsed.challenge.as_bytes());
+    if !challenge_matches {
+        return reject(
+            Code::ChallengeMismatch,
+            "the signed challenge is not the hash of this statement: the statement was changed after signing",
+        );
+    }
+    if !policy.origin_allowed(&client.origin) {
+        return reject(
+            Code::OriginNotAllowed,
+            format!(
+                "origin `{}` is not allowed; expected `{}`",
+                client.origin,
+                crate::canonical::origin_for(&policy.rp_id)
+            ),
+        );
+    }
+    if client.cross_origin == Some(true) {
+        return reject(
+            Code::CrossOrigin,
+            "the assertion was made in a cross-origin frame",
+        );
+    }
+    if parsed.auth_data.rp_id_hash != sha256(policy.rp_id.as_bytes()) {
+        return reject(
+            Code::RpIdMismatch,
+            format!(
+                "the authenticator signed for another relying party than `{}`",
+                policy.rp_id
+            ),
+        );
+    }
+    if !parsed.auth_data.flags.user_present() {
+        return reject(
+            Code::UserNotPresent,
+            "the authenticator did not confirm user presence (no touch)",
+        );
+    }
+    if policy.require_user_verification && !parsed.auth_data.flags.user_verified() {
+        return reject(
+            Code::UserNotVerified,
+            "the org requires user verification (PIN or biometrics) and the authenticator did not perform it",
+        );
+    }
+    let key = CoseKey::parse(credential.public_key.as_bytes()).map_err(webauthn_rejection)?;
+    let assertion = &parsed.decision.assertion;
+    let mut message = assertion.authenticator_data.as_bytes().to_vec();
+    message.extend_from_slice(&sha256(assertion.client_data_json.as_bytes()));
+    key.verify(&message, assertion.signature.as_bytes())
+        .map_err(webauthn_rejection)
+}
+
+/// Counts verified approvals towards a request's quorum (rule 9): distinct
+/// approvers only, and only approvals of that request.
+#[derive(Debug, Clone)]
+pub struct QuorumTally {
+    request_sha256: Sha256Digest,
+    quorum: u32,
+    approvals: Vec<VerifiedApproval>,
+}
+
+impl QuorumTally {
+    pub fn new(request_sha256: Sha256Digest, quorum: u32) -> Self {
+        Self {
+            request_sha256,
+            quorum,
+            approvals: Vec::new(),
+        }
+    }
+
+    /// Adds an approval; refuses another request's approval or a second one
+    /// by the same approver.
+    pub fn add(&mut self, approval: VerifiedApproval) -> Result<(), Rejection> {
+        if approval.request_sha256() != &self.request_sha256 {
+            return reject(Code::RequestMismatch, "the approval is for another request");
+        }
+        if self.approvals.iter().any(|a| a.approver() == approval.approver()) {
+            return reject(
+                Code::DuplicateApprover,
+                format!(
+                    "`{}` already approved; a quorum needs distinct approvers",
+                    approval.approver()
+                ),
+            );
+        }
+        self.approvals.push(approval);
+        Ok(())
+    }
+
+    pub fn is_met(&self) -> bool {
+        self.approvals.len() >= self.quorum as usize
+    }
+
+    pub fn approvals(&self) -> &[VerifiedApproval] {
+        &self.approvals
+    }
+}

@@ -1,0 +1,152 @@
+//! The registry file (registry/v1): approvers, their groups and their
+//! registered authenticators, as JSON.
+//!
+//! The live registry is a DynamoDB table written only by the verifier's
+//! service; this file is its portable form. `tapprove key create` writes one
+//! for offline use, and an auditor verifies an exported approval against an
+//! exported registry with `tapprove verify`, no AWS needed. The format is
+//! documented in `docs/registry-format.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::{Aaguid, Base64Url};
+use crate::error::{WireError, parse_document};
+use crate::limits::{MAX_CREDENTIAL_ID_BYTES, MAX_PRINCIPAL_CHARS, MAX_PUBLIC_KEY_BYTES, MAX_REGISTRY_BYTES};
+use crate::text::{self, Lines};
+use crate::time::UtcTime;
+
+const DOC: &str = "registry";
+
+crate::version_tag!(
+    /// The version tag of a registry file: always `registry/v1`.
+    RegistryVersion = "registry/v1"
+);
+
+/// A registry file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    pub tapprove: RegistryVersion,
+    /// Approvers by the name that statements carry (`approver`).
+    pub users: BTreeMap<String, UserEntry>,
+}
+
+/// One approver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// The approver groups this user belongs to.
+    #[serde(default)]
+    pub groups: BTreeSet<String>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialEntry>,
+}
+
+/// What made a credential, as far as the registry knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticatorKind {
+    /// Keys held by Tapprove's software authenticator (file or OS keychain).
+    Software,
+    /// A USB or NFC security key.
+    SecurityKey,
+    /// A platform authenticator: Touch ID, Windows Hello.
+    Platform,
+}
+
+impl AuthenticatorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Software => "software",
+            Self::SecurityKey => "security_key",
+            Self::Platform => "platform",
+        }
+    }
+}
+
+/// Whether a credential may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    /// Verifies.
+    Active,
+    /// Enrolled but not yet confirmed by an active credential or an admin.
+    Pending,
+    /// Never verifies again.
+    Revoked,
+}
+
+/// One registered authenticator credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialEntry {
+    pub credential_id: Base64Url,
+    /// The credential's public key as a COSE_Key (RFC 9052), as the
+    /// authenticator reported it in its attested credential data.
+    pub public_key: Base64Url,
+    /// The highest signature counter seen.
+    pub counter: u32,
+    pub aaguid: Aaguid,
+    pub authenticator: AuthenticatorKind,
+    pub label: String,
+    pub status: CredentialStatus,
+    pub created: UtcTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<UtcTime>,
+}
+
+impl RegistryFile {
+    /// Parses and checks a registry file.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
+        let file: Self = parse_document(DOC, bytes, MAX_REGISTRY_BYTES, RegistryVersion::TEXT)?;
+        file.validate()?;
+        Ok(file)
+    }
+
+    pub fn validate(&self) -> Result<(), WireError> {
+        let mut seen = BTreeSet::new();
+        for (user, entry) in &self.users {
+            text::check(DOC, "users", user, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+            for group in &entry.groups {
+                text::check_group(DOC, &format!("users.{user}.groups"), group)?;
+            }
+            for (i, c) in entry.credentials.iter().enumerate() {
+                let field = format!("users.{user}.credentials[{i}]");
+                text::check_len(
+                    DOC,
+                    &format!("{field}.credential_id"),
+                    c.credential_id.len(),
+                    1,
+                    MAX_CREDENTIAL_ID_BYTES,
+                )?;
+                text::check_len(
+                    DOC,
+                    &format!("{field}.public_key"),
+                    c.public_key.len(),
+                    1,
+                    MAX_PUBLIC_KEY_BYTES,
+                )?;
+                text::check(DOC, &format!("{field}.label"), &c.label, 128, Lines::Single)?;
+                if !seen.insert(c.credential_id.clone()) {
+                    return Err(WireError::new(
+                        crate::WireErrorKind::Malformed,
+                        DOC,
+                        format!("{field}.credential_id"),
+                        "registered twice; a credential belongs to one user",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serialises the file as pretty JSON, for people to read and diff.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            debug_assert!(false, "registry serialisation failed: {e}");
+            String::new()
+        })
+    }
+}

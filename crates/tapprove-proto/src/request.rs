@@ -1,0 +1,203 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{WireError, WireErrorKind, parse_document};
+use crate::limits::*;
+use crate::text::{self, Lines};
+use crate::time::UtcTime;
+
+const DOC: &str = "request";
+
+crate::version_tag!(
+    /// The version tag of a request: always `request/v1`.
+    RequestVersion = "request/v1"
+);
+
+/// What a workflow asks approvers to decide (request/v1).
+///
+/// The approval gate builds one per visit and keeps it in its own state; an
+/// activity task's input is this document, a queue message carries it next
+/// to the task token. Everything an approver sees comes from here, and the
+/// statement they sign commits to its hash, so the gate and the approver
+/// must agree on every byte of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub tapprove: RequestVersion,
+    /// ARN of the execution that waits.
+    pub execution: String,
+    /// Fresh per visit of the gate (`States.UUID()`), so a signature for one
+    /// visit does not verify for the next.
+    pub nonce: String,
+    pub created: UtcTime,
+    /// The request closes this many seconds after `created`.
+    pub timeout_seconds: u64,
+    pub title: String,
+    pub requested_by: String,
+    /// The approver group that may decide.
+    pub approvers: String,
+    /// How many distinct approvers must approve.
+    pub quorum: u32,
+    /// JSON the approver must see, verbatim. Shown as data, never as markup.
+    pub details: serde_json::Value,
+}
+
+impl Request {
+    /// Parses and checks a request document.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
+        let request: Self = parse_document(DOC, bytes, MAX_REQUEST_BYTES, RequestVersion::TEXT)?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks the bounds serde cannot: lengths, ranges, characters.
+    pub fn validate(&self) -> Result<(), WireError> {
+        text::check(
+            DOC,
+            "execution",
+            &self.execution,
+            MAX_EXECUTION_CHARS,
+            Lines::Single,
+        )?;
+        text::check(DOC, "nonce", &self.nonce, MAX_NONCE_CHARS, Lines::Single)?;
+        text::check(DOC, "title", &self.title, MAX_TITLE_CHARS, Lines::Single)?;
+        text::check(
+            DOC,
+            "requested_by",
+            &self.requested_by,
+            MAX_PRINCIPAL_CHARS,
+            Lines::Single,
+        )?;
+        text::check_group(DOC, "approvers", &self.approvers)?;
+        if !(1..=MAX_TIMEOUT_SECONDS).contains(&self.timeout_seconds) {
+            return Err(WireError::new(
+                WireErrorKind::Malformed,
+                DOC,
+                "timeout_seconds",
+                format!("must be between 1 and {MAX_TIMEOUT_SECONDS}"),
+            ));
+        }
+        if !(1..=MAX_QUORUM).contains(&self.quorum) {
+            return Err(WireError::new(
+                WireErrorKind::Malformed,
+                DOC,
+                "quorum",
+                format!("must be between 1 and {MAX_QUORUM}"),
+            ));
+        }
+        let details = serde_json::to_vec(&self.details)
+            .map_err(|e| WireError::new(WireErrorKind::Malformed, DOC, "details", e.to_string()))?;
+        text::check_len(DOC, "details", details.len(), 0, MAX_DETAILS_BYTES)?;
+        Ok(())
+    }
+
+    /// The instant after which no decision is valid.
+    pub fn deadline(&self) -> UtcTime {
+        let secs = i64::try_from(self.timeout_seconds).unwrap_or(i64::MAX);
+        UtcTime::from_unix(self.created.unix_seconds().saturating_add(secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> serde_json::Value {
+        serde_json::json!({
+            "tapprove": "request/v1",
+            "execution": "arn:aws:states:eu-west-1:123456789012:execution:deploy:7f3c",
+            "nonce": "0b6f5f9e-4a8e-4c1e-9d59-2b1f1c0f7a11",
+            "created": "2026-11-21T10:00:00Z",
+            "timeout_seconds": 3600,
+            "title": "Deploy api v2.3 to prod",
+            "requested_by": "alice@example.com",
+            "approvers": "prod-approvers",
+            "quorum": 1,
+            "details": {"any": "JSON", "n": [1, 2.5, null]}
+        })
+    }
+
+    fn parse(v: &serde_json::Value) -> Result<Request, WireError> {
+        Request::from_json(&serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn parses_and_round_trips() {
+        let v = sample();
+        let r = parse(&v).unwrap();
+        assert_eq!(r.title, "Deploy api v2.3 to prod");
+        assert_eq!(r.deadline().as_str(), "2026-11-21T11:00:00Z");
+        assert_eq!(serde_json::to_value(&r).unwrap(), v);
+    }
+
+    #[test]
+    fn unknown_version_is_its_own_error_even_with_new_fields() {
+        let mut v = sample();
+        v["tapprove"] = "request/v2".into();
+        v["new_field"] = 1.into();
+        assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::UnsupportedVersion);
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_refused() {
+        let mut v = sample();
+        v["extra"] = true.into();
+        let e = parse(&v).unwrap_err();
+        assert_eq!(e.kind(), WireErrorKind::Malformed);
+        let mut v = sample();
+        v.as_object_mut().unwrap().remove("nonce");
+        assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::Malformed);
+    }
+
+    #[test]
+    fn bounds_are_enforced_with_field_names() {
+        let mut v = sample();
+        v["title"] = "x".repeat(MAX_TITLE_CHARS + 1).into();
+        let e = parse(&v).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (WireErrorKind::TooLarge, "title"));
+
+        let mut v = sample();
+        v["details"] = serde_json::json!({"blob": "x".repeat(MAX_DETAILS_BYTES)});
+        let e = parse(&v).unwrap_err();
+        assert_eq!(e.kind(), WireErrorKind::TooLarge);
+
+        let mut v = sample();
+        v["quorum"] = 0.into();
+        assert_eq!(parse(&v).unwrap_err().field(), "quorum");
+
+        let mut v = sample();
+        v["approvers"] = "prod approvers".into();
+        assert_eq!(parse(&v).unwrap_err().field(), "approvers");
+
+        let mut v = sample();
+        v["title"] = "line\u{0007}bell".into();
+        assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::Malformed);
+    }
+
+    #[test]
+    fn a_200_kib_details_object_fits() {
+        let mut v = sample();
+        v["details"] = serde_json::json!({"blob": "x".repeat(200 * 1024)});
+        parse(&v).unwrap();
+    }
+
+    #[test]
+    fn bad_time_names_the_field() {
+        let mut v = sample();
+        v["created"] = "yesterday".into();
+        let e = parse(&v).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (WireErrorKind::Time, "created"));
+    }
+
+    #[test]
+    fn whole_document_size_is_bounded() {
+        let big = vec![b' '; MAX_REQUEST_BYTES + 1];
+        assert_eq!(
+            Request::from_json(&big).unwrap_err().kind(),
+            WireErrorKind::TooLarge
+        );
+        assert_eq!(
+            Request::from_json(b"[1,2").unwrap_err().kind(),
+            WireErrorKind::Malformed
+        );
+    }
+}
