@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+pub mod enrolment;
 pub mod error;
 pub mod policy;
 pub mod registry;

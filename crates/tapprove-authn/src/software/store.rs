@@ -201,7 +201,7 @@ impl FileKeyStore {
     }
 
     fn path(&self, credential_id: &[u8]) -> PathBuf {
-        self.dir.join(format!("{}.json", Base64Url::new(credential_id.to_vec()).encode()))
+        self.dir.join(format!("key-{}.json", Base64Url::new(credential_id.to_vec()).encode()))
     }
 
     fn read(&self, path: &Path) -> Result<SoftwareKey, AuthnError> {

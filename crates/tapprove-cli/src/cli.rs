@@ -1,0 +1,170 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  done; for `verify`, the decision was accepted
+  1  `verify` rejected the decision (see `tapprove codes`)
+  2  usage or input error
+  3  could not complete: authenticator failed or cancelled, or a store could not be written";
+
+/// Hardware-verified approvals for AWS Step Functions.
+#[derive(Debug, Parser)]
+#[command(name = "tapprove", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Print results and errors as one JSON object on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage software authenticator keys (offline tools).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Sign a decision on a request with a software key; prints the approval/v1 JSON.
+    Sign(SignArgs),
+    /// Verify a decision against a request and a registry file, offline.
+    Verify(VerifyArgs),
+    /// List the verifier's rejection codes and what they mean.
+    Codes,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a software credential and register it, with the user's groups, in a registry file.
+    Create(KeyCreateArgs),
+    /// List the software credentials in a key store (no secrets).
+    List(KeyListArgs),
+}
+
+/// How a PIN reaches the command. Without either flag, a PIN is asked on
+/// the terminal when one is needed.
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Read the PIN from the first line of standard input.
+    #[arg(long, conflicts_with = "pin_env")]
+    pub pin_stdin: bool,
+    /// Read the PIN from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub pin_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// Directory of the software key store (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// The approver's name, as statements will carry it.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// An approver group the user belongs to (repeatable).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Registry file to add the credential to (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// Relying-party id.
+    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    pub rp_id: String,
+    /// A name for the key.
+    #[arg(long, value_name = "NAME", default_value = "software key")]
+    pub label: String,
+    /// Protect the key with a PIN (asked on the terminal unless --pin-stdin or --pin-env),
+    /// so its signatures carry user verification.
+    #[arg(long)]
+    pub with_pin: bool,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerdictArg {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UvArg {
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// The request/v1 JSON file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub request: PathBuf,
+    #[arg(long, value_enum)]
+    pub decision: VerdictArg,
+    /// Why; required to deny, optional to approve (at most 1024 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The approver's name, as the registry knows it.
+    #[arg(long, value_name = "NAME")]
+    pub approver: String,
+    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    pub rp_id: String,
+    /// Sign with this credential (base64url id); default: the approver's first key for the rp id.
+    #[arg(long, value_name = "ID")]
+    pub credential: Option<String>,
+    /// The signing time (RFC 3339 UTC); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Ask the key for user verification (its PIN).
+    #[arg(long, value_enum, default_value = "preferred")]
+    pub user_verification: UvArg,
+    /// Write the decision to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The request/v1 JSON the workflow holds (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub request: PathBuf,
+    /// The approval/v1 decision JSON (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub decision: PathBuf,
+    /// The registry/v1 file (docs/registry-format.md).
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    pub rp_id: String,
+    /// Another origin to accept besides https://<rp-id> (repeatable).
+    #[arg(long = "origin", value_name = "URL")]
+    pub origins: Vec<String>,
+    /// The verifier's clock (RFC 3339 UTC); default: now. An auditor sets it to when the decision was made.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Require user verification (PIN or biometrics).
+    #[arg(long)]
+    pub require_uv: bool,
+    /// Accept a requester approving their own request.
+    #[arg(long)]
+    pub allow_self_approval: bool,
+    /// Refuse credentials of software authenticators.
+    #[arg(long)]
+    pub forbid_software: bool,
+    /// Accept only authenticators with this AAGUID (repeatable).
+    #[arg(long = "allowed-aaguid", value_name = "UUID")]
+    pub allowed_aaguids: Vec<String>,
+}

@@ -1,0 +1,91 @@
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use tapprove_core::registry::MemoryRegistry;
+use tapprove_core::{VerifiedDecision, Verifier, VerifierPolicy, VerifyError};
+use tapprove_proto::Aaguid;
+use tapprove_proto::registry::RegistryFile;
+
+use crate::cli::VerifyArgs;
+use crate::exit::{Failure, Result};
+use crate::files::{now, read_input};
+use crate::output::Output;
+
+/// `tapprove verify`: every rule, offline, against a registry file.
+///
+/// Read-only: the registry file is not changed, so verifying an archived
+/// decision twice gives the same answer. Counters are compared with the
+/// file's; single use is enforced within one run.
+pub fn run(out: &Output, args: VerifyArgs) -> Result {
+    if [&args.request, &args.decision, &args.registry]
+        .iter()
+        .filter(|p| crate::files::is_stdin(p))
+        .count()
+        > 1
+    {
+        return Err(Failure::input("only one of --request, --decision and --registry can be `-`"));
+    }
+    let request = read_input(&args.request, "request")?;
+    let decision = read_input(&args.decision, "decision")?;
+    let registry_bytes = read_input(&args.registry, "registry")?;
+    let registry = RegistryFile::from_json(&registry_bytes)
+        .map_err(|e| Failure::input(format!("the registry file is not valid: {e}")))?;
+    let now = now(args.now.as_deref())?;
+
+    let mut policy = VerifierPolicy::new(&args.rp_id);
+    policy.extra_origins = args.origins.clone();
+    policy.require_user_verification = args.require_uv;
+    policy.allow_self_approval = args.allow_self_approval;
+    policy.allow_software_authenticators = !args.forbid_software;
+    if !args.allowed_aaguids.is_empty() {
+        let set: BTreeSet<Aaguid> = args
+            .allowed_aaguids
+            .iter()
+            .map(|a| Aaguid::parse(a).map_err(|e| Failure::input(format!("--allowed-aaguid: {e}"))))
+            .collect::<Result<_>>()?;
+        policy.allowed_aaguids = Some(set);
+    }
+
+    let memory = MemoryRegistry::from_file(&registry);
+    let verifier = Verifier::new(&policy, &memory, &memory);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failure::failed("runtime", e))?;
+    match runtime.block_on(verifier.verify_json(&request, &decision, &now)) {
+        Ok(verified) => {
+            let (verdict, detail) = match &verified {
+                VerifiedDecision::Approve(a) => ("approve", serde_json::to_value(a)),
+                VerifiedDecision::Deny(d) => ("deny", serde_json::to_value(d)),
+            };
+            let detail = detail.map_err(|e| Failure::failed("output", e))?;
+            out.result(
+                json!({
+                    "ok": true,
+                    "verdict": verdict,
+                    "approver": detail["approver"],
+                    "credential_id": detail["credential_id"],
+                    "credential_label": detail["credential_label"],
+                    "authenticator": detail["authenticator"],
+                    "user_verified": detail["user_verified"],
+                    "request_sha256": detail["request_sha256"],
+                    "execution": detail["execution"],
+                    "signed_at": detail["signed_at"],
+                    "reason": detail.get("reason"),
+                }),
+                || {
+                    format!(
+                        "OK: {verdict} by {} with `{}` ({}), signed at {}, for request {}",
+                        verified.approver(),
+                        detail["credential_label"].as_str().unwrap_or_default(),
+                        verified.credential_id(),
+                        detail["signed_at"].as_str().unwrap_or_default(),
+                        detail["request_sha256"].as_str().unwrap_or_default(),
+                    )
+                },
+            );
+            Ok(())
+        }
+        Err(VerifyError::Rejected(rejection)) => Err(Failure::rejected(&rejection)),
+        Err(e) => Err(Failure::failed("verifier_error", e)),
+    }
+}

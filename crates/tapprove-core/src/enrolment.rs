@@ -1,0 +1,97 @@
+//! Checking a newly created credential before it enters the registry.
+//!
+//! The registry is written only by trusted code (the verifier's service or
+//! an admin); this is the check that code runs on what the client submits:
+//! the creation clientDataJSON answers the service's challenge for the
+//! right origin, the attestation object is well formed and signed, the
+//! authenticator data is for this relying party and saw the user, and the
+//! key is one the verifier can use later.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tapprove_proto::{Aaguid, Base64Url};
+
+use crate::canonical::{WEBAUTHN_CREATE, sha256};
+use crate::policy::VerifierPolicy;
+use crate::webauthn::{AttestationFormat, AttestationObject, ClientData, WebauthnError};
+
+/// A credential that passed the enrolment checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedCredential {
+    pub credential_id: Base64Url,
+    /// COSE_Key bytes, exactly as attested.
+    pub public_key: Base64Url,
+    pub aaguid: Aaguid,
+    pub counter: u32,
+    pub attestation: AttestationFormat,
+    pub user_verified: bool,
+}
+
+/// Why a new credential was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolmentError {
+    #[error("the creation clientDataJSON is not for this enrolment: {0}")]
+    ClientData(String),
+    #[error(transparent)]
+    Webauthn(#[from] WebauthnError),
+    #[error("the authenticator data is for another relying party than `{0}`")]
+    RpIdMismatch(String),
+    #[error("the authenticator did not confirm user presence")]
+    UserNotPresent,
+    #[error("the org requires user verification and the authenticator did not perform it")]
+    UserNotVerified,
+    #[error("the credential id in the attestation is not the one submitted")]
+    CredentialIdMismatch,
+}
+
+/// Checks an attestation object and its creation clientDataJSON against
+/// the challenge the service issued.
+pub fn check_new_credential(
+    policy: &VerifierPolicy,
+    challenge: &[u8],
+    client_data_json: &[u8],
+    attestation_object: &[u8],
+    credential_id: &[u8],
+) -> Result<CheckedCredential, EnrolmentError> {
+    let client = ClientData::parse(client_data_json)?;
+    if client.kind != WEBAUTHN_CREATE {
+        return Err(EnrolmentError::ClientData(format!("type `{}`", client.kind)));
+    }
+    if URL_SAFE_NO_PAD.decode(&client.challenge).ok().as_deref() != Some(challenge) {
+        return Err(EnrolmentError::ClientData("the challenge is not the one issued".into()));
+    }
+    if !policy.origin_allowed(&client.origin) || client.cross_origin == Some(true) {
+        return Err(EnrolmentError::ClientData(format!("origin `{}` is not allowed", client.origin)));
+    }
+    let attestation = AttestationObject::parse(attestation_object)?;
+    let data = &attestation.auth_data;
+    if data.rp_id_hash != sha256(policy.rp_id.as_bytes()) {
+        return Err(EnrolmentError::RpIdMismatch(policy.rp_id.clone()));
+    }
+    if !data.flags.user_present() {
+        return Err(EnrolmentError::UserNotPresent);
+    }
+    if policy.require_user_verification && !data.flags.user_verified() {
+        return Err(EnrolmentError::UserNotVerified);
+    }
+    let format = attestation.verify(&sha256(client_data_json))?;
+    // Parse the key now, so an unusable key is refused at enrolment rather
+    // than at the first approval.
+    attestation.credential_key()?;
+    let credential = data
+        .attested_credential
+        .as_ref()
+        .ok_or_else(|| WebauthnError::AuthenticatorData("no attested credential".into()))?;
+    if credential.credential_id != credential_id {
+        return Err(EnrolmentError::CredentialIdMismatch);
+    }
+    Ok(CheckedCredential {
+        credential_id: Base64Url::new(credential.credential_id.clone()),
+        public_key: Base64Url::new(credential.public_key.clone()),
+        aaguid: credential.aaguid,
+        counter: data.sign_count,
+        attestation: format,
+        user_verified: data.flags.user_verified(),
+    })
+}
