@@ -1,0 +1,358 @@
+//! Shared helpers for Tapprove's integration suites: a sample request, a
+//! harness that enrols software credentials into an in-memory registry and
+//! signs decisions with them, a raw signer for assertions no honest
+//! authenticator would make, a prompt that counts what it was asked, and
+//! the runner for the Node-based independent verifier.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use p256::ecdsa::{Signature, SigningKey, signature::Signer};
+use rand_core::OsRng;
+use sha2::{Digest, Sha256};
+use tapprove_authn::software::{MemoryKeyStore, SoftwareAuthenticator};
+use tapprove_authn::{
+    Authenticator, CredentialRequest, PinRequest, Prompt, SigningRequest, UserPrompt, UserVerification,
+    sign_decision,
+};
+use tapprove_core::canonical::{creation_client_data_json, origin_for};
+use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::registry::{CredentialRecord, MemoryRegistry};
+use tapprove_core::webauthn::CoseKey;
+use tapprove_core::{VerifiedDecision, Verifier, VerifierPolicy, VerifyError};
+use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
+use tapprove_proto::{Aaguid, Base64Url, Decision, Request, UtcTime, Verdict};
+use zeroize::Zeroizing;
+
+pub const RP_ID: &str = "example.com";
+pub const CREATED: &str = "2026-11-21T10:00:00Z";
+pub const SIGNED: &str = "2026-11-21T10:03:12Z";
+pub const VERIFIED: &str = "2026-11-21T10:03:30Z";
+
+pub fn t(text: &str) -> UtcTime {
+    UtcTime::parse(text).unwrap()
+}
+
+/// The sample request of DESIGN.md, as JSON.
+pub fn request_json() -> serde_json::Value {
+    serde_json::json!({
+        "tapprove": "request/v1",
+        "execution": "arn:aws:states:eu-west-1:123456789012:execution:deploy:7f3c",
+        "nonce": "0b6f5f9e-4a8e-4c1e-9d59-2b1f1c0f7a11",
+        "created": CREATED,
+        "timeout_seconds": 3600,
+        "title": "Deploy api v2.3 to prod",
+        "requested_by": "alice@example.com",
+        "approvers": "prod-approvers",
+        "quorum": 1,
+        "details": {"commit": "4f1c2e9", "service": "api", "to": "prod"}
+    })
+}
+
+pub fn request() -> Request {
+    Request::from_json(&serde_json::to_vec(&request_json()).unwrap()).unwrap()
+}
+
+/// A [`UserPrompt`] that answers PIN requests with a fixed PIN (or cancels)
+/// and counts every interaction.
+#[derive(Debug, Default)]
+pub struct CountingPrompt {
+    pin: Option<String>,
+    cancel: bool,
+    shown: AtomicUsize,
+    pins_asked: AtomicUsize,
+    last: Mutex<Option<Prompt>>,
+}
+
+impl CountingPrompt {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with_pin(pin: &str) -> Self {
+        Self {
+            pin: Some(pin.to_owned()),
+            ..Self::default()
+        }
+    }
+    pub fn cancelling() -> Self {
+        Self {
+            cancel: true,
+            ..Self::default()
+        }
+    }
+    /// Prompts shown plus PINs asked.
+    pub fn interactions(&self) -> usize {
+        self.shown.load(Ordering::SeqCst) + self.pins_asked.load(Ordering::SeqCst)
+    }
+    pub fn pins_asked(&self) -> usize {
+        self.pins_asked.load(Ordering::SeqCst)
+    }
+    pub fn last(&self) -> Option<Prompt> {
+        self.last.lock().unwrap().clone()
+    }
+}
+
+impl UserPrompt for CountingPrompt {
+    fn show(&self, prompt: Prompt) {
+        self.shown.fetch_add(1, Ordering::SeqCst);
+        *self.last.lock().unwrap() = Some(prompt);
+    }
+    fn pin(&self, _request: &PinRequest) -> Option<Zeroizing<String>> {
+        self.pins_asked.fetch_add(1, Ordering::SeqCst);
+        if self.cancel {
+            return None;
+        }
+        self.pin.clone().map(Zeroizing::new)
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel
+    }
+}
+
+/// Software credentials in memory, registered in an in-memory registry.
+#[derive(Debug)]
+pub struct Harness {
+    pub policy: VerifierPolicy,
+    pub registry: MemoryRegistry,
+    pub keys: MemoryKeyStore,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self {
+            policy: VerifierPolicy::new(RP_ID),
+            registry: MemoryRegistry::new(),
+            keys: MemoryKeyStore::new(),
+        }
+    }
+
+    pub fn authenticator(&self) -> SoftwareAuthenticator<&MemoryKeyStore> {
+        SoftwareAuthenticator::new(&self.keys, t(CREATED))
+    }
+
+    /// Enrols a software credential for `user` (with a PIN if given), the
+    /// way the enrolment service would, and adds the user to `groups`.
+    pub fn enrol(&self, user: &str, groups: &[&str], pin: Option<&str>) -> Base64Url {
+        let challenge = [7u8; 32];
+        let client_data = creation_client_data_json(&challenge, &origin_for(RP_ID));
+        let prompt = pin.map(CountingPrompt::with_pin).unwrap_or_default();
+        let created = self
+            .authenticator()
+            .make_credential(
+                &CredentialRequest {
+                    rp_id: RP_ID.into(),
+                    user_name: user.into(),
+                    user_handle: user.as_bytes().to_vec(),
+                    client_data_json: client_data.clone(),
+                    exclude_credentials: vec![],
+                    user_verification: if pin.is_some() {
+                        UserVerification::Required
+                    } else {
+                        UserVerification::Discouraged
+                    },
+                    label: format!("{user} laptop"),
+                },
+                &prompt,
+            )
+            .unwrap();
+        let checked = check_new_credential(
+            &self.policy,
+            &challenge,
+            &client_data,
+            &created.attestation_object,
+            created.credential_id.as_bytes(),
+        )
+        .unwrap();
+        self.registry
+            .add_approver(user, groups.iter().map(|g| (*g).to_owned()));
+        self.registry.add_credential(CredentialRecord {
+            credential_id: checked.credential_id.clone(),
+            owner: user.into(),
+            public_key: checked.public_key,
+            counter: checked.counter,
+            aaguid: checked.aaguid,
+            kind: AuthenticatorKind::Software,
+            status: CredentialStatus::Active,
+            label: format!("{user} laptop"),
+        });
+        checked.credential_id
+    }
+
+    /// Signs `verdict` on `request` as `approver` with their software key.
+    pub fn sign(
+        &self,
+        request: &Request,
+        verdict: Verdict,
+        approver: &str,
+        credential: &Base64Url,
+        signed_at: &str,
+    ) -> Decision {
+        self.sign_with(request, verdict, approver, credential, signed_at, &CountingPrompt::new(), UserVerification::Discouraged)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_with(
+        &self,
+        request: &Request,
+        verdict: Verdict,
+        approver: &str,
+        credential: &Base64Url,
+        signed_at: &str,
+        prompt: &CountingPrompt,
+        user_verification: UserVerification,
+    ) -> Decision {
+        sign_decision(
+            &self.authenticator(),
+            prompt,
+            &SigningRequest {
+                request,
+                verdict,
+                reason: (verdict == Verdict::Deny).then(|| "not during the freeze".to_owned()),
+                approver: approver.into(),
+                rp_id: RP_ID.into(),
+                signed_at: t(signed_at),
+                allow_credentials: vec![credential.clone()],
+                user_verification,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Runs the verifier on JSON bytes at `now`.
+    pub fn verify_bytes(&self, request: &[u8], decision: &[u8], now: &str) -> Result<VerifiedDecision, VerifyError> {
+        let verifier = Verifier::new(&self.policy, &self.registry, &self.registry);
+        block_on(verifier.verify_json(request, decision, &t(now)))
+    }
+
+    pub fn verify(&self, request: &Request, decision: &Decision, now: &str) -> Result<VerifiedDecision, VerifyError> {
+        self.verify_bytes(
+            &serde_json::to_vec(request).unwrap(),
+            &serde_json::to_vec(decision).unwrap(),
+            now,
+        )
+    }
+}
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// A bare P-256 key that signs whatever authenticator data it is given:
+/// for assertions an honest authenticator would never produce (no user
+/// presence, a counter going backwards, malformed extensions).
+#[derive(Debug)]
+pub struct RawSigner {
+    key: SigningKey,
+    pub credential_id: Base64Url,
+}
+
+impl RawSigner {
+    /// Creates a key and registers it (as a security key) for `user`.
+    pub fn register(harness: &Harness, user: &str, groups: &[&str]) -> Self {
+        let key = SigningKey::random(&mut OsRng);
+        let credential_id = Base64Url::new(Sha256::digest(key.verifying_key().to_sec1_bytes()).to_vec());
+        harness
+            .registry
+            .add_approver(user, groups.iter().map(|g| (*g).to_owned()));
+        harness.registry.add_credential(CredentialRecord {
+            credential_id: credential_id.clone(),
+            owner: user.into(),
+            public_key: Base64Url::new(CoseKey::encode_es256(key.verifying_key())),
+            counter: 0,
+            aaguid: Aaguid([0x42; 16]),
+            kind: AuthenticatorKind::SecurityKey,
+            status: CredentialStatus::Active,
+            label: format!("{user} raw key"),
+        });
+        Self { key, credential_id }
+    }
+
+    /// authenticatorData: SHA-256(rp_id) || flags || counter, then `tail`.
+    pub fn authenticator_data(rp_id: &str, flags: u8, counter: u32, tail: &[u8]) -> Vec<u8> {
+        let mut data = Sha256::digest(rp_id.as_bytes()).to_vec();
+        data.push(flags);
+        data.extend_from_slice(&counter.to_be_bytes());
+        data.extend_from_slice(tail);
+        data
+    }
+
+    /// A decision over `statement` with the given authenticator data and
+    /// clientDataJSON, validly signed by this key.
+    pub fn decision(&self, statement: tapprove_proto::Statement, auth_data: Vec<u8>, client_data: Vec<u8>) -> Decision {
+        let mut message = auth_data.clone();
+        message.extend_from_slice(&Sha256::digest(&client_data));
+        let signature: Signature = self.key.sign(&message);
+        Decision {
+            tapprove: Default::default(),
+            statement,
+            assertion: tapprove_proto::Assertion {
+                credential_id: self.credential_id.clone(),
+                authenticator_data: Base64Url::new(auth_data),
+                client_data_json: Base64Url::new(client_data),
+                signature: Base64Url::new(signature.to_der().as_bytes().to_vec()),
+                user_handle: None,
+            },
+        }
+    }
+}
+
+/// The statement a client would build.
+pub fn statement(request: &Request, verdict: Verdict, approver: &str, signed_at: &str) -> tapprove_proto::Statement {
+    tapprove_proto::Statement {
+        tapprove: Default::default(),
+        request_sha256: tapprove_core::canonical::request_sha256(request).unwrap(),
+        decision: verdict,
+        reason: None,
+        approver: approver.into(),
+        signed_at: t(signed_at),
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Runs a Node script from `tests/interop` with `input` on stdin; returns
+/// the exit code and parsed stdout. Panics with a clear message when Node
+/// or the npm dependencies are missing (`scripts/test` installs them).
+pub fn run_node(script: &str, input: &serde_json::Value) -> (i32, serde_json::Value) {
+    let root = repo_root();
+    assert!(
+        root.join("node_modules/@simplewebauthn/server").exists(),
+        "node_modules is missing: run `npm ci` in {} (scripts/test does)",
+        root.display()
+    );
+    let mut child = Command::new("node")
+        .arg(root.join("tests/interop").join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is not installed (scripts/test installs it)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.to_string().as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): stdout {stdout:?}, stderr {:?}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap_or(-1), value)
+}
