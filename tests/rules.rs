@@ -50,11 +50,16 @@ fn world() -> World {
 
 impl World {
     fn approve(&self, request: &Request) -> Decision {
-        self.h.sign(request, Verdict::Approve, "bob@example.com", &self.bob, SIGNED)
+        self.h
+            .sign(request, Verdict::Approve, "bob@example.com", &self.bob, SIGNED)
     }
 
     /// Verifies JSON values (so cases can edit anything) at VERIFIED.
-    fn check(&self, request: &serde_json::Value, decision: &serde_json::Value) -> Result<VerifiedDecision, VerifyError> {
+    fn check(
+        &self,
+        request: &serde_json::Value,
+        decision: &serde_json::Value,
+    ) -> Result<VerifiedDecision, VerifyError> {
         self.h.verify_bytes(&bytes(request), &bytes(decision), VERIFIED)
     }
 }
@@ -116,37 +121,52 @@ fn cases() -> Vec<Case> {
             d["statement"]["signed_at"] = "2026-11-21 10:03:12".into();
             w.check(&request_json(), &d)
         }),
-        ("malformed CBOR in authenticator extensions", Code::MalformedCbor, || {
-            let w = world();
-            let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-            // ED flag, then a CBOR map that claims one entry and ends.
-            let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::EXTENSIONS, 1, &[0xa1, 0x63, b'a']);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
-        }),
-        ("malformed CBOR public key in the registry", Code::MalformedCbor, || {
-            let w = world();
-            let d = w.approve(&request());
-            let mut rec = block_on(tapprove_core::registry::Registry::credential(&w.h.registry, w.bob.as_bytes()))
+        (
+            "malformed CBOR in authenticator extensions",
+            Code::MalformedCbor,
+            || {
+                let w = world();
+                let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+                let r = request();
+                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
+                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
+                let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
+                // ED flag, then a CBOR map that claims one entry and ends.
+                let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::EXTENSIONS, 1, &[0xa1, 0x63, b'a']);
+                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            },
+        ),
+        (
+            "malformed CBOR public key in the registry",
+            Code::MalformedCbor,
+            || {
+                let w = world();
+                let d = w.approve(&request());
+                let mut rec = block_on(tapprove_core::registry::Registry::credential(
+                    &w.h.registry,
+                    w.bob.as_bytes(),
+                ))
                 .unwrap()
                 .unwrap();
-            rec.public_key = Base64Url::new(vec![0xa5, 0x01]);
-            w.h.registry.add_credential(rec);
-            w.check(&request_json(), &json(&d))
-        }),
-        ("truncated authenticator data with flags promising more", Code::MalformedAuthenticatorData, || {
-            let w = world();
-            let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-            let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::ATTESTED_CREDENTIAL, 1, &[0; 4]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
-        }),
+                rec.public_key = Base64Url::new(vec![0xa5, 0x01]);
+                w.h.registry.add_credential(rec);
+                w.check(&request_json(), &json(&d))
+            },
+        ),
+        (
+            "truncated authenticator data with flags promising more",
+            Code::MalformedAuthenticatorData,
+            || {
+                let w = world();
+                let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+                let r = request();
+                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
+                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
+                let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
+                let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::ATTESTED_CREDENTIAL, 1, &[0; 4]);
+                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            },
+        ),
         ("client data that is not JSON", Code::MalformedClientData, || {
             let w = world();
             let mut d = json(&w.approve(&request()));
@@ -161,13 +181,17 @@ fn cases() -> Vec<Case> {
             r["details"]["to"] = "prod-eu".into();
             w.check(&r, &json(&d))
         }),
-        ("replay across two visits of the gate (new nonce)", Code::RequestMismatch, || {
-            let w = world();
-            let d = w.approve(&request());
-            let mut r = request_json();
-            r["nonce"] = "5d1e2a0c-7b4f-4f55-8c3e-1a2b3c4d5e6f".into();
-            w.check(&r, &json(&d))
-        }),
+        (
+            "replay across two visits of the gate (new nonce)",
+            Code::RequestMismatch,
+            || {
+                let w = world();
+                let d = w.approve(&request());
+                let mut r = request_json();
+                r["nonce"] = "5d1e2a0c-7b4f-4f55-8c3e-1a2b3c4d5e6f".into();
+                w.check(&r, &json(&d))
+            },
+        ),
         ("another request's signature", Code::RequestMismatch, || {
             let w = world();
             let mut other = request_json();
@@ -177,37 +201,76 @@ fn cases() -> Vec<Case> {
             w.check(&request_json(), &json(&d))
         }),
         // Rule 3.
-        ("signed before the request existed", Code::SignedBeforeRequest, || {
-            let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "bob@example.com", &w.bob, "2026-11-21T09:59:59Z");
-            w.check(&request_json(), &json(&d))
-        }),
-        ("signed after the deadline (expired)", Code::RequestExpired, || {
-            let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "bob@example.com", &w.bob, "2026-11-21T11:00:01Z");
-            w.h.verify_bytes(&bytes(&request_json()), &bytes(&d), "2026-11-21T11:00:02Z")
-        }),
+        (
+            "signed before the request existed",
+            Code::SignedBeforeRequest,
+            || {
+                let w = world();
+                let d = w.h.sign(
+                    &request(),
+                    Verdict::Approve,
+                    "bob@example.com",
+                    &w.bob,
+                    "2026-11-21T09:59:59Z",
+                );
+                w.check(&request_json(), &json(&d))
+            },
+        ),
+        (
+            "signed after the deadline (expired)",
+            Code::RequestExpired,
+            || {
+                let w = world();
+                let d = w.h.sign(
+                    &request(),
+                    Verdict::Approve,
+                    "bob@example.com",
+                    &w.bob,
+                    "2026-11-21T11:00:01Z",
+                );
+                w.h.verify_bytes(&bytes(&request_json()), &bytes(&d), "2026-11-21T11:00:02Z")
+            },
+        ),
         ("signed in the future", Code::SignedInFuture, || {
             let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "bob@example.com", &w.bob, "2026-11-21T10:30:00Z");
+            let d = w.h.sign(
+                &request(),
+                Verdict::Approve,
+                "bob@example.com",
+                &w.bob,
+                "2026-11-21T10:30:00Z",
+            );
             // Verifier clock 10:03:30: 26 minutes behind the signature.
             w.check(&request_json(), &json(&d))
         }),
         // Rule 4.
         ("self-approval", Code::SelfApproval, || {
             let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "alice@example.com", &w.alice, SIGNED);
+            let d = w.h.sign(
+                &request(),
+                Verdict::Approve,
+                "alice@example.com",
+                &w.alice,
+                SIGNED,
+            );
             w.check(&request_json(), &json(&d))
         }),
         // Rule 5.
         ("approver not in the registry", Code::UnknownApprover, || {
             let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "mallory@example.com", &w.bob, SIGNED);
+            let d = w.h.sign(
+                &request(),
+                Verdict::Approve,
+                "mallory@example.com",
+                &w.bob,
+                SIGNED,
+            );
             w.check(&request_json(), &json(&d))
         }),
         ("approver not in the group", Code::NotInGroup, || {
             let w = world();
-            let d = w.h.sign(&request(), Verdict::Approve, "dave@example.com", &w.dave, SIGNED);
+            let d =
+                w.h.sign(&request(), Verdict::Approve, "dave@example.com", &w.dave, SIGNED);
             w.check(&request_json(), &json(&d))
         }),
         // Rule 6.
@@ -218,47 +281,72 @@ fn cases() -> Vec<Case> {
             let d = stranger.sign(&request(), Verdict::Approve, "bob@example.com", &key, SIGNED);
             w.check(&request_json(), &json(&d))
         }),
-        ("credential of another user", Code::CredentialOfAnotherUser, || {
-            let w = world();
-            // Bob's key signs a statement that names carol as the approver.
-            let d = w.h.sign(&request(), Verdict::Approve, "carol@example.com", &w.bob, SIGNED);
-            w.check(&request_json(), &json(&d))
-        }),
+        (
+            "credential of another user",
+            Code::CredentialOfAnotherUser,
+            || {
+                let w = world();
+                // Bob's key signs a statement that names carol as the approver.
+                let d =
+                    w.h.sign(&request(), Verdict::Approve, "carol@example.com", &w.bob, SIGNED);
+                w.check(&request_json(), &json(&d))
+            },
+        ),
         ("revoked credential", Code::CredentialNotActive, || {
             let w = world();
             let d = w.approve(&request());
-            w.h.registry.set_status(w.bob.as_bytes(), CredentialStatus::Revoked);
+            w.h.registry
+                .set_status(w.bob.as_bytes(), CredentialStatus::Revoked);
             w.check(&request_json(), &json(&d))
         }),
-        ("software authenticator forbidden by policy", Code::AuthenticatorNotAllowed, || {
-            let mut w = world();
-            w.h.policy.allow_software_authenticators = false;
-            let d = w.approve(&request());
-            w.check(&request_json(), &json(&d))
-        }),
+        (
+            "software authenticator forbidden by policy",
+            Code::AuthenticatorNotAllowed,
+            || {
+                let mut w = world();
+                w.h.policy.allow_software_authenticators = false;
+                let d = w.approve(&request());
+                w.check(&request_json(), &json(&d))
+            },
+        ),
         // Rule 7.
-        ("assertion made for registration", Code::WrongClientDataType, || {
-            let w = world();
-            let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::creation_client_data_json(challenge.as_bytes(), "https://example.com");
-            let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
-        }),
-        ("tampered statement (reason added after signing)", Code::ChallengeMismatch, || {
-            let w = world();
-            let mut d = json(&w.approve(&request()));
-            d["statement"]["reason"] = "approved by the CTO".into();
-            w.check(&request_json(), &d)
-        }),
-        ("wrong decision (approval turned into denial)", Code::ChallengeMismatch, || {
-            let w = world();
-            let mut d = json(&w.approve(&request()));
-            d["statement"]["decision"] = "deny".into();
-            w.check(&request_json(), &d)
-        }),
+        (
+            "assertion made for registration",
+            Code::WrongClientDataType,
+            || {
+                let w = world();
+                let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+                let r = request();
+                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
+                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
+                let cd = tapprove_core::canonical::creation_client_data_json(
+                    challenge.as_bytes(),
+                    "https://example.com",
+                );
+                let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            },
+        ),
+        (
+            "tampered statement (reason added after signing)",
+            Code::ChallengeMismatch,
+            || {
+                let w = world();
+                let mut d = json(&w.approve(&request()));
+                d["statement"]["reason"] = "approved by the CTO".into();
+                w.check(&request_json(), &d)
+            },
+        ),
+        (
+            "wrong decision (approval turned into denial)",
+            Code::ChallengeMismatch,
+            || {
+                let w = world();
+                let mut d = json(&w.approve(&request()));
+                d["statement"]["decision"] = "deny".into();
+                w.check(&request_json(), &d)
+            },
+        ),
         ("wrong origin", Code::OriginNotAllowed, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
@@ -312,23 +400,34 @@ fn cases() -> Vec<Case> {
             let ad = RawSigner::authenticator_data(RP_ID, Flags::USER_VERIFIED, 1, &[]);
             w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
         }),
-        ("missing user verification where required", Code::UserNotVerified, || {
-            let mut w = world();
-            w.h.policy.require_user_verification = true;
-            let d = w.approve(&request());
-            w.check(&request_json(), &json(&d))
-        }),
-        ("registered key with an unsupported algorithm", Code::UnsupportedAlgorithm, || {
-            let w = world();
-            let d = w.approve(&request());
-            let mut rec = block_on(tapprove_core::registry::Registry::credential(&w.h.registry, w.bob.as_bytes()))
+        (
+            "missing user verification where required",
+            Code::UserNotVerified,
+            || {
+                let mut w = world();
+                w.h.policy.require_user_verification = true;
+                let d = w.approve(&request());
+                w.check(&request_json(), &json(&d))
+            },
+        ),
+        (
+            "registered key with an unsupported algorithm",
+            Code::UnsupportedAlgorithm,
+            || {
+                let w = world();
+                let d = w.approve(&request());
+                let mut rec = block_on(tapprove_core::registry::Registry::credential(
+                    &w.h.registry,
+                    w.bob.as_bytes(),
+                ))
                 .unwrap()
                 .unwrap();
-            // {1: 2, 3: -35}: EC2 with ES384, which Tapprove does not verify.
-            rec.public_key = Base64Url::new(vec![0xa2, 0x01, 0x02, 0x03, 0x38, 0x22]);
-            w.h.registry.add_credential(rec);
-            w.check(&request_json(), &json(&d))
-        }),
+                // {1: 2, 3: -35}: EC2 with ES384, which Tapprove does not verify.
+                rec.public_key = Base64Url::new(vec![0xa2, 0x01, 0x02, 0x03, 0x38, 0x22]);
+                w.h.registry.add_credential(rec);
+                w.check(&request_json(), &json(&d))
+            },
+        ),
         ("signature altered", Code::BadSignature, || {
             let w = world();
             let mut d = w.approve(&request());
@@ -362,16 +461,27 @@ fn cases() -> Vec<Case> {
             w.check(&request_json(), &json(&d))
         }),
         // Rule 9.
-        ("second approval by the same approver", Code::DuplicateApprover, || {
-            let w = world();
-            let mut r = request_json();
-            r["quorum"] = 2.into();
-            let req = Request::from_json(&bytes(&r)).unwrap();
-            let first = w.h.sign(&req, Verdict::Approve, "bob@example.com", &w.bob, SIGNED);
-            assert!(w.check(&r, &json(&first)).is_ok());
-            let again = w.h.sign(&req, Verdict::Approve, "bob@example.com", &w.bob, "2026-11-21T10:03:20Z");
-            w.check(&r, &json(&again))
-        }),
+        (
+            "second approval by the same approver",
+            Code::DuplicateApprover,
+            || {
+                let w = world();
+                let mut r = request_json();
+                r["quorum"] = 2.into();
+                let req = Request::from_json(&bytes(&r)).unwrap();
+                let first =
+                    w.h.sign(&req, Verdict::Approve, "bob@example.com", &w.bob, SIGNED);
+                assert!(w.check(&r, &json(&first)).is_ok());
+                let again = w.h.sign(
+                    &req,
+                    Verdict::Approve,
+                    "bob@example.com",
+                    &w.bob,
+                    "2026-11-21T10:03:20Z",
+                );
+                w.check(&r, &json(&again))
+            },
+        ),
     ]
 }
 
@@ -389,7 +499,11 @@ fn each_rule_rejects_its_case_with_its_code() {
             Ok(v) => failures.push(format!("{name}: expected {expected}, but it verified: {v:?}")),
         }
     }
-    assert!(failures.is_empty(), "rules not enforced:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "rules not enforced:\n{}",
+        failures.join("\n")
+    );
     let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c)).collect();
     assert!(missing.is_empty(), "codes with no failing case: {missing:?}");
 }
@@ -414,7 +528,8 @@ fn an_honest_approval_verifies_and_names_approver_and_credential() {
 #[test]
 fn a_signed_denial_verifies_as_a_denial() {
     let w = world();
-    let d = w.h.sign(&request(), Verdict::Deny, "carol@example.com", &w.carol, SIGNED);
+    let d =
+        w.h.sign(&request(), Verdict::Deny, "carol@example.com", &w.carol, SIGNED);
     match w.h.verify(&request(), &d, VERIFIED).unwrap() {
         VerifiedDecision::Deny(denial) => {
             assert_eq!(denial.approver(), "carol@example.com");
@@ -487,7 +602,10 @@ fn zero_counters_pass_but_the_statement_still_cannot_be_replayed() {
     let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
     let d = raw.decision(s, RawSigner::authenticator_data(RP_ID, UP, 0, &[]), cd);
     w.h.verify(&r, &d, VERIFIED).unwrap();
-    assert_eq!(w.h.verify(&r, &d, VERIFIED).unwrap_err().code(), Some(Code::StatementReplayed));
+    assert_eq!(
+        w.h.verify(&r, &d, VERIFIED).unwrap_err().code(),
+        Some(Code::StatementReplayed)
+    );
 }
 
 #[test]
@@ -509,7 +627,9 @@ fn quorum_of_two_needs_two_distinct_approvers() {
     tally.add(bob.clone()).unwrap();
     assert!(!tally.is_met());
     assert_eq!(tally.add(bob).unwrap_err().code, Code::DuplicateApprover);
-    tally.add(approval("carol@example.com", &w.carol, SIGNED)).unwrap();
+    tally
+        .add(approval("carol@example.com", &w.carol, SIGNED))
+        .unwrap();
     assert!(tally.is_met());
 }
 
@@ -536,7 +656,10 @@ fn racing_verifications_of_one_statement_pass_exactly_once() {
     let d = w.approve(&request());
     let registry = Arc::new(w.h.registry);
     let policy = Arc::new(w.h.policy);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
     let results: Vec<bool> = runtime.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..16 {

@@ -195,7 +195,15 @@ impl Harness {
         credential: &Base64Url,
         signed_at: &str,
     ) -> Decision {
-        self.sign_with(request, verdict, approver, credential, signed_at, &CountingPrompt::new(), UserVerification::Discouraged)
+        self.sign_with(
+            request,
+            verdict,
+            approver,
+            credential,
+            signed_at,
+            &CountingPrompt::new(),
+            UserVerification::Discouraged,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -227,12 +235,22 @@ impl Harness {
     }
 
     /// Runs the verifier on JSON bytes at `now`.
-    pub fn verify_bytes(&self, request: &[u8], decision: &[u8], now: &str) -> Result<VerifiedDecision, VerifyError> {
+    pub fn verify_bytes(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &str,
+    ) -> Result<VerifiedDecision, VerifyError> {
         let verifier = Verifier::new(&self.policy, &self.registry, &self.registry);
         block_on(verifier.verify_json(request, decision, &t(now)))
     }
 
-    pub fn verify(&self, request: &Request, decision: &Decision, now: &str) -> Result<VerifiedDecision, VerifyError> {
+    pub fn verify(
+        &self,
+        request: &Request,
+        decision: &Decision,
+        now: &str,
+    ) -> Result<VerifiedDecision, VerifyError> {
         self.verify_bytes(
             &serde_json::to_vec(request).unwrap(),
             &serde_json::to_vec(decision).unwrap(),
@@ -289,7 +307,12 @@ impl RawSigner {
 
     /// A decision over `statement` with the given authenticator data and
     /// clientDataJSON, validly signed by this key.
-    pub fn decision(&self, statement: tapprove_proto::Statement, auth_data: Vec<u8>, client_data: Vec<u8>) -> Decision {
+    pub fn decision(
+        &self,
+        statement: tapprove_proto::Statement,
+        auth_data: Vec<u8>,
+        client_data: Vec<u8>,
+    ) -> Decision {
         let mut message = auth_data.clone();
         message.extend_from_slice(&Sha256::digest(&client_data));
         let signature: Signature = self.key.sign(&message);
@@ -308,7 +331,12 @@ impl RawSigner {
 }
 
 /// The statement a client would build.
-pub fn statement(request: &Request, verdict: Verdict, approver: &str, signed_at: &str) -> tapprove_proto::Statement {
+pub fn statement(
+    request: &Request,
+    verdict: Verdict,
+    approver: &str,
+    signed_at: &str,
+) -> tapprove_proto::Statement {
     tapprove_proto::Statement {
         tapprove: Default::default(),
         request_sha256: tapprove_core::canonical::request_sha256(request).unwrap(),
@@ -321,7 +349,10 @@ pub fn statement(request: &Request, verdict: Verdict, approver: &str, signed_at:
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs a Node script from `tests/interop` with `input` on stdin; returns

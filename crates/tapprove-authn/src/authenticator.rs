@@ -102,7 +102,9 @@ pub trait Authenticator: Send + Sync {
 pub enum AuthnError {
     #[error("cancelled")]
     Cancelled,
-    #[error("none of your registered credentials is on this authenticator: use the one you enrolled, or enrol this one")]
+    #[error(
+        "none of your registered credentials is on this authenticator: use the one you enrolled, or enrol this one"
+    )]
     NoMatchingCredential,
     #[error("this authenticator already holds a credential for you: nothing to enrol")]
     AlreadyEnrolled,
@@ -110,13 +112,17 @@ pub enum AuthnError {
     PinInvalid { attempts_left: u32 },
     #[error("PIN blocked after too many wrong attempts: reset the authenticator or use another one")]
     PinBlocked,
-    #[error("user verification is required but {0} has no PIN or biometrics set up: set a PIN, or ask your admin")]
+    #[error(
+        "user verification is required but {0} has no PIN or biometrics set up: set a PIN, or ask your admin"
+    )]
     UserVerificationUnavailable(String),
     #[error("a PIN is required; none was given")]
     PinRequired,
     #[error("no authenticator found: plug in your security key, or enrol another authenticator")]
     NotFound,
-    #[error("timed out waiting for you to confirm on the authenticator: try again and touch it when it blinks")]
+    #[error(
+        "timed out waiting for you to confirm on the authenticator: try again and touch it when it blinks"
+    )]
     Timeout,
     #[error("the authenticator's key store failed: {0}")]
     Store(String),

@@ -71,7 +71,12 @@ pub struct KeyCreateArgs {
     #[arg(long, value_name = "FILE")]
     pub registry: PathBuf,
     /// Relying-party id.
-    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TAPPROVE_RP_ID",
+        default_value = "tapprove.local"
+    )]
     pub rp_id: String,
     /// A name for the key.
     #[arg(long, value_name = "NAME", default_value = "software key")]
@@ -118,7 +123,12 @@ pub struct SignArgs {
     /// The approver's name, as the registry knows it.
     #[arg(long, value_name = "NAME")]
     pub approver: String,
-    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TAPPROVE_RP_ID",
+        default_value = "tapprove.local"
+    )]
     pub rp_id: String,
     /// Sign with this credential (base64url id); default: the approver's first key for the rp id.
     #[arg(long, value_name = "ID")]
@@ -147,7 +157,12 @@ pub struct VerifyArgs {
     /// The registry/v1 file (docs/registry-format.md).
     #[arg(long, value_name = "FILE")]
     pub registry: PathBuf,
-    #[arg(long, value_name = "ID", env = "TAPPROVE_RP_ID", default_value = "tapprove.local")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TAPPROVE_RP_ID",
+        default_value = "tapprove.local"
+    )]
     pub rp_id: String,
     /// Another origin to accept besides https://<rp-id> (repeatable).
     #[arg(long = "origin", value_name = "URL")]

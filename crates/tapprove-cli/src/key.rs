@@ -96,7 +96,10 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
     write_atomically(&args.registry, registry.to_json_pretty().as_bytes()).map_err(|e| {
         rollback(Failure::failed(
             "registry_write_failed",
-            format!("cannot write {}: {e}; the new key was removed again", args.registry.display()),
+            format!(
+                "cannot write {}: {e}; the new key was removed again",
+                args.registry.display()
+            ),
         ))
     })?;
     out.result(

@@ -64,7 +64,10 @@ impl UserPrompt for TerminalPrompt {
     }
 
     fn pin(&self, request: &PinRequest) -> Option<Zeroizing<String>> {
-        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let first = !*used;
         *used = true;
         match &self.source {

@@ -15,7 +15,8 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
     let prompt = TerminalPrompt::new(&args.pin);
     prompt.check_stdin_free(is_stdin(&args.request))?;
     let bytes = read_input(&args.request, "request")?;
-    let request = Request::from_json(&bytes).map_err(|e| Failure::input(format!("the request is not valid: {e}")))?;
+    let request =
+        Request::from_json(&bytes).map_err(|e| Failure::input(format!("the request is not valid: {e}")))?;
     let verdict = match args.decision {
         VerdictArg::Approve => Verdict::Approve,
         VerdictArg::Deny => Verdict::Deny,
@@ -75,8 +76,9 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
     let text = decision.to_json();
     match &args.out {
         Some(path) => {
-            write_atomically(path, format!("{text}\n").as_bytes())
-                .map_err(|e| Failure::failed("write_failed", format!("cannot write {}: {e}", path.display())))?;
+            write_atomically(path, format!("{text}\n").as_bytes()).map_err(|e| {
+                Failure::failed("write_failed", format!("cannot write {}: {e}", path.display()))
+            })?;
             out.note(&format!("Wrote the signed decision to {}.", path.display()));
         }
         None => out.document(&text),

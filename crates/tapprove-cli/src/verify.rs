@@ -23,7 +23,9 @@ pub fn run(out: &Output, args: VerifyArgs) -> Result {
         .count()
         > 1
     {
-        return Err(Failure::input("only one of --request, --decision and --registry can be `-`"));
+        return Err(Failure::input(
+            "only one of --request, --decision and --registry can be `-`",
+        ));
     }
     let request = read_input(&args.request, "request")?;
     let decision = read_input(&args.decision, "decision")?;

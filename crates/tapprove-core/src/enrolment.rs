@@ -59,10 +59,15 @@ pub fn check_new_credential(
         return Err(EnrolmentError::ClientData(format!("type `{}`", client.kind)));
     }
     if URL_SAFE_NO_PAD.decode(&client.challenge).ok().as_deref() != Some(challenge) {
-        return Err(EnrolmentError::ClientData("the challenge is not the one issued".into()));
+        return Err(EnrolmentError::ClientData(
+            "the challenge is not the one issued".into(),
+        ));
     }
     if !policy.origin_allowed(&client.origin) || client.cross_origin == Some(true) {
-        return Err(EnrolmentError::ClientData(format!("origin `{}` is not allowed", client.origin)));
+        return Err(EnrolmentError::ClientData(format!(
+            "origin `{}` is not allowed",
+            client.origin
+        )));
     }
     let attestation = AttestationObject::parse(attestation_object)?;
     let data = &attestation.auth_data;

@@ -18,8 +18,8 @@ mod store;
 
 pub use store::{FileKeyStore, KeyStore, MemoryKeyStore, SoftwareKey, SoftwareKeyInfo};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use p256::ecdsa::{Signature, SigningKey, signature::Signer};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -77,7 +77,10 @@ impl<S: KeyStore> SoftwareAuthenticator<S> {
     /// Checks the PIN, counting wrong attempts in the store.
     fn verify_pin(&self, key: &mut SoftwareKey, prompt: &dyn UserPrompt) -> Result<(), AuthnError> {
         let Some(hash) = key.pin_hash.clone() else {
-            return Err(AuthnError::UserVerificationUnavailable(format!("software key `{}`", key.label)));
+            return Err(AuthnError::UserVerificationUnavailable(format!(
+                "software key `{}`",
+                key.label
+            )));
         };
         if key.pin_retries == 0 {
             return Err(AuthnError::PinBlocked);
@@ -88,7 +91,8 @@ impl<S: KeyStore> SoftwareAuthenticator<S> {
                 attempts_left: Some(key.pin_retries),
             })
             .ok_or(AuthnError::Cancelled)?;
-        let parsed = PasswordHash::new(&hash).map_err(|e| AuthnError::Store(format!("stored PIN hash: {e}")))?;
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| AuthnError::Store(format!("stored PIN hash: {e}")))?;
         if Argon2::default().verify_password(pin.as_bytes(), &parsed).is_ok() {
             if key.pin_retries != PIN_RETRIES {
                 key.pin_retries = PIN_RETRIES;
@@ -167,7 +171,10 @@ impl<S: KeyStore> Authenticator for SoftwareAuthenticator<S> {
             UserVerification::Required | UserVerification::Preferred => {
                 let pin = prompt
                     .pin(&PinRequest {
-                        authenticator: format!("new Tapprove software key `{}` (choose a PIN)", request.label),
+                        authenticator: format!(
+                            "new Tapprove software key `{}` (choose a PIN)",
+                            request.label
+                        ),
                         attempts_left: None,
                     })
                     .ok_or(AuthnError::Cancelled)?;

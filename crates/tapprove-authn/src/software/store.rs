@@ -147,7 +147,12 @@ impl MemoryKeyStore {
 
 impl KeyStore for MemoryKeyStore {
     fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
-        Ok(self.keys.lock().unwrap_or_else(PoisonError::into_inner).get(credential_id).cloned())
+        Ok(self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(credential_id)
+            .cloned())
     }
     fn save(&self, key: &SoftwareKey) -> Result<(), AuthnError> {
         self.keys
@@ -157,7 +162,12 @@ impl KeyStore for MemoryKeyStore {
         Ok(())
     }
     fn delete(&self, credential_id: &[u8]) -> Result<bool, AuthnError> {
-        Ok(self.keys.lock().unwrap_or_else(PoisonError::into_inner).remove(credential_id).is_some())
+        Ok(self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(credential_id)
+            .is_some())
     }
     fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError> {
         let mut out: Vec<_> = self
@@ -201,7 +211,10 @@ impl FileKeyStore {
     }
 
     fn path(&self, credential_id: &[u8]) -> PathBuf {
-        self.dir.join(format!("key-{}.json", Base64Url::new(credential_id.to_vec()).encode()))
+        self.dir.join(format!(
+            "key-{}.json",
+            Base64Url::new(credential_id.to_vec()).encode()
+        ))
     }
 
     fn read(&self, path: &Path) -> Result<SoftwareKey, AuthnError> {
@@ -227,7 +240,12 @@ impl ClassifyMessage for serde_json::Error {
     // serde's messages can quote the input, which here holds a private key:
     // report the position and category only.
     fn classify_message(&self) -> String {
-        format!("{:?} error at line {} column {}", self.classify(), self.line(), self.column())
+        format!(
+            "{:?} error at line {} column {}",
+            self.classify(),
+            self.line(),
+            self.column()
+        )
     }
 }
 
@@ -258,7 +276,10 @@ impl KeyStore for FileKeyStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(AuthnError::Store(format!("cannot delete {}: {e}", path.display()))),
+            Err(e) => Err(AuthnError::Store(format!(
+                "cannot delete {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -272,7 +293,11 @@ impl KeyStore for FileKeyStore {
                 out.push(self.read(&path)?.info());
             }
         }
-        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.credential_id.cmp(&b.credential_id)));
+        out.sort_by(|a, b| {
+            a.created
+                .cmp(&b.created)
+                .then(a.credential_id.cmp(&b.credential_id))
+        });
         Ok(out)
     }
 }
