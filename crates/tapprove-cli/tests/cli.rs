@@ -1,0 +1,250 @@
+//! The `tapprove` binary end to end: the offline walkthrough of the README
+//! (create a key, sign, verify, and fail loudly on a tampered copy), its
+//! exit codes, and its handling of bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const REQUEST: &str = r#"{"tapprove":"request/v1","execution":"arn:aws:states:eu-west-1:123456789012:execution:deploy:7f3c","nonce":"0b6f5f9e-4a8e-4c1e-9d59-2b1f1c0f7a11","created":"2026-11-21T10:00:00Z","timeout_seconds":3600,"title":"Deploy api v2.3 to prod","requested_by":"alice@example.com","approvers":"prod-approvers","quorum":1,"details":{"commit":"4f1c2e9","to":"prod"}}"#;
+const SIGNED: &str = "2026-11-21T10:03:12Z";
+const LATER: &str = "2026-11-21T10:04:00Z";
+
+fn tapprove(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tapprove"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("TAPPROVE_RP_ID")
+        .output()
+        .unwrap()
+}
+
+fn tapprove_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tapprove"))
+        .current_dir(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {:?} / stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("request.json"), REQUEST).unwrap();
+    let out = tapprove(
+        dir.path(),
+        &[
+            "--json", "key", "create", "--store", "keys", "--user", "bob@example.com", "--group",
+            "prod-approvers", "--registry", "registry.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+fn sign(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sign", "--store", "keys", "--request", "request.json", "--approver", "bob@example.com", "--now",
+        SIGNED, "--out", "decision.json",
+    ];
+    args.extend_from_slice(extra);
+    tapprove(dir, &args)
+}
+
+fn verify(dir: &Path, request: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--json", "verify", "--request", request, "--decision", "decision.json", "--registry",
+        "registry.json",
+    ];
+    if !extra.contains(&"--now") {
+        args.extend_from_slice(&["--now", LATER]);
+    }
+    args.extend_from_slice(extra);
+    tapprove(dir, &args)
+}
+
+#[test]
+fn walkthrough_signs_verifies_and_rejects_a_tampered_copy() {
+    let dir = setup();
+    let d = dir.path();
+    let out = sign(d, &["--decision", "approve"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let ok = verify(d, "request.json", &[]);
+    assert_eq!(ok.status.code(), Some(0));
+    let v = json(&ok);
+    assert_eq!((v["ok"].as_bool(), v["verdict"].as_str()), (Some(true), Some("approve")));
+    assert_eq!(v["approver"], "bob@example.com");
+
+    std::fs::write(d.join("tampered.json"), REQUEST.replace("4f1c2e9", "deadbee")).unwrap();
+    let bad = verify(d, "tampered.json", &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    let v = json(&bad);
+    assert_eq!((v["ok"].as_bool(), v["code"].as_str(), v["rule"].as_u64()), (Some(false), Some("request_mismatch"), Some(2)));
+
+    // Human output says what failed, on stderr.
+    let human = tapprove(
+        d,
+        &["verify", "--request", "tampered.json", "--decision", "decision.json", "--registry", "registry.json", "--now", LATER],
+    );
+    assert_eq!(human.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&human.stderr).contains("request_mismatch"));
+}
+
+#[test]
+fn a_denial_needs_a_reason_and_verifies_as_a_denial() {
+    let dir = setup();
+    let d = dir.path();
+    let out = sign(d, &["--decision", "deny"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reason"));
+    assert!(!d.join("decision.json").exists());
+
+    let out = sign(d, &["--decision", "deny", "--reason", "not during the freeze"]);
+    assert!(out.status.success());
+    let v = json(&verify(d, "request.json", &[]));
+    assert_eq!((v["verdict"].as_str(), v["reason"].as_str()), (Some("deny"), Some("not during the freeze")));
+}
+
+#[test]
+fn verify_policy_flags_change_the_outcome() {
+    let dir = setup();
+    let d = dir.path();
+    assert!(sign(d, &["--decision", "approve"]).status.success());
+    let v = json(&verify(d, "request.json", &["--require-uv"]));
+    assert_eq!(v["code"], "user_not_verified");
+    let v = json(&verify(d, "request.json", &["--forbid-software"]));
+    assert_eq!(v["code"], "authenticator_not_allowed");
+    let v = json(&verify(d, "request.json", &["--rp-id", "other.example"]));
+    assert_eq!(v["code"], "origin_not_allowed");
+    let v = json(&verify(d, "request.json", &["--now", "2026-11-21T09:00:00Z"]));
+    assert_eq!(v["code"], "signed_in_future");
+}
+
+#[test]
+fn pin_protected_keys_give_user_verified_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("request.json"), REQUEST).unwrap();
+    let env = [("MY_PIN", "4711"), ("WRONG_PIN", "0000")];
+    let out = tapprove_env(
+        d,
+        &[
+            "key", "create", "--store", "keys", "--user", "bob@example.com", "--group", "prod-approvers",
+            "--registry", "registry.json", "--with-pin", "--pin-env", "MY_PIN",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sign_args = |pin_var: &'static str| {
+        vec![
+            "--json", "sign", "--store", "keys", "--request", "request.json", "--decision", "approve",
+            "--approver", "bob@example.com", "--now", SIGNED, "--out", "decision.json",
+            "--user-verification", "required", "--pin-env", pin_var,
+        ]
+    };
+    let wrong = tapprove_env(d, &sign_args("WRONG_PIN"), &env);
+    assert_eq!(wrong.status.code(), Some(3));
+    assert_eq!(json(&wrong)["code"], "pin_invalid");
+    let right = tapprove_env(d, &sign_args("MY_PIN"), &env);
+    assert!(right.status.success(), "{}", String::from_utf8_lossy(&right.stdout));
+    let v = json(&verify(d, "request.json", &["--require-uv"]));
+    assert_eq!((v["ok"].as_bool(), v["user_verified"].as_bool()), (Some(true), Some(true)));
+}
+
+#[test]
+fn bad_input_exits_2_and_loses_nothing() {
+    let dir = setup();
+    let d = dir.path();
+    let registry_before = std::fs::read(d.join("registry.json")).unwrap();
+
+    // Unknown flag, missing file, bad time.
+    assert_eq!(tapprove(d, &["verify", "--bogus"]).status.code(), Some(2));
+    let out = tapprove(d, &["--json", "verify", "--request", "nope.json", "--decision", "x", "--registry", "registry.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["code"], "input_error");
+    let out = sign(d, &["--decision", "approve", "--now", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // A broken registry file is reported and left as it was.
+    std::fs::write(d.join("broken.json"), b"{\"tapprove\":\"registry/v1\",\"users\":").unwrap();
+    let out = tapprove(
+        d,
+        &["key", "create", "--store", "keys", "--user", "carol@example.com", "--registry", "broken.json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left untouched"));
+    assert_eq!(std::fs::read(d.join("broken.json")).unwrap(), b"{\"tapprove\":\"registry/v1\",\"users\":");
+
+    // An invalid group name is refused before a key is made.
+    let keys_before = std::fs::read_dir(d.join("keys")).unwrap().count();
+    let out = tapprove(
+        d,
+        &["key", "create", "--store", "keys", "--user", "carol@example.com", "--group", "prod approvers", "--registry", "registry.json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(d.join("keys")).unwrap().count(), keys_before);
+    assert_eq!(std::fs::read(d.join("registry.json")).unwrap(), registry_before);
+
+    // A malformed decision is the verifier's verdict (exit 1), with its code.
+    std::fs::write(d.join("decision.json"), b"{\"tapprove\":\"approval/v1\"}").unwrap();
+    let v = json(&verify(d, "request.json", &[]));
+    assert_eq!(v["code"], "malformed_decision");
+}
+
+#[test]
+fn a_second_key_for_a_user_merges_into_the_registry() {
+    let dir = setup();
+    let d = dir.path();
+    // The same store is the same authenticator: it already holds bob's key.
+    let again = tapprove(
+        d,
+        &["--json", "key", "create", "--store", "keys", "--user", "bob@example.com", "--registry", "registry.json"],
+    );
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(json(&again)["code"], "already_enrolled");
+    let out = tapprove(
+        d,
+        &[
+            "key", "create", "--store", "desktop-keys", "--user", "bob@example.com", "--group", "staging-approvers",
+            "--registry", "registry.json", "--label", "desktop",
+        ],
+    );
+    assert!(out.status.success());
+    let registry: Value = serde_json::from_slice(&std::fs::read(d.join("registry.json")).unwrap()).unwrap();
+    let bob = &registry["users"]["bob@example.com"];
+    assert_eq!(bob["groups"], serde_json::json!(["prod-approvers", "staging-approvers"]));
+    assert_eq!(bob["credentials"].as_array().unwrap().len(), 2);
+    let listed = json(&tapprove(d, &["--json", "key", "list", "--store", "desktop-keys"]));
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["keys"][0]["label"], "desktop");
+    assert!(!listed.to_string().contains("secret"));
+}
+
+#[test]
+fn codes_match_the_documented_table_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json(&tapprove(dir.path(), &["--json", "codes"]));
+    let from_binary: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("| `{}` | {} | {} |", c["code"].as_str().unwrap(), c["rule"], c["description"].as_str().unwrap()))
+        .collect();
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/verification-codes.md");
+    let doc = std::fs::read_to_string(doc_path).unwrap();
+    let from_doc: Vec<String> = doc.lines().filter(|l| l.starts_with("| `")).map(str::to_owned).collect();
+    assert!(from_binary.iter().any(|r| r.contains("`statement_replayed`")));
+    assert_eq!(from_doc, from_binary, "docs/verification-codes.md is out of date: regenerate it from `tapprove codes --json`");
+}
