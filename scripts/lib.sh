@@ -1,0 +1,55 @@
+# Shared by scripts/test and scripts/try: install what the project needs on
+# a fresh Debian 12 machine (as root), and nothing when it is already there.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Builds go outside the clone, so repeated runs on one machine (CI runs a
+# fresh clone each time) reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tapprove/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them: apt-get install ${missing[*]})" >&2
+    return 1
+  fi
+  say "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_toolchain() {
+  apt_install ca-certificates curl gcc pkg-config
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is missing: install rustup (https://rustup.rs); rust-toolchain.toml pins the version" >&2
+    return 1
+  fi
+  # rust-toolchain.toml pins the toolchain; rustup installs it on first use.
+  cargo --version >/dev/null
+}
+
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$major" -lt 20 ]; then
+    echo "Node.js $major is too old: the independent WebAuthn verifier (@simplewebauthn/server) needs Node 20 or later" >&2
+    return 1
+  fi
+  if [ ! -d node_modules/@simplewebauthn/server ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
