@@ -31,7 +31,9 @@ fn benches(c: &mut Criterion) {
 
     let decision = harness.sign(&request, Verdict::Approve, "bob@example.com", &key, SIGNED);
     let decision_bytes = serde_json::to_vec(&decision).unwrap_or_default();
-    let record = block_on(harness.registry.credential(key.as_bytes())).ok().flatten();
+    let record = block_on(harness.registry.credential(key.as_bytes()))
+        .ok()
+        .flatten();
     let fresh_registry = || {
         let registry = MemoryRegistry::new();
         registry.add_approver("bob@example.com", ["prod-approvers".to_owned()]);
@@ -64,7 +66,13 @@ fn benches(c: &mut Criterion) {
     let message = [0x5au8; 69];
     let signature: Signature = signing.sign(&message);
     c.bench_function("raw_p256_verify", |b| {
-        b.iter(|| black_box(verifying.verify(black_box(&message), black_box(&signature)).is_ok()))
+        b.iter(|| {
+            black_box(
+                verifying
+                    .verify(black_box(&message), black_box(&signature))
+                    .is_ok(),
+            )
+        })
     });
 }
 

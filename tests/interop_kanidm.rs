@@ -10,6 +10,8 @@
 //! backend, and the library's full client with its origin configured as an
 //! extra origin (which the default policy rightly refuses).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use sha2::{Digest, Sha256};
 use tapprove_core::canonical::{client_data_json, origin_for, statement_challenge};
 use tapprove_core::enrolment::check_new_credential;

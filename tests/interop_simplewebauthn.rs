@@ -2,6 +2,8 @@
 //! and signs is accepted by an independent verifier,
 //! `@simplewebauthn/server` (npm), run with Node from the tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use serde_json::json;
 use tapprove_authn::UserVerification;
 use tapprove_authn::software::SOFTWARE_AAGUID;

@@ -3,6 +3,8 @@
 //! hold across rules (single use under races, audit of every outcome, the
 //! verified value).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use std::sync::Arc;
 
 use tapprove_authn::UserVerification;

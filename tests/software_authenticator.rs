@@ -3,6 +3,8 @@
 //! too many wrong PINs, its counter survives restarts, and its private key
 //! never shows up in Debug output or error messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use tapprove_authn::software::{FileKeyStore, KeyStore, PIN_RETRIES, SoftwareAuthenticator};
 use tapprove_authn::{
     AssertionRequest, Authenticator, AuthnError, CredentialRequest, SignError, SigningRequest,

@@ -5,6 +5,8 @@
 //! same bytes, and the files must still agree with that implementation, so
 //! other implementations can check themselves against them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use std::path::PathBuf;
 
 use tapprove_core::canonical::{

@@ -3,6 +3,11 @@
 //! signs decisions with them, a raw signer for assertions no honest
 //! authenticator would make, a prompt that counts what it was asked, and
 //! the runner for the Node-based independent verifier.
+//!
+//! This is test code compiled as a library: a panic is how it reports a
+//! broken expectation, so unwrapping is allowed here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,6 +2,8 @@
 //! (create a key, sign, verify, and fail loudly on a tampered copy), its
 //! exit codes, and its handling of bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -45,8 +47,17 @@ fn setup() -> tempfile::TempDir {
     let out = tapprove(
         dir.path(),
         &[
-            "--json", "key", "create", "--store", "keys", "--user", "bob@example.com", "--group",
-            "prod-approvers", "--registry", "registry.json",
+            "--json",
+            "key",
+            "create",
+            "--store",
+            "keys",
+            "--user",
+            "bob@example.com",
+            "--group",
+            "prod-approvers",
+            "--registry",
+            "registry.json",
         ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -55,8 +66,17 @@ fn setup() -> tempfile::TempDir {
 
 fn sign(dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "sign", "--store", "keys", "--request", "request.json", "--approver", "bob@example.com", "--now",
-        SIGNED, "--out", "decision.json",
+        "sign",
+        "--store",
+        "keys",
+        "--request",
+        "request.json",
+        "--approver",
+        "bob@example.com",
+        "--now",
+        SIGNED,
+        "--out",
+        "decision.json",
     ];
     args.extend_from_slice(extra);
     tapprove(dir, &args)
@@ -64,7 +84,13 @@ fn sign(dir: &Path, extra: &[&str]) -> Output {
 
 fn verify(dir: &Path, request: &str, extra: &[&str]) -> Output {
     let mut args = vec![
-        "--json", "verify", "--request", request, "--decision", "decision.json", "--registry",
+        "--json",
+        "verify",
+        "--request",
+        request,
+        "--decision",
+        "decision.json",
+        "--registry",
         "registry.json",
     ];
     if !extra.contains(&"--now") {
@@ -84,19 +110,35 @@ fn walkthrough_signs_verifies_and_rejects_a_tampered_copy() {
     let ok = verify(d, "request.json", &[]);
     assert_eq!(ok.status.code(), Some(0));
     let v = json(&ok);
-    assert_eq!((v["ok"].as_bool(), v["verdict"].as_str()), (Some(true), Some("approve")));
+    assert_eq!(
+        (v["ok"].as_bool(), v["verdict"].as_str()),
+        (Some(true), Some("approve"))
+    );
     assert_eq!(v["approver"], "bob@example.com");
 
     std::fs::write(d.join("tampered.json"), REQUEST.replace("4f1c2e9", "deadbee")).unwrap();
     let bad = verify(d, "tampered.json", &[]);
     assert_eq!(bad.status.code(), Some(1));
     let v = json(&bad);
-    assert_eq!((v["ok"].as_bool(), v["code"].as_str(), v["rule"].as_u64()), (Some(false), Some("request_mismatch"), Some(2)));
+    assert_eq!(
+        (v["ok"].as_bool(), v["code"].as_str(), v["rule"].as_u64()),
+        (Some(false), Some("request_mismatch"), Some(2))
+    );
 
     // Human output says what failed, on stderr.
     let human = tapprove(
         d,
-        &["verify", "--request", "tampered.json", "--decision", "decision.json", "--registry", "registry.json", "--now", LATER],
+        &[
+            "verify",
+            "--request",
+            "tampered.json",
+            "--decision",
+            "decision.json",
+            "--registry",
+            "registry.json",
+            "--now",
+            LATER,
+        ],
     );
     assert_eq!(human.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&human.stderr).contains("request_mismatch"));
@@ -114,7 +156,10 @@ fn a_denial_needs_a_reason_and_verifies_as_a_denial() {
     let out = sign(d, &["--decision", "deny", "--reason", "not during the freeze"]);
     assert!(out.status.success());
     let v = json(&verify(d, "request.json", &[]));
-    assert_eq!((v["verdict"].as_str(), v["reason"].as_str()), (Some("deny"), Some("not during the freeze")));
+    assert_eq!(
+        (v["verdict"].as_str(), v["reason"].as_str()),
+        (Some("deny"), Some("not during the freeze"))
+    );
 }
 
 #[test]
@@ -141,26 +186,59 @@ fn pin_protected_keys_give_user_verified_decisions() {
     let out = tapprove_env(
         d,
         &[
-            "key", "create", "--store", "keys", "--user", "bob@example.com", "--group", "prod-approvers",
-            "--registry", "registry.json", "--with-pin", "--pin-env", "MY_PIN",
+            "key",
+            "create",
+            "--store",
+            "keys",
+            "--user",
+            "bob@example.com",
+            "--group",
+            "prod-approvers",
+            "--registry",
+            "registry.json",
+            "--with-pin",
+            "--pin-env",
+            "MY_PIN",
         ],
         &env,
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let sign_args = |pin_var: &'static str| {
         vec![
-            "--json", "sign", "--store", "keys", "--request", "request.json", "--decision", "approve",
-            "--approver", "bob@example.com", "--now", SIGNED, "--out", "decision.json",
-            "--user-verification", "required", "--pin-env", pin_var,
+            "--json",
+            "sign",
+            "--store",
+            "keys",
+            "--request",
+            "request.json",
+            "--decision",
+            "approve",
+            "--approver",
+            "bob@example.com",
+            "--now",
+            SIGNED,
+            "--out",
+            "decision.json",
+            "--user-verification",
+            "required",
+            "--pin-env",
+            pin_var,
         ]
     };
     let wrong = tapprove_env(d, &sign_args("WRONG_PIN"), &env);
     assert_eq!(wrong.status.code(), Some(3));
     assert_eq!(json(&wrong)["code"], "pin_invalid");
     let right = tapprove_env(d, &sign_args("MY_PIN"), &env);
-    assert!(right.status.success(), "{}", String::from_utf8_lossy(&right.stdout));
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stdout)
+    );
     let v = json(&verify(d, "request.json", &["--require-uv"]));
-    assert_eq!((v["ok"].as_bool(), v["user_verified"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (v["ok"].as_bool(), v["user_verified"].as_bool()),
+        (Some(true), Some(true))
+    );
 }
 
 #[test]
@@ -171,7 +249,19 @@ fn bad_input_exits_2_and_loses_nothing() {
 
     // Unknown flag, missing file, bad time.
     assert_eq!(tapprove(d, &["verify", "--bogus"]).status.code(), Some(2));
-    let out = tapprove(d, &["--json", "verify", "--request", "nope.json", "--decision", "x", "--registry", "registry.json"]);
+    let out = tapprove(
+        d,
+        &[
+            "--json",
+            "verify",
+            "--request",
+            "nope.json",
+            "--decision",
+            "x",
+            "--registry",
+            "registry.json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(json(&out)["code"], "input_error");
     let out = sign(d, &["--decision", "approve", "--now", "yesterday"]);
@@ -181,17 +271,40 @@ fn bad_input_exits_2_and_loses_nothing() {
     std::fs::write(d.join("broken.json"), b"{\"tapprove\":\"registry/v1\",\"users\":").unwrap();
     let out = tapprove(
         d,
-        &["key", "create", "--store", "keys", "--user", "carol@example.com", "--registry", "broken.json"],
+        &[
+            "key",
+            "create",
+            "--store",
+            "keys",
+            "--user",
+            "carol@example.com",
+            "--registry",
+            "broken.json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("left untouched"));
-    assert_eq!(std::fs::read(d.join("broken.json")).unwrap(), b"{\"tapprove\":\"registry/v1\",\"users\":");
+    assert_eq!(
+        std::fs::read(d.join("broken.json")).unwrap(),
+        b"{\"tapprove\":\"registry/v1\",\"users\":"
+    );
 
     // An invalid group name is refused before a key is made.
     let keys_before = std::fs::read_dir(d.join("keys")).unwrap().count();
     let out = tapprove(
         d,
-        &["key", "create", "--store", "keys", "--user", "carol@example.com", "--group", "prod approvers", "--registry", "registry.json"],
+        &[
+            "key",
+            "create",
+            "--store",
+            "keys",
+            "--user",
+            "carol@example.com",
+            "--group",
+            "prod approvers",
+            "--registry",
+            "registry.json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_dir(d.join("keys")).unwrap().count(), keys_before);
@@ -210,23 +323,49 @@ fn a_second_key_for_a_user_merges_into_the_registry() {
     // The same store is the same authenticator: it already holds bob's key.
     let again = tapprove(
         d,
-        &["--json", "key", "create", "--store", "keys", "--user", "bob@example.com", "--registry", "registry.json"],
+        &[
+            "--json",
+            "key",
+            "create",
+            "--store",
+            "keys",
+            "--user",
+            "bob@example.com",
+            "--registry",
+            "registry.json",
+        ],
     );
     assert_eq!(again.status.code(), Some(3));
     assert_eq!(json(&again)["code"], "already_enrolled");
     let out = tapprove(
         d,
         &[
-            "key", "create", "--store", "desktop-keys", "--user", "bob@example.com", "--group", "staging-approvers",
-            "--registry", "registry.json", "--label", "desktop",
+            "key",
+            "create",
+            "--store",
+            "desktop-keys",
+            "--user",
+            "bob@example.com",
+            "--group",
+            "staging-approvers",
+            "--registry",
+            "registry.json",
+            "--label",
+            "desktop",
         ],
     );
     assert!(out.status.success());
     let registry: Value = serde_json::from_slice(&std::fs::read(d.join("registry.json")).unwrap()).unwrap();
     let bob = &registry["users"]["bob@example.com"];
-    assert_eq!(bob["groups"], serde_json::json!(["prod-approvers", "staging-approvers"]));
+    assert_eq!(
+        bob["groups"],
+        serde_json::json!(["prod-approvers", "staging-approvers"])
+    );
     assert_eq!(bob["credentials"].as_array().unwrap().len(), 2);
-    let listed = json(&tapprove(d, &["--json", "key", "list", "--store", "desktop-keys"]));
+    let listed = json(&tapprove(
+        d,
+        &["--json", "key", "list", "--store", "desktop-keys"],
+    ));
     assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
     assert_eq!(listed["keys"][0]["label"], "desktop");
     assert!(!listed.to_string().contains("secret"));
@@ -240,11 +379,25 @@ fn codes_match_the_documented_table_exactly() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| format!("| `{}` | {} | {} |", c["code"].as_str().unwrap(), c["rule"], c["description"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "| `{}` | {} | {} |",
+                c["code"].as_str().unwrap(),
+                c["rule"],
+                c["description"].as_str().unwrap()
+            )
+        })
         .collect();
     let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/verification-codes.md");
     let doc = std::fs::read_to_string(doc_path).unwrap();
-    let from_doc: Vec<String> = doc.lines().filter(|l| l.starts_with("| `")).map(str::to_owned).collect();
+    let from_doc: Vec<String> = doc
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(str::to_owned)
+        .collect();
     assert!(from_binary.iter().any(|r| r.contains("`statement_replayed`")));
-    assert_eq!(from_doc, from_binary, "docs/verification-codes.md is out of date: regenerate it from `tapprove codes --json`");
+    assert_eq!(
+        from_doc, from_binary,
+        "docs/verification-codes.md is out of date: regenerate it from `tapprove codes --json`"
+    );
 }
