@@ -129,13 +129,14 @@ fn cases() -> Vec<Case> {
             || {
                 let w = world();
                 let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-                let r = request();
-                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-                let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
                 // ED flag, then a CBOR map that claims one entry and ends.
-                let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::EXTENSIONS, 1, &[0xa1, 0x63, b'a']);
-                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+                let d = raw.approve(
+                    &request(),
+                    "erin@example.com",
+                    client_data_for("https://example.com"),
+                    RawSigner::authenticator_data(RP_ID, UP | Flags::EXTENSIONS, 1, &[0xa1, 0x63, b'a']),
+                );
+                w.check(&request_json(), &json(&d))
             },
         ),
         (
@@ -161,12 +162,13 @@ fn cases() -> Vec<Case> {
             || {
                 let w = world();
                 let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-                let r = request();
-                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-                let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-                let ad = RawSigner::authenticator_data(RP_ID, UP | Flags::ATTESTED_CREDENTIAL, 1, &[0; 4]);
-                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+                let d = raw.approve(
+                    &request(),
+                    "erin@example.com",
+                    client_data_for("https://example.com"),
+                    RawSigner::authenticator_data(RP_ID, UP | Flags::ATTESTED_CREDENTIAL, 1, &[0; 4]),
+                );
+                w.check(&request_json(), &json(&d))
             },
         ),
         ("client data that is not JSON", Code::MalformedClientData, || {
@@ -318,15 +320,16 @@ fn cases() -> Vec<Case> {
             || {
                 let w = world();
                 let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-                let r = request();
-                let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-                let cd = tapprove_core::canonical::creation_client_data_json(
-                    challenge.as_bytes(),
-                    "https://example.com",
+                let creation = |c: &tapprove_proto::Sha256Digest| {
+                    tapprove_core::canonical::creation_client_data_json(c.as_bytes(), "https://example.com")
+                };
+                let d = raw.approve(
+                    &request(),
+                    "erin@example.com",
+                    creation,
+                    RawSigner::authenticator_data(RP_ID, UP, 1, &[]),
                 );
-                let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-                w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+                w.check(&request_json(), &json(&d))
             },
         ),
         (
@@ -352,55 +355,64 @@ fn cases() -> Vec<Case> {
         ("wrong origin", Code::OriginNotAllowed, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com.evil.test");
-            let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            let d = raw.approve(
+                &request(),
+                "erin@example.com",
+                client_data_for("https://example.com.evil.test"),
+                RawSigner::authenticator_data(RP_ID, UP, 1, &[]),
+            );
+            w.check(&request_json(), &json(&d))
         }),
         ("origin with a trailing slash", Code::OriginNotAllowed, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com/");
-            let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            let d = raw.approve(
+                &request(),
+                "erin@example.com",
+                client_data_for("https://example.com/"),
+                RawSigner::authenticator_data(RP_ID, UP, 1, &[]),
+            );
+            w.check(&request_json(), &json(&d))
         }),
         ("cross-origin frame", Code::CrossOrigin, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = format!(
-                r#"{{"type":"webauthn.get","challenge":"{}","origin":"https://example.com","crossOrigin":true}}"#,
-                challenge.encode()
+            let framed = |c: &tapprove_proto::Sha256Digest| {
+                format!(
+                    r#"{{"type":"webauthn.get","challenge":"{}","origin":"https://example.com","crossOrigin":true}}"#,
+                    c.encode()
+                )
+                .into_bytes()
+            };
+            let d = raw.approve(
+                &request(),
+                "erin@example.com",
+                framed,
+                RawSigner::authenticator_data(RP_ID, UP, 1, &[]),
             );
-            let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd.into_bytes())))
+            w.check(&request_json(), &json(&d))
         }),
         ("wrong rp id", Code::RpIdMismatch, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-            let ad = RawSigner::authenticator_data("evil.test", UP, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            let d = raw.approve(
+                &request(),
+                "erin@example.com",
+                client_data_for("https://example.com"),
+                RawSigner::authenticator_data("evil.test", UP, 1, &[]),
+            );
+            w.check(&request_json(), &json(&d))
         }),
         ("missing user presence", Code::UserNotPresent, || {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
-            let r = request();
-            let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-            let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-            let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-            let ad = RawSigner::authenticator_data(RP_ID, Flags::USER_VERIFIED, 1, &[]);
-            w.check(&request_json(), &json(&raw.decision(s, ad, cd)))
+            let d = raw.approve(
+                &request(),
+                "erin@example.com",
+                client_data_for("https://example.com"),
+                RawSigner::authenticator_data(RP_ID, Flags::USER_VERIFIED, 1, &[]),
+            );
+            w.check(&request_json(), &json(&d))
         }),
         (
             "missing user verification where required",
@@ -443,10 +455,8 @@ fn cases() -> Vec<Case> {
             let w = world();
             let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
             let sign = |r: &Request, counter: u32| {
-                let s = statement(r, Verdict::Approve, "erin@example.com", SIGNED);
-                let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-                let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-                raw.decision(s, RawSigner::authenticator_data(RP_ID, UP, counter, &[]), cd)
+                let ad = RawSigner::authenticator_data(RP_ID, UP, counter, &[]);
+                raw.approve(r, "erin@example.com", client_data_for("https://example.com"), ad)
             };
             let first = request();
             assert!(w.h.verify(&first, &sign(&first, 5), VERIFIED).is_ok());
@@ -567,12 +577,14 @@ fn extra_origins_are_accepted_exactly() {
     let mut w = world();
     let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
     w.h.policy.extra_origins = vec!["https://approve.example.com".into()];
-    let r = request();
-    let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-    let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-    let cd = tapprove_core::canonical::client_data_json(&challenge, "https://approve.example.com");
     let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
-    w.h.verify(&r, &raw.decision(s, ad, cd), VERIFIED).unwrap();
+    let d = raw.approve(
+        &request(),
+        "erin@example.com",
+        client_data_for("https://approve.example.com"),
+        ad,
+    );
+    w.h.verify(&request(), &d, VERIFIED).unwrap();
 }
 
 #[test]
@@ -581,10 +593,8 @@ fn aaguid_allow_list_admits_listed_models_only() {
     let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
     let r = request();
     let sign = || {
-        let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-        let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-        let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-        raw.decision(s, RawSigner::authenticator_data(RP_ID, UP, 1, &[]), cd)
+        let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+        raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad)
     };
     w.h.policy.allowed_aaguids = Some([Aaguid([0x99; 16])].into());
     let e = w.h.verify(&r, &sign(), VERIFIED).unwrap_err();
@@ -599,10 +609,8 @@ fn zero_counters_pass_but_the_statement_still_cannot_be_replayed() {
     let w = world();
     let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
     let r = request();
-    let s = statement(&r, Verdict::Approve, "erin@example.com", SIGNED);
-    let challenge = tapprove_core::canonical::statement_challenge(&s).unwrap();
-    let cd = tapprove_core::canonical::client_data_json(&challenge, "https://example.com");
-    let d = raw.decision(s, RawSigner::authenticator_data(RP_ID, UP, 0, &[]), cd);
+    let ad = RawSigner::authenticator_data(RP_ID, UP, 0, &[]);
+    let d = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
     w.h.verify(&r, &d, VERIFIED).unwrap();
     assert_eq!(
         w.h.verify(&r, &d, VERIFIED).unwrap_err().code(),

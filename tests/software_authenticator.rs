@@ -170,26 +170,29 @@ fn enrolling_an_authenticator_twice_is_refused() {
     assert_eq!(e, AuthnError::AlreadyEnrolled);
 }
 
+fn new_credential(auth: &SoftwareAuthenticator<&FileKeyStore>) -> tapprove_authn::NewCredential {
+    auth.make_credential(
+        &CredentialRequest {
+            rp_id: RP_ID.into(),
+            user_name: "bob@example.com".into(),
+            user_handle: b"bob".to_vec(),
+            client_data_json: creation_client_data_json(&[1; 32], &origin_for(RP_ID)),
+            exclude_credentials: vec![],
+            user_verification: UserVerification::Discouraged,
+            label: "laptop".into(),
+        },
+        &CountingPrompt::new(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn file_store_keeps_the_counter_and_its_files_private() {
     let dir = std::env::temp_dir().join(format!("tapprove-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = FileKeyStore::open(&dir).unwrap();
     let auth = SoftwareAuthenticator::new(&store, t(CREATED));
-    let created = auth
-        .make_credential(
-            &CredentialRequest {
-                rp_id: RP_ID.into(),
-                user_name: "bob@example.com".into(),
-                user_handle: b"bob".to_vec(),
-                client_data_json: creation_client_data_json(&[1; 32], &origin_for(RP_ID)),
-                exclude_credentials: vec![],
-                user_verification: UserVerification::Discouraged,
-                label: "laptop".into(),
-            },
-            &CountingPrompt::new(),
-        )
-        .unwrap();
+    let created = new_credential(&auth);
     let assert_once = |auth: &SoftwareAuthenticator<&FileKeyStore>| {
         let raw = auth
             .get_assertion(
@@ -232,20 +235,7 @@ fn the_private_key_never_appears_in_debug_output_or_errors() {
     let _ = std::fs::remove_dir_all(&dir);
     let store = FileKeyStore::open(&dir).unwrap();
     let auth = SoftwareAuthenticator::new(&store, t(CREATED));
-    let created = auth
-        .make_credential(
-            &CredentialRequest {
-                rp_id: RP_ID.into(),
-                user_name: "bob@example.com".into(),
-                user_handle: b"bob".to_vec(),
-                client_data_json: creation_client_data_json(&[1; 32], &origin_for(RP_ID)),
-                exclude_credentials: vec![],
-                user_verification: UserVerification::Discouraged,
-                label: "laptop".into(),
-            },
-            &CountingPrompt::new(),
-        )
-        .unwrap();
+    let created = new_credential(&auth);
     let key = store.load(created.credential_id.as_bytes()).unwrap().unwrap();
     let secret = Base64Url::new(key.secret.to_vec()).encode();
     assert!(!format!("{key:?}").contains(&secret));

@@ -310,6 +310,22 @@ impl RawSigner {
         data
     }
 
+    /// `approver`'s approval of `request`, with the clientDataJSON that
+    /// `client_data` builds from the statement's challenge and the given
+    /// authenticator data, validly signed by this key.
+    pub fn approve(
+        &self,
+        request: &Request,
+        approver: &str,
+        client_data: impl FnOnce(&tapprove_proto::Sha256Digest) -> Vec<u8>,
+        auth_data: Vec<u8>,
+    ) -> Decision {
+        let statement = statement(request, Verdict::Approve, approver, SIGNED);
+        let challenge = tapprove_core::canonical::statement_challenge(&statement).unwrap();
+        let client_data = client_data(&challenge);
+        self.decision(statement, auth_data, client_data)
+    }
+
     /// A decision over `statement` with the given authenticator data and
     /// clientDataJSON, validly signed by this key.
     pub fn decision(
@@ -333,6 +349,11 @@ impl RawSigner {
             },
         }
     }
+}
+
+/// Tapprove's clientDataJSON for `origin` (use with [`RawSigner::approve`]).
+pub fn client_data_for(origin: &str) -> impl FnOnce(&tapprove_proto::Sha256Digest) -> Vec<u8> + '_ {
+    move |challenge| tapprove_core::canonical::client_data_json(challenge, origin)
 }
 
 /// The statement a client would build.
