@@ -1,0 +1,558 @@
+//! The registry, ledger and audit trail in DynamoDB.
+//!
+//! Three tables, named in configuration:
+//!
+//! - **registry** (`pk`, `sk`): approvers (`user#<name>` / `profile`, with
+//!   their `groups`) and credentials (`cred#<id>` / `credential`, with
+//!   `owner`, COSE `public_key`, `counter`, `aaguid`, `kind`, `status`,
+//!   `label`, `created`, `last_used`). A global secondary index `owner`
+//!   lists a user's credentials.
+//! - **ledger** (`pk`): single-use claims, `stmt#<challenge>` per verified
+//!   statement and `vote#<request hash>#<approver>` per approver and
+//!   request, each with an `expires` TTL (after the request's deadline no
+//!   statement for it verifies anyway).
+//! - **audit** (`pk` = `exec#<execution>`, `sk` = `<time>#<challenge or
+//!   random>`): one item per verification, with the record as JSON.
+//!
+//! [`DynamoRegistry::commit`] is one `TransactWriteItems`: both claims
+//! (conditional on not existing), the counter update (conditional on the
+//! counter rule and on the credential still being active) and the audit
+//! item, so two racing verifications cannot both pass.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
+};
+use tapprove_core::StoreError;
+use tapprove_core::registry::{
+    ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict,
+};
+use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
+use tapprove_proto::{Aaguid, Base64Url, UtcTime};
+
+use crate::error::{AwsError, Result, from_sdk};
+
+const SERVICE: &str = "DynamoDB";
+const OWNER_INDEX: &str = "owner";
+
+/// Names of the three tables.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableNames {
+    pub registry: String,
+    pub ledger: String,
+    pub audit: String,
+}
+
+impl TableNames {
+    /// `<prefix>-registry`, `<prefix>-ledger`, `<prefix>-audit`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            registry: format!("{prefix}-registry"),
+            ledger: format!("{prefix}-ledger"),
+            audit: format!("{prefix}-audit"),
+        }
+    }
+}
+
+/// The registry, ledger and audit trail over DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoRegistry {
+    client: Client,
+    tables: TableNames,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn user_key(name: &str) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("user#{name}"))),
+        ("sk".into(), s("profile")),
+    ])
+}
+
+fn credential_key(id: &[u8]) -> Item {
+    HashMap::from([
+        (
+            "pk".into(),
+            s(format!("cred#{}", Base64Url::new(id.to_vec()).encode())),
+        ),
+        ("sk".into(), s("credential")),
+    ])
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError(format!("registry item lacks string `{name}`")))
+}
+
+fn credential_from_item(item: &Item) -> Result<CredentialRecord, StoreError> {
+    let bad = |what: &str| StoreError(format!("registry item has an invalid `{what}`"));
+    let id = get_s(item, "pk")?
+        .strip_prefix("cred#")
+        .ok_or_else(|| bad("pk"))?;
+    Ok(CredentialRecord {
+        credential_id: Base64Url::decode(id).map_err(|_| bad("pk"))?,
+        owner: get_s(item, "owner")?.to_owned(),
+        public_key: Base64Url::new(
+            item.get("public_key")
+                .and_then(|v| v.as_b().ok())
+                .ok_or_else(|| bad("public_key"))?
+                .as_ref()
+                .to_vec(),
+        ),
+        counter: item
+            .get("counter")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("counter"))?,
+        aaguid: Aaguid::parse(get_s(item, "aaguid")?).map_err(|_| bad("aaguid"))?,
+        kind: serde_json::from_value(serde_json::Value::from(get_s(item, "kind")?))
+            .map_err(|_| bad("kind"))?,
+        status: serde_json::from_value(serde_json::Value::from(get_s(item, "status")?))
+            .map_err(|_| bad("status"))?,
+        label: get_s(item, "label")?.to_owned(),
+    })
+}
+
+fn status_text(status: CredentialStatus) -> &'static str {
+    match status {
+        CredentialStatus::Active => "active",
+        CredentialStatus::Pending => "pending",
+        CredentialStatus::Revoked => "revoked",
+    }
+}
+
+fn store_error(e: AwsError) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// A credential as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialListing {
+    pub credential_id: Base64Url,
+    pub label: String,
+    pub kind: AuthenticatorKind,
+    pub status: CredentialStatus,
+    pub aaguid: Aaguid,
+    pub counter: u32,
+    pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<String>,
+}
+
+impl DynamoRegistry {
+    pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
+        Self {
+            client: Client::new(config),
+            tables,
+        }
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Creates the three tables (on-demand billing), if they do not exist.
+    pub async fn create_tables(&self) -> Result<()> {
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))
+        };
+        let owner_index = GlobalSecondaryIndex::builder()
+            .index_name(OWNER_INDEX)
+            .key_schema(key("owner", KeyType::Hash)?)
+            .key_schema(key("pk", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let tables = [
+            (&self.tables.registry, true, true),
+            (&self.tables.ledger, false, false),
+            (&self.tables.audit, true, false),
+        ];
+        for (name, with_sort_key, with_owner_index) in tables {
+            let mut create = self
+                .client
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key("pk", KeyType::Hash)?)
+                .attribute_definitions(attr("pk")?);
+            if with_sort_key {
+                create = create
+                    .key_schema(key("sk", KeyType::Range)?)
+                    .attribute_definitions(attr("sk")?);
+            }
+            if with_owner_index {
+                create = create
+                    .attribute_definitions(attr("owner")?)
+                    .global_secondary_indexes(owner_index.clone());
+            }
+            match create.send().await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ResourceInUseException") => {}
+                Err(e) => return Err(from_sdk(SERVICE, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `user` to `group` (creating the user).
+    pub async fn grant(&self, user: &str, group: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(user)))
+            .update_expression("ADD #groups :g")
+            .expression_attribute_names("#groups", "groups")
+            .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// Removes `user` from `group`.
+    pub async fn revoke_group(&self, user: &str, group: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(user)))
+            .update_expression("DELETE #groups :g")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#groups", "groups")
+            .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// Stores a credential that passed the enrolment checks. Fails if the
+    /// credential id is already registered (to anyone).
+    pub async fn put_credential(&self, record: &CredentialRecord, created: &UtcTime) -> Result<()> {
+        let mut item = credential_key(record.credential_id.as_bytes());
+        item.insert("owner".into(), s(&record.owner));
+        item.insert(
+            "public_key".into(),
+            AttributeValue::B(record.public_key.as_bytes().to_vec().into()),
+        );
+        item.insert("counter".into(), n(record.counter));
+        item.insert("aaguid".into(), s(record.aaguid.to_string()));
+        item.insert("kind".into(), s(record.kind.as_str()));
+        item.insert("status".into(), s(status_text(record.status)));
+        item.insert("label".into(), s(&record.label));
+        item.insert("created".into(), s(created.as_str()));
+        self.client
+            .put_item()
+            .table_name(&self.tables.registry)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// Deletes a credential (enrolment rollback).
+    pub async fn delete_credential(&self, id: &[u8]) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// Sets a credential's status (revoke, confirm). Returns false if there
+    /// is no such credential.
+    pub async fn set_status(&self, id: &[u8], status: CredentialStatus) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .update_expression("SET #status = :s")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":s", s(status_text(status)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
+    /// A user's credentials.
+    pub async fn credentials_of(&self, user: &str) -> Result<Vec<CredentialListing>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.registry)
+                .index_name(OWNER_INDEX)
+                .key_condition_expression("#owner = :o")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":o", s(user))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk(SERVICE, e))?;
+            for item in page.items() {
+                let record = credential_from_item(item).map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
+                out.push(CredentialListing {
+                    credential_id: record.credential_id,
+                    label: record.label,
+                    kind: record.kind,
+                    status: record.status,
+                    aaguid: record.aaguid,
+                    counter: record.counter,
+                    created: get_s(item, "created").unwrap_or_default().to_owned(),
+                    last_used: get_s(item, "last_used").ok().map(str::to_owned),
+                });
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    /// Audit records of one execution, oldest first.
+    pub async fn audit_of(&self, execution: &str) -> Result<Vec<serde_json::Value>> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.tables.audit)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(format!("exec#{execution}")))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        page.items()
+            .iter()
+            .map(|item| {
+                let text = get_s(item, "record").map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
+                serde_json::from_str(text).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))
+            })
+            .collect()
+    }
+
+    fn audit_put(&self, audit: &AuditRecord) -> Result<Put, StoreError> {
+        let record = serde_json::to_string(audit).map_err(|e| StoreError(e.to_string()))?;
+        let suffix = audit
+            .statement_challenge
+            .map(|c| c.encode())
+            .unwrap_or_else(|| Base64Url::new(random_bytes()).encode());
+        let mut item: Item = HashMap::from([
+            (
+                "pk".into(),
+                s(format!(
+                    "exec#{}",
+                    audit.execution.as_deref().unwrap_or("unknown")
+                )),
+            ),
+            ("sk".into(), s(format!("{}#{}#{suffix}", audit.at, audit.outcome))),
+            ("outcome".into(), s(&audit.outcome)),
+            ("record".into(), s(record)),
+        ]);
+        if let Some(approver) = &audit.approver {
+            item.insert("approver".into(), s(approver));
+        }
+        Put::builder()
+            .table_name(&self.tables.audit)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))
+    }
+}
+
+/// Unique enough for an audit sort key suffix; not a secret.
+fn random_bytes() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish().to_be_bytes().to_vec()
+}
+
+impl Registry for DynamoRegistry {
+    async fn approver(&self, name: &str) -> Result<Option<ApproverRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        Ok(out.item().map(|item| ApproverRecord {
+            name: name.to_owned(),
+            groups: item
+                .get("groups")
+                .and_then(|g| g.as_ss().ok())
+                .map(|g| g.iter().cloned().collect())
+                .unwrap_or_else(BTreeSet::new),
+        }))
+    }
+
+    async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        out.item().map(credential_from_item).transpose()
+    }
+}
+
+impl Ledger for DynamoRegistry {
+    async fn commit(&self, use_: &CredentialUse) -> Result<Result<(), UseConflict>, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError(e.to_string());
+        let expires = n(use_.claims_expire.unix_seconds().saturating_add(86_400));
+        let claim = |pk: String| -> Result<TransactWriteItem, StoreError> {
+            let item: Item = HashMap::from([
+                ("pk".into(), s(pk)),
+                ("request_sha256".into(), s(use_.request_sha256.encode())),
+                ("approver".into(), s(&use_.approver)),
+                ("credential_id".into(), s(use_.credential_id.encode())),
+                ("used_at".into(), s(use_.used_at.as_str())),
+                ("expires".into(), expires.clone()),
+            ]);
+            Ok(TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.tables.ledger)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(build)?,
+                )
+                .build())
+        };
+        // Rule 7's counter condition, written so DynamoDB evaluates it
+        // against the stored value.
+        let counter_condition = if use_.new_counter == 0 {
+            "#counter = :zero AND #status = :active"
+        } else {
+            "#counter < :new AND #status = :active"
+        };
+        let mut update = Update::builder()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(use_.credential_id.as_bytes())))
+            .update_expression("SET #counter = :new, last_used = :now")
+            .condition_expression(counter_condition)
+            .expression_attribute_names("#counter", "counter")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":new", n(use_.new_counter))
+            .expression_attribute_values(":now", s(use_.used_at.as_str()))
+            .expression_attribute_values(":active", s("active"));
+        if use_.new_counter == 0 {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        let items = vec![
+            claim(format!("stmt#{}", use_.statement.encode()))?,
+            claim(format!("vote#{}#{}", use_.request_sha256.encode(), use_.approver))?,
+            TransactWriteItem::builder()
+                .update(update.build().map_err(build)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.audit_put(&use_.audit)?)
+                .build(),
+        ];
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Ok(())),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() {
+            let failed: Vec<bool> = cancel
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect();
+            // Items: 0 statement claim, 1 vote claim, 2 counter, 3 audit.
+            if failed.first() == Some(&true) {
+                return Ok(Err(UseConflict::StatementUsed));
+            }
+            if failed.get(1) == Some(&true) {
+                return Ok(Err(UseConflict::ApproverAlreadyDecided));
+            }
+            if failed.get(2) == Some(&true) {
+                // Either the counter did not advance or the credential was
+                // revoked meanwhile; read it to say which.
+                let current = Registry::credential(self, use_.credential_id.as_bytes()).await?;
+                return match current {
+                    Some(c) if c.status != CredentialStatus::Active => Err(StoreError(format!(
+                        "credential `{}` was {} during verification; verify again",
+                        c.label,
+                        status_text(c.status)
+                    ))),
+                    Some(c) => Ok(Err(UseConflict::CounterNotIncreased { stored: c.counter })),
+                    None => Err(StoreError(
+                        "the credential was deleted during verification".into(),
+                    )),
+                };
+            }
+        }
+        Err(store_error(from_sdk(SERVICE, err)))
+    }
+
+    async fn record_rejection(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        let put = self.audit_put(audit)?;
+        self.client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .send()
+            .await
+            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! Tapprove's adapters to AWS.
+//!
+//! Each service is wrapped in a small type that exposes only the calls
+//! Tapprove makes and returns Tapprove's own types (the awsdocs "testing"
+//! pattern): [`sfn::StepFunctions`], [`sqs::Queues`], [`sts::Identity`],
+//! and [`dynamodb::DynamoRegistry`], which implements the verifier's
+//! `Registry` and `Ledger` traits with conditional writes.
+//!
+//! Every client is built from one [`aws_config::SdkConfig`] loaded with
+//! the standard chain ([`load_config`]): `AWS_REGION`, `AWS_PROFILE`, the
+//! credentials chain, and `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`,
+//! so pointing Tapprove at an emulator or another region needs no Tapprove
+//! flag.
+
+pub mod dynamodb;
+mod error;
+pub mod sfn;
+pub mod sqs;
+pub mod sts;
+
+pub use error::{AwsError, Result};
+
+/// Loads the AWS configuration from the standard environment and files.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

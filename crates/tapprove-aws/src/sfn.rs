@@ -1,0 +1,250 @@
+//! Step Functions: activity polling, task results and heartbeats, and the
+//! few management calls the gate installer and tests make.
+
+use std::fmt;
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+
+use crate::error::{AwsError, Result, from_sdk};
+
+const SERVICE: &str = "Step Functions";
+
+/// A task token: the capability to complete one waiting task. Shown
+/// shortened, since logs do not need it and anyone holding it (and the IAM
+/// permission) can answer the task.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(pub String);
+
+impl fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head: String = self.0.chars().take(12).collect();
+        write!(f, "TaskToken({head}…)")
+    }
+}
+
+/// A task handed out by `GetActivityTask`.
+#[derive(Debug, Clone)]
+pub struct ActivityTask {
+    pub token: TaskToken,
+    pub input: String,
+}
+
+/// Why Step Functions will not take a result for a task any more: it was
+/// decided by someone else, it expired, or the token is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskGone {
+    /// `TaskDoesNotExist`: already decided, or the execution ended.
+    DoesNotExist,
+    /// `TaskTimedOut`: the request expired.
+    TimedOut,
+    /// `InvalidToken`: the token is not (or no longer) valid.
+    InvalidToken,
+}
+
+impl TaskGone {
+    fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "TaskDoesNotExist" => Some(Self::DoesNotExist),
+            "TaskTimedOut" => Some(Self::TimedOut),
+            "InvalidToken" => Some(Self::InvalidToken),
+            _ => None,
+        }
+    }
+
+    /// For people: what happened to the request.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::DoesNotExist => "already decided or expired",
+            Self::TimedOut => "expired",
+            Self::InvalidToken => "no longer open (already decided or expired)",
+        }
+    }
+}
+
+/// The outcome of sending a task result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Acknowledged,
+    Gone(TaskGone),
+}
+
+/// An execution's state, as the tests and the CLI show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExecutionState {
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepFunctions {
+    client: Client,
+}
+
+impl StepFunctions {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+
+    /// Long-polls an activity (up to about a minute). `None` when nothing
+    /// arrived.
+    pub async fn poll_activity(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>> {
+        let out = self
+            .client
+            .get_activity_task()
+            .activity_arn(activity_arn)
+            .worker_name(worker)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(match (out.task_token(), out.input()) {
+            (Some(token), input) if !token.is_empty() => Some(ActivityTask {
+                token: TaskToken(token.to_owned()),
+                input: input.unwrap_or("{}").to_owned(),
+            }),
+            _ => None,
+        })
+    }
+
+    fn delivery<E: ProvideErrorMetadata + std::error::Error + 'static, R: fmt::Debug>(
+        result: std::result::Result<impl Sized, aws_sdk_sfn::error::SdkError<E, R>>,
+    ) -> Result<Delivery> {
+        match result {
+            Ok(_) => Ok(Delivery::Acknowledged),
+            Err(e) => match e.code().and_then(TaskGone::from_code) {
+                Some(gone) => Ok(Delivery::Gone(gone)),
+                None => Err(from_sdk(SERVICE, e)),
+            },
+        }
+    }
+
+    pub async fn send_success(&self, token: &TaskToken, output: &str) -> Result<Delivery> {
+        Self::delivery(
+            self.client
+                .send_task_success()
+                .task_token(&token.0)
+                .output(output)
+                .send()
+                .await,
+        )
+    }
+
+    pub async fn send_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<Delivery> {
+        Self::delivery(
+            self.client
+                .send_task_failure()
+                .task_token(&token.0)
+                .error(error)
+                .cause(cause)
+                .send()
+                .await,
+        )
+    }
+
+    pub async fn heartbeat(&self, token: &TaskToken) -> Result<Delivery> {
+        Self::delivery(
+            self.client
+                .send_task_heartbeat()
+                .task_token(&token.0)
+                .send()
+                .await,
+        )
+    }
+
+    /// Creates an activity (idempotent by name) and returns its ARN.
+    pub async fn create_activity(&self, name: &str) -> Result<String> {
+        let out = self
+            .client
+            .create_activity()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(out.activity_arn().to_owned())
+    }
+
+    /// Creates a state machine, or updates its definition if one with this
+    /// name exists. Returns its ARN.
+    pub async fn put_state_machine(&self, name: &str, definition: &str, role_arn: &str) -> Result<String> {
+        let created = self
+            .client
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn(role_arn)
+            .send()
+            .await;
+        match created {
+            Ok(out) => Ok(out.state_machine_arn().to_owned()),
+            Err(e) if e.code() == Some("StateMachineAlreadyExists") => {
+                let arn = self.state_machine_arn(name).await?.ok_or_else(|| {
+                    AwsError::unexpected(SERVICE, format!("state machine {name} exists but is not listed"))
+                })?;
+                self.client
+                    .update_state_machine()
+                    .state_machine_arn(&arn)
+                    .definition(definition)
+                    .role_arn(role_arn)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(SERVICE, e))?;
+                Ok(arn)
+            }
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
+    async fn state_machine_arn(&self, name: &str) -> Result<Option<String>> {
+        let mut next = None;
+        loop {
+            let page = self
+                .client
+                .list_state_machines()
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| from_sdk(SERVICE, e))?;
+            if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
+                return Ok(Some(found.state_machine_arn().to_owned()));
+            }
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    pub async fn start_execution(&self, state_machine_arn: &str, input: &str) -> Result<String> {
+        let out = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(out.execution_arn().to_owned())
+    }
+
+    pub async fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionState> {
+        let out = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(ExecutionState {
+            status: out.status().as_str().to_owned(),
+            output: out.output().map(str::to_owned),
+            error: out.error().map(str::to_owned),
+            cause: out.cause().map(str::to_owned),
+        })
+    }
+}

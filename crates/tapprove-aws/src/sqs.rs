@@ -1,0 +1,96 @@
+//! SQS: the callback-pattern source (long-polled queues) and the calls the
+//! gate installer makes.
+
+use aws_sdk_sqs::Client;
+
+use crate::error::{AwsError, Result, from_sdk};
+
+const SERVICE: &str = "SQS";
+
+/// A received message.
+#[derive(Debug, Clone)]
+pub struct QueueMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queues {
+    client: Client,
+}
+
+impl Queues {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+
+    /// Long-polls `queue_url` for up to `wait_seconds` (at most 20).
+    pub async fn receive(&self, queue_url: &str, wait_seconds: i32, max: i32) -> Result<Vec<QueueMessage>> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(queue_url)
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .max_number_of_messages(max.clamp(1, 10))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        out.messages()
+            .iter()
+            .map(|m| {
+                Ok(QueueMessage {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
+                    receipt_handle: m
+                        .receipt_handle()
+                        .ok_or_else(|| AwsError::unexpected(SERVICE, "a message without a receipt handle"))?
+                        .to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {
+        self.client
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// Creates a queue (idempotent by name) and returns its URL.
+    pub async fn create_queue(&self, name: &str) -> Result<String> {
+        let out = self
+            .client
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        out.queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::unexpected(SERVICE, "CreateQueue returned no URL"))
+    }
+
+    /// The ARN of a queue.
+    pub async fn queue_arn(&self, queue_url: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        out.attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| AwsError::unexpected(SERVICE, "GetQueueAttributes returned no QueueArn"))
+    }
+}
