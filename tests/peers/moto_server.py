@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Run the `moto` AWS emulator as a test peer for Tapprove.
+
+    python tests/peers/moto_server.py [--host 127.0.0.1] [--port 0]
+                                      [--activity-poll-seconds 60]
+
+Starts moto's server in-process (all services; Tapprove uses Step Functions,
+SQS, DynamoDB, STS and IAM), switches Step Functions to *executing* state
+machines, prints exactly one line ``READY http://HOST:PORT`` on stdout and
+serves until SIGTERM/SIGINT.
+
+moto (5.2.x) executes state machines with its "parser" backend
+(moto/stepfunctions/parser/, a port of LocalStack's interpreter), but its
+server lacks a few things Tapprove relies on.  This launcher adds them with
+small, targeted patches (see ``install_patches``):
+
+1. ``GetActivityTask`` is not served at all.  We add the action, backed by a
+   long poll on a threading.Condition (no busy loop), whose maximum wait is
+   ``--activity-poll-seconds`` (AWS: 60 s) so tests stay fast.
+2. Every parser execution gets a fresh, empty activity store
+   (``activity_store={}`` in StepFunctionsParserBackend.start_execution), so an
+   ``arn:aws:states:::activity:...`` Task always fails with "activity does not
+   exist".  We give each backend one shared store, filled by CreateActivity.
+3. ``SendTaskFailure`` drops ``cause`` (StepFunctionResponse.send_task_failure
+   never reads it), so the execution's failure has no cause.  We pass it on.
+4. ``StopExecution`` only flags the execution as stopped: a Task that waits for
+   an activity worker or a task token keeps sleeping until its own timeout, so
+   the execution stays RUNNING.  We wake those waits, and keep the execution
+   ABORTED (not FAILED) when the woken task then errors out.
+5. A task whose state already timed out (or whose execution was stopped) stays
+   queued on its activity and would be handed to the next worker.  We only
+   hand out tasks whose state is still waiting for a worker.
+6. StartExecution without a ``name`` gets the literal name "None" in the parser
+   backend (the plain backend makes a UUID), so a second unnamed start fails
+   with ExecutionAlreadyExists.  We generate a UUID name, as AWS does.
+7. The ``arn:aws:states:::states:startExecution(.sync|.sync:2)`` integration
+   sends AWS's PascalCase parameters (StateMachineArn, Input) to boto3, which
+   wants camelCase, and reads the camelCase answer as PascalCase: moto made
+   StateTaskService._normalise_parameters/_normalise_response no-ops.  For the
+   Step Functions integration we restore LocalStack's botocore-model-driven
+   renaming, so nested state machines work.
+8. With HeartbeatSeconds, a SendTaskSuccess/Failure that arrives between the
+   worker's GetActivityTask and the state arming its heartbeat timer is only
+   noticed when that timer expires (the execution then fails with
+   States.Timeout), and a SendTaskHeartbeat in that window, or for a task
+   without HeartbeatSeconds, answers InvalidToken (AWS accepts it).  We arm the
+   timer as already signalled when an outcome is there, and accept heartbeats
+   for every live token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+# Maximum time an empty GetActivityTask long-poll waits (AWS: 60 s).
+ACTIVITY_POLL_SECONDS = 60.0
+
+
+def install_patches() -> None:
+    """Patch moto's Step Functions implementation (idempotent)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions import responses as sfn_responses
+    from moto.stepfunctions.parser import models as parser_models
+    from moto.stepfunctions.parser.api import ActivityDoesNotExist
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import (
+        ExecutionState,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback import callback as cb
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend import execution as parser_execution
+    from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
+
+    if getattr(sfn_responses.StepFunctionResponse, "_tapprove_patched", False):
+        return
+    sfn_responses.StepFunctionResponse._tapprove_patched = True
+
+    # ------------------------------------------------------------------
+    # Activities that a worker can long-poll, one store per backend
+    # (patches 1, 2 and 5).
+    # ------------------------------------------------------------------
+    class PollableActivity(Activity):
+        """moto's parser Activity (a bare deque) plus a Condition so that
+        GetActivityTask can block until a task is queued."""
+
+        def __init__(self, arn, name, creation_date=None):
+            super().__init__(arn=arn, name=name, creation_date=creation_date)
+            self._cond = threading.Condition()
+
+        def add_task(self, task: ActivityTask) -> None:
+            with self._cond:
+                self._tasks.append(task)
+                self._cond.notify()
+
+        def poll(self, timeout: float, worker_name: str | None) -> ActivityTask | None:
+            deadline = time.monotonic() + timeout
+            with self._cond:
+                while True:
+                    while self._tasks:
+                        task = self._tasks.popleft()
+                        start = task.endpoint.get_activity_task_start_endpoint()
+                        if start.notify(cb.ActivityTaskStartOutcome(worker_name)):
+                            return task
+                        # else: the state gave up on this task (timed out or
+                        # stopped): drop it, as AWS never hands it out.
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+
+    _store_lock = threading.Lock()
+
+    def activity_store(backend) -> dict:
+        """The one activity store (ARN -> PollableActivity) of a backend."""
+        with _store_lock:
+            store = backend.__dict__.get("_tapprove_activity_store")
+            if store is None:
+                store = backend.__dict__["_tapprove_activity_store"] = {}
+            return store
+
+    orig_create_activity = sfn_models.StepFunctionBackend.create_activity
+    orig_delete_activity = sfn_models.StepFunctionBackend.delete_activity
+
+    def create_activity(self, name, tags=None, encryption_configuration=None):
+        activity = orig_create_activity(
+            self, name, tags=tags, encryption_configuration=encryption_configuration
+        )
+        activity_store(self)[activity.arn] = PollableActivity(
+            arn=activity.arn, name=activity.name, creation_date=activity.creation_date
+        )
+        return activity
+
+    def delete_activity(self, activity_arn):
+        orig_delete_activity(self, activity_arn)
+        activity_store(self).pop(activity_arn, None)
+
+    sfn_models.StepFunctionBackend.create_activity = create_activity
+    sfn_models.StepFunctionBackend.delete_activity = delete_activity
+
+    # StepFunctionsParserBackend.start_execution builds
+    # Execution(..., activity_store={}).  Rebinding the module-level name makes
+    # it build this subclass, which swaps in the backend's shared store.
+    class SharedStoreExecution(parser_execution.Execution):
+        def __init__(self, *args, **kwargs):
+            backend = parser_models.stepfunctions_parser_backends[
+                kwargs["account_id"]
+            ][kwargs["region_name"]]
+            kwargs["activity_store"] = activity_store(backend)
+            super().__init__(*args, **kwargs)
+
+    parser_models.Execution = SharedStoreExecution
+
+    # StartExecution without a name: AWS generates a UUID (patch 6).
+    orig_start_execution = parser_models.StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, *args, **kwargs):
+        if not name:
+            name = str(uuid.uuid4())
+        return orig_start_execution(self, state_machine_arn, name, *args, **kwargs)
+
+    parser_models.StepFunctionsParserBackend.start_execution = start_execution
+
+    # ------------------------------------------------------------------
+    # Nested executions: rename parameters/response fields (patch 7).
+    # ------------------------------------------------------------------
+    from botocore.session import get_session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+    from moto.stepfunctions.parser.utils import snake_to_camel_case
+
+    def operation_model(task, boto_service_name, service_action_name):
+        service = task._get_boto_service_name(boto_service_name=boto_service_name)
+        action = task._get_boto_service_action(service_action_name=service_action_name)
+        model = get_session().get_service_model(service)
+        return model.operation_model(snake_to_camel_case(action))
+
+    orig_sfn_normalise_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def sfn_normalise_parameters(
+        self, parameters, boto_service_name=None, service_action_name=None
+    ):
+        orig_sfn_normalise_parameters(
+            self, parameters, boto_service_name, service_action_name
+        )
+        op = operation_model(self, boto_service_name, service_action_name)
+        if op.input_shape is not None:
+            self._to_boto_request(parameters, op.input_shape)  # StateMachineArn -> stateMachineArn
+
+    def sfn_normalise_response(
+        self, response, boto_service_name=None, service_action_name=None
+    ):
+        op = operation_model(self, boto_service_name, service_action_name)
+        if op.output_shape is not None:
+            self._from_boto_response(response, op.output_shape)  # executionArn -> ExecutionArn
+        if isinstance(response, dict):
+            # boto3 gives datetimes, which the execution output cannot hold
+            # (json.dumps fails in DescribeExecution); AWS puts epoch millis.
+            for key, value in response.items():
+                if isinstance(value, datetime.datetime):
+                    response[key] = int(value.timestamp() * 1000)
+
+    StateTaskServiceSfn._normalise_parameters = sfn_normalise_parameters
+    StateTaskServiceSfn._normalise_response = sfn_normalise_response
+
+    # ------------------------------------------------------------------
+    # "Task started" hand-shake between a worker and the waiting state
+    # (patch 5).
+    # ------------------------------------------------------------------
+    class ClaimableStartEndpoint(cb.ActivityTaskStartEndpoint):
+        """moto's version has no initial outcome (AttributeError when the wait
+        times out) and accepts a worker even after the state gave up.  Here
+        the first of {worker claims the task, state stops waiting} wins."""
+
+        def __init__(self):
+            super().__init__()
+            self._outcome = None
+            self._lock = threading.Lock()
+            self._closed = False
+
+        def wait(self, timeout_seconds):
+            self._next_activity_task_start_event.wait(timeout=timeout_seconds)
+            with self._lock:
+                self._closed = True
+                return self._outcome
+
+        def notify(self, activity_task) -> bool:
+            with self._lock:
+                if self._closed:
+                    return False
+                self._outcome = activity_task
+                self._next_activity_task_start_event.set()
+                return True
+
+        def close(self) -> None:
+            with self._lock:
+                self._closed = True
+            self._next_activity_task_start_event.set()
+
+    # ActivityCallbackEndpoint.__init__ looks the class up in this module.
+    cb.ActivityTaskStartEndpoint = ClaimableStartEndpoint
+
+    # Early outcome / early heartbeat (patch 8).  The waiting loops read the
+    # outcome only after the heartbeat event fires, so fire it at once if the
+    # outcome came before the timer was armed.
+    orig_setup_heartbeat_endpoint = cb.CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(self, heartbeat_seconds):
+        heartbeat_endpoint = orig_setup_heartbeat_endpoint(self, heartbeat_seconds)
+        if self._outcome is not None:
+            heartbeat_endpoint.notify()
+        return heartbeat_endpoint
+
+    def notify_heartbeat(self) -> bool:
+        if self._heartbeat_endpoint is not None:
+            self._heartbeat_endpoint.notify()
+        return True  # the token is live: AWS accepts the heartbeat
+
+    cb.CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint
+    cb.CallbackEndpoint.notify_heartbeat = notify_heartbeat
+
+    def add_activity_task(self, callback_id, activity_arn, activity_input):
+        # Same as CallbackPoolManager.add_activity_task, but the endpoint is
+        # registered *before* the task is queued (so a fast worker's
+        # SendTask* finds it), and the queued task carries its endpoint (so
+        # GetActivityTask can claim it without scanning executions).
+        if callback_id in self._pool:
+            raise ValueError("Duplicate callback token id value.")
+        activity = self._activity_store.get(activity_arn)
+        if activity is None:
+            raise ActivityDoesNotExist()
+        endpoint = cb.ActivityCallbackEndpoint(
+            callback_id=callback_id, activity_input=activity_input
+        )
+        self._pool[callback_id] = endpoint
+        task = ActivityTask(task_token=callback_id, task_input=activity_input)
+        task.endpoint = endpoint
+        activity.add_task(task)
+        return endpoint
+
+    cb.CallbackPoolManager.add_activity_task = add_activity_task
+
+    # ------------------------------------------------------------------
+    # GetActivityTask (JSON action AWSStepFunctions.GetActivityTask, patch 1).
+    # moto dispatches X-Amz-Target actions to the snake_case method.
+    # ------------------------------------------------------------------
+    def get_activity_task(self) -> ActionResult:
+        activity_arn = self._get_param("activityArn")
+        worker_name = self._get_param("workerName")
+        backend = self.stepfunction_backend
+        backend.describe_activity(activity_arn)  # InvalidArn / ActivityDoesNotExist
+        activity = activity_store(backend).get(activity_arn)
+        if activity is None:
+            raise ActivityDoesNotExist(activity_arn)
+        task = activity.poll(ACTIVITY_POLL_SECONDS, worker_name)
+        if task is None:
+            # AWS: "the poll returns a taskToken with a null string".
+            return ActionResult({})
+        return ActionResult({"taskToken": task.task_token, "input": task.task_input})
+
+    sfn_responses.StepFunctionResponse.get_activity_task = get_activity_task
+
+    # ------------------------------------------------------------------
+    # SendTaskFailure: keep the cause (patch 3).
+    # ------------------------------------------------------------------
+    def send_task_failure(self) -> ActionResult:
+        from moto.core.responses import EmptyResult
+
+        task_token = self._get_param("taskToken")
+        error = self._get_param("error")
+        cause = self._get_param("cause")
+        backend = self.stepfunction_backend
+        if isinstance(backend, parser_models.StepFunctionsParserBackend):
+            backend.send_task_failure(task_token, error=error, cause=cause)
+        else:  # the non-executing backend has no cause parameter
+            backend.send_task_failure(task_token, error=error)
+        return EmptyResult()
+
+    sfn_responses.StepFunctionResponse.send_task_failure = send_task_failure
+
+    # ------------------------------------------------------------------
+    # StopExecution: wake the waits, end ABORTED (patch 4).
+    # ------------------------------------------------------------------
+    orig_stop = parser_execution.Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        orig_stop(self, stop_date=stop_date, error=error, cause=cause)
+        if self.stop_date is None:  # StopExecution's response needs stopDate
+            self.stop_date = stop_date
+        worker = self.exec_worker
+        env = worker.env if worker is not None else None
+        if env is None:
+            return
+        # Wake every wait of this execution: a worker that has not picked the
+        # activity task yet, a task token (activity or .waitForTaskToken),
+        # a heartbeat.  The woken task then ends with a timeout-like error.
+        for endpoint in list(env.callback_pool_manager._pool.values()):
+            if isinstance(endpoint, cb.ActivityCallbackEndpoint):
+                start = endpoint.get_activity_task_start_endpoint()
+                if isinstance(start, ClaimableStartEndpoint):
+                    start.close()
+            endpoint.interrupt_all()
+
+    parser_execution.Execution.stop = stop
+
+    orig_evaluate_with_timeout = ExecutionState._evaluate_with_timeout
+
+    def _evaluate_with_timeout(self, env):
+        try:
+            return orig_evaluate_with_timeout(self, env)
+        except Exception:
+            # An error of a task interrupted by StopExecution must not turn
+            # the execution from ABORTED into FAILED (nor add a failure event).
+            if isinstance(env.program_state(), ProgramStopped):
+                return None
+            raise
+
+    ExecutionState._evaluate_with_timeout = _evaluate_with_timeout
+
+
+def enable_state_machine_execution(base_url: str) -> None:
+    """Must run before any state machine exists: the executing ("parser") and
+    the plain backend are separate stores."""
+    req = urllib.request.Request(
+        f"{base_url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        resp.read()
+
+
+def main(argv: list[str] | None = None) -> int:
+    global ACTIVITY_POLL_SECONDS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    ap.add_argument(
+        "--activity-poll-seconds",
+        type=float,
+        default=60.0,
+        help="longest wait of an empty GetActivityTask (AWS: 60)",
+    )
+    ap.add_argument("--verbose", action="store_true", help="log every request")
+    args = ap.parse_args(argv)
+    ACTIVITY_POLL_SECONDS = args.activity_poll_seconds
+
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines
+        # moto logs every failed state (e.g. a denied approval) at ERROR with a
+        # long repr; those are expected outcomes here, not peer errors.
+        logging.getLogger(
+            "moto.stepfunctions.parser.asl.component.eval_component"
+        ).addFilter(
+            lambda record: not str(record.msg).startswith("%s at '%s'")
+            or not str(record.args[0]).startswith("Exception=FailureEventException")
+        )
+
+    install_patches()
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    # Service integrations (e.g. sqs:sendMessage.waitForTaskToken) call back
+    # into moto at http://localhost:$MOTO_PORT (default 5000).
+    os.environ["MOTO_PORT"] = str(port)
+
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    if ":" in host:
+        host = f"[{host}]"
+    base_url = f"http://{host}:{port}"
+    enable_state_machine_execution(base_url)
+
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    print(f"READY {base_url}", flush=True)
+    while not stopping.wait(3600):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
