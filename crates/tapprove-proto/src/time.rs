@@ -7,12 +7,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::TIME_ERROR;
 
 /// An RFC 3339 timestamp in UTC (`2026-11-21T10:03:12Z`, fractional seconds
-/// allowed, as Step Functions writes them).
+/// allowed, as Step Functions writes them; the UTC offset may also be
+/// written `+00:00`, as some emulators and libraries do).
 ///
 /// The original text is kept, because statements are hashed as they were
 /// written: re-formatting `10:03:12.000Z` as `10:03:12Z` would change the
 /// challenge. Comparison uses the instant, not the text. Only the `Z` suffix
-/// is accepted (the protocol's times are UTC); leap seconds are refused.
+/// or `+00:00` is accepted (the protocol's times are UTC; RFC 3339's `-00:00`
+/// means "offset unknown" and is refused); leap seconds are refused.
 #[derive(Clone, Eq)]
 pub struct UtcTime {
     text: String,
@@ -75,7 +77,7 @@ fn truncate(text: &str) -> String {
 
 fn parse(text: &str) -> Option<UtcTime> {
     let b = text.as_bytes();
-    if b.len() < 20 || b.len() > 40 {
+    if b.len() < 20 || b.len() > 45 {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -107,7 +109,7 @@ fn parse(text: &str) -> Option<UtcTime> {
         }
         _ => (&rest[..0], rest),
     };
-    if zone != b"Z" {
+    if zone != b"Z" && zone != b"+00:00" {
         return None;
     }
     let nanos = fraction
@@ -225,6 +227,9 @@ mod tests {
         assert!(f > t);
         assert_eq!(f.as_str(), "2026-11-21T10:03:12.250Z");
         assert_eq!(UtcTime::parse("1970-01-01T00:00:00Z").unwrap().unix_seconds(), 0);
+        let offset = UtcTime::parse("2026-11-21T10:03:12.438960+00:00").unwrap();
+        assert_eq!((offset.unix_seconds(), offset.subsec_nanos()), (t.unix_seconds(), 438_960_000));
+        assert_eq!(offset.as_str(), "2026-11-21T10:03:12.438960+00:00");
         assert_eq!(
             UtcTime::parse("2024-02-29T23:59:59Z").unwrap().unix_seconds(),
             1_709_251_199
@@ -235,7 +240,8 @@ mod tests {
     fn refuses_what_is_not_rfc3339_utc() {
         for bad in [
             "2026-11-21T10:03:12",
-            "2026-11-21T10:03:12+00:00",
+            "2026-11-21T10:03:12+01:00",
+            "2026-11-21T10:03:12-00:00",
             "2026-11-21 10:03:12Z",
             "2026-11-21t10:03:12z",
             "2026-02-30T10:03:12Z",
