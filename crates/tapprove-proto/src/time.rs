@@ -228,7 +228,10 @@ mod tests {
         assert_eq!(f.as_str(), "2026-11-21T10:03:12.250Z");
         assert_eq!(UtcTime::parse("1970-01-01T00:00:00Z").unwrap().unix_seconds(), 0);
         let offset = UtcTime::parse("2026-11-21T10:03:12.438960+00:00").unwrap();
-        assert_eq!((offset.unix_seconds(), offset.subsec_nanos()), (t.unix_seconds(), 438_960_000));
+        assert_eq!(
+            (offset.unix_seconds(), offset.subsec_nanos()),
+            (t.unix_seconds(), 438_960_000)
+        );
         assert_eq!(offset.as_str(), "2026-11-21T10:03:12.438960+00:00");
         assert_eq!(
             UtcTime::parse("2024-02-29T23:59:59Z").unwrap().unix_seconds(),

@@ -1,0 +1,266 @@
+//! Tapprove's own settings: one TOML file, found through `--config`,
+//! `TAPPROVE_CONFIG`, or the OS config directory
+//! (`$XDG_CONFIG_HOME/tapprove/config.toml`, `~/.config/tapprove/config.toml`).
+//!
+//! AWS settings (region, credentials, endpoints) are *not* here: every AWS
+//! client honours the standard environment and config chain. `tapprove gate
+//! install` writes this file for the gate it installs; the verifier and the
+//! approver's CLI and app read the same file.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tapprove_core::VerifierPolicy;
+use tapprove_proto::Aaguid;
+
+/// The settings file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The organisation's relying-party id.
+    pub rp_id: String,
+    #[serde(default)]
+    pub extra_origins: Vec<String>,
+    #[serde(default)]
+    pub require_user_verification: bool,
+    #[serde(default)]
+    pub allow_self_approval: bool,
+    #[serde(default = "yes")]
+    pub allow_software_authenticators: bool,
+    #[serde(default)]
+    pub allowed_aaguids: Vec<Aaguid>,
+    pub tables: Tables,
+    #[serde(default)]
+    pub verifier: Option<VerifierSettings>,
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub gate: Option<GateSettings>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// DynamoDB table names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tables {
+    pub registry: String,
+    pub ledger: String,
+    pub audit: String,
+}
+
+/// Where the verifier worker takes its work from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierSettings {
+    pub activity_arn: String,
+}
+
+/// Where approval requests come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// A Step Functions activity for one approver group (long-polled with
+    /// `GetActivityTask`).
+    Activity { group: String, arn: String },
+    /// An SQS queue carrying `{task_token, request}` (callback pattern).
+    Queue { group: String, url: String },
+}
+
+impl Source {
+    pub fn group(&self) -> &str {
+        match self {
+            Self::Activity { group, .. } | Self::Queue { group, .. } => group,
+        }
+    }
+
+    /// A stable short name for logs and the inbox.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Activity { group, .. } => format!("activity:{group}"),
+            Self::Queue { group, .. } => format!("queue:{group}"),
+        }
+    }
+}
+
+/// The installed gate, for `tapprove gate` commands and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSettings {
+    pub name: String,
+    pub state_machine_arn: String,
+}
+
+/// A settings file that could not be used.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no Tapprove configuration found: pass --config FILE, set TAPPROVE_CONFIG, or run `tapprove gate install` (looked at {0})"
+    )]
+    NotFound(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid Tapprove configuration: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl Config {
+    /// Where the settings file is: `explicit`, else `TAPPROVE_CONFIG`, else
+    /// the OS config directory.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        if let Some(p) = std::env::var_os("TAPPROVE_CONFIG").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        config_dir().join("tapprove").join("config.toml")
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotFound(path.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.rp_id.is_empty() {
+            return Err("`rp_id` must not be empty".into());
+        }
+        Ok(config)
+    }
+
+    /// Writes the file (atomically: a temporary file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let write = |source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = toml::to_string_pretty(self).map_err(|e| write(std::io::Error::other(e)))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!("# Tapprove settings; see README \"Configure\".\n{text}"),
+        )
+        .map_err(write)?;
+        std::fs::rename(&tmp, path).map_err(write)
+    }
+
+    /// The verifier policy these settings describe.
+    pub fn policy(&self) -> VerifierPolicy {
+        let mut policy = VerifierPolicy::new(&self.rp_id);
+        policy.extra_origins = self.extra_origins.clone();
+        policy.require_user_verification = self.require_user_verification;
+        policy.allow_self_approval = self.allow_self_approval;
+        policy.allow_software_authenticators = self.allow_software_authenticators;
+        if !self.allowed_aaguids.is_empty() {
+            policy.allowed_aaguids = Some(self.allowed_aaguids.iter().copied().collect::<BTreeSet<_>>());
+        }
+        policy
+    }
+}
+
+fn config_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".config");
+    }
+    PathBuf::from(".")
+}
+
+/// Where local state (the outbox database, software keys) lives:
+/// `TAPPROVE_STATE_DIR`, else `$XDG_STATE_HOME/tapprove`, else
+/// `~/.local/state/tapprove`.
+pub fn state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TAPPROVE_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("tapprove");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".local/state/tapprove");
+    }
+    PathBuf::from(".tapprove")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+rp_id = "approvals.example.com"
+require_user_verification = true
+allowed_aaguids = ["a6f20a98-9de8-463e-a342-08b7dbff9729"]
+
+[tables]
+registry = "t-registry"
+ledger = "t-ledger"
+audit = "t-audit"
+
+[verifier]
+activity_arn = "arn:aws:states:us-east-1:123456789012:activity:tapprove-verify"
+
+[[sources]]
+kind = "activity"
+group = "prod-approvers"
+arn = "arn:aws:states:us-east-1:123456789012:activity:tapprove-prod-approvers"
+
+[[sources]]
+kind = "queue"
+group = "dba"
+url = "http://127.0.0.1:5000/123456789012/tapprove-dba"
+"#;
+
+    #[test]
+    fn parses_round_trips_and_builds_the_policy() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[1].name(), "queue:dba");
+        assert!(c.allow_software_authenticators);
+        let p = c.policy();
+        assert!(p.require_user_verification);
+        assert_eq!(p.allowed_aaguids.unwrap().len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/config.toml");
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn typos_and_missing_files_say_what_to_do() {
+        let e = Config::parse(&SAMPLE.replace("rp_id", "rpid")).unwrap_err();
+        assert!(e.contains("rpid"), "{e}");
+        let e = Config::load(Path::new("/nonexistent/tapprove.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gate install"), "{e}");
+    }
+}
