@@ -15,6 +15,7 @@
 pub mod dynamodb;
 mod error;
 pub mod sfn;
+pub mod sns;
 pub mod sqs;
 pub mod sts;
 

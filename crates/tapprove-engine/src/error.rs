@@ -1,0 +1,28 @@
+use tapprove_authn::SignError;
+use tapprove_aws::AwsError;
+use tapprove_config::ConfigError;
+
+/// Why the engine could not do what was asked. Every message says what the
+/// person can do.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("local database: {0}")]
+    Store(String),
+    #[error("no pending request with id `{0}`: run `tapprove inbox` to see what waits")]
+    NotFound(String),
+    #[error("more than one pending request starts with `{0}`: give more of the id")]
+    Ambiguous(String),
+    #[error("cannot tell which approver you are: {0}")]
+    Identity(String),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

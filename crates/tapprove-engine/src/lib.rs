@@ -1,0 +1,432 @@
+//! The engine: what the tray app and the CLI both run.
+//!
+//! It owns the configuration, the sources being polled (activities with
+//! `GetActivityTask`, approver queues with `ReceiveMessage`), the inbox of
+//! pending requests, and the outbox journal of signed decisions not yet
+//! acknowledged. It reports what happens as [`Event`]s.
+//!
+//! Delivery is journalled: [`Engine::decide`] writes the signed decision to
+//! the outbox before sending it, and [`Engine::flush`] resends whatever is
+//! still pending (after a network failure, a crash or a restart) until Step
+//! Functions acknowledges it or says the task is gone. Step Functions takes
+//! one result per task, so a resend can never count twice.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod store;
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tapprove_authn::{Authenticator, SigningRequest, UserPrompt, UserVerification, sign_decision};
+use tapprove_aws::sfn::{Delivery, StepFunctions, TaskGone, TaskToken};
+use tapprove_aws::sqs::Queues;
+use tapprove_aws::sts::Identity;
+use tapprove_config::{Config, Source};
+use tapprove_core::canonical::request_sha256;
+use tapprove_proto::{Base64Url, Request, UtcTime, Verdict};
+
+pub use error::{EngineError, Result};
+pub use store::{InboxItem, OutboxEntry, OutboxState, Store};
+
+/// Something that happened, for the UI to show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A request arrived.
+    NewRequest {
+        id: String,
+        title: String,
+        source: String,
+    },
+    /// A request left without our decision: decided by someone else,
+    /// expired, or withdrawn.
+    RequestGone { id: String, reason: TaskGone },
+    /// Step Functions acknowledged our decision.
+    DecisionDelivered { id: String, verdict: String },
+    /// Step Functions will not take our decision; the outbox says why.
+    DecisionClosed {
+        id: String,
+        verdict: String,
+        reason: TaskGone,
+    },
+    /// A decision could not be sent yet; it stays in the outbox.
+    DecisionPending { id: String, error: String },
+}
+
+/// What happened to one decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Already decided by someone else, or expired.
+    Closed {
+        reason: TaskGone,
+    },
+    /// Not sent yet (the service was unreachable); retried later.
+    Pending {
+        error: String,
+    },
+}
+
+/// The queue name of `user`'s queue for `group`: `tapprove-<group>-<slug>`,
+/// where the slug is the user name reduced to SQS's characters plus a short
+/// hash of it (so `bob.x` and `bob-x` do not collide).
+pub fn approver_queue_name(group: &str, user: &str) -> String {
+    let slug: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = short_hash(user);
+    let group: String = group
+        .chars()
+        .map(|c| if c == '.' { '-' } else { c })
+        .take(24)
+        .collect();
+    format!("tapprove-{group}-{slug}-{hash}")
+}
+
+/// FNV-1a, 32 bits, as hex: a stable short tag, not a security measure.
+fn short_hash(text: &str) -> String {
+    let mut h = 0x811c_9dc5u32;
+    for byte in text.bytes() {
+        h ^= u32::from(byte);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
+}
+
+/// The engine over one configuration and one local database.
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    sfn: StepFunctions,
+    sqs: Queues,
+    sts: Identity,
+    store: Mutex<Store>,
+    worker_name: String,
+    approver: tokio::sync::OnceCell<String>,
+}
+
+impl Engine {
+    /// Opens the engine with its database in `state_dir`.
+    pub fn open(config: Config, aws: &aws_config::SdkConfig, state_dir: &Path) -> Result<Self> {
+        let store = Store::open(&state_dir.join("tapprove.sqlite3"))?;
+        Ok(Self {
+            config,
+            sfn: StepFunctions::new(aws),
+            sqs: Queues::new(aws),
+            sts: Identity::new(aws),
+            store: Mutex::new(store),
+            worker_name: format!("tapprove-{}", std::process::id()),
+            approver: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Who the signed-in principal is, as an approver name (the IAM user
+    /// name, or the role session name IAM Identity Center sets to the user).
+    pub async fn approver(&self) -> Result<String> {
+        self.approver
+            .get_or_try_init(|| async {
+                let caller = self.sts.caller().await?;
+                caller.approver().map(str::to_owned).ok_or_else(|| {
+                    EngineError::Identity(format!(
+                        "{} is neither an IAM user nor an assumed role; sign in as yourself",
+                        caller.arn
+                    ))
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Pending requests, soonest deadline first.
+    pub fn inbox(&self) -> Result<Vec<InboxItem>> {
+        self.store().inbox()
+    }
+
+    /// The pending request whose id starts with `id`.
+    pub fn find(&self, id: &str) -> Result<InboxItem> {
+        self.store().find(id)
+    }
+
+    /// The outbox journal, oldest first.
+    pub fn history(&self) -> Result<Vec<OutboxEntry>> {
+        self.store().history()
+    }
+
+    fn admit(
+        &self,
+        source: &Source,
+        token: TaskToken,
+        request: Request,
+        queue: Option<(String, String)>,
+    ) -> Result<Option<Event>> {
+        let hash = request_sha256(&request)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?
+            .encode();
+        let id: String = hash
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(10)
+            .collect();
+        let store = self.store();
+        let known = store.contains(&hash)?;
+        let (queue_url, receipt) = queue.map_or((None, None), |(u, r)| (Some(u), Some(r)));
+        store.upsert_inbox(&InboxItem {
+            id: id.clone(),
+            request_sha256: hash,
+            source: source.name(),
+            task_token: token,
+            queue_url,
+            receipt,
+            received_at: now().as_str().to_owned(),
+            request: request.clone(),
+        })?;
+        Ok((!known).then(|| Event::NewRequest {
+            id,
+            title: request.title,
+            source: source.name(),
+        }))
+    }
+
+    /// Polls `source` once: an activity long-polls (up to a minute when
+    /// nothing waits), a queue waits up to `queue_wait` seconds.
+    pub async fn poll(&self, source: &Source, queue_wait: i32) -> Result<Vec<Event>> {
+        match source {
+            Source::Activity { arn, .. } => {
+                let Some(task) = self.sfn.poll_activity(arn, &self.worker_name).await? else {
+                    return Ok(Vec::new());
+                };
+                match Request::from_json(task.input.as_bytes()) {
+                    Ok(request) => Ok(self
+                        .admit(source, task.token, request, None)?
+                        .into_iter()
+                        .collect()),
+                    Err(e) => {
+                        // Not something a person can approve: hand it back
+                        // so the gate's verifier reports it.
+                        let _ = self
+                            .sfn
+                            .send_failure(
+                                &task.token,
+                                "Tapprove.Released",
+                                &format!("malformed request: {e}"),
+                            )
+                            .await;
+                        Err(EngineError::Invalid(format!(
+                            "{source:?} delivered a malformed request: {e}"
+                        )))
+                    }
+                }
+            }
+            Source::Queue { url, group } => {
+                // `{approver}` in a configured URL stands for the signed-in
+                // approver's own queue of that group.
+                let url = if url.contains("{approver}") {
+                    url.replace("{approver}", &approver_queue_name(group, &self.approver().await?))
+                } else {
+                    url.clone()
+                };
+                let mut events = Vec::new();
+                for message in self.sqs.receive(&url, queue_wait, 10).await? {
+                    #[derive(serde::Deserialize)]
+                    struct Body {
+                        task_token: String,
+                        request: serde_json::Value,
+                    }
+                    let parsed = serde_json::from_str::<Body>(&message.body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| {
+                            let bytes = serde_json::to_vec(&b.request).map_err(|e| e.to_string())?;
+                            Request::from_json(&bytes)
+                                .map(|r| (b.task_token, r))
+                                .map_err(|e| e.to_string())
+                        });
+                    match parsed {
+                        Ok((token, request)) => events.extend(self.admit(
+                            source,
+                            TaskToken(token),
+                            request,
+                            Some((url.clone(), message.receipt_handle)),
+                        )?),
+                        Err(e) => {
+                            // A message no approver can act on: drop it.
+                            let _ = self.sqs.delete(&url, &message.receipt_handle).await;
+                            return Err(EngineError::Invalid(format!(
+                                "a message on {url} is not a Tapprove request: {e}"
+                            )));
+                        }
+                    }
+                }
+                Ok(events)
+            }
+        }
+    }
+
+    /// Polls every configured source once.
+    pub async fn poll_all(&self, queue_wait: i32) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        for source in &self.config.sources {
+            events.extend(self.poll(source, queue_wait).await?);
+        }
+        Ok(events)
+    }
+
+    /// Asks Step Functions whether each claimed activity task is still
+    /// open (a heartbeat); drops the ones that are gone.
+    pub async fn heartbeat(&self) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        for item in self.inbox()? {
+            if item.queue_url.is_some() {
+                continue;
+            }
+            if let Delivery::Gone(reason) = self.sfn.heartbeat(&item.task_token).await? {
+                self.store().remove_from_inbox(&item.request_sha256)?;
+                events.push(Event::RequestGone { id: item.id, reason });
+            }
+        }
+        Ok(events)
+    }
+
+    /// Signs `verdict` on the pending request `id` with `authenticator`,
+    /// journals it, and delivers it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide(
+        &self,
+        id: &str,
+        verdict: Verdict,
+        reason: Option<String>,
+        authenticator: &dyn Authenticator,
+        prompt: &dyn UserPrompt,
+        allow_credentials: Vec<Base64Url>,
+        user_verification: UserVerification,
+    ) -> Result<(InboxItem, DeliveryOutcome)> {
+        let item = self.find(id)?;
+        if verdict == Verdict::Deny && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(EngineError::Invalid("a denial needs a reason".into()));
+        }
+        let approver = self.approver().await?;
+        let decision = sign_decision(
+            authenticator,
+            prompt,
+            &SigningRequest {
+                request: &item.request,
+                verdict,
+                reason,
+                approver,
+                rp_id: self.config.rp_id.clone(),
+                signed_at: now(),
+                allow_credentials,
+                user_verification,
+            },
+        )?;
+        let seq = self
+            .store()
+            .journal(&item, verdict.as_str(), &decision.to_json(), &now())?;
+        let entry = self
+            .store()
+            .pending()?
+            .into_iter()
+            .find(|e| e.seq == seq)
+            .ok_or_else(|| EngineError::Store("the journalled decision vanished".into()))?;
+        let outcome = self.deliver(&entry).await?;
+        Ok((item, outcome))
+    }
+
+    /// Sends one journalled decision and records the outcome.
+    async fn deliver(&self, entry: &OutboxEntry) -> Result<DeliveryOutcome> {
+        let sent = if entry.verdict == Verdict::Approve.as_str() {
+            self.sfn.send_success(&entry.task_token, &entry.decision).await
+        } else {
+            self.sfn
+                .send_failure(&entry.task_token, "Tapprove.Denied", &entry.decision)
+                .await
+        };
+        let now = now();
+        let outcome = match sent {
+            Ok(Delivery::Acknowledged) => {
+                self.store()
+                    .record_attempt(entry.seq, OutboxState::Delivered, None, None, &now)?;
+                DeliveryOutcome::Delivered
+            }
+            Ok(Delivery::Gone(reason)) => {
+                self.store()
+                    .record_attempt(entry.seq, OutboxState::Closed, Some(reason), None, &now)?;
+                DeliveryOutcome::Closed { reason }
+            }
+            Err(e) => {
+                let error = e.to_string();
+                self.store()
+                    .record_attempt(entry.seq, OutboxState::Pending, None, Some(&error), &now)?;
+                return Ok(DeliveryOutcome::Pending { error });
+            }
+        };
+        // Delivered or closed: the request has left the inbox, and its
+        // queue message (if any) is done with.
+        let item = self
+            .store()
+            .inbox()?
+            .into_iter()
+            .find(|i| i.request_sha256 == entry.request_sha256);
+        if let Some(item) = item {
+            if let (Some(url), Some(receipt)) = (&item.queue_url, &item.receipt) {
+                let _ = self.sqs.delete(url, receipt).await;
+            }
+            self.store().remove_from_inbox(&entry.request_sha256)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Resends every pending decision once; returns what happened to each.
+    pub async fn flush(&self) -> Result<Vec<(OutboxEntry, DeliveryOutcome)>> {
+        let mut out = Vec::new();
+        for entry in self.store().pending()? {
+            let outcome = self.deliver(&entry).await?;
+            out.push((entry, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Resends pending decisions with backoff (0.5 s doubling to 30 s) until
+    /// none is left or `deadline` passes. Returns how many are still pending.
+    pub async fn flush_until(&self, deadline: Duration) -> Result<usize> {
+        let start = std::time::Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            self.flush().await?;
+            let left = self.store().pending()?.len();
+            if left == 0 || start.elapsed() + wait > deadline {
+                return Ok(left);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+/// The system clock as the protocol's time type.
+pub fn now() -> UtcTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UtcTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
+}

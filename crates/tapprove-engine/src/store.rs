@@ -1,0 +1,350 @@
+//! The local database: the inbox cache, the outbox journal and history.
+//!
+//! The outbox is a journal: a signed decision is written here before it is
+//! sent, and its row says what became of it (`pending`, `delivered`, or
+//! `closed` with Step Functions' reason), so a crash or restart loses
+//! nothing and a decision is never silently dropped. The file is created
+//! owner-only: it holds task tokens.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tapprove_aws::sfn::{TaskGone, TaskToken};
+use tapprove_proto::{Request, UtcTime};
+
+use crate::error::{EngineError, Result};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA busy_timeout = 5000;
+CREATE TABLE IF NOT EXISTS inbox (
+    id TEXT PRIMARY KEY,
+    request_sha256 TEXT NOT NULL UNIQUE,
+    request TEXT NOT NULL,
+    source TEXT NOT NULL,
+    task_token TEXT NOT NULL,
+    queue_url TEXT,
+    receipt TEXT,
+    received_at TEXT NOT NULL,
+    deadline TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    title TEXT NOT NULL,
+    task_token TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'closed')),
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state) WHERE state = 'pending';
+";
+
+/// A pending request as the inbox holds it.
+#[derive(Debug, Clone)]
+pub struct InboxItem {
+    /// Short id for commands (`tapprove show ID`): the start of the
+    /// request hash.
+    pub id: String,
+    pub request_sha256: String,
+    pub request: Request,
+    /// Which source delivered it (`activity:prod-approvers`).
+    pub source: String,
+    pub task_token: TaskToken,
+    pub queue_url: Option<String>,
+    pub receipt: Option<String>,
+    pub received_at: String,
+}
+
+/// What became of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Pending,
+    Delivered,
+    Closed,
+}
+
+/// One row of the outbox journal.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub request_id: String,
+    pub request_sha256: String,
+    pub title: String,
+    #[serde(skip)]
+    pub task_token: TaskToken,
+    pub verdict: String,
+    #[serde(skip)]
+    pub decision: String,
+    pub state: OutboxState,
+    /// For closed entries: why Step Functions did not take it.
+    pub reason: Option<TaskGone>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created: String,
+    pub updated: String,
+}
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+fn db(e: rusqlite::Error) -> EngineError {
+    EngineError::Store(e.to_string())
+}
+
+impl Store {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)
+                .map_err(|e| EngineError::Store(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| EngineError::Store(format!("cannot open {}: {e}", path.display())))?;
+        restrict(path);
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self { conn })
+    }
+
+    /// Adds a request to the inbox, or refreshes its token and receipt if
+    /// it is there already.
+    pub fn upsert_inbox(&self, item: &InboxItem) -> Result<()> {
+        let request = serde_json::to_string(&item.request).map_err(|e| EngineError::Store(e.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT INTO inbox (id, request_sha256, request, source, task_token, queue_url, receipt, received_at, deadline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (request_sha256) DO UPDATE SET task_token = excluded.task_token,
+                     queue_url = excluded.queue_url, receipt = excluded.receipt",
+                params![
+                    item.id,
+                    item.request_sha256,
+                    request,
+                    item.source,
+                    item.task_token.0,
+                    item.queue_url,
+                    item.receipt,
+                    item.received_at,
+                    item.request.deadline().as_str(),
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn contains(&self, request_sha256: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM inbox WHERE request_sha256 = ?1",
+                [request_sha256],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db)
+    }
+
+    fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, InboxRow)> {
+        Ok((
+            row.get(2)?,
+            InboxRow {
+                id: row.get(0)?,
+                request_sha256: row.get(1)?,
+                source: row.get(3)?,
+                task_token: TaskToken(row.get(4)?),
+                queue_url: row.get(5)?,
+                receipt: row.get(6)?,
+                received_at: row.get(7)?,
+            },
+        ))
+    }
+
+    fn finish((text, row): (String, InboxRow)) -> Result<InboxItem> {
+        let request = Request::from_json(text.as_bytes())
+            .map_err(|e| EngineError::Store(format!("inbox entry {} is unreadable: {e}", row.id)))?;
+        Ok(InboxItem {
+            id: row.id,
+            request_sha256: row.request_sha256,
+            request,
+            source: row.source,
+            task_token: row.task_token,
+            queue_url: row.queue_url,
+            receipt: row.receipt,
+            received_at: row.received_at,
+        })
+    }
+
+    /// Pending requests, soonest deadline first.
+    pub fn inbox(&self) -> Result<Vec<InboxItem>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, request_sha256, request, source, task_token, queue_url, receipt, received_at
+                 FROM inbox ORDER BY deadline, received_at",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map([], Self::row_to_item).map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(Self::finish)).collect()
+    }
+
+    /// The inbox entry whose id starts with `prefix` (unique).
+    pub fn find(&self, prefix: &str) -> Result<InboxItem> {
+        let matches: Vec<InboxItem> = self
+            .inbox()?
+            .into_iter()
+            .filter(|i| i.id.starts_with(prefix))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches
+                .into_iter()
+                .next()
+                .ok_or_else(|| EngineError::NotFound(prefix.into()))?),
+            0 => Err(EngineError::NotFound(prefix.into())),
+            _ => Err(EngineError::Ambiguous(prefix.into())),
+        }
+    }
+
+    pub fn remove_from_inbox(&self, request_sha256: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM inbox WHERE request_sha256 = ?1", [request_sha256])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Journals a signed decision before it is sent.
+    pub fn journal(&self, item: &InboxItem, verdict: &str, decision: &str, now: &UtcTime) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO outbox (request_id, request_sha256, title, task_token, verdict, decision, state, created, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+                params![
+                    item.id,
+                    item.request_sha256,
+                    item.request.title,
+                    item.task_token.0,
+                    verdict,
+                    decision,
+                    now.as_str()
+                ],
+            )
+            .map_err(db)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records a delivery attempt's outcome.
+    pub fn record_attempt(
+        &self,
+        seq: i64,
+        state: OutboxState,
+        reason: Option<TaskGone>,
+        error: Option<&str>,
+        now: &UtcTime,
+    ) -> Result<()> {
+        let state_text = match state {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Closed => "closed",
+        };
+        let reason_text = reason.map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        self.conn
+            .execute(
+                "UPDATE outbox SET state = ?2, reason = ?3, last_error = ?4, attempts = attempts + 1, updated = ?5
+                 WHERE seq = ?1",
+                params![seq, state_text, reason_text, error, now.as_str()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn outbox_where(&self, filter: &str) -> Result<Vec<OutboxEntry>> {
+        let sql = format!(
+            "SELECT seq, request_id, request_sha256, title, task_token, verdict, decision, state, reason, attempts,
+                    last_error, created, updated FROM outbox {filter} ORDER BY seq"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
+        let rows = stmt
+            .query_map([], |row| {
+                let state: String = row.get(7)?;
+                let reason: Option<String> = row.get(8)?;
+                Ok(OutboxEntry {
+                    seq: row.get(0)?,
+                    request_id: row.get(1)?,
+                    request_sha256: row.get(2)?,
+                    title: row.get(3)?,
+                    task_token: TaskToken(row.get(4)?),
+                    verdict: row.get(5)?,
+                    decision: row.get(6)?,
+                    state: match state.as_str() {
+                        "delivered" => OutboxState::Delivered,
+                        "closed" => OutboxState::Closed,
+                        _ => OutboxState::Pending,
+                    },
+                    reason: reason.and_then(|r| serde_json::from_value(serde_json::Value::from(r)).ok()),
+                    attempts: row.get(9)?,
+                    last_error: row.get(10)?,
+                    created: row.get(11)?,
+                    updated: row.get(12)?,
+                })
+            })
+            .map_err(db)?;
+        rows.map(|r| r.map_err(db)).collect()
+    }
+
+    /// Decisions not yet acknowledged, oldest first.
+    pub fn pending(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox_where("WHERE state = 'pending'")
+    }
+
+    /// Every decision, oldest first.
+    pub fn history(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox_where("")
+    }
+}
+
+/// An inbox row before its request is parsed.
+struct InboxRow {
+    id: String,
+    request_sha256: String,
+    source: String,
+    task_token: TaskToken,
+    queue_url: Option<String>,
+    receipt: Option<String>,
+    received_at: String,
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
