@@ -78,6 +78,20 @@ impl Queues {
             .ok_or_else(|| AwsError::unexpected(SERVICE, "CreateQueue returned no URL"))
     }
 
+    /// The URL of the queue called `name`, if it exists.
+    pub async fn url_of(&self, name: &str) -> Result<Option<String>> {
+        match self.client.get_queue_url().queue_name(name).send().await {
+            Ok(out) => Ok(out.queue_url().map(str::to_owned)),
+            Err(e)
+                if aws_sdk_sqs::error::ProvideErrorMetadata::code(&e)
+                    .is_some_and(|c| c.contains("NonExistentQueue") || c.contains("QueueDoesNotExist")) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
     /// The ARN of a queue.
     pub async fn queue_arn(&self, queue_url: &str) -> Result<String> {
         let out = self

@@ -17,6 +17,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Tapprove settings file (default: TAPPROVE_CONFIG, else the OS config directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +38,132 @@ pub enum Command {
     Verify(VerifyArgs),
     /// List the verifier's rejection codes and what they mean.
     Codes,
+    /// List pending approval requests (polls the sources once; --watch keeps waiting).
+    Inbox(InboxArgs),
+    /// Show a pending request in full: what exactly is being approved.
+    Show {
+        /// The request id from `tapprove inbox` (a unique prefix is enough).
+        id: String,
+    },
+    /// Approve a pending request: sign with your authenticator and send it to Step Functions.
+    Approve(DecideArgs),
+    /// Deny a pending request (a reason is required): signed like an approval.
+    Deny(DecideArgs),
+    /// Decisions sent from this machine, and any still waiting to be delivered.
+    Outbox {
+        /// Resend decisions that are still pending.
+        #[arg(long)]
+        flush: bool,
+    },
+    /// Create your software authenticator and write its enrolment request for an admin.
+    Enroll(EnrollArgs),
+    /// Install and manage the approval gate.
+    Gate {
+        #[command(subcommand)]
+        command: GateCommand,
+    },
+    /// Admin: group membership and credentials in the registry.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Keep waiting for new requests (heartbeats claimed ones, resends pending decisions) until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The request id from `tapprove inbox` (a unique prefix is enough).
+    pub id: String,
+    /// Why (required to deny, optional to approve; at most 1024 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Ask the authenticator for user verification (its PIN).
+    #[arg(long, value_enum, default_value = "preferred")]
+    pub user_verification: UvArg,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// A name for this authenticator ("laptop").
+    #[arg(long, value_name = "NAME", default_value = "software key")]
+    pub label: String,
+    /// Protect the key with a PIN, so its signatures carry user verification.
+    #[arg(long)]
+    pub with_pin: bool,
+    /// Write the enrolment request here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    Activity,
+    Queue,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Create the gate, its tables, activities or topic, in the current AWS account or emulator,
+    /// and write the settings file for it.
+    Install {
+        /// The gate state machine's name.
+        #[arg(long, value_name = "NAME", default_value = "tapprove-gate")]
+        name: String,
+        /// The approver group the gate asks.
+        #[arg(long, value_name = "GROUP")]
+        group: String,
+        /// Where requests wait: an activity per group, or an SNS topic fanned out to a queue per approver.
+        #[arg(long, value_enum, default_value = "activity")]
+        source: SourceArg,
+        /// Prefix of the table, activity and topic names.
+        #[arg(long, value_name = "PREFIX", default_value = "tapprove")]
+        prefix: String,
+        /// The state machine's execution role (default: arn:aws:iam::<account>:role/tapprove-gate).
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
+        #[arg(
+            long,
+            value_name = "ID",
+            env = "TAPPROVE_RP_ID",
+            default_value = "tapprove.local"
+        )]
+        rp_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a user to an approver group (and create their queue for a queue-source group).
+    Grant { user: String, group: String },
+    /// Remove a user from an approver group.
+    Revoke { user: String, group: String },
+    /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
+    Register {
+        /// The enrolment request file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// List a user's credentials, or revoke one.
+    Credentials {
+        user: String,
+        /// Revoke this credential (base64url id).
+        #[arg(long, value_name = "ID")]
+        revoke: Option<String>,
+    },
+    /// The audit records of one execution.
+    Audit {
+        /// The execution ARN.
+        execution: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod cli;
 mod exit;
 mod files;
 mod key;
+mod online;
 mod output;
 mod prompt;
 mod sign;
@@ -20,6 +21,27 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, KeyCommand};
 use crate::output::Output;
+
+/// Runs a command that talks to AWS on a single-threaded runtime.
+fn run_online(session: &online::Session, command: Command) -> exit::Result {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Failure::failed("runtime", e))?;
+    runtime.block_on(async {
+        match command {
+            Command::Inbox(args) => online::inbox(session, args).await,
+            Command::Show { id } => online::show(session, &id).await,
+            Command::Approve(args) => online::decide(session, tapprove_proto::Verdict::Approve, args).await,
+            Command::Deny(args) => online::decide(session, tapprove_proto::Verdict::Deny, args).await,
+            Command::Outbox { flush } => online::outbox(session, flush).await,
+            Command::Enroll(args) => online::enroll(session, args).await,
+            Command::Gate { command } => online::gate(session, command).await,
+            Command::Admin { command } => online::admin_command(session, command).await,
+            Command::Key { .. } | Command::Sign(_) | Command::Verify(_) | Command::Codes => Ok(()),
+        }
+    })
+}
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
@@ -32,6 +54,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let out = Output::new(cli.json);
+    let session = online::Session {
+        config_path: tapprove_config::Config::locate(cli.config.as_deref()),
+        out,
+    };
     let result = match cli.command {
         Command::Key {
             command: KeyCommand::Create(args),
@@ -45,6 +71,7 @@ fn main() -> std::process::ExitCode {
             out.codes();
             Ok(())
         }
+        online => run_online(&session, online),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -30,6 +30,15 @@ impl Output {
         println!("{text}");
     }
 
+    /// An event of `inbox --watch`: a JSON line, or a line for people.
+    pub fn event(&self, value: &Value, human: &str) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{human}");
+        }
+    }
+
     /// A progress line for people; silent in JSON mode.
     pub fn note(&self, text: &str) {
         if !self.json {

@@ -68,8 +68,10 @@ pub enum Source {
     /// A Step Functions activity for one approver group (long-polled with
     /// `GetActivityTask`).
     Activity { group: String, arn: String },
-    /// An SQS queue carrying `{task_token, request}` (callback pattern).
-    Queue { group: String, url: String },
+    /// The group's SNS topic, fanned out to one SQS queue per approver
+    /// carrying `{task_token, request}` (callback pattern). The approver's
+    /// queue is found by name (see `tapprove_engine::approver_queue_name`).
+    Queue { group: String, topic_arn: String },
 }
 
 impl Source {
@@ -236,7 +238,7 @@ arn = "arn:aws:states:us-east-1:123456789012:activity:tapprove-prod-approvers"
 [[sources]]
 kind = "queue"
 group = "dba"
-url = "http://127.0.0.1:5000/123456789012/tapprove-dba"
+topic_arn = "arn:aws:sns:us-east-1:123456789012:tapprove-dba"
 "#;
 
     #[test]

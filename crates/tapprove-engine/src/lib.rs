@@ -13,7 +13,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod error;
+pub mod install;
 pub mod store;
 
 use std::path::Path;
@@ -237,14 +239,13 @@ impl Engine {
                     }
                 }
             }
-            Source::Queue { url, group } => {
-                // `{approver}` in a configured URL stands for the signed-in
-                // approver's own queue of that group.
-                let url = if url.contains("{approver}") {
-                    url.replace("{approver}", &approver_queue_name(group, &self.approver().await?))
-                } else {
-                    url.clone()
-                };
+            Source::Queue { group, .. } => {
+                let name = approver_queue_name(group, &self.approver().await?);
+                let url = self.sqs.url_of(&name).await?.ok_or_else(|| {
+                    EngineError::Invalid(format!(
+                        "you have no queue for group `{group}` ({name}): ask an admin to run `tapprove admin grant YOU {group}`"
+                    ))
+                })?;
                 let mut events = Vec::new();
                 for message in self.sqs.receive(&url, queue_wait, 10).await? {
                     #[derive(serde::Deserialize)]
@@ -398,7 +399,8 @@ impl Engine {
     /// Resends every pending decision once; returns what happened to each.
     pub async fn flush(&self) -> Result<Vec<(OutboxEntry, DeliveryOutcome)>> {
         let mut out = Vec::new();
-        for entry in self.store().pending()? {
+        let pending = self.store().pending()?;
+        for entry in pending {
             let outcome = self.deliver(&entry).await?;
             out.push((entry, outcome));
         }

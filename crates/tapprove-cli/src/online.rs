@@ -1,0 +1,573 @@
+//! The commands that talk to AWS: the approval loop (`inbox`, `show`,
+//! `approve`, `deny`, `outbox`, `enroll`), the gate installer and the admin
+//! commands. Each is a thin layer over `tapprove-engine`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand_core::{OsRng, RngCore};
+use serde_json::{Value, json};
+use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
+use tapprove_authn::{Authenticator, CredentialRequest, UserVerification};
+use tapprove_config::Config;
+use tapprove_core::canonical::{creation_client_data_json, origin_for};
+use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::registry::CredentialRecord;
+use tapprove_engine::install::{GatePlan, SourceKind};
+use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, now};
+use tapprove_proto::registry::CredentialStatus;
+use tapprove_proto::{Base64Url, Verdict};
+
+use crate::cli::{AdminCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs, SourceArg, UvArg};
+use crate::exit::{Failure, Kind, Result};
+use crate::files::{read_input, write_atomically};
+use crate::output::Output;
+use crate::prompt::TerminalPrompt;
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(_) | EngineError::Ambiguous(_) | EngineError::Invalid(_) => {
+                Failure::input(e)
+            }
+            EngineError::Config(c) => Failure {
+                kind: Kind::Input,
+                code: "config_error".into(),
+                message: c.to_string(),
+                rule: None,
+            },
+            EngineError::Sign(tapprove_authn::SignError::Authenticator(a)) => a.into(),
+            EngineError::Sign(s) => Failure::input(s),
+            EngineError::Aws(a) => Failure::failed(
+                if a.is_transient() {
+                    "aws_unreachable"
+                } else {
+                    "aws_error"
+                },
+                a,
+            ),
+            other => Failure::failed("engine_error", other),
+        }
+    }
+}
+
+pub struct Session {
+    pub config_path: PathBuf,
+    pub out: Output,
+}
+
+impl Session {
+    fn config(&self) -> Result<Config> {
+        Config::load(&tapprove_config::Config::locate(Some(&self.config_path))).map_err(|e| Failure {
+            kind: Kind::Input,
+            code: "config_error".into(),
+            message: e.to_string(),
+            rule: None,
+        })
+    }
+
+    async fn engine(&self) -> Result<(Engine, aws_config::SdkConfig)> {
+        let config = self.config()?;
+        let aws = tapprove_aws::load_config().await;
+        let engine = Engine::open(config, &aws, &tapprove_config::state_dir())?;
+        Ok((engine, aws))
+    }
+}
+
+fn key_store() -> Result<FileKeyStore> {
+    Ok(FileKeyStore::open(tapprove_config::state_dir().join("keys"))?)
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::NewRequest { id, title, source } => format!("new request {id}: {title} ({source})"),
+        Event::RequestGone { id, reason } => format!("request {id} is gone: {}", reason.explain()),
+        Event::DecisionDelivered { id, verdict } => format!("{verdict} on {id} delivered"),
+        Event::DecisionClosed { id, verdict, reason } => {
+            format!("{verdict} on {id} not taken: {}", reason.explain())
+        }
+        Event::DecisionPending { id, error } => format!("decision on {id} still pending: {error}"),
+    }
+}
+
+/// Resends pending decisions first, so a decision journalled by an earlier
+/// run (killed, or offline) is delivered by the next command.
+async fn flush_quietly(engine: &Engine, out: &Output) -> Result {
+    for (entry, outcome) in engine.flush().await? {
+        out.note(&match outcome {
+            DeliveryOutcome::Delivered => {
+                format!("Delivered the earlier {} on {}.", entry.verdict, entry.request_id)
+            }
+            DeliveryOutcome::Closed { reason } => {
+                format!(
+                    "The earlier {} on {} was not taken: {}.",
+                    entry.verdict,
+                    entry.request_id,
+                    reason.explain()
+                )
+            }
+            DeliveryOutcome::Pending { error } => {
+                format!(
+                    "The earlier {} on {} is still waiting to be sent: {error}",
+                    entry.verdict, entry.request_id
+                )
+            }
+        });
+    }
+    Ok(())
+}
+
+fn inbox_json(engine: &Engine) -> Result<Value> {
+    let now = now();
+    let items: Vec<Value> = engine
+        .inbox()?
+        .into_iter()
+        .map(|i| {
+            let deadline = i.request.deadline();
+            json!({
+                "id": i.id,
+                "title": i.request.title,
+                "requested_by": i.request.requested_by,
+                "approvers": i.request.approvers,
+                "quorum": i.request.quorum,
+                "deadline": deadline,
+                "seconds_left": deadline.unix_seconds() - now.unix_seconds(),
+                "source": i.source,
+                "execution": i.request.execution,
+            })
+        })
+        .collect();
+    Ok(Value::Array(items))
+}
+
+fn inbox_text(items: &Value) -> String {
+    let Some(list) = items.as_array().filter(|l| !l.is_empty()) else {
+        return "Nothing waits for you.".into();
+    };
+    let mut lines = vec![format!(
+        "{:<11} {:<40} {:<22} {:>9}",
+        "ID", "TITLE", "REQUESTED BY", "LEFT"
+    )];
+    for i in list {
+        let left = i["seconds_left"].as_i64().unwrap_or(0);
+        lines.push(format!(
+            "{:<11} {:<40} {:<22} {:>6}m{:02}s",
+            i["id"].as_str().unwrap_or(""),
+            truncate(i["title"].as_str().unwrap_or(""), 40),
+            truncate(i["requested_by"].as_str().unwrap_or(""), 22),
+            left / 60,
+            left % 60
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Cuts to `n` characters and removes control characters, so request
+/// content cannot move the terminal's cursor or hide text.
+fn truncate(text: &str, n: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(n).collect()
+}
+
+pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
+    let (engine, _) = session.engine().await?;
+    flush_quietly(&engine, &session.out).await?;
+    if !args.watch {
+        session.out.note("Checking the sources…");
+        engine.poll_all(1).await?;
+        let items = inbox_json(&engine)?;
+        session
+            .out
+            .result(json!({"ok": true, "requests": items}), || inbox_text(&items));
+        return Ok(());
+    }
+    session.out.note("Waiting for requests (Ctrl-C to stop)…");
+    let mut last_heartbeat = std::time::Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let polled = tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            polled = engine.poll_all(20) => polled,
+        };
+        let mut events = match polled {
+            Ok(events) => {
+                backoff = Duration::from_secs(1);
+                events
+            }
+            Err(e) => {
+                session.out.note(&format!(
+                    "polling failed: {e}; retrying in {}s",
+                    backoff.as_secs()
+                ));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        if last_heartbeat.elapsed() > Duration::from_secs(60) {
+            events.extend(engine.heartbeat().await.unwrap_or_default());
+            let _ = flush_quietly(&engine, &session.out).await;
+            last_heartbeat = std::time::Instant::now();
+        }
+        for event in events {
+            session.out.event(
+                &serde_json::to_value(&event).unwrap_or_default(),
+                &describe(&event),
+            );
+        }
+    }
+}
+
+pub async fn show(session: &Session, id: &str) -> Result {
+    let (engine, _) = session.engine().await?;
+    let item = engine.find(id)?;
+    let deadline = item.request.deadline();
+    let value = json!({
+        "ok": true,
+        "id": item.id,
+        "request_sha256": item.request_sha256,
+        "deadline": deadline,
+        "source": item.source,
+        "request": item.request,
+    });
+    session.out.result(value.clone(), || {
+        format!(
+            "{}\n\nrequested by  {}\napprovers     {} (quorum {})\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
+            truncate(&item.request.title, 200),
+            item.request.requested_by,
+            item.request.approvers,
+            item.request.quorum,
+            deadline,
+            item.request.execution,
+            item.request_sha256,
+            // JSON escapes control characters, so what is shown is data.
+            serde_json::to_string_pretty(&item.request.details).unwrap_or_default()
+        )
+    });
+    Ok(())
+}
+
+pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Result {
+    let (engine, _) = session.engine().await?;
+    flush_quietly(&engine, &session.out).await?;
+    let store = key_store()?;
+    let approver = engine.approver().await?;
+    let rp_id = engine.config().rp_id.clone();
+    let credentials: Vec<Base64Url> = store
+        .list()?
+        .into_iter()
+        .filter(|k| k.user == approver && k.rp_id == rp_id)
+        .map(|k| k.credential_id)
+        .collect();
+    if credentials.is_empty() {
+        return Err(Failure::input(format!(
+            "you ({approver}) have no authenticator for `{rp_id}` on this machine: run `tapprove enroll`"
+        )));
+    }
+    let authenticator = SoftwareAuthenticator::new(&store, now());
+    let prompt = TerminalPrompt::new(&args.pin);
+    let uv = match args.user_verification {
+        UvArg::Required => UserVerification::Required,
+        UvArg::Preferred => UserVerification::Preferred,
+        UvArg::Discouraged => UserVerification::Discouraged,
+    };
+    let (item, outcome) = engine
+        .decide(
+            &args.id,
+            verdict,
+            args.reason,
+            &authenticator,
+            &prompt,
+            credentials,
+            uv,
+        )
+        .await?;
+    let verb = verdict.as_str();
+    let value = json!({"ok": matches!(outcome, DeliveryOutcome::Delivered), "id": item.id, "verdict": verb, "delivery": outcome});
+    match outcome {
+        DeliveryOutcome::Delivered => {
+            session.out.result(value, || {
+                format!("{verb}d {}: {} (delivered)", item.id, item.request.title)
+                    .replace("approved", "Approved")
+                    .replace("denyd", "Denied")
+            });
+            Ok(())
+        }
+        DeliveryOutcome::Closed { reason } => Err(Failure {
+            kind: Kind::Rejected,
+            code: "task_gone".into(),
+            message: format!(
+                "your {verb} on {} was not taken: the request is {}",
+                item.id,
+                reason.explain()
+            ),
+            rule: None,
+        }),
+        DeliveryOutcome::Pending { error } => Err(Failure::failed(
+            "delivery_pending",
+            format!(
+                "your signed {verb} on {} is saved but could not be sent yet ({error}); it is resent by the next tapprove command, or `tapprove outbox --flush`",
+                item.id
+            ),
+        )),
+    }
+}
+
+pub async fn outbox(session: &Session, flush: bool) -> Result {
+    let (engine, _) = session.engine().await?;
+    if flush {
+        let left = engine.flush_until(Duration::from_secs(10)).await?;
+        if left > 0 {
+            session.out.note(&format!("{left} decision(s) still pending."));
+        }
+    }
+    let history = engine.history()?;
+    session.out.result(json!({"ok": true, "decisions": history}), || {
+        if history.is_empty() {
+            return "No decisions sent from this machine.".into();
+        }
+        history
+            .iter()
+            .map(|e| {
+                let state = match (e.state, e.reason) {
+                    (tapprove_engine::OutboxState::Closed, Some(r)) => format!("closed: {}", r.explain()),
+                    (s, _) => format!("{s:?}").to_lowercase(),
+                };
+                format!(
+                    "{}  {:<8} {:<11} {:<40} {}",
+                    e.updated,
+                    e.verdict,
+                    e.request_id,
+                    truncate(&e.title, 40),
+                    state
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+/// The enrolment request an admin registers with `tapprove admin register`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct EnrolmentRequest {
+    tapprove: String,
+    user: String,
+    label: String,
+    rp_id: String,
+    credential_id: Base64Url,
+    challenge: Base64Url,
+    client_data_json: Base64Url,
+    attestation_object: Base64Url,
+}
+
+pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
+    let (engine, _) = session.engine().await?;
+    let user = engine.approver().await?;
+    let rp_id = engine.config().rp_id.clone();
+    let store = key_store()?;
+    let mut challenge = [0u8; 32];
+    OsRng.fill_bytes(&mut challenge);
+    let mut handle = [0u8; 16];
+    OsRng.fill_bytes(&mut handle);
+    let client_data = creation_client_data_json(&challenge, &origin_for(&rp_id));
+    let existing: Vec<Base64Url> = store
+        .list()?
+        .into_iter()
+        .filter(|k| k.user == user && k.rp_id == rp_id)
+        .map(|k| k.credential_id)
+        .collect();
+    let created = SoftwareAuthenticator::new(&store, now()).make_credential(
+        &CredentialRequest {
+            rp_id: rp_id.clone(),
+            user_name: user.clone(),
+            user_handle: handle.to_vec(),
+            client_data_json: client_data.clone(),
+            exclude_credentials: existing,
+            user_verification: if args.with_pin {
+                UserVerification::Required
+            } else {
+                UserVerification::Discouraged
+            },
+            label: args.label.clone(),
+        },
+        &TerminalPrompt::new(&args.pin),
+    )?;
+    let request = EnrolmentRequest {
+        tapprove: "enrolment/v1".into(),
+        user: user.clone(),
+        label: args.label,
+        rp_id,
+        credential_id: created.credential_id.clone(),
+        challenge: Base64Url::new(challenge.to_vec()),
+        client_data_json: Base64Url::new(client_data),
+        attestation_object: Base64Url::new(created.attestation_object),
+    };
+    let text = serde_json::to_string_pretty(&request).map_err(|e| Failure::failed("output", e))?;
+    match &args.out {
+        Some(path) => {
+            write_atomically(path, text.as_bytes()).map_err(|e| {
+                Failure::failed("write_failed", format!("cannot write {}: {e}", path.display()))
+            })?;
+            session.out.note(&format!(
+                "Created a software key for {user}. Ask an admin to run `tapprove admin register {}`.",
+                path.display()
+            ));
+        }
+        None => session.out.document(&text),
+    }
+    Ok(())
+}
+
+pub async fn gate(session: &Session, command: GateCommand) -> Result {
+    let GateCommand::Install {
+        name,
+        group,
+        source,
+        prefix,
+        role_arn,
+        rp_id,
+    } = command;
+    let aws = tapprove_aws::load_config().await;
+    let role_arn = match role_arn {
+        Some(r) => r,
+        None => {
+            let caller = tapprove_aws::sts::Identity::new(&aws)
+                .caller()
+                .await
+                .map_err(|e| Failure::failed("aws_error", e))?;
+            format!("arn:aws:iam::{}:role/tapprove-gate", caller.account)
+        }
+    };
+    let plan = GatePlan {
+        name,
+        group,
+        source: match source {
+            SourceArg::Activity => SourceKind::Activity,
+            SourceArg::Queue => SourceKind::Queue,
+        },
+        table_prefix: prefix,
+        role_arn,
+        rp_id,
+    };
+    let config = tapprove_engine::install::install(&aws, &plan).await?;
+    let path = Config::locate(Some(&session.config_path));
+    config
+        .save(&path)
+        .map_err(|e| Failure::failed("write_failed", e))?;
+    let arn = config
+        .gate
+        .as_ref()
+        .map(|g| g.state_machine_arn.clone())
+        .unwrap_or_default();
+    session.out.result(
+        json!({"ok": true, "state_machine_arn": arn, "config": path}),
+        || {
+            format!(
+                "Installed gate {} ({arn}); settings written to {}.",
+                plan.name,
+                path.display()
+            )
+        },
+    );
+    Ok(())
+}
+
+pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
+    let config = session.config()?;
+    let aws = tapprove_aws::load_config().await;
+    match command {
+        AdminCommand::Grant { user, group } => {
+            let queue = admin::grant(&aws, &config, &user, &group).await?;
+            session.out.result(
+                json!({"ok": true, "user": user, "group": group, "queue_url": queue}),
+                || format!("{user} is now in {group}."),
+            );
+        }
+        AdminCommand::Revoke { user, group } => {
+            admin::revoke(&aws, &config, &user, &group).await?;
+            session
+                .out
+                .result(json!({"ok": true}), || format!("{user} is no longer in {group}."));
+        }
+        AdminCommand::Register { file } => {
+            let bytes = read_input(&file, "enrolment request")?;
+            let request: EnrolmentRequest = serde_json::from_slice(&bytes)
+                .map_err(|e| Failure::input(format!("not an enrolment request: {e}")))?;
+            if request.tapprove != "enrolment/v1" || request.rp_id != config.rp_id {
+                return Err(Failure::input(format!(
+                    "the enrolment request is for `{}`, this registry is for `{}`",
+                    request.rp_id, config.rp_id
+                )));
+            }
+            let checked = check_new_credential(
+                &config.policy(),
+                request.challenge.as_bytes(),
+                request.client_data_json.as_bytes(),
+                request.attestation_object.as_bytes(),
+                request.credential_id.as_bytes(),
+            )
+            .map_err(|e| Failure::failed("enrolment_refused", e))?;
+            let kind = if checked.aaguid == tapprove_authn::software::SOFTWARE_AAGUID {
+                tapprove_proto::registry::AuthenticatorKind::Software
+            } else {
+                tapprove_proto::registry::AuthenticatorKind::SecurityKey
+            };
+            let record = CredentialRecord {
+                credential_id: checked.credential_id.clone(),
+                owner: request.user.clone(),
+                public_key: checked.public_key,
+                counter: checked.counter,
+                aaguid: checked.aaguid,
+                kind,
+                status: CredentialStatus::Active,
+                label: request.label.clone(),
+            };
+            admin::register(&aws, &config, &record, &now()).await?;
+            session.out.result(
+                json!({"ok": true, "user": request.user, "credential_id": checked.credential_id}),
+                || format!("Registered `{}` for {}.", request.label, request.user),
+            );
+        }
+        AdminCommand::Credentials { user, revoke } => {
+            if let Some(id) = revoke {
+                let id = Base64Url::decode(&id).map_err(|e| Failure::input(format!("--revoke: {e}")))?;
+                admin::revoke_credential(&aws, &config, id.as_bytes()).await?;
+            }
+            let list = admin::credentials(&aws, &config, &user).await?;
+            session
+                .out
+                .result(json!({"ok": true, "user": user, "credentials": list}), || {
+                    if list.is_empty() {
+                        return format!("{user} has no registered credentials.");
+                    }
+                    list.iter()
+                        .map(|c| {
+                            format!(
+                                "{}  {:<20} {:<12} {:?}  counter {}",
+                                c.credential_id,
+                                c.label,
+                                c.kind.as_str(),
+                                c.status,
+                                c.counter
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+        }
+        AdminCommand::Audit { execution } => {
+            let records = admin::registry(&aws, &config)
+                .audit_of(&execution)
+                .await
+                .map_err(|e| Failure::failed("aws_error", e))?;
+            session.out.result(json!({"ok": true, "records": records}), || {
+                records
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}

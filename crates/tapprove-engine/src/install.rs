@@ -1,0 +1,111 @@
+//! Installing the approval gate and what it needs into an account (or an
+//! emulator): the registry, ledger and audit tables, the verifier activity,
+//! the group's decision activity (or SNS topic for the queue source), and
+//! the gate state machine from `deploy/gate.asl.json`, the one definition
+//! every deployment and test runs.
+
+use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
+use tapprove_aws::sfn::StepFunctions;
+use tapprove_aws::sns::Topics;
+use tapprove_config::{Config, GateSettings, Source, Tables, VerifierSettings};
+
+use crate::error::Result;
+
+/// The gate's definition, with `${...}` placeholders.
+pub const GATE_DEFINITION: &str = include_str!("../../../deploy/gate.asl.json");
+
+/// Which source the gate waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Activity,
+    Queue,
+}
+
+/// What to install.
+#[derive(Debug, Clone)]
+pub struct GatePlan {
+    /// The state machine's name.
+    pub name: String,
+    pub group: String,
+    pub source: SourceKind,
+    /// Prefix of the three table names.
+    pub table_prefix: String,
+    /// The state machine's execution role.
+    pub role_arn: String,
+    pub rp_id: String,
+}
+
+/// Fills the gate definition's placeholders.
+pub fn render_gate(source: SourceKind, decision_resource: &str, verifier_resource: &str) -> String {
+    let (activity, topic, kind) = match source {
+        SourceKind::Activity => (decision_resource, "arn:aws:sns:unused", "activity"),
+        SourceKind::Queue => ("arn:aws:states:unused", decision_resource, "queue"),
+    };
+    GATE_DEFINITION
+        .replace("${DecisionActivityArn}", activity)
+        .replace("${DecisionTopicArn}", topic)
+        .replace("${VerifierResource}", verifier_resource)
+        .replace("${Source}", kind)
+}
+
+/// Installs (or updates) everything and returns the settings to write.
+/// Idempotent: running it again updates the definition and keeps the rest.
+pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Config> {
+    let tables = TableNames::with_prefix(&plan.table_prefix);
+    DynamoRegistry::new(aws, tables.clone()).create_tables().await?;
+    let sfn = StepFunctions::new(aws);
+    let verifier = sfn
+        .create_activity(&format!("{}-verify", plan.table_prefix))
+        .await?;
+    let (decision, source) = match plan.source {
+        SourceKind::Activity => {
+            let arn = sfn
+                .create_activity(&format!("{}-{}", plan.table_prefix, plan.group))
+                .await?;
+            (
+                arn.clone(),
+                Source::Activity {
+                    group: plan.group.clone(),
+                    arn,
+                },
+            )
+        }
+        SourceKind::Queue => {
+            let topic = Topics::new(aws)
+                .create_topic(&format!("{}-{}", plan.table_prefix, plan.group.replace('.', "-")))
+                .await?;
+            (
+                topic.clone(),
+                Source::Queue {
+                    group: plan.group.clone(),
+                    topic_arn: topic,
+                },
+            )
+        }
+    };
+    let definition = render_gate(plan.source, &decision, &verifier);
+    let state_machine_arn = sfn
+        .put_state_machine(&plan.name, &definition, &plan.role_arn)
+        .await?;
+    Ok(Config {
+        rp_id: plan.rp_id.clone(),
+        extra_origins: Vec::new(),
+        require_user_verification: false,
+        allow_self_approval: false,
+        allow_software_authenticators: true,
+        allowed_aaguids: Vec::new(),
+        tables: Tables {
+            registry: tables.registry,
+            ledger: tables.ledger,
+            audit: tables.audit,
+        },
+        verifier: Some(VerifierSettings {
+            activity_arn: verifier,
+        }),
+        sources: vec![source],
+        gate: Some(GateSettings {
+            name: plan.name.clone(),
+            state_machine_arn,
+        }),
+    })
+}
