@@ -285,10 +285,17 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
     let value = json!({"ok": matches!(outcome, DeliveryOutcome::Delivered), "id": item.id, "verdict": verb, "delivery": outcome});
     match outcome {
         DeliveryOutcome::Delivered => {
+            let done = if verdict == Verdict::Approve {
+                "Approved"
+            } else {
+                "Denied"
+            };
             session.out.result(value, || {
-                format!("{verb}d {}: {} (delivered)", item.id, item.request.title)
-                    .replace("approved", "Approved")
-                    .replace("denyd", "Denied")
+                format!(
+                    "{done} {}: {} (delivered)",
+                    item.id,
+                    truncate(&item.request.title, 200)
+                )
             });
             Ok(())
         }
