@@ -53,3 +53,20 @@ ensure_node() {
     npm ci --no-audit --no-fund --loglevel=error
   fi
 }
+
+# The test peers' Python packages (moto), in a venv inside the repository.
+ensure_python_peers() {
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    apt_install python3-venv
+  fi
+  local stamp=".venv/.requirements-installed"
+  if [ ! -x .venv/bin/python ]; then
+    say "python3 -m venv .venv"
+    python3 -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ tests/peers/requirements.txt -nt "$stamp" ]; then
+    say "pip install -r tests/peers/requirements.txt (into .venv)"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+    touch "$stamp"
+  fi
+}

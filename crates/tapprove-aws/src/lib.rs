@@ -22,6 +22,18 @@ pub mod sts;
 pub use error::{AwsError, Result};
 
 /// Loads the AWS configuration from the standard environment and files.
+///
+/// Connections time out after 3 s and reads after 75 s (longer than the
+/// minute an activity long-poll may wait), so an endpoint that accepts a
+/// connection and never answers cannot hang Tapprove.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .read_timeout(std::time::Duration::from_secs(75))
+                .build(),
+        )
+        .load()
+        .await
 }

@@ -36,10 +36,10 @@ pub struct GatePlan {
 }
 
 /// Fills the gate definition's placeholders.
-pub fn render_gate(source: SourceKind, decision_resource: &str, verifier_resource: &str) -> String {
-    let (activity, topic, kind) = match source {
-        SourceKind::Activity => (decision_resource, "arn:aws:sns:unused", "activity"),
-        SourceKind::Queue => ("arn:aws:states:unused", decision_resource, "queue"),
+pub fn render_gate(source: SourceKind, activity: &str, topic: &str, verifier_resource: &str) -> String {
+    let kind = match source {
+        SourceKind::Activity => "activity",
+        SourceKind::Queue => "queue",
     };
     GATE_DEFINITION
         .replace("${DecisionActivityArn}", activity)
@@ -57,33 +57,26 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
     let verifier = sfn
         .create_activity(&format!("{}-verify", plan.table_prefix))
         .await?;
-    let (decision, source) = match plan.source {
-        SourceKind::Activity => {
-            let arn = sfn
-                .create_activity(&format!("{}-{}", plan.table_prefix, plan.group))
-                .await?;
-            (
-                arn.clone(),
-                Source::Activity {
-                    group: plan.group.clone(),
-                    arn,
-                },
-            )
-        }
-        SourceKind::Queue => {
-            let topic = Topics::new(aws)
-                .create_topic(&format!("{}-{}", plan.table_prefix, plan.group.replace('.', "-")))
-                .await?;
-            (
-                topic.clone(),
-                Source::Queue {
-                    group: plan.group.clone(),
-                    topic_arn: topic,
-                },
-            )
-        }
+    // Both the activity and the topic exist for every group, so both wait
+    // states of the definition name real resources; the source decides
+    // which one the gate waits on.
+    let activity = sfn
+        .create_activity(&format!("{}-{}", plan.table_prefix, plan.group))
+        .await?;
+    let topic = Topics::new(aws)
+        .create_topic(&format!("{}-{}", plan.table_prefix, plan.group.replace('.', "-")))
+        .await?;
+    let source = match plan.source {
+        SourceKind::Activity => Source::Activity {
+            group: plan.group.clone(),
+            arn: activity.clone(),
+        },
+        SourceKind::Queue => Source::Queue {
+            group: plan.group.clone(),
+            topic_arn: topic.clone(),
+        },
     };
-    let definition = render_gate(plan.source, &decision, &verifier);
+    let definition = render_gate(plan.source, &activity, &topic, &verifier);
     let state_machine_arn = sfn
         .put_state_machine(&plan.name, &definition, &plan.role_arn)
         .await?;

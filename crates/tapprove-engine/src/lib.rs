@@ -147,13 +147,23 @@ impl Engine {
     pub async fn approver(&self) -> Result<String> {
         self.approver
             .get_or_try_init(|| async {
-                let caller = self.sts.caller().await?;
-                caller.approver().map(str::to_owned).ok_or_else(|| {
+                let caller = match self.sts.caller().await {
+                    Ok(caller) => caller,
+                    // Offline: the identity STS confirmed last time, so a
+                    // decision can still be signed and journalled.
+                    Err(e) if e.is_transient() => {
+                        return self.store().remembered_identity()?.ok_or(EngineError::Aws(e));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let approver = caller.approver().map(str::to_owned).ok_or_else(|| {
                     EngineError::Identity(format!(
                         "{} is neither an IAM user nor an assumed role; sign in as yourself",
                         caller.arn
                     ))
-                })
+                })?;
+                self.store().remember_identity(&approver, &caller.arn, &now())?;
+                Ok(approver)
             })
             .await
             .cloned()
@@ -425,10 +435,13 @@ impl Engine {
 }
 
 /// The system clock as the protocol's time type.
+/// Milliseconds, so two decisions signed within one second differ.
 pub fn now() -> UtcTime {
-    let secs = std::time::SystemTime::now()
+    let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    UtcTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    UtcTime::from_unix_millis(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_millis(),
+    )
 }

@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at TEXT NOT NULL,
     deadline TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identity (
+    slot INTEGER PRIMARY KEY CHECK (slot = 1),
+    approver TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    seen TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id TEXT NOT NULL,
@@ -219,6 +225,28 @@ impl Store {
             .execute("DELETE FROM inbox WHERE request_sha256 = ?1", [request_sha256])
             .map_err(db)?;
         Ok(())
+    }
+
+    /// Remembers the approver identity last confirmed by STS, so a decision
+    /// can be signed and journalled while AWS is unreachable. Not a
+    /// credential: the verifier checks the signing credential belongs to
+    /// this approver anyway.
+    pub fn remember_identity(&self, approver: &str, arn: &str, now: &UtcTime) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO identity (slot, approver, arn, seen) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (slot) DO UPDATE SET approver = excluded.approver, arn = excluded.arn, seen = excluded.seen",
+                params![approver, arn, now.as_str()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn remembered_identity(&self) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT approver FROM identity WHERE slot = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(db)
     }
 
     /// Journals a signed decision before it is sent.

@@ -55,6 +55,19 @@ impl UtcTime {
         }
     }
 
+    /// The instant `seconds` and `millis` after the Unix epoch, written with
+    /// milliseconds (`…T10:03:12.250Z`), as Step Functions writes times.
+    pub fn from_unix_millis(seconds: i64, millis: u32) -> Self {
+        let millis = millis.min(999);
+        let whole = Self::from_unix(seconds);
+        let text = format!("{}.{millis:03}Z", whole.text.trim_end_matches('Z'));
+        Self {
+            text,
+            seconds,
+            nanos: millis * 1_000_000,
+        }
+    }
+
     /// Seconds since the Unix epoch (the fraction is dropped).
     pub fn unix_seconds(&self) -> i64 {
         self.seconds
@@ -268,5 +281,8 @@ mod tests {
             assert_eq!(UtcTime::parse(t.as_str()).unwrap().unix_seconds(), secs, "{t}");
         }
         assert_eq!(UtcTime::from_unix(1_795_255_392).as_str(), "2026-11-21T10:03:12Z");
+        let m = UtcTime::from_unix_millis(1_795_255_392, 7);
+        assert_eq!(m.as_str(), "2026-11-21T10:03:12.007Z");
+        assert_eq!(UtcTime::parse(m.as_str()).unwrap(), m);
     }
 }

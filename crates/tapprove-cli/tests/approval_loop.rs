@@ -1,0 +1,448 @@
+//! The whole approval loop of DESIGN.md against a local emulator: moto runs
+//! the real gate definition from `deploy/`, the verifier runs as an
+//! activity worker (the library `tapprove-verifier worker` runs), and
+//! approvers use the real `tapprove` binary, each as its own IAM user with
+//! its own state directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::moto::{IamUser, Moto};
+use tapprove_aws::sfn::{ExecutionState, StepFunctions};
+use tapprove_config::Config;
+use tapprove_test_support as support;
+
+/// A gate installed in a fresh emulator, with its verifier running.
+struct Loop {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    state_machine: String,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Approver {
+    iam: IamUser,
+    state: PathBuf,
+}
+
+impl Loop {
+    fn new(source: &str) -> Self {
+        let moto = Moto::start(2);
+        let dir = tempfile::tempdir().unwrap();
+        let mut this = Self {
+            moto,
+            dir,
+            state_machine: String::new(),
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+            stop: None,
+            worker: None,
+        };
+        let out = this.admin(&[
+            "--json",
+            "gate",
+            "install",
+            "--group",
+            "prod-approvers",
+            "--source",
+            source,
+        ]);
+        assert!(
+            out.status.success(),
+            "gate install: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let config = Config::load(&this.config_path()).unwrap();
+        this.state_machine = config.gate.as_ref().unwrap().state_machine_arn.clone();
+        this.start_verifier(config);
+        this
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    fn start_verifier(&mut self, config: Config) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let aws = self.runtime.block_on(self.moto.sdk_config());
+        let handle = self.runtime.handle().clone();
+        self.worker = Some(std::thread::spawn(move || {
+            handle.block_on(async move {
+                let sfn = StepFunctions::new(&aws);
+                let registry = tapprove_engine_admin_registry(&aws, &config);
+                let arn = config.verifier.as_ref().unwrap().activity_arn.clone();
+                tapprove_verifier::worker::run(
+                    &sfn,
+                    &arn,
+                    "test-verifier",
+                    &config.policy(),
+                    &registry,
+                    async {
+                        let _ = rx.await;
+                    },
+                )
+                .await;
+            });
+        }));
+        self.stop = Some(tx);
+    }
+
+    fn run(&self, env: Vec<(String, String)>, state: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tapprove"))
+            .args(args)
+            .envs(env)
+            .env("TAPPROVE_CONFIG", self.config_path())
+            .env("TAPPROVE_STATE_DIR", state)
+            .env_remove("TAPPROVE_RP_ID")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `tapprove` as the admin (moto's default principal).
+    fn admin(&self, args: &[&str]) -> Output {
+        self.run(self.moto.env(None), &self.dir.path().join("admin"), args)
+    }
+
+    /// Runs `tapprove` as `who`.
+    fn as_(&self, who: &Approver, args: &[&str]) -> Output {
+        self.run(self.moto.env(Some(&who.iam)), &who.state, args)
+    }
+
+    /// Creates an IAM user who enrols a software key, registered by the
+    /// admin and granted `groups`.
+    fn approver(&self, name: &str, groups: &[&str]) -> Approver {
+        let who = Approver {
+            iam: self.moto.create_user(name),
+            state: self.dir.path().join(name),
+        };
+        let request = self.dir.path().join(format!("{name}-enrolment.json"));
+        let out = self.as_(
+            &who,
+            &["enroll", "--label", "laptop", "--out", request.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = self.admin(&["admin", "register", request.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "register: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for group in groups {
+            let out = self.admin(&["admin", "grant", name, group]);
+            assert!(
+                out.status.success(),
+                "grant: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        who
+    }
+
+    fn start(&self, title: &str, requested_by: &str, quorum: u32, timeout: u32) -> String {
+        let input = json!({
+            "title": title,
+            "requested_by": requested_by,
+            "approvers": "prod-approvers",
+            "quorum": quorum,
+            "timeout_seconds": timeout,
+            "details": {"service": "api", "version": "2.3.0", "commit": "4f1c2e9"}
+        });
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            sfn.start_execution(&self.state_machine, &input.to_string())
+                .await
+                .unwrap()
+        })
+    }
+
+    fn state(&self, execution: &str) -> ExecutionState {
+        self.runtime.block_on(async {
+            StepFunctions::new(&self.moto.sdk_config().await)
+                .describe_execution(execution)
+                .await
+                .unwrap()
+        })
+    }
+
+    /// Waits for the execution to leave RUNNING (or for `within`).
+    fn finished(&self, execution: &str, within: Duration) -> ExecutionState {
+        let start = Instant::now();
+        loop {
+            let state = self.state(execution);
+            if state.status != "RUNNING" || start.elapsed() > within {
+                return state;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The id of the one pending request `who` sees (polling until it shows).
+    fn inbox_id(&self, who: &Approver) -> String {
+        let start = Instant::now();
+        loop {
+            let out = self.as_(who, &["--json", "inbox"]);
+            assert!(
+                out.status.success(),
+                "inbox: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if let Some(id) = v["requests"][0]["id"].as_str() {
+                return id.to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no request reached the inbox"
+            );
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn tapprove_engine_admin_registry(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+) -> tapprove_aws::dynamodb::DynamoRegistry {
+    tapprove_engine::admin::registry(aws, config)
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn an_approval_resumes_the_workflow_with_the_verified_approver() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let execution = l.start("Deploy api v2.3 to prod", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+    let shown = json_of(&l.as_(&bob, &["--json", "show", &id]));
+    assert_eq!(shown["request"]["title"], "Deploy api v2.3 to prod");
+    assert_eq!(shown["request"]["details"]["commit"], "4f1c2e9");
+
+    let out = l.as_(
+        &bob,
+        &["--json", "approve", &id, "--reason", "release checklist done"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    let approval = &output["approvals"][0];
+    assert_eq!(approval["approver"], "bob");
+    assert_eq!(approval["credential_label"], "laptop");
+    assert_eq!(
+        approval["decision"]["statement"]["reason"],
+        "release checklist done"
+    );
+    let registered = json_of(&l.admin(&["--json", "admin", "credentials", "bob"]));
+    assert_eq!(
+        approval["credential_id"],
+        registered["credentials"][0]["credential_id"]
+    );
+    // The audit trail has the accepted verification.
+    let audit = json_of(&l.admin(&["--json", "admin", "audit", &execution]));
+    assert_eq!(audit["records"][0]["outcome"], "accepted");
+}
+
+#[test]
+fn a_signed_denial_fails_the_workflow_with_the_denial_as_cause() {
+    let l = Loop::new("activity");
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let execution = l.start("Rotate prod database password", "alice", 1, 600);
+    let id = l.inbox_id(&carol);
+    let out = l.as_(&carol, &["deny", &id]);
+    assert_eq!(out.status.code(), Some(2), "a denial without a reason is refused");
+    let out = l.as_(&carol, &["deny", &id, "--reason", "not during the freeze"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.Denied"))
+    );
+    let cause: Value = serde_json::from_str(state.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(cause["tapprove"], "approval/v1");
+    assert_eq!(cause["statement"]["decision"], "deny");
+    assert_eq!(cause["statement"]["reason"], "not during the freeze");
+    assert_eq!(cause["statement"]["approver"], "carol");
+}
+
+#[test]
+fn self_approval_and_approvers_outside_the_group_are_rejected() {
+    let l = Loop::new("activity");
+    let alice = l.approver("alice", &["prod-approvers"]);
+    let execution = l.start("Deploy", "alice", 1, 600);
+    let id = l.inbox_id(&alice);
+    assert!(l.as_(&alice, &["approve", &id]).status.success());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.self_approval"))
+    );
+
+    let dave = l.approver("dave", &["staging-approvers"]);
+    let execution = l.start("Deploy again", "alice", 1, 600);
+    let id = l.inbox_id(&dave);
+    assert!(l.as_(&dave, &["approve", &id]).status.success());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.not_in_group"))
+    );
+    let cause: Value = serde_json::from_str(state.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(cause["rule"], 5);
+}
+
+#[test]
+fn quorum_two_needs_two_distinct_approvers() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let execution = l.start("Delete the staging cluster", "alice", 2, 600);
+
+    let id = l.inbox_id(&bob);
+    assert!(l.as_(&bob, &["approve", &id]).status.success());
+    // The gate asks again; bob approving a second time is not counted.
+    let id = l.inbox_id(&bob);
+    assert!(l.as_(&bob, &["approve", &id]).status.success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(l.state(&execution).status, "RUNNING");
+    let audit = json_of(&l.admin(&["--json", "admin", "audit", &execution]));
+    let outcomes: Vec<&str> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes.contains(&"duplicate_approver"), "{outcomes:?}");
+
+    let id = l.inbox_id(&carol);
+    assert!(l.as_(&carol, &["approve", &id]).status.success());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    let approvers: Vec<&str> = output["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["approver"].as_str().unwrap())
+        .collect();
+    assert_eq!(approvers, ["bob", "carol"]);
+}
+
+#[test]
+fn an_expired_request_closes_in_the_outbox_and_fails_the_workflow() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let execution = l.start("Quick one", "alice", 1, 4);
+    let id = l.inbox_id(&bob);
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.Expired"))
+    );
+    let out = l.as_(&bob, &["--json", "approve", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["code"], "task_gone");
+    let history = json_of(&l.as_(&bob, &["--json", "outbox"]));
+    assert_eq!(history["decisions"][0]["state"], "closed");
+    assert!(history["decisions"][0]["reason"].is_string());
+}
+
+#[test]
+fn two_approvers_racing_on_a_queue_request_count_once() {
+    let l = Loop::new("queue");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let execution = l.start("Open prod access for an incident", "alice", 1, 600);
+    // Every approver sees every request.
+    let bob_id = l.inbox_id(&bob);
+    let carol_id = l.inbox_id(&carol);
+    assert_eq!(bob_id, carol_id);
+    let first = l.as_(&bob, &["--json", "approve", &bob_id]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let second = l.as_(&carol, &["--json", "approve", &carol_id]);
+    assert_eq!(second.status.code(), Some(1));
+    let v = json_of(&second);
+    assert_eq!(v["code"], "task_gone");
+    assert!(v["message"].as_str().unwrap().contains("already decided"), "{v}");
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["approvals"].as_array().unwrap().len(), 1);
+    assert_eq!(output["approvals"][0]["approver"], "bob");
+}
+
+#[test]
+fn a_decision_made_while_offline_is_delivered_later_exactly_once() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let execution = l.start("Deploy while the network is down", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+
+    // The emulator is unreachable when the decision is sent: a closed port.
+    let mut offline = l.moto.env(Some(&bob.iam));
+    for (k, v) in &mut offline {
+        if k == "AWS_ENDPOINT_URL" {
+            *v = "http://127.0.0.1:9".into();
+        }
+    }
+    let out = l.run(offline, &bob.state, &["--json", "approve", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json_of(&out)["code"], "delivery_pending");
+    assert_eq!(l.state(&execution).status, "RUNNING");
+
+    // A later process (the first one has exited: a restart) delivers it.
+    let out = l.as_(&bob, &["--json", "outbox", "--flush"]);
+    assert!(out.status.success());
+    let decisions = json_of(&out)["decisions"].clone();
+    assert_eq!(
+        decisions.as_array().unwrap().len(),
+        1,
+        "one decision, not two: {decisions}"
+    );
+    assert_eq!(decisions[0]["state"], "delivered");
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    // Flushing again sends nothing.
+    let again = json_of(&l.as_(&bob, &["--json", "outbox", "--flush"]));
+    assert_eq!(again["decisions"][0]["attempts"], decisions[0]["attempts"]);
+}

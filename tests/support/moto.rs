@@ -1,0 +1,136 @@
+//! The moto AWS emulator as a test peer: started on a free loopback port
+//! by `tests/peers/moto_server.py` (which adds `GetActivityTask` and fixes
+//! what moto's Step Functions lacks), stopped when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::repo_root;
+
+/// A running moto server.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+/// Credentials of an IAM user created in moto.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct IamUser {
+    pub user: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+fn python() -> PathBuf {
+    let venv = repo_root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/test, which creates the venv with tests/peers/requirements.txt",
+        venv.display()
+    );
+    venv
+}
+
+impl Moto {
+    /// Starts moto; empty activity long-polls return after `poll_seconds`.
+    pub fn start(poll_seconds: u32) -> Self {
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/peers/moto_server.py"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--activity-poll-seconds",
+                &poll_seconds.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the moto launcher");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("moto did not report READY within 60 s");
+        let endpoint = line
+            .strip_prefix("READY ")
+            .map(|e| e.trim().to_owned())
+            .unwrap_or_else(|| panic!("unexpected first line from moto: {line:?}"));
+        Self { child, endpoint }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The process id (for SIGSTOP/SIGCONT fault tests).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Environment for a process talking to this emulator as `user`
+    /// (`None`: moto's default account principal, which tests use as admin).
+    pub fn env(&self, user: Option<&IamUser>) -> Vec<(String, String)> {
+        let (id, secret) = user.map_or(("testing", "testing"), |u| {
+            (&u.access_key_id, &u.secret_access_key)
+        });
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID".into(), id.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    /// An SDK configuration for this emulator (admin principal).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+
+    /// Creates an IAM user with an access key.
+    pub fn create_user(&self, name: &str) -> IamUser {
+        let out = Command::new(python())
+            .arg(repo_root().join("tests/peers/iam_user.py"))
+            .arg(name)
+            .envs(self.env(None))
+            .output()
+            .expect("cannot run tests/peers/iam_user.py");
+        assert!(
+            out.status.success(),
+            "iam_user.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("iam_user.py printed no JSON")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            // Resume first, in case a fault test stopped it.
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.child.id().to_string()])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
