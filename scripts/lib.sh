@@ -59,14 +59,15 @@ ensure_python_peers() {
   if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     apt_install python3-venv
   fi
-  local stamp=".venv/.requirements-installed"
-  if [ ! -x .venv/bin/python ]; then
+  local venv="$ROOT/.venv" requirements="$ROOT/tests/peers/requirements.txt"
+  local stamp="$venv/.requirements-installed"
+  if [ ! -x "$venv/bin/python" ]; then
     say "python3 -m venv .venv"
-    python3 -m venv .venv
+    python3 -m venv "$venv"
   fi
-  if [ ! -f "$stamp" ] || [ tests/peers/requirements.txt -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ]; then
     say "pip install -r tests/peers/requirements.txt (into .venv)"
-    .venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     touch "$stamp"
   fi
 }

@@ -139,6 +139,31 @@ pub enum GateCommand {
         )]
         rp_id: String,
     },
+    /// Start an execution of the installed gate (to try it, or from scripts); prints its ARN.
+    Request {
+        #[arg(long)]
+        title: String,
+        #[arg(long, value_name = "WHO")]
+        requested_by: String,
+        /// The approver group (default: the installed gate's group).
+        #[arg(long, value_name = "GROUP")]
+        approvers: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        quorum: u32,
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        timeout: u64,
+        /// JSON the approver must see.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        details: String,
+    },
+    /// Show an execution's status, output or error.
+    Status {
+        /// The execution ARN.
+        execution: String,
+        /// Wait until it is no longer running (at most this many seconds).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -426,15 +426,40 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
 }
 
 pub async fn gate(session: &Session, command: GateCommand) -> Result {
-    let GateCommand::Install {
-        name,
-        group,
-        source,
-        prefix,
-        role_arn,
-        rp_id,
-    } = command;
     let aws = tapprove_aws::load_config().await;
+    let (name, group, source, prefix, role_arn, rp_id) = match command {
+        GateCommand::Install {
+            name,
+            group,
+            source,
+            prefix,
+            role_arn,
+            rp_id,
+        } => (name, group, source, prefix, role_arn, rp_id),
+        GateCommand::Request {
+            title,
+            requested_by,
+            approvers,
+            quorum,
+            timeout,
+            details,
+        } => {
+            return request_execution(
+                session,
+                &aws,
+                title,
+                requested_by,
+                approvers,
+                quorum,
+                timeout,
+                &details,
+            )
+            .await;
+        }
+        GateCommand::Status { execution, wait } => {
+            return execution_status(session, &aws, &execution, wait).await;
+        }
+    };
     let role_arn = match role_arn {
         Some(r) => r,
         None => {
@@ -576,5 +601,78 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
             });
         }
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn request_execution(
+    session: &Session,
+    aws: &aws_config::SdkConfig,
+    title: String,
+    requested_by: String,
+    approvers: Option<String>,
+    quorum: u32,
+    timeout: u64,
+    details: &str,
+) -> Result {
+    let config = session.config()?;
+    let gate = config
+        .gate
+        .as_ref()
+        .ok_or_else(|| Failure::input("no gate in the settings: run `tapprove gate install` first"))?;
+    let details: Value =
+        serde_json::from_str(details).map_err(|e| Failure::input(format!("--details is not JSON: {e}")))?;
+    let approvers = approvers
+        .or_else(|| config.sources.first().map(|s| s.group().to_owned()))
+        .ok_or_else(|| Failure::input("--approvers is needed: the settings name no group"))?;
+    let input = json!({
+        "title": title, "requested_by": requested_by, "approvers": approvers,
+        "quorum": quorum, "timeout_seconds": timeout, "details": details,
+    });
+    let arn = tapprove_aws::sfn::StepFunctions::new(aws)
+        .start_execution(&gate.state_machine_arn, &input.to_string())
+        .await
+        .map_err(|e| Failure::failed("aws_error", e))?;
+    session
+        .out
+        .result(json!({"ok": true, "execution": arn}), || arn.clone());
+    Ok(())
+}
+
+async fn execution_status(
+    session: &Session,
+    aws: &aws_config::SdkConfig,
+    execution: &str,
+    wait: Option<u64>,
+) -> Result {
+    let sfn = tapprove_aws::sfn::StepFunctions::new(aws);
+    let deadline = std::time::Instant::now() + Duration::from_secs(wait.unwrap_or(0));
+    let state = loop {
+        let state = sfn
+            .describe_execution(execution)
+            .await
+            .map_err(|e| Failure::failed("aws_error", e))?;
+        if state.status != "RUNNING" || std::time::Instant::now() >= deadline {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let output: Option<Value> = state.output.as_deref().and_then(|o| serde_json::from_str(o).ok());
+    let value = json!({"ok": true, "status": state.status, "output": output, "error": state.error, "cause": state.cause});
+    session.out.result(value, || {
+        let mut text = state.status.clone();
+        if let Some(error) = &state.error {
+            text.push_str(&format!(": {error}"));
+        }
+        if let Some(cause) = &state.cause {
+            text.push('\n');
+            text.push_str(&truncate(cause, 2000));
+        }
+        if let Some(output) = &output {
+            text.push('\n');
+            text.push_str(&serde_json::to_string_pretty(output).unwrap_or_default());
+        }
+        text
+    });
     Ok(())
 }
