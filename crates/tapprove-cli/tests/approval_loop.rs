@@ -446,3 +446,170 @@ fn a_decision_made_while_offline_is_delivered_later_exactly_once() {
     let again = json_of(&l.as_(&bob, &["--json", "outbox", "--flush"]));
     assert_eq!(again["decisions"][0]["attempts"], decisions[0]["attempts"]);
 }
+
+impl Loop {
+    /// Claims the next decision task as an app would (GetActivityTask).
+    fn claim(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::Request) {
+        let config = Config::load(&self.config_path()).unwrap();
+        let arn = match &config.sources[0] {
+            tapprove_config::Source::Activity { arn, .. } => arn.clone(),
+            other => panic!("not an activity source: {other:?}"),
+        };
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            let start = Instant::now();
+            loop {
+                if let Some(task) = sfn.poll_activity(&arn, "test-app").await.unwrap() {
+                    return (
+                        task.token,
+                        tapprove_proto::Request::from_json(task.input.as_bytes()).unwrap(),
+                    );
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "no task to claim");
+            }
+        })
+    }
+
+    /// Signs `verdict` on `request` with `who`'s enrolled software key.
+    fn sign_as(
+        &self,
+        who: &Approver,
+        name: &str,
+        request: &tapprove_proto::Request,
+    ) -> tapprove_proto::Decision {
+        use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
+        let store = FileKeyStore::open(who.state.join("keys")).unwrap();
+        let keys = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.credential_id)
+            .collect();
+        tapprove_authn::sign_decision(
+            &SoftwareAuthenticator::new(&store, tapprove_engine::now()),
+            &support::CountingPrompt::new(),
+            &tapprove_authn::SigningRequest {
+                request,
+                verdict: tapprove_proto::Verdict::Approve,
+                reason: None,
+                approver: name.into(),
+                rp_id: "tapprove.local".into(),
+                signed_at: tapprove_engine::now(),
+                allow_credentials: keys,
+                user_verification: tapprove_authn::UserVerification::Discouraged,
+            },
+        )
+        .unwrap()
+    }
+
+    fn send(&self, token: &tapprove_aws::sfn::TaskToken, decision: &str) {
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            sfn.send_success(token, decision).await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn tampered_decisions_are_rejected_by_the_gate_with_the_rule_that_broke() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+
+    // The approver was shown (and signed) an edited request detail.
+    let execution = l.start("Deploy api", "alice", 1, 600);
+    let (token, request) = l.claim();
+    let mut edited = request.clone();
+    edited.details["commit"] = "deadbeef".into();
+    l.send(&token, &l.sign_as(&bob, "bob", &edited).to_json());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        state.error.as_deref(),
+        Some("Tapprove.request_mismatch"),
+        "{state:?}"
+    );
+
+    // An approval whose verdict was swapped after signing.
+    let execution = l.start("Deploy api again", "alice", 1, 600);
+    let (token, request) = l.claim();
+    let mut decision = l.sign_as(&bob, "bob", &request);
+    decision.statement.reason = Some("approved by the CTO".into());
+    l.send(&token, &decision.to_json());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(
+        state.error.as_deref(),
+        Some("Tapprove.challenge_mismatch"),
+        "{state:?}"
+    );
+
+    // Another request's signature replayed on this one.
+    let first = l.start("Request A", "alice", 1, 600);
+    let (token_a, request_a) = l.claim();
+    let second = l.start("Request B", "alice", 1, 600);
+    let (token_b, _) = l.claim();
+    let for_a = l.sign_as(&bob, "bob", &request_a).to_json();
+    l.send(&token_b, &for_a);
+    let state = l.finished(&second, Duration::from_secs(30));
+    assert_eq!(
+        state.error.as_deref(),
+        Some("Tapprove.request_mismatch"),
+        "{state:?}"
+    );
+    // The same signature on its own request still counts (it was not consumed).
+    l.send(&token_a, &for_a);
+    assert_eq!(l.finished(&first, Duration::from_secs(30)).status, "SUCCEEDED");
+}
+
+#[test]
+fn any_workflow_can_wait_on_the_gate_with_start_execution_sync() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    // The snippet of the README's "For admins", in a workflow of its own.
+    let definition = json!({
+        "StartAt": "Approval",
+        "States": {
+            "Approval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {
+                    "StateMachineArn": l.state_machine,
+                    "Input": {
+                        "title": "Deploy api to prod",
+                        "requested_by.$": "$.requested_by",
+                        "approvers": "prod-approvers",
+                        "quorum": 1,
+                        "timeout_seconds": 3600,
+                        "details.$": "$.change"
+                    }
+                },
+                "Next": "Deploy"
+            },
+            "Deploy": {"Type": "Pass", "Result": "deployed", "ResultPath": "$.deploy", "End": true}
+        }
+    });
+    let execution = l.runtime.block_on(async {
+        let sfn = StepFunctions::new(&l.moto.sdk_config().await);
+        let arn = sfn
+            .put_state_machine(
+                "deploy",
+                &definition.to_string(),
+                "arn:aws:iam::123456789012:role/deploy",
+            )
+            .await
+            .unwrap();
+        sfn.start_execution(
+            &arn,
+            &json!({"requested_by": "alice", "change": {"version": "2.3.0"}}).to_string(),
+        )
+        .await
+        .unwrap()
+    });
+    let id = l.inbox_id(&bob);
+    let shown = json_of(&l.as_(&bob, &["--json", "show", &id]));
+    assert_eq!(shown["request"]["details"]["version"], "2.3.0");
+    assert!(l.as_(&bob, &["approve", &id]).status.success());
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["deploy"], "deployed");
+    assert_eq!(output["Output"]["approvals"][0]["approver"], "bob");
+}
