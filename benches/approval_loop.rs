@@ -1,0 +1,195 @@
+//! The approval loop's latency and idle cost against the local emulator,
+//! each beside the raw call it wraps, measured in the same run:
+//!
+//!     cargo bench -p tapprove-benches --bench approval_loop
+//!
+//! - notify latency: `StartExecution` of the real gate → the engine has the
+//!   request in its inbox (long-poll in flight, parse, journal), beside a
+//!   raw `GetActivityTask` in flight for the same kind of execution;
+//! - decision latency: the engine's approve (signing with the software
+//!   authenticator, journalling to SQLite, `SendTaskSuccess`) →
+//!   acknowledged, beside a raw `SendTaskSuccess`;
+//! - idle cost: requests per minute one source makes with nothing pending.
+//!
+//! Environment: `BENCH_RUNS` (default 50), `BENCH_IDLE_SECONDS` (default
+//! 120) and `BENCH_POLL_SECONDS` (the emulator's empty long-poll, default 60
+//! as in AWS).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use tapprove_authn::UserVerification;
+use tapprove_authn::software::{MemoryKeyStore, SoftwareAuthenticator};
+use tapprove_aws::sfn::StepFunctions;
+use tapprove_config::Source;
+use tapprove_engine::install::{GatePlan, SourceKind, install};
+use tapprove_engine::{Engine, now};
+use tapprove_proto::Verdict;
+use tapprove_test_support::moto::Moto;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn report(name: &str, engine: &mut [Duration], raw: &mut [Duration]) {
+    let (e50, e99) = (percentile(engine, 0.5), percentile(engine, 0.99));
+    let (r50, r99) = (percentile(raw, 0.5), percentile(raw, 0.99));
+    println!(
+        "{name:<18} engine p50 {:>8.2} ms  p99 {:>8.2} ms | raw p50 {:>8.2} ms  p99 {:>8.2} ms | ratio p50 {:.2}x  p99 {:.2}x",
+        e50.as_secs_f64() * 1e3,
+        e99.as_secs_f64() * 1e3,
+        r50.as_secs_f64() * 1e3,
+        r99.as_secs_f64() * 1e3,
+        e50.as_secs_f64() / r50.as_secs_f64(),
+        e99.as_secs_f64() / r99.as_secs_f64(),
+    );
+}
+
+const INPUT: &str = r#"{"title":"Deploy api v2.3 to prod","requested_by":"alice","approvers":"prod-approvers","quorum":1,"timeout_seconds":3600,"details":{"service":"api","version":"2.3.0"}}"#;
+
+fn main() {
+    let runs = env_number("BENCH_RUNS", 50) as usize;
+    let idle_seconds = env_number("BENCH_IDLE_SECONDS", 120);
+    let poll_seconds = env_number("BENCH_POLL_SECONDS", 60) as u32;
+    let moto = Moto::start(poll_seconds);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = moto.sdk_config().await;
+        let config = install(
+            &aws,
+            &GatePlan {
+                name: "bench-gate".into(),
+                group: "prod-approvers".into(),
+                source: SourceKind::Activity,
+                table_prefix: "bench".into(),
+                role_arn: "arn:aws:iam::123456789012:role/bench".into(),
+                rp_id: "tapprove.local".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let gate = config.gate.clone().unwrap().state_machine_arn;
+        let Source::Activity { arn: activity, .. } = config.sources[0].clone() else { unreachable!() };
+        let source = config.sources[0].clone();
+        let state = tempfile_dir();
+        let engine = std::sync::Arc::new(Engine::open(config, &aws, &state).unwrap());
+        let sfn = StepFunctions::new(&aws);
+        let keys = MemoryKeyStore::new();
+        let authenticator = SoftwareAuthenticator::new(&keys, now());
+        let credential = enrol(&authenticator, &engine.approver().await.unwrap());
+
+        // Notify latency.
+        let (mut engine_notify, mut raw_notify) = (Vec::new(), Vec::new());
+        for i in 0..runs * 2 {
+            let measure_engine = i % 2 == 0;
+            let engine = engine.clone();
+            let source = source.clone();
+            let poll_sfn = sfn.clone();
+            let activity = activity.clone();
+            let poll = tokio::spawn(async move {
+                if measure_engine {
+                    let events = engine.poll(&source, 1).await.unwrap();
+                    assert_eq!(events.len(), 1, "the engine did not report the new request");
+                } else {
+                    assert!(poll_sfn.poll_activity(&activity, "raw").await.unwrap().is_some());
+                }
+                Instant::now()
+            });
+            // Let the long-poll reach the emulator before the request exists.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = Instant::now();
+            sfn.start_execution(&gate, INPUT).await.unwrap();
+            let arrived = poll.await.unwrap();
+            if measure_engine { &mut engine_notify } else { &mut raw_notify }.push(arrived - started);
+        }
+        report("notify latency", &mut engine_notify, &mut raw_notify);
+
+        // Decision latency: the engine's inbox holds `runs` claimed
+        // requests; the raw side claims its own.
+        let (mut engine_decide, mut raw_decide) = (Vec::new(), Vec::new());
+        let prompt = NoPrompt;
+        for item in engine.inbox().unwrap().into_iter().take(runs) {
+            let started = Instant::now();
+            let (_, outcome) = engine
+                .decide(&item.id, Verdict::Approve, None, &authenticator, &prompt, vec![credential.clone()], UserVerification::Discouraged)
+                .await
+                .unwrap();
+            engine_decide.push(started.elapsed());
+            assert_eq!(outcome, tapprove_engine::DeliveryOutcome::Delivered);
+        }
+        for _ in 0..runs {
+            sfn.start_execution(&gate, INPUT).await.unwrap();
+            let task = sfn.poll_activity(&activity, "raw").await.unwrap().unwrap();
+            let started = Instant::now();
+            sfn.send_success(&task.token, "{}").await.unwrap();
+            raw_decide.push(started.elapsed());
+        }
+        report("decision latency", &mut engine_decide, &mut raw_decide);
+
+        // Idle cost: one source, nothing pending.
+        let counted = Instant::now();
+        let mut requests = 0u64;
+        while counted.elapsed() < Duration::from_secs(idle_seconds) {
+            let events = engine.poll(&source, 20).await.unwrap();
+            assert!(events.is_empty());
+            requests += 1;
+        }
+        let per_minute = requests as f64 * 60.0 / counted.elapsed().as_secs_f64();
+        println!(
+            "idle cost          {per_minute:.2} requests/minute for one activity source ({requests} long-polls in {:.0} s, empty long-poll {poll_seconds} s)",
+            counted.elapsed().as_secs_f64()
+        );
+    });
+}
+
+struct NoPrompt;
+
+impl tapprove_authn::UserPrompt for NoPrompt {
+    fn show(&self, _prompt: tapprove_authn::Prompt) {}
+    fn pin(&self, _request: &tapprove_authn::PinRequest) -> Option<zeroize::Zeroizing<String>> {
+        None
+    }
+}
+
+fn enrol(authenticator: &SoftwareAuthenticator<&MemoryKeyStore>, user: &str) -> tapprove_proto::Base64Url {
+    use tapprove_authn::{Authenticator, CredentialRequest};
+    authenticator
+        .make_credential(
+            &CredentialRequest {
+                rp_id: "tapprove.local".into(),
+                user_name: user.into(),
+                user_handle: user.as_bytes().to_vec(),
+                client_data_json: tapprove_core::canonical::creation_client_data_json(
+                    &[1; 32],
+                    "https://tapprove.local",
+                ),
+                exclude_credentials: vec![],
+                user_verification: UserVerification::Discouraged,
+                label: "bench".into(),
+            },
+            &NoPrompt,
+        )
+        .unwrap()
+        .credential_id
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tapprove-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
