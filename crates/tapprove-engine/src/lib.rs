@@ -349,15 +349,9 @@ impl Engine {
                 user_verification,
             },
         )?;
-        let seq = self
-            .store()
-            .journal(&item, verdict.as_str(), &decision.to_json(), &now())?;
         let entry = self
             .store()
-            .pending()?
-            .into_iter()
-            .find(|e| e.seq == seq)
-            .ok_or_else(|| EngineError::Store("the journalled decision vanished".into()))?;
+            .journal(&item, verdict.as_str(), &decision.to_json(), &now())?;
         let outcome = self.deliver(&entry).await?;
         Ok((item, outcome))
     }
@@ -372,36 +366,38 @@ impl Engine {
                 .await
         };
         let now = now();
-        let outcome = match sent {
-            Ok(Delivery::Acknowledged) => {
-                self.store()
-                    .record_attempt(entry.seq, OutboxState::Delivered, None, None, &now)?;
-                DeliveryOutcome::Delivered
-            }
-            Ok(Delivery::Gone(reason)) => {
-                self.store()
-                    .record_attempt(entry.seq, OutboxState::Closed, Some(reason), None, &now)?;
-                DeliveryOutcome::Closed { reason }
-            }
+        let (state, reason, error, outcome) = match sent {
+            Ok(Delivery::Acknowledged) => (OutboxState::Delivered, None, None, DeliveryOutcome::Delivered),
+            Ok(Delivery::Gone(reason)) => (
+                OutboxState::Closed,
+                Some(reason),
+                None,
+                DeliveryOutcome::Closed { reason },
+            ),
             Err(e) => {
                 let error = e.to_string();
-                self.store()
-                    .record_attempt(entry.seq, OutboxState::Pending, None, Some(&error), &now)?;
-                return Ok(DeliveryOutcome::Pending { error });
+                (
+                    OutboxState::Pending,
+                    None,
+                    Some(error.clone()),
+                    DeliveryOutcome::Pending { error },
+                )
             }
         };
-        // Delivered or closed: the request has left the inbox, and its
-        // queue message (if any) is done with.
-        let item = self
-            .store()
-            .inbox()?
-            .into_iter()
-            .find(|i| i.request_sha256 == entry.request_sha256);
-        if let Some(item) = item {
-            if let (Some(url), Some(receipt)) = (&item.queue_url, &item.receipt) {
-                let _ = self.sqs.delete(url, receipt).await;
-            }
-            self.store().remove_from_inbox(&entry.request_sha256)?;
+        // Once the task is decided, its queue message (if any) is done with.
+        let queue = if state == OutboxState::Pending {
+            None
+        } else {
+            self.store()
+                .inbox()?
+                .into_iter()
+                .find(|i| i.request_sha256 == entry.request_sha256)
+                .and_then(|i| i.queue_url.zip(i.receipt))
+        };
+        self.store()
+            .record_attempt(entry, state, reason, error.as_deref(), &now)?;
+        if let Some((url, receipt)) = queue {
+            let _ = self.sqs.delete(&url, &receipt).await;
         }
         Ok(outcome)
     }

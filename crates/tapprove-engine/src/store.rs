@@ -249,8 +249,16 @@ impl Store {
             .map_err(db)
     }
 
-    /// Journals a signed decision before it is sent.
-    pub fn journal(&self, item: &InboxItem, verdict: &str, decision: &str, now: &UtcTime) -> Result<i64> {
+    /// Journals a signed decision before it is sent (synchronously durable:
+    /// a decision that was sent is always on disk first).
+    pub fn journal(
+        &self,
+        item: &InboxItem,
+        verdict: &str,
+        decision: &str,
+        now: &UtcTime,
+    ) -> Result<OutboxEntry> {
+        self.conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         self.conn
             .execute(
                 "INSERT INTO outbox (request_id, request_sha256, title, task_token, verdict, decision, state, created, updated)
@@ -266,13 +274,29 @@ impl Store {
                 ],
             )
             .map_err(db)?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(OutboxEntry {
+            seq: self.conn.last_insert_rowid(),
+            request_id: item.id.clone(),
+            request_sha256: item.request_sha256.clone(),
+            title: item.request.title.clone(),
+            task_token: item.task_token.clone(),
+            verdict: verdict.to_owned(),
+            decision: decision.to_owned(),
+            state: OutboxState::Pending,
+            reason: None,
+            attempts: 0,
+            last_error: None,
+            created: now.as_str().to_owned(),
+            updated: now.as_str().to_owned(),
+        })
     }
 
-    /// Records a delivery attempt's outcome.
+    /// Records a delivery attempt's outcome; once the decision is
+    /// delivered or closed, the request leaves the inbox in the same
+    /// transaction.
     pub fn record_attempt(
-        &self,
-        seq: i64,
+        &mut self,
+        entry: &OutboxEntry,
         state: OutboxState,
         reason: Option<TaskGone>,
         error: Option<&str>,
@@ -289,14 +313,27 @@ impl Store {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default()
         });
+        // Losing this update to a power cut only means the decision is sent
+        // again, which Step Functions answers with "task gone": it is
+        // durable against crashes (WAL) without waiting for the disk.
         self.conn
-            .execute(
-                "UPDATE outbox SET state = ?2, reason = ?3, last_error = ?4, attempts = attempts + 1, updated = ?5
-                 WHERE seq = ?1",
-                params![seq, state_text, reason_text, error, now.as_str()],
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "UPDATE outbox SET state = ?2, reason = ?3, last_error = ?4, attempts = attempts + 1, updated = ?5
+             WHERE seq = ?1",
+            params![entry.seq, state_text, reason_text, error, now.as_str()],
+        )
+        .map_err(db)?;
+        if state != OutboxState::Pending {
+            tx.execute(
+                "DELETE FROM inbox WHERE request_sha256 = ?1",
+                [&entry.request_sha256],
             )
             .map_err(db)?;
-        Ok(())
+        }
+        tx.commit().map_err(db)
     }
 
     fn outbox_where(&self, filter: &str) -> Result<Vec<OutboxEntry>> {
