@@ -59,6 +59,16 @@ impl TableNames {
     }
 }
 
+impl From<&tapprove_config::Tables> for TableNames {
+    fn from(t: &tapprove_config::Tables) -> Self {
+        Self {
+            registry: t.registry.clone(),
+            ledger: t.ledger.clone(),
+            audit: t.audit.clone(),
+        }
+    }
+}
+
 /// The registry, ledger and audit trail over DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoRegistry {

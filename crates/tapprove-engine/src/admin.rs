@@ -16,14 +16,7 @@ use crate::error::{EngineError, Result};
 
 /// The registry the settings name.
 pub fn registry(aws: &aws_config::SdkConfig, config: &Config) -> DynamoRegistry {
-    DynamoRegistry::new(
-        aws,
-        TableNames {
-            registry: config.tables.registry.clone(),
-            ledger: config.tables.ledger.clone(),
-            audit: config.tables.audit.clone(),
-        },
-    )
+    DynamoRegistry::new(aws, TableNames::from(&config.tables))
 }
 
 /// Adds `user` to `group`; for a queue-source group, also creates the

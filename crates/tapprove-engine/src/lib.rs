@@ -117,6 +117,8 @@ pub struct Engine {
     store: Mutex<Store>,
     worker_name: String,
     approver: tokio::sync::OnceCell<String>,
+    /// Approver queue URLs by group, looked up once.
+    queue_urls: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Engine {
@@ -131,6 +133,7 @@ impl Engine {
             store: Mutex::new(store),
             worker_name: format!("tapprove-{}", std::process::id()),
             approver: tokio::sync::OnceCell::new(),
+            queue_urls: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -250,12 +253,16 @@ impl Engine {
                 }
             }
             Source::Queue { group, .. } => {
-                let name = approver_queue_name(group, &self.approver().await?);
-                let url = self.sqs.url_of(&name).await?.ok_or_else(|| {
-                    EngineError::Invalid(format!(
-                        "you have no queue for group `{group}` ({name}): ask an admin to run `tapprove admin grant YOU {group}`"
-                    ))
-                })?;
+                let cached = self
+                    .queue_urls
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(group)
+                    .cloned();
+                let url = match cached {
+                    Some(url) => url,
+                    None => self.approver_queue_url(group).await?,
+                };
                 let mut events = Vec::new();
                 for message in self.sqs.receive(&url, queue_wait, 10).await? {
                     #[derive(serde::Deserialize)]
@@ -290,6 +297,21 @@ impl Engine {
                 Ok(events)
             }
         }
+    }
+
+    /// Finds (and caches) the signed-in approver's queue for `group`.
+    async fn approver_queue_url(&self, group: &str) -> Result<String> {
+        let name = approver_queue_name(group, &self.approver().await?);
+        let url = self.sqs.url_of(&name).await?.ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "you have no queue for group `{group}` ({name}): ask an admin to run `tapprove admin grant YOU {group}`"
+            ))
+        })?;
+        self.queue_urls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(group.to_owned(), url.clone());
+        Ok(url)
     }
 
     /// Polls every configured source once.

@@ -61,14 +61,7 @@ async fn main() -> ExitCode {
             };
             let aws = tapprove_aws::load_config().await;
             let sfn = StepFunctions::new(&aws);
-            let registry = DynamoRegistry::new(
-                &aws,
-                TableNames {
-                    registry: config.tables.registry.clone(),
-                    ledger: config.tables.ledger.clone(),
-                    audit: config.tables.audit.clone(),
-                },
-            );
+            let registry = DynamoRegistry::new(&aws, TableNames::from(&config.tables));
             let worker = format!("tapprove-verifier-{}", std::process::id());
             eprintln!("tapprove-verifier: polling {activity}");
             tapprove_verifier::worker::run(&sfn, &activity, &worker, &config.policy(), &registry, shutdown())
