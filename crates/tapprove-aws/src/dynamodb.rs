@@ -234,27 +234,28 @@ impl DynamoRegistry {
 
     /// Adds `user` to `group` (creating the user).
     pub async fn grant(&self, user: &str, group: &str) -> Result<()> {
-        self.client
-            .update_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(user_key(user)))
-            .update_expression("ADD #groups :g")
-            .expression_attribute_names("#groups", "groups")
-            .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
-            .send()
-            .await
-            .map_err(|e| from_sdk(SERVICE, e))?;
-        Ok(())
+        self.update_groups(user, group, "ADD", None).await
     }
 
     /// Removes `user` from `group`.
     pub async fn revoke_group(&self, user: &str, group: &str) -> Result<()> {
+        self.update_groups(user, group, "DELETE", Some("attribute_exists(pk)"))
+            .await
+    }
+
+    async fn update_groups(
+        &self,
+        user: &str,
+        group: &str,
+        action: &str,
+        condition: Option<&str>,
+    ) -> Result<()> {
         self.client
             .update_item()
             .table_name(&self.tables.registry)
             .set_key(Some(user_key(user)))
-            .update_expression("DELETE #groups :g")
-            .condition_expression("attribute_exists(pk)")
+            .update_expression(format!("{action} #groups :g"))
+            .set_condition_expression(condition.map(str::to_owned))
             .expression_attribute_names("#groups", "groups")
             .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
             .send()

@@ -46,12 +46,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn now(arg: Option<&str>) -> Result<UtcTime> {
     match arg {
         Some(text) => UtcTime::parse(text).map_err(|e| Failure::input(format!("--now: {e}"))),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| Failure::failed("clock", format!("the system clock is before 1970: {e}")))?
-                .as_secs();
-            Ok(UtcTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX)))
-        }
+        None => Ok(tapprove_engine::now()),
     }
 }

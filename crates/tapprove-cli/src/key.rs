@@ -1,17 +1,68 @@
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
-use tapprove_authn::{Authenticator, CredentialRequest, UserVerification};
+use tapprove_authn::{Authenticator, CredentialRequest, NewCredential, UserVerification};
 use tapprove_core::VerifierPolicy;
 use tapprove_core::canonical::{creation_client_data_json, origin_for};
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::registry::{CredentialEntry, CredentialStatus, RegistryFile};
+use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::cli::{KeyCreateArgs, KeyListArgs};
 use crate::exit::{Failure, Result};
 use crate::files::{now, write_atomically};
 use crate::output::Output;
 use crate::prompt::TerminalPrompt;
+
+/// A software credential just made, with the creation ceremony's inputs
+/// (the enrolment checks need them).
+pub struct NewSoftwareCredential {
+    pub challenge: [u8; 32],
+    pub client_data: Vec<u8>,
+    pub created: NewCredential,
+}
+
+/// Runs the creation ceremony with the software authenticator over
+/// `store`: a fresh challenge and user handle, a PIN if asked, and the
+/// approver's existing credentials excluded.
+#[allow(clippy::too_many_arguments)]
+pub fn new_software_credential(
+    store: &FileKeyStore,
+    now: &UtcTime,
+    user: &str,
+    rp_id: &str,
+    label: &str,
+    with_pin: bool,
+    exclude: Vec<Base64Url>,
+    prompt: &TerminalPrompt,
+) -> Result<NewSoftwareCredential> {
+    let mut challenge = [0u8; 32];
+    OsRng.fill_bytes(&mut challenge);
+    let mut user_handle = [0u8; 16];
+    OsRng.fill_bytes(&mut user_handle);
+    let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
+    let created = SoftwareAuthenticator::new(store, now.clone()).make_credential(
+        &CredentialRequest {
+            rp_id: rp_id.to_owned(),
+            user_name: user.to_owned(),
+            user_handle: user_handle.to_vec(),
+            client_data_json: client_data.clone(),
+            exclude_credentials: exclude,
+            user_verification: if with_pin {
+                UserVerification::Required
+            } else {
+                UserVerification::Discouraged
+            },
+            label: label.to_owned(),
+        },
+        prompt,
+    )?;
+    Ok(NewSoftwareCredential {
+        challenge,
+        client_data,
+        created,
+    })
+}
 
 /// `tapprove key create`: a new software credential, checked like an
 /// enrolment and added to the registry file. If the registry cannot be
@@ -37,33 +88,24 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
     candidate.validate().map_err(Failure::input)?;
 
     let store = FileKeyStore::open(&args.store)?;
-    let authenticator = SoftwareAuthenticator::new(&store, now.clone());
-    let prompt = TerminalPrompt::new(&args.pin);
-    let mut challenge = [0u8; 32];
-    OsRng.fill_bytes(&mut challenge);
-    let mut user_handle = [0u8; 16];
-    OsRng.fill_bytes(&mut user_handle);
-    let client_data = creation_client_data_json(&challenge, &origin_for(&args.rp_id));
     let existing = registry
         .users
         .get(&args.user)
         .map(|u| u.credentials.iter().map(|c| c.credential_id.clone()).collect())
         .unwrap_or_default();
-    let created = authenticator.make_credential(
-        &CredentialRequest {
-            rp_id: args.rp_id.clone(),
-            user_name: args.user.clone(),
-            user_handle: user_handle.to_vec(),
-            client_data_json: client_data.clone(),
-            exclude_credentials: existing,
-            user_verification: if args.with_pin {
-                UserVerification::Required
-            } else {
-                UserVerification::Discouraged
-            },
-            label: args.label.clone(),
-        },
-        &prompt,
+    let NewSoftwareCredential {
+        challenge,
+        client_data,
+        created,
+    } = new_software_credential(
+        &store,
+        &now,
+        &args.user,
+        &args.rp_id,
+        &args.label,
+        args.with_pin,
+        existing,
+        &TerminalPrompt::new(&args.pin),
     )?;
 
     let rollback = |failure: Failure| {

@@ -5,12 +5,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
+use tapprove_authn::UserVerification;
 use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
-use tapprove_authn::{Authenticator, CredentialRequest, UserVerification};
 use tapprove_config::Config;
-use tapprove_core::canonical::{creation_client_data_json, origin_for};
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_core::registry::CredentialRecord;
 use tapprove_engine::install::{GatePlan, SourceKind};
@@ -372,31 +370,24 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
     let user = engine.approver().await?;
     let rp_id = engine.config().rp_id.clone();
     let store = key_store()?;
-    let mut challenge = [0u8; 32];
-    OsRng.fill_bytes(&mut challenge);
-    let mut handle = [0u8; 16];
-    OsRng.fill_bytes(&mut handle);
-    let client_data = creation_client_data_json(&challenge, &origin_for(&rp_id));
     let existing: Vec<Base64Url> = store
         .list()?
         .into_iter()
         .filter(|k| k.user == user && k.rp_id == rp_id)
         .map(|k| k.credential_id)
         .collect();
-    let created = SoftwareAuthenticator::new(&store, now()).make_credential(
-        &CredentialRequest {
-            rp_id: rp_id.clone(),
-            user_name: user.clone(),
-            user_handle: handle.to_vec(),
-            client_data_json: client_data.clone(),
-            exclude_credentials: existing,
-            user_verification: if args.with_pin {
-                UserVerification::Required
-            } else {
-                UserVerification::Discouraged
-            },
-            label: args.label.clone(),
-        },
+    let crate::key::NewSoftwareCredential {
+        challenge,
+        client_data,
+        created,
+    } = crate::key::new_software_credential(
+        &store,
+        &now(),
+        &user,
+        &rp_id,
+        &args.label,
+        args.with_pin,
+        existing,
         &TerminalPrompt::new(&args.pin),
     )?;
     let request = EnrolmentRequest {
