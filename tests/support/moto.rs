@@ -94,11 +94,19 @@ impl Moto {
 
     /// An SDK configuration for this emulator (admin principal).
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_as(None).await
+    }
+
+    /// An SDK configuration for this emulator as `user` (`None`: admin).
+    pub async fn sdk_config_as(&self, user: Option<&IamUser>) -> aws_config::SdkConfig {
+        let (id, secret) = user.map_or(("testing", "testing"), |u| {
+            (u.access_key_id.as_str(), u.secret_access_key.as_str())
+        });
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "moto",
+                id, secret, None, None, "moto",
             ))
             .load()
             .await

@@ -40,6 +40,15 @@ use crate::error::{AwsError, Result, from_sdk};
 const SERVICE: &str = "DynamoDB";
 const OWNER_INDEX: &str = "owner";
 
+/// Why an enrolment write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolConflict {
+    #[error("this credential is already registered")]
+    AlreadyRegistered,
+    #[error("the user already has enrolled a credential")]
+    NotFirst,
+}
+
 /// Names of the three tables.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableNames {
@@ -264,9 +273,58 @@ impl DynamoRegistry {
         Ok(())
     }
 
-    /// Stores a credential that passed the enrolment checks. Fails if the
-    /// credential id is already registered (to anyone).
+    /// Stores a credential that passed the enrolment checks, as an admin
+    /// registers it (status as given). Fails if the credential id is
+    /// already registered (to anyone). Marks the owner as enrolled, so a
+    /// later self-service enrolment is not taken for their first.
     pub async fn put_credential(&self, record: &CredentialRecord, created: &UtcTime) -> Result<()> {
+        match self.put_with_marker(record, created, false).await? {
+            Ok(()) => Ok(()),
+            Err(e) => Err(AwsError::unexpected(SERVICE, e.to_string())),
+        }
+    }
+
+    /// Self-service enrolment: the user's first credential becomes active
+    /// (trust on first use), any later one pending, decided atomically by a
+    /// conditional write of the user's `enrolled` marker so two racing first
+    /// enrolments cannot both become active. With `first_may_activate` false
+    /// (the org requires an admin for every enrolment) it is always pending.
+    pub async fn enrol(
+        &self,
+        record: &CredentialRecord,
+        created: &UtcTime,
+        first_may_activate: bool,
+    ) -> Result<std::result::Result<CredentialStatus, EnrolConflict>> {
+        if first_may_activate {
+            let active = CredentialRecord {
+                status: CredentialStatus::Active,
+                ..record.clone()
+            };
+            match self.put_with_marker(&active, created, true).await? {
+                Ok(()) => return Ok(Ok(CredentialStatus::Active)),
+                Err(EnrolConflict::AlreadyRegistered) => {
+                    return Ok(Err(EnrolConflict::AlreadyRegistered));
+                }
+                Err(EnrolConflict::NotFirst) => {}
+            }
+        }
+        let pending = CredentialRecord {
+            status: CredentialStatus::Pending,
+            ..record.clone()
+        };
+        self.put_with_marker(&pending, created, false)
+            .await
+            .map(|r| r.map(|()| CredentialStatus::Pending))
+    }
+
+    /// One transaction: the credential (if its id is new) and the owner's
+    /// `enrolled` marker (only if absent when `first`, else kept if set).
+    async fn put_with_marker(
+        &self,
+        record: &CredentialRecord,
+        created: &UtcTime,
+        first: bool,
+    ) -> Result<std::result::Result<(), EnrolConflict>> {
         let mut item = credential_key(record.credential_id.as_bytes());
         item.insert("owner".into(), s(&record.owner));
         item.insert(
@@ -279,11 +337,95 @@ impl DynamoRegistry {
         item.insert("status".into(), s(status_text(record.status)));
         item.insert("label".into(), s(&record.label));
         item.insert("created".into(), s(created.as_str()));
-        self.client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.tables.registry)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let marker = Update::builder()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(&record.owner)))
+            .expression_attribute_values(":t", s(created.as_str()));
+        let marker = if first {
+            marker
+                .update_expression("SET enrolled = :t")
+                .condition_expression("attribute_not_exists(enrolled)")
+        } else {
+            marker.update_expression("SET enrolled = if_not_exists(enrolled, :t)")
+        }
+        .build()
+        .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(marker).build())
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Ok(())),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() {
+            let failed: Vec<bool> = cancel
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect();
+            // Items: 0 credential, 1 marker.
+            if failed.first() == Some(&true) {
+                return Ok(Err(EnrolConflict::AlreadyRegistered));
+            }
+            if failed.get(1) == Some(&true) {
+                return Ok(Err(EnrolConflict::NotFirst));
+            }
+        }
+        Err(from_sdk(SERVICE, err))
+    }
+
+    /// Activates a pending credential (an admin's confirmation). Returns
+    /// false if there is no pending credential with this id: an active one
+    /// needs nothing, a revoked one never comes back.
+    pub async fn activate_pending(&self, id: &[u8]) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .update_expression("SET #status = :active")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s(status_text(CredentialStatus::Active)))
+            .expression_attribute_values(":pending", s(status_text(CredentialStatus::Pending)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
+    /// Records an enrolment in the audit table, under `user#<name>`, one
+    /// item per credential (never overwritten).
+    pub async fn audit_enrolment(
+        &self,
+        user: &str,
+        credential_id: &Base64Url,
+        at: &UtcTime,
+        record: &serde_json::Value,
+    ) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.audit)
+            .item("pk", s(format!("user#{user}")))
+            .item(
+                "sk",
+                s(format!("{}#enrol#{}", at.as_str(), credential_id.encode())),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .item("record", s(record.to_string()))
             .send()
             .await
             .map_err(|e| from_sdk(SERVICE, e))?;
@@ -364,12 +506,21 @@ impl DynamoRegistry {
 
     /// Audit records of one execution, oldest first.
     pub async fn audit_of(&self, execution: &str) -> Result<Vec<serde_json::Value>> {
+        self.audit_under(&format!("exec#{execution}")).await
+    }
+
+    /// Enrolment records of one user, oldest first.
+    pub async fn enrolments_of(&self, user: &str) -> Result<Vec<serde_json::Value>> {
+        self.audit_under(&format!("user#{user}")).await
+    }
+
+    async fn audit_under(&self, pk: &str) -> Result<Vec<serde_json::Value>> {
         let page = self
             .client
             .query()
             .table_name(&self.tables.audit)
             .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(format!("exec#{execution}")))
+            .expression_attribute_values(":p", s(pk))
             .send()
             .await
             .map_err(|e| from_sdk(SERVICE, e))?;

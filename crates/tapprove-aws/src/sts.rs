@@ -1,7 +1,15 @@
 //! STS: who is calling. The approver identity comes from the AWS principal,
 //! not from anything the client claims.
 
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sts::Client;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
+use tapprove_proto::enrolment::{GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER};
 
 use crate::error::{AwsError, Result, from_sdk};
 
@@ -63,6 +71,97 @@ impl Identity {
             )),
         }
     }
+}
+
+/// The STS endpoint this configuration talks to:
+/// `AWS_ENDPOINT_URL_STS`, else the configured endpoint override
+/// (`AWS_ENDPOINT_URL`, `endpoint_url` in the profile), else the regional
+/// endpoint. The enrolment service and its clients use the same rule, so a
+/// client signs for exactly the endpoint the service will replay to.
+pub fn endpoint(config: &aws_config::SdkConfig) -> Result<String> {
+    let url = std::env::var("AWS_ENDPOINT_URL_STS")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| config.endpoint_url().map(str::to_owned));
+    if let Some(url) = url {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    let region = config.region().ok_or_else(|| {
+        AwsError::unexpected(
+            SERVICE,
+            "no AWS region configured: set AWS_REGION or a profile region",
+        )
+    })?;
+    Ok(format!("https://sts.{region}.amazonaws.com"))
+}
+
+/// Signs, but does not send, an `sts:GetCallerIdentity` request carrying
+/// the header [`SERVER_ID_HEADER`] = `server_id`, for an enrolment service
+/// to replay. Valid for the 15 minutes STS accepts a signature.
+pub async fn presign_caller_identity(
+    config: &aws_config::SdkConfig,
+    server_id: &str,
+) -> Result<PresignedCallerIdentity> {
+    let url = format!("{}/", endpoint(config)?);
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let provider = config.credentials_provider().ok_or_else(|| {
+        AwsError::unexpected(
+            SERVICE,
+            "no AWS credentials configured: sign in or set AWS_PROFILE",
+        )
+    })?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot load AWS credentials: {e}")))?;
+    let identity: SigningIdentity = credentials.into();
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&url)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut headers = BTreeMap::from([
+        ("host".to_owned(), host),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
+        ),
+        (SERVER_ID_HEADER.to_owned(), server_id.to_owned()),
+    ]);
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("sts")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(GET_CALLER_IDENTITY_BODY.as_bytes()),
+    )
+    .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?
+        .into_parts();
+    for (name, value) in instructions.headers() {
+        headers.insert(name.to_ascii_lowercase(), value.to_owned());
+    }
+    Ok(PresignedCallerIdentity {
+        method: "POST".into(),
+        url,
+        headers,
+        body: GET_CALLER_IDENTITY_BODY.into(),
+    })
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub enum Command {
         #[arg(long)]
         flush: bool,
     },
-    /// Create your software authenticator and write its enrolment request for an admin.
+    /// Create your software authenticator and enrol it (through the enrolment service, or a request file for an admin).
     Enroll(EnrollArgs),
     /// Install and manage the approval gate.
     Gate {
@@ -98,7 +98,11 @@ pub struct EnrollArgs {
     /// Protect the key with a PIN, so its signatures carry user verification.
     #[arg(long)]
     pub with_pin: bool,
-    /// Write the enrolment request here (default: standard output).
+    /// Submit to this enrolment service (default: `[enrolment] url` in the settings).
+    #[arg(long, value_name = "URL", conflicts_with = "out")]
+    pub service: Option<String>,
+    /// Write the enrolment request here for an admin (`tapprove admin register`)
+    /// instead of submitting it; with no service configured it goes to standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -177,12 +181,15 @@ pub enum AdminCommand {
         /// The enrolment request file (`-` for standard input).
         file: PathBuf,
     },
-    /// List a user's credentials, or revoke one.
+    /// List a user's credentials; revoke one, or confirm a pending one.
     Credentials {
         user: String,
         /// Revoke this credential (base64url id).
         #[arg(long, value_name = "ID")]
         revoke: Option<String>,
+        /// Confirm this pending credential, so it signs (base64url id).
+        #[arg(long, value_name = "ID")]
+        activate: Option<String>,
     },
     /// The audit records of one execution.
     Audit {

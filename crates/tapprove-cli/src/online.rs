@@ -10,9 +10,9 @@ use tapprove_authn::UserVerification;
 use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
 use tapprove_config::Config;
 use tapprove_core::enrolment::check_new_credential;
-use tapprove_core::registry::CredentialRecord;
 use tapprove_engine::install::{GatePlan, SourceKind};
 use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, now};
+use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentStatus, EnrolmentVersion};
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Verdict};
 
@@ -44,6 +44,18 @@ impl From<EngineError> for Failure {
                 },
                 a,
             ),
+            EngineError::Enrolment { code, message } => Failure {
+                kind: match code.as_str() {
+                    "service_unreachable"
+                    | "upstream_unavailable"
+                    | "registry_unavailable"
+                    | "bad_answer" => Kind::Failed,
+                    _ => Kind::Rejected,
+                },
+                code,
+                message,
+                rule: None,
+            },
             other => Failure::failed("engine_error", other),
         }
     }
@@ -352,23 +364,22 @@ pub async fn outbox(session: &Session, flush: bool) -> Result {
     Ok(())
 }
 
-/// The enrolment request an admin registers with `tapprove admin register`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct EnrolmentRequest {
-    tapprove: String,
-    user: String,
-    label: String,
-    rp_id: String,
-    credential_id: Base64Url,
-    challenge: Base64Url,
-    client_data_json: Base64Url,
-    attestation_object: Base64Url,
-}
-
+/// `tapprove enroll`: creates a software credential and submits it to the
+/// enrolment service, which registers it under the caller's AWS identity;
+/// without a service (or with `--out`), writes the enrolment request for
+/// an admin to register. If the submission fails, the new key is deleted
+/// again, so the key store and the registry never disagree.
 pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
-    let (engine, _) = session.engine().await?;
+    let (engine, aws) = session.engine().await?;
     let user = engine.approver().await?;
     let rp_id = engine.config().rp_id.clone();
+    let service = match &args.out {
+        Some(_) => None,
+        None => args
+            .service
+            .clone()
+            .or_else(|| engine.config().enrolment.as_ref().and_then(|e| e.url.clone())),
+    };
     let store = key_store()?;
     let existing: Vec<Base64Url> = store
         .list()?
@@ -391,7 +402,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         &TerminalPrompt::new(&args.pin),
     )?;
     let request = EnrolmentRequest {
-        tapprove: "enrolment/v1".into(),
+        tapprove: EnrolmentVersion,
         user: user.clone(),
         label: args.label,
         rp_id,
@@ -399,12 +410,43 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         challenge: Base64Url::new(challenge.to_vec()),
         client_data_json: Base64Url::new(client_data),
         attestation_object: Base64Url::new(created.attestation_object),
+        identity: None,
     };
-    let text = serde_json::to_string_pretty(&request).map_err(|e| Failure::failed("output", e))?;
+    let rollback = |failure: Failure| match store.delete(created.credential_id.as_bytes()) {
+        Ok(_) => failure,
+        Err(e) => Failure {
+            message: format!(
+                "{}; the new key {} could not be removed either ({e}): delete it with care",
+                failure.message, created.credential_id
+            ),
+            ..failure
+        },
+    };
+    if let Some(service) = service {
+        let receipt = tapprove_engine::enrol::submit(&aws, &service, request)
+            .await
+            .map_err(|e| rollback(e.into()))?;
+        let id = receipt.credential_id.encode();
+        session.out.result(json!({"ok": true, "receipt": receipt}), || match receipt.status {
+            EnrolmentStatus::Active => format!(
+                "Enrolled `{}` for {}: it signs from now on.",
+                receipt.label, receipt.user
+            ),
+            EnrolmentStatus::Pending => format!(
+                "Enrolled `{}` for {}; it is pending until an admin confirms it (`tapprove admin credentials {} --activate {id}`).",
+                receipt.label, receipt.user, receipt.user
+            ),
+        });
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(&request).map_err(|e| rollback(Failure::failed("output", e)))?;
     match &args.out {
         Some(path) => {
             write_atomically(path, text.as_bytes()).map_err(|e| {
-                Failure::failed("write_failed", format!("cannot write {}: {e}", path.display()))
+                rollback(Failure::failed(
+                    "write_failed",
+                    format!("cannot write {}: {e}", path.display()),
+                ))
             })?;
             session.out.note(&format!(
                 "Created a software key for {user}. Ask an admin to run `tapprove admin register {}`.",
@@ -514,9 +556,9 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
         }
         AdminCommand::Register { file } => {
             let bytes = read_input(&file, "enrolment request")?;
-            let request: EnrolmentRequest = serde_json::from_slice(&bytes)
+            let request = EnrolmentRequest::from_json(&bytes)
                 .map_err(|e| Failure::input(format!("not an enrolment request: {e}")))?;
-            if request.tapprove != "enrolment/v1" || request.rp_id != config.rp_id {
+            if request.rp_id != config.rp_id {
                 return Err(Failure::input(format!(
                     "the enrolment request is for `{}`, this registry is for `{}`",
                     request.rp_id, config.rp_id
@@ -530,31 +572,25 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 request.credential_id.as_bytes(),
             )
             .map_err(|e| Failure::failed("enrolment_refused", e))?;
-            let kind = if checked.aaguid == tapprove_authn::software::SOFTWARE_AAGUID {
-                tapprove_proto::registry::AuthenticatorKind::Software
-            } else {
-                tapprove_proto::registry::AuthenticatorKind::SecurityKey
-            };
-            let record = CredentialRecord {
-                credential_id: checked.credential_id.clone(),
-                owner: request.user.clone(),
-                public_key: checked.public_key,
-                counter: checked.counter,
-                aaguid: checked.aaguid,
-                kind,
-                status: CredentialStatus::Active,
-                label: request.label.clone(),
-            };
+            let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
             admin::register(&aws, &config, &record, &now()).await?;
             session.out.result(
-                json!({"ok": true, "user": request.user, "credential_id": checked.credential_id}),
+                json!({"ok": true, "user": request.user, "credential_id": record.credential_id}),
                 || format!("Registered `{}` for {}.", request.label, request.user),
             );
         }
-        AdminCommand::Credentials { user, revoke } => {
+        AdminCommand::Credentials {
+            user,
+            revoke,
+            activate,
+        } => {
             if let Some(id) = revoke {
                 let id = Base64Url::decode(&id).map_err(|e| Failure::input(format!("--revoke: {e}")))?;
                 admin::revoke_credential(&aws, &config, id.as_bytes()).await?;
+            }
+            if let Some(id) = activate {
+                let id = Base64Url::decode(&id).map_err(|e| Failure::input(format!("--activate: {e}")))?;
+                admin::activate_credential(&aws, &config, id.as_bytes()).await?;
             }
             let list = admin::credentials(&aws, &config, &user).await?;
             session

@@ -1,8 +1,9 @@
 //! The whole approval loop of DESIGN.md against a local emulator: moto runs
 //! the real gate definition from `deploy/`, the verifier runs as an
-//! activity worker (the library `tapprove-verifier worker` runs), and
+//! activity worker (the library `tapprove-verifier worker` runs) beside
+//! the enrolment service (what `tapprove-verifier serve` runs), and
 //! approvers use the real `tapprove` binary, each as its own IAM user with
-//! its own state directory.
+//! its own state directory, enrolling through the service.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
@@ -24,6 +25,7 @@ struct Loop {
     runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     worker: Option<std::thread::JoinHandle<()>>,
+    enrolment_url: String,
 }
 
 struct Approver {
@@ -46,6 +48,7 @@ impl Loop {
                 .unwrap(),
             stop: None,
             worker: None,
+            enrolment_url: String::new(),
         };
         let out = this.admin(&[
             "--json",
@@ -61,10 +64,32 @@ impl Loop {
             "gate install: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let config = Config::load(&this.config_path()).unwrap();
+        let mut config = Config::load(&this.config_path()).unwrap();
         this.state_machine = config.gate.as_ref().unwrap().state_machine_arn.clone();
+        this.enrolment_url = this.start_enrolment(&config);
+        config.enrolment = Some(tapprove_config::EnrolmentSettings {
+            url: Some(this.enrolment_url.clone()),
+            require_admin: false,
+        });
+        config.save(&this.config_path()).unwrap();
         this.start_verifier(config);
         this
+    }
+
+    /// Starts the enrolment service on a free port; it stops with the runtime.
+    fn start_enrolment(&self, config: &Config) -> String {
+        self.runtime.block_on(async {
+            let aws = self.moto.sdk_config().await;
+            let service = tapprove_verifier::enrol::EnrolService::from_config(&aws, config).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(tapprove_verifier::http::serve(
+                listener,
+                std::sync::Arc::new(service),
+                std::future::pending(),
+            ));
+            url
+        })
     }
 
     fn config_path(&self) -> PathBuf {
@@ -117,13 +142,25 @@ impl Loop {
         self.run(self.moto.env(Some(&who.iam)), &who.state, args)
     }
 
-    /// Creates an IAM user who enrols a software key, registered by the
-    /// admin and granted `groups`.
+    /// Creates an IAM user who enrols a software key through the enrolment
+    /// service (their first, so it is active at once), granted `groups`.
     fn approver(&self, name: &str, groups: &[&str]) -> Approver {
-        let who = Approver {
-            iam: self.moto.create_user(name),
-            state: self.dir.path().join(name),
-        };
+        let who = self.user(name);
+        let out = self.as_(&who, &["--json", "enroll", "--label", "laptop"]);
+        assert!(
+            out.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_of(&out)["receipt"]["status"], "active");
+        self.grant(name, groups);
+        who
+    }
+
+    /// Like [`Self::approver`], but the key is registered the admin's way:
+    /// an enrolment request file and `tapprove admin register`.
+    fn approver_registered_by_admin(&self, name: &str, groups: &[&str]) -> Approver {
+        let who = self.user(name);
         let request = self.dir.path().join(format!("{name}-enrolment.json"));
         let out = self.as_(
             &who,
@@ -140,6 +177,18 @@ impl Loop {
             "register: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        self.grant(name, groups);
+        who
+    }
+
+    fn user(&self, name: &str) -> Approver {
+        Approver {
+            iam: self.moto.create_user(name),
+            state: self.dir.path().join(name),
+        }
+    }
+
+    fn grant(&self, name: &str, groups: &[&str]) {
         for group in groups {
             let out = self.admin(&["admin", "grant", name, group]);
             assert!(
@@ -148,7 +197,6 @@ impl Loop {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        who
     }
 
     fn start(&self, title: &str, requested_by: &str, quorum: u32, timeout: u32) -> String {
@@ -309,7 +357,8 @@ fn self_approval_and_approvers_outside_the_group_are_rejected() {
         ("FAILED", Some("Tapprove.self_approval"))
     );
 
-    let dave = l.approver("dave", &["staging-approvers"]);
+    // Dave's key was registered by an admin from a request file.
+    let dave = l.approver_registered_by_admin("dave", &["staging-approvers"]);
     let execution = l.start("Deploy again", "alice", 1, 600);
     let id = l.inbox_id(&dave);
     assert!(l.as_(&dave, &["approve", &id]).status.success());
@@ -612,4 +661,144 @@ fn any_workflow_can_wait_on_the_gate_with_start_execution_sync() {
     let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
     assert_eq!(output["deploy"], "deployed");
     assert_eq!(output["Output"]["approvals"][0]["approver"], "bob");
+}
+
+#[test]
+fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+
+    // A second key (Bob's desktop: same AWS identity, another machine)
+    // waits for confirmation.
+    let desktop = Approver {
+        iam: bob.iam.clone(),
+        state: l.dir.path().join("bob-desktop"),
+    };
+    let out = l.as_(&desktop, &["--json", "enroll", "--label", "desktop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let receipt = &json_of(&out)["receipt"];
+    assert_eq!(
+        (receipt["user"].as_str(), receipt["status"].as_str()),
+        (Some("bob"), Some("pending"))
+    );
+    let pending = receipt["credential_id"].as_str().unwrap().to_owned();
+    let statuses = |l: &Loop| -> std::collections::BTreeMap<String, String> {
+        let list = json_of(&l.admin(&["--json", "admin", "credentials", "bob"]));
+        list["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["label"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        statuses(&l),
+        [("desktop", "pending"), ("laptop", "active")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .into()
+    );
+    // Each enrolment is in the audit trail with the AWS principal that made it.
+    let audit = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
+            .enrolments_of("bob")
+            .await
+            .unwrap()
+    });
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|r| r["caller_arn"].as_str().unwrap().ends_with(":user/bob"))
+    );
+    let desktop_record = audit.iter().find(|r| r["label"] == "desktop").unwrap();
+    assert_eq!(desktop_record["status"], "pending");
+
+    // An admin confirms it; a second confirmation has nothing to confirm.
+    let out = l.admin(&["admin", "credentials", "bob", "--activate", &pending]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(statuses(&l)["desktop"], "active");
+    let out = l.admin(&["admin", "credentials", "bob", "--activate", &pending]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pending credential"));
+}
+
+#[test]
+fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
+    let l = Loop::new("activity");
+    let _bob = l.approver("bob", &["prod-approvers"]);
+    let mallory = l.user("mallory");
+    // Mallory makes a key and claims it is Bob's.
+    let file = l.dir.path().join("mallory.json");
+    let out = l.as_(&mallory, &["enroll", "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut request =
+        tapprove_proto::enrolment::EnrolmentRequest::from_json(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(request.user, "mallory");
+    request.user = "bob".into();
+    let refused = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config_as(Some(&mallory.iam)).await;
+        tapprove_engine::enrol::submit(&aws, &l.enrolment_url, request.clone()).await
+    });
+    match refused {
+        Err(tapprove_engine::EngineError::Enrolment { code, message }) => {
+            assert_eq!(code, "identity_refused");
+            assert!(message.contains("signed in as `mallory`"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Without an identity proof the service does not even look.
+    let (status, body) = l.runtime.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/enrolments", l.enrolment_url))
+            .body(std::fs::read(&file).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("identity_required"));
+    let list = json_of(&l.admin(&["--json", "admin", "credentials", "bob"]));
+    assert_eq!(
+        list["credentials"].as_array().unwrap().len(),
+        1,
+        "nothing was added to Bob"
+    );
+
+    // A submission that fails leaves no key behind on the client.
+    let keys = |who: &Approver| {
+        let store = who.state.join("keys");
+        let out = l.as_(
+            who,
+            &["--json", "key", "list", "--store", store.to_str().unwrap()],
+        );
+        json_of(&out)["keys"].as_array().unwrap().len()
+    };
+    let elsewhere = Approver {
+        iam: mallory.iam.clone(),
+        state: l.dir.path().join("mallory-2"),
+    };
+    let out = l.as_(
+        &elsewhere,
+        &["--json", "enroll", "--service", "http://127.0.0.1:9"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("service_unreachable"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(keys(&elsewhere), 0, "the key of a failed enrolment is removed");
+    assert_eq!(keys(&mallory), 1);
 }

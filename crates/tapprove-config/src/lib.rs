@@ -39,6 +39,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     #[serde(default)]
     pub gate: Option<GateSettings>,
+    #[serde(default)]
+    pub enrolment: Option<EnrolmentSettings>,
 }
 
 fn yes() -> bool {
@@ -88,6 +90,19 @@ impl Source {
             Self::Queue { group, .. } => format!("queue:{group}"),
         }
     }
+}
+
+/// The enrolment service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentSettings {
+    /// Where clients post new credentials (`tapprove-verifier serve`, or the
+    /// verifier Lambda's function URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Every new credential waits for an admin, even a user's first.
+    #[serde(default)]
+    pub require_admin: bool,
 }
 
 /// The installed gate, for `tapprove gate` commands and tests.

@@ -27,6 +27,27 @@ pub struct CheckedCredential {
     pub user_verified: bool,
 }
 
+impl CheckedCredential {
+    /// The registry record for this credential, owned by `owner`.
+    pub fn into_record(
+        self,
+        owner: &str,
+        label: &str,
+        status: tapprove_proto::registry::CredentialStatus,
+    ) -> crate::registry::CredentialRecord {
+        crate::registry::CredentialRecord {
+            kind: tapprove_proto::registry::AuthenticatorKind::of_aaguid(self.aaguid),
+            credential_id: self.credential_id,
+            owner: owner.to_owned(),
+            public_key: self.public_key,
+            counter: self.counter,
+            aaguid: self.aaguid,
+            status,
+            label: label.to_owned(),
+        }
+    }
+}
+
 /// Why a new credential was refused.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

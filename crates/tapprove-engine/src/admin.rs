@@ -70,6 +70,22 @@ pub async fn credentials(
     Ok(registry(aws, config).credentials_of(user).await?)
 }
 
+/// Confirms a pending credential (an admin's word that it is the user's).
+pub async fn activate_credential(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+    credential_id: &[u8],
+) -> Result<()> {
+    if registry(aws, config).activate_pending(credential_id).await? {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(
+            "no pending credential with that id: list the user's credentials; a revoked one cannot come back, enrol again"
+                .into(),
+        ))
+    }
+}
+
 /// Revokes a credential: it never verifies again.
 pub async fn revoke_credential(
     aws: &aws_config::SdkConfig,

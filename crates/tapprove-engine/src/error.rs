@@ -23,6 +23,9 @@ pub enum EngineError {
     Sign(#[from] SignError),
     #[error("{0}")]
     Invalid(String),
+    /// The enrolment service refused or could not be reached.
+    #[error("enrolment: {message}")]
+    Enrolment { code: String, message: String },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -100,5 +100,6 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
             name: plan.name.clone(),
             state_machine_arn,
         }),
+        enrolment: None,
     })
 }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod enrol;
 mod error;
 pub mod install;
 pub mod store;

@@ -27,6 +27,7 @@
 
 mod bytes;
 mod decision;
+pub mod enrolment;
 mod error;
 pub mod limits;
 pub mod registry;

@@ -43,3 +43,9 @@ pub const MAX_SIGNATURE_BYTES: usize = 1024;
 pub const MAX_USER_HANDLE_BYTES: usize = 64;
 /// A COSE public key in the registry.
 pub const MAX_PUBLIC_KEY_BYTES: usize = 2048;
+
+/// An enrolment request: the attestation object (certificate chains
+/// included) and the presigned identity request.
+pub const MAX_ENROLMENT_BYTES: usize = 64 * 1024;
+/// A credential's label.
+pub const MAX_LABEL_CHARS: usize = 128;

@@ -56,7 +56,22 @@ pub enum AuthenticatorKind {
     Platform,
 }
 
+/// The AAGUID of Tapprove's software authenticator. Org policies name it to
+/// allow or refuse software credentials.
+pub const SOFTWARE_AAGUID: Aaguid = Aaguid([
+    0xa6, 0xf2, 0x0a, 0x98, 0x9d, 0xe8, 0x46, 0x3e, 0xa3, 0x42, 0x08, 0xb7, 0xdb, 0xff, 0x97, 0x29,
+]);
+
 impl AuthenticatorKind {
+    /// What an attested AAGUID says the authenticator is.
+    pub fn of_aaguid(aaguid: Aaguid) -> Self {
+        if aaguid == SOFTWARE_AAGUID {
+            Self::Software
+        } else {
+            Self::SecurityKey
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Software => "software",
@@ -128,7 +143,13 @@ impl RegistryFile {
                     1,
                     MAX_PUBLIC_KEY_BYTES,
                 )?;
-                text::check(DOC, &format!("{field}.label"), &c.label, 128, Lines::Single)?;
+                text::check(
+                    DOC,
+                    &format!("{field}.label"),
+                    &c.label,
+                    crate::limits::MAX_LABEL_CHARS,
+                    Lines::Single,
+                )?;
                 if !seen.insert(c.credential_id.clone()) {
                     return Err(WireError::new(
                         crate::WireErrorKind::Malformed,

@@ -4,12 +4,22 @@
 //! crate `{op, request, decision|denial, tally}`; [`gate::handle`] answers
 //! with the new tally, or with a Step Functions error (`Tapprove.<code>`,
 //! `Tapprove.Denied`, `Tapprove.RegistryUnavailable`). The same function
-//! serves the activity worker ([`worker`]) and a Lambda handler, so the
-//! verifier runs in AWS or anywhere else.
+//! serves the activity worker ([`worker`]) and the Lambda handler
+//! ([`lambda`]), so the verifier runs in AWS or anywhere else.
+//!
+//! The enrolment service ([`enrol`]) writes new credentials into the
+//! registry under the caller's AWS identity, proven by a presigned
+//! `sts:GetCallerIdentity` request ([`identity`]); it is served over HTTP
+//! by `tapprove-verifier serve` ([`http`]) and through a Lambda function
+//! URL.
 
 #![forbid(unsafe_code)]
 
+pub mod enrol;
 pub mod gate;
+pub mod http;
+pub mod identity;
+pub mod lambda;
 pub mod worker;
 
 /// The system clock as the protocol's time type.

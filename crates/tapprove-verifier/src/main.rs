@@ -1,55 +1,83 @@
-//! `tapprove-verifier`: the approval gate's verifier.
+//! `tapprove-verifier`: the approval gate's verifier and the enrolment
+//! service.
 //!
-//! `tapprove-verifier worker [--config FILE]` long-polls the verifier
-//! activity named in the configuration and answers the gate. AWS settings
-//! come from the standard environment (`AWS_REGION`, credentials,
-//! `AWS_ENDPOINT_URL`).
+//! - `tapprove-verifier worker [--config FILE]` long-polls the verifier
+//!   activity named in the configuration and answers the gate.
+//! - `tapprove-verifier serve [--listen ADDR]` serves enrolments over HTTP.
+//! - `tapprove-verifier lambda` (or the binary deployed as a Lambda
+//!   `bootstrap`, where `AWS_LAMBDA_RUNTIME_API` is set) runs both as a
+//!   Lambda function.
+//!
+//! AWS settings come from the standard environment (`AWS_REGION`,
+//! credentials, `AWS_ENDPOINT_URL`). In Lambda the settings file is found
+//! through `TAPPROVE_CONFIG` (ship it in the deployment package).
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Config;
+use tapprove_verifier::enrol::EnrolService;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tapprove-verifier",
     version,
-    about = "Verifies Tapprove decisions for the approval gate"
+    about = "Verifies Tapprove decisions for the approval gate and enrols authenticators"
 )]
 struct Cli {
+    /// Tapprove settings file (default: TAPPROVE_CONFIG or the OS config directory).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Poll the verifier activity and answer the gate (runs until Ctrl-C or SIGTERM).
     Worker {
-        /// Tapprove settings file (default: TAPPROVE_CONFIG or the OS config directory).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
         /// Poll this activity instead of the one in the settings.
         #[arg(long, value_name = "ARN")]
         activity: Option<String>,
     },
+    /// Serve the enrolment endpoint over HTTP (runs until Ctrl-C or SIGTERM).
+    Serve {
+        /// Address to listen on; port 0 picks a free one (printed on start).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+    },
+    /// Run as an AWS Lambda function (the default when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Worker { config, activity } => {
-            let path = Config::locate(config.as_deref());
-            let config = match Config::load(&path) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+    let command = match cli.command {
+        Some(c) => c,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            eprintln!("error: name a command: worker, serve or lambda (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let path = Config::locate(cli.config.as_deref());
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let aws = tapprove_aws::load_config().await;
+    let registry = DynamoRegistry::new(&aws, TableNames::from(&config.tables));
+    match command {
+        Command::Worker { activity } => {
             let Some(activity) =
                 activity.or_else(|| config.verifier.as_ref().map(|v| v.activity_arn.clone()))
             else {
@@ -59,14 +87,76 @@ async fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            let aws = tapprove_aws::load_config().await;
             let sfn = StepFunctions::new(&aws);
-            let registry = DynamoRegistry::new(&aws, TableNames::from(&config.tables));
             let worker = format!("tapprove-verifier-{}", std::process::id());
             eprintln!("tapprove-verifier: polling {activity}");
             tapprove_verifier::worker::run(&sfn, &activity, &worker, &config.policy(), &registry, shutdown())
                 .await;
             ExitCode::SUCCESS
+        }
+        Command::Serve { listen } => {
+            let service = match enrol_service(&aws, &config, &path) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let listener = match tokio::net::TcpListener::bind(listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {listen}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match listener.local_addr() {
+                Ok(addr) => eprintln!("tapprove-verifier: enrolment service listening on http://{addr}"),
+                Err(e) => eprintln!("tapprove-verifier: listening (address unknown: {e})"),
+            }
+            match tapprove_verifier::http::serve(listener, Arc::new(service), shutdown()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: the enrolment service stopped: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Lambda => {
+            let service = match enrol_service(&aws, &config, &path) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let handler = tapprove_verifier::lambda::Handler {
+                policy: config.policy(),
+                registry,
+                enrolment: Arc::new(service),
+            };
+            match tapprove_verifier::lambda::run(handler).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: the Lambda runtime stopped: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn enrol_service(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+    path: &Path,
+) -> Result<EnrolService, ExitCode> {
+    match EnrolService::from_config(aws, config) {
+        Ok(service) => {
+            eprintln!(
+                "tapprove-verifier: enrolling for `{}` (identities checked with {}; settings {})",
+                config.rp_id,
+                service.caller.endpoint(),
+                path.display()
+            );
+            Ok(service)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Err(ExitCode::from(2))
         }
     }
 }

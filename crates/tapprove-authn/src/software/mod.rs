@@ -25,7 +25,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use tapprove_core::webauthn::{AttestationObject, CoseKey, Flags};
 use tapprove_proto::registry::AuthenticatorKind;
-use tapprove_proto::{Aaguid, Base64Url, UtcTime};
+use tapprove_proto::{Base64Url, UtcTime};
 use zeroize::Zeroizing;
 
 use crate::authenticator::{
@@ -34,11 +34,7 @@ use crate::authenticator::{
 };
 use crate::prompt::{PinRequest, Prompt, UserPrompt};
 
-/// The AAGUID of Tapprove's software authenticator. Org policies name it to
-/// allow or refuse software credentials.
-pub const SOFTWARE_AAGUID: Aaguid = Aaguid([
-    0xa6, 0xf2, 0x0a, 0x98, 0x9d, 0xe8, 0x46, 0x3e, 0xa3, 0x42, 0x08, 0xb7, 0xdb, 0xff, 0x97, 0x29,
-]);
+pub use tapprove_proto::registry::SOFTWARE_AAGUID;
 
 /// Wrong PIN entries before a software credential locks, as on CTAP2 keys.
 pub const PIN_RETRIES: u32 = 8;

@@ -1,0 +1,127 @@
+//! Enrolment wire types: a new credential on its way to the registry.
+//!
+//! The client sends an [`EnrolmentRequest`]: the credential (public key in
+//! the attestation object), its label, and, for the enrolment service, a
+//! [`PresignedCallerIdentity`]: an `sts:GetCallerIdentity` request signed
+//! with the caller's AWS credentials that the service replays to learn who
+//! is enrolling (the scheme of Vault's AWS auth method). The `user` field is
+//! what the client believes; the service trusts only the replayed identity
+//! and refuses a request whose `user` differs from it. The same request,
+//! without `identity`, is what an admin registers with `tapprove admin
+//! register`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::parse_document;
+use crate::limits::{
+    MAX_CLIENT_DATA_BYTES, MAX_CREDENTIAL_ID_BYTES, MAX_ENROLMENT_BYTES, MAX_LABEL_CHARS, MAX_PRINCIPAL_CHARS,
+};
+use crate::text::{self, Lines};
+use crate::{Base64Url, WireError};
+
+const DOC: &str = "enrolment request";
+
+crate::version_tag!(
+    /// `enrolment/v1`.
+    EnrolmentVersion = "enrolment/v1"
+);
+
+/// The header that names the enrolment service inside the signed STS
+/// request, so a presigned request made for one service is useless to
+/// another (Vault's `X-Vault-AWS-IAM-Server-ID`).
+pub const SERVER_ID_HEADER: &str = "x-tapprove-server-id";
+
+/// The only body a presigned identity request may carry.
+pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
+/// A new credential, as the client submits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentRequest {
+    pub tapprove: EnrolmentVersion,
+    /// Who the client believes it is (checked against `identity`).
+    pub user: String,
+    pub label: String,
+    pub rp_id: String,
+    pub credential_id: Base64Url,
+    pub challenge: Base64Url,
+    pub client_data_json: Base64Url,
+    pub attestation_object: Base64Url,
+    /// Proof of the caller's AWS identity, for the enrolment service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PresignedCallerIdentity>,
+}
+
+/// An `sts:GetCallerIdentity` request, signed (SigV4) but not sent.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresignedCallerIdentity {
+    /// `POST`.
+    pub method: String,
+    /// The STS endpoint it was signed for.
+    pub url: String,
+    /// Every header that was signed, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// [`GET_CALLER_IDENTITY_BODY`].
+    pub body: String,
+}
+
+impl std::fmt::Debug for PresignedCallerIdentity {
+    // The signature and a session token are bearer material for a few
+    // minutes: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresignedCallerIdentity")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a submitted credential stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentStatus {
+    /// Verifies from now on (the user's first credential).
+    Active,
+    /// Waits for confirmation by an admin (or an active credential).
+    Pending,
+}
+
+/// The enrolment service's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentReceipt {
+    pub user: String,
+    pub credential_id: Base64Url,
+    pub label: String,
+    pub status: EnrolmentStatus,
+}
+
+impl EnrolmentRequest {
+    /// Parses and bounds-checks an enrolment request.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
+        let request: Self = parse_document(DOC, bytes, MAX_ENROLMENT_BYTES, EnrolmentVersion::TEXT)?;
+        text::check(DOC, "user", &request.user, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        text::check(DOC, "label", &request.label, MAX_LABEL_CHARS, Lines::Single)?;
+        text::check(DOC, "rp_id", &request.rp_id, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        text::check_len(
+            DOC,
+            "credential_id",
+            request.credential_id.as_bytes().len(),
+            16,
+            MAX_CREDENTIAL_ID_BYTES,
+        )?;
+        text::check_len(DOC, "challenge", request.challenge.as_bytes().len(), 16, 64)?;
+        text::check_len(
+            DOC,
+            "client_data_json",
+            request.client_data_json.as_bytes().len(),
+            1,
+            MAX_CLIENT_DATA_BYTES,
+        )?;
+        Ok(request)
+    }
+}

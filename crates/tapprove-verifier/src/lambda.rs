@@ -1,0 +1,100 @@
+//! The verifier as an AWS Lambda function (`provided.al2023` custom
+//! runtime: deploy the `tapprove-verifier` binary as `bootstrap`).
+//!
+//! One function serves two kinds of events:
+//! - the gate's verification states (`arn:aws:states:::lambda:invoke` with
+//!   the gate call as `Payload`): answered like the activity worker does,
+//!   a failure becoming the function error whose `errorType` is the
+//!   Step Functions error name (`Tapprove.Denied`, `Tapprove.<code>`) and
+//!   whose `errorMessage` is the cause;
+//! - HTTP requests through a Lambda function URL (payload format 2.0):
+//!   `POST /v1/enrolments`, answered by the enrolment service.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tapprove_aws::dynamodb::DynamoRegistry;
+use tapprove_core::VerifierPolicy;
+
+use crate::enrol::{EnrolError, EnrolService};
+use crate::gate::handle;
+use crate::http::{ENROLMENTS_PATH, answer, error_body};
+
+/// What one invocation needs.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub policy: VerifierPolicy,
+    pub registry: DynamoRegistry,
+    pub enrolment: Arc<EnrolService>,
+}
+
+impl Handler {
+    /// Answers one event.
+    pub async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
+        if event.pointer("/requestContext/http").is_some() {
+            return Ok(self.http(&event).await);
+        }
+        let input = event.to_string();
+        handle(
+            &input,
+            &crate::now(),
+            &self.policy,
+            &self.registry,
+            &self.registry,
+        )
+        .await
+        .map_err(|f| Diagnostic {
+            error_type: f.error,
+            error_message: f.cause,
+        })
+    }
+
+    async fn http(&self, event: &Value) -> Value {
+        let method = event
+            .pointer("/requestContext/http/method")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = event.get("rawPath").and_then(Value::as_str).unwrap_or_default();
+        let (status, body) = match (method, path) {
+            ("POST", ENROLMENTS_PATH) => match body_of(event) {
+                Ok(bytes) => answer(&self.enrolment, &bytes).await,
+                Err(e) => (e.status, error_body(&e)),
+            },
+            ("GET", "/healthz") => (200, "\"ok\"".to_owned()),
+            _ => (
+                404,
+                error_body(&EnrolError::bad_request(format!(
+                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}"
+                ))),
+            ),
+        };
+        json!({
+            "statusCode": status,
+            "headers": {"content-type": "application/json"},
+            "body": body,
+        })
+    }
+}
+
+fn body_of(event: &Value) -> Result<Vec<u8>, EnrolError> {
+    let body = event.get("body").and_then(Value::as_str).unwrap_or_default();
+    if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| EnrolError::bad_request(format!("body is not base64: {e}")))
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// Runs the Lambda runtime loop until the runtime stops it.
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move { handler.invoke(event.payload).await }
+    }))
+    .await
+}

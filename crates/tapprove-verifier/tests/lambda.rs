@@ -1,0 +1,260 @@
+//! The verifier binary as a Lambda function, against a local Lambda
+//! Runtime API.
+//!
+//! There is no Lambda emulator here (moto runs functions in Docker), so
+//! the peer is a small server speaking the Runtime API's wire format as
+//! AWS documents it: `GET /2018-06-01/runtime/invocation/next` answers an
+//! event with the `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms`,
+//! `-Invoked-Function-Arn` and `-Trace-Id` headers; the function posts the
+//! result to `.../invocation/{id}/response` or `.../invocation/{id}/error`.
+//! The binary runs exactly as it would as a `bootstrap`: no arguments,
+//! `AWS_LAMBDA_RUNTIME_API` set; its registry is DynamoDB in moto.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// What the function posted for one invocation.
+#[derive(Debug)]
+struct Posted {
+    request_id: String,
+    kind: String,
+    body: Value,
+}
+
+struct RuntimeApi {
+    port: u16,
+    posted: mpsc::Receiver<Posted>,
+}
+
+impl RuntimeApi {
+    fn start(events: Vec<Value>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let queue = Arc::new(Mutex::new(
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (format!("req-{i}"), e))
+                .collect::<VecDeque<_>>(),
+        ));
+        let (tx, posted) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let queue = Arc::clone(&queue);
+                let tx = tx.clone();
+                std::thread::spawn(move || serve(stream, &queue, &tx));
+            }
+        });
+        Self { port, posted }
+    }
+
+    fn next(&self) -> Posted {
+        self.posted
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the function posted nothing within 30 s")
+    }
+}
+
+/// Serves one connection (keep-alive: requests until the peer closes).
+fn serve(stream: TcpStream, queue: &Mutex<VecDeque<(String, Value)>>, tx: &mpsc::Sender<Posted>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header == "\r\n" || header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/2018-06-01/runtime/invocation/next") => {
+                let next = queue.lock().unwrap().pop_front();
+                let Some((id, event)) = next else {
+                    // No more work: hold the long poll, as Lambda does.
+                    std::thread::sleep(Duration::from_secs(3600));
+                    return;
+                };
+                let body = event.to_string();
+                let deadline = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 30_000;
+                write!(
+                    writer,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:tapprove-verifier\r\nLambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+            ("POST", p) if p.starts_with("/2018-06-01/runtime/invocation/") => {
+                let rest = &p["/2018-06-01/runtime/invocation/".len()..];
+                let (id, kind) = rest.split_once('/').unwrap();
+                tx.send(Posted {
+                    request_id: id.to_owned(),
+                    kind: kind.to_owned(),
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                })
+                .unwrap();
+                let ok = "{\"status\":\"OK\"}";
+                write!(
+                    writer,
+                    "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{ok}",
+                    ok.len()
+                )
+                .unwrap();
+            }
+            _ => {
+                write!(writer, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
+            }
+        }
+        writer.flush().unwrap();
+    }
+}
+
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn request() -> Value {
+    json!({
+        "tapprove": "request/v1",
+        "execution": "arn:aws:states:us-east-1:123456789012:execution:tapprove-gate:7f3c2b1a",
+        "nonce": "0b6f5f9e-4a8e-4c1e-9d59-2b1f1c0f7a11",
+        "created": "2026-11-21T10:00:00Z",
+        "timeout_seconds": 31_536_000,
+        "title": "Deploy api v2.3 to prod",
+        "requested_by": "alice",
+        "approvers": "prod-approvers",
+        "quorum": 1,
+        "details": {"service": "api"}
+    })
+}
+
+#[test]
+fn the_binary_answers_gate_calls_and_enrolment_urls_as_a_lambda_function() {
+    let tally = json!({"approvals": [], "met": false, "remaining_seconds": 0});
+    let api = RuntimeApi::start(vec![
+        json!({"op": "remaining", "request": request(), "tally": tally}),
+        json!({"op": "verify", "request": request(), "decision": {"tapprove": "approval/v1"}, "tally": tally}),
+        // A Lambda function URL event (payload format 2.0).
+        json!({
+            "version": "2.0",
+            "rawPath": "/v1/enrolments",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/v1/enrolments", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "tapprove"}},
+            "body": "eyJ0YXBwcm92ZSI6ICJlbnJvbG1lbnQvdjEifQ==",
+            "isBase64Encoded": true
+        }),
+    ]);
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        let tables = tapprove_aws::dynamodb::TableNames::with_prefix("t");
+        tapprove_aws::dynamodb::DynamoRegistry::new(&aws, tables)
+            .create_tables()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "rp_id = \"approve.example.com\"\n[tables]\nregistry = \"t-registry\"\nledger = \"t-ledger\"\naudit = \"t-audit\"\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tapprove-verifier"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "tapprove-verifier")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tapprove-verifier")
+        .env("TAPPROVE_CONFIG", &config)
+        .envs(moto.env(None))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _function = Function(child);
+
+    let remaining = api.next();
+    assert_eq!(
+        (remaining.request_id.as_str(), remaining.kind.as_str()),
+        ("req-0", "response")
+    );
+    assert_eq!(remaining.body["last"], "waiting");
+    assert!(remaining.body["remaining_seconds"].as_i64().unwrap() > 0);
+
+    // A rejected decision is the function's error: errorType is the
+    // Step Functions error name the gate fails with.
+    let rejected = api.next();
+    assert_eq!(
+        (rejected.request_id.as_str(), rejected.kind.as_str()),
+        ("req-1", "error")
+    );
+    assert_eq!(rejected.body["errorType"], "Tapprove.malformed_decision");
+    let cause: Value = serde_json::from_str(rejected.body["errorMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["code"], "malformed_decision");
+    // ...and audited like every verification.
+    let audit = runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        tapprove_aws::dynamodb::DynamoRegistry::new(
+            &aws,
+            tapprove_aws::dynamodb::TableNames::with_prefix("t"),
+        )
+        .audit_of(request()["execution"].as_str().unwrap())
+        .await
+        .unwrap()
+    });
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["outcome"], "malformed_decision");
+
+    // An enrolment through the function URL answers as HTTP: an
+    // incomplete request is refused before anything is looked up.
+    let http = api.next();
+    assert_eq!(
+        (http.request_id.as_str(), http.kind.as_str()),
+        ("req-2", "response")
+    );
+    assert_eq!(http.body["statusCode"], 400);
+    let body: Value = serde_json::from_str(http.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], "bad_request");
+}
