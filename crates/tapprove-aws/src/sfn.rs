@@ -232,6 +232,19 @@ impl StepFunctions {
         Ok(out.execution_arn().to_owned())
     }
 
+    /// Stops an execution (a withdrawn request).
+    pub async fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str) -> Result<()> {
+        self.client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
     pub async fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionState> {
         let out = self
             .client

@@ -74,6 +74,9 @@ pub struct InboxArgs {
     /// Keep waiting for new requests (heartbeats claimed ones, resends pending decisions) until Ctrl-C.
     #[arg(long)]
     pub watch: bool,
+    /// With --watch: how often to ask Step Functions whether claimed requests are still open.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub heartbeat_seconds: u64,
 }
 
 #[derive(Debug, Args)]

@@ -184,6 +184,14 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
     if !args.watch {
         session.out.note("Checking the sources…");
         engine.poll_all(1).await?;
+        // Drop cached requests whose task is gone (decided elsewhere,
+        // expired, withdrawn); if Step Functions cannot be asked, the
+        // cache is still the best answer.
+        if let Err(e) = engine.heartbeat().await {
+            session
+                .out
+                .note(&format!("could not check claimed requests: {e}"));
+        }
         let items = inbox_json(&engine)?;
         session
             .out
@@ -191,7 +199,9 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
         return Ok(());
     }
     session.out.note("Waiting for requests (Ctrl-C to stop)…");
-    let mut last_heartbeat = std::time::Instant::now();
+    let heartbeat_every = Duration::from_secs(args.heartbeat_seconds);
+    // The first round checks what the cache holds from before.
+    let mut last_heartbeat: Option<std::time::Instant> = None;
     let mut backoff = Duration::from_secs(1);
     loop {
         let polled = tokio::select! {
@@ -213,10 +223,15 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
                 continue;
             }
         };
-        if last_heartbeat.elapsed() > Duration::from_secs(60) {
-            events.extend(engine.heartbeat().await.unwrap_or_default());
+        if last_heartbeat.is_none_or(|t| t.elapsed() >= heartbeat_every) {
+            match engine.heartbeat().await {
+                Ok(gone) => events.extend(gone),
+                Err(e) => session
+                    .out
+                    .note(&format!("could not check claimed requests: {e}")),
+            }
             let _ = flush_quietly(&engine, &session.out).await;
-            last_heartbeat = std::time::Instant::now();
+            last_heartbeat = Some(std::time::Instant::now());
         }
         for event in events {
             session.out.event(

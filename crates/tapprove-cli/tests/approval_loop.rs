@@ -802,3 +802,57 @@ fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
     assert_eq!(keys(&elsewhere), 0, "the key of a failed enrolment is removed");
     assert_eq!(keys(&mallory), 1);
 }
+
+#[test]
+fn watch_reports_new_requests_and_drops_the_ones_that_are_gone() {
+    use std::io::BufRead;
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_tapprove"))
+        .args(["--json", "inbox", "--watch", "--heartbeat-seconds", "5"])
+        .envs(l.moto.env(Some(&bob.iam)))
+        .env("TAPPROVE_CONFIG", l.config_path())
+        .env("TAPPROVE_STATE_DIR", &bob.state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (tx, events) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let next = |kind: &str| loop {
+        let event = events
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no `{kind}` event within 30 s"));
+        if event["event"] == kind {
+            return event;
+        }
+    };
+
+    let execution = l.start("Deploy api v2.3 to prod", "alice", 1, 600);
+    let new = next("new_request");
+    assert_eq!(new["title"], "Deploy api v2.3 to prod");
+    assert_eq!(new["source"], "activity:prod-approvers");
+
+    // The pipeline withdraws the request: the heartbeat learns the task is
+    // gone and the watcher says so.
+    l.runtime.block_on(async {
+        StepFunctions::new(&l.moto.sdk_config().await)
+            .stop_execution(&execution, "Withdrawn", "pipeline cancelled")
+            .await
+            .unwrap();
+    });
+    let gone = next("request_gone");
+    assert_eq!(gone["id"], new["id"]);
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let inbox = json_of(&l.as_(&bob, &["--json", "inbox"]));
+    assert_eq!(inbox["requests"], json!([]));
+}
