@@ -21,19 +21,46 @@ pub mod sts;
 
 pub use error::{AwsError, Result};
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
+/// One attempt at an ordinary call (everything but a long poll) may take
+/// this long...
+pub const CALL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// ...and the call with the SDK's standard retries this long.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
 /// Loads the AWS configuration from the standard environment and files.
 ///
-/// Connections time out after 3 s and reads after 75 s (longer than the
-/// minute an activity long-poll may wait), so an endpoint that accepts a
-/// connection and never answers cannot hang Tapprove.
+/// Connections time out after 3 s and ordinary calls after
+/// [`CALL_ATTEMPT_TIMEOUT`] per attempt and [`CALL_TIMEOUT`] in all, so an
+/// endpoint that accepts a connection and never answers holds a command up
+/// for seconds, not minutes (a decision then waits in the outbox). Long
+/// polls get their own, longer limits ([`long_poll_timeouts`]).
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(3))
-                .read_timeout(std::time::Duration::from_secs(75))
-                .build(),
-        )
+        .timeout_config(call_timeouts())
         .load()
         .await
+}
+
+fn call_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(CALL_ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(CALL_ATTEMPT_TIMEOUT)
+        .operation_timeout(CALL_TIMEOUT)
+        .build()
+}
+
+/// Limits for long polls: `GetActivityTask` waits up to a minute for a
+/// task, `ReceiveMessage` up to 20 s.
+pub(crate) fn long_poll_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(75))
+        .operation_attempt_timeout(Duration::from_secs(75))
+        .operation_timeout(Duration::from_secs(160))
+        .build()
 }

@@ -83,12 +83,18 @@ pub struct ExecutionState {
 #[derive(Debug, Clone)]
 pub struct StepFunctions {
     client: Client,
+    /// For `GetActivityTask`, which may wait a minute for a task.
+    polls: Client,
 }
 
 impl StepFunctions {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let polls = aws_sdk_sfn::config::Builder::from(config)
+            .timeout_config(crate::long_poll_timeouts())
+            .build();
         Self {
             client: Client::new(config),
+            polls: Client::from_conf(polls),
         }
     }
 
@@ -96,7 +102,7 @@ impl StepFunctions {
     /// arrived.
     pub async fn poll_activity(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>> {
         let out = self
-            .client
+            .polls
             .get_activity_task()
             .activity_arn(activity_arn)
             .worker_name(worker)

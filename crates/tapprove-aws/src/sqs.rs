@@ -18,19 +18,25 @@ pub struct QueueMessage {
 #[derive(Debug, Clone)]
 pub struct Queues {
     client: Client,
+    /// For `ReceiveMessage`, which may wait 20 s for a message.
+    polls: Client,
 }
 
 impl Queues {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let polls = aws_sdk_sqs::config::Builder::from(config)
+            .timeout_config(crate::long_poll_timeouts())
+            .build();
         Self {
             client: Client::new(config),
+            polls: Client::from_conf(polls),
         }
     }
 
     /// Long-polls `queue_url` for up to `wait_seconds` (at most 20).
     pub async fn receive(&self, queue_url: &str, wait_seconds: i32, max: i32) -> Result<Vec<QueueMessage>> {
         let out = self
-            .client
+            .polls
             .receive_message()
             .queue_url(queue_url)
             .wait_time_seconds(wait_seconds.clamp(0, 20))

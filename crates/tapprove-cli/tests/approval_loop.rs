@@ -496,6 +496,62 @@ fn a_decision_made_while_offline_is_delivered_later_exactly_once() {
     assert_eq!(again["decisions"][0]["attempts"], decisions[0]["attempts"]);
 }
 
+#[test]
+fn a_decision_sent_to_a_hung_emulator_waits_in_the_outbox_and_counts_once() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let execution = l.start("Deploy while AWS hangs", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+
+    // The emulator accepts connections and never answers (SIGSTOP).
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &l.moto.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let out = l.as_(&bob, &["--json", "approve", &id]);
+    let waited = started.elapsed();
+    signal("-CONT");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json_of(&out)["code"], "delivery_pending");
+    // Held up for the call timeouts (identity, then the send), not for minutes.
+    assert!(
+        waited < tapprove_aws::CALL_TIMEOUT * 2 + Duration::from_secs(10),
+        "approve hung for {waited:?}"
+    );
+
+    // The emulator resumes and may still act on the request it had
+    // swallowed; the flush then delivers or learns the task is closed.
+    // Either way the decision counts exactly once.
+    let out = l.as_(&bob, &["--json", "outbox", "--flush"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let decisions = json_of(&out)["decisions"].clone();
+    assert_eq!(decisions.as_array().unwrap().len(), 1, "{decisions}");
+    assert_ne!(decisions[0]["state"], "pending", "{decisions}");
+    let state = l.finished(&execution, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["approvals"].as_array().unwrap().len(), 1);
+    let audit = json_of(&l.admin(&["--json", "admin", "audit", &execution]));
+    let accepted = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "accepted")
+        .count();
+    assert_eq!(accepted, 1, "{audit}");
+}
+
 impl Loop {
     /// Claims the next decision task as an app would (GetActivityTask).
     fn claim(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::Request) {
