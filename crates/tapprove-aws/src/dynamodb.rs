@@ -40,6 +40,13 @@ use crate::error::{AwsError, Result, from_sdk};
 const SERVICE: &str = "DynamoDB";
 const OWNER_INDEX: &str = "owner";
 
+/// How a transaction ended.
+enum Committed {
+    Yes,
+    /// Cancelled; `true` where an item's condition failed.
+    No(Vec<bool>),
+}
+
 /// Why an enrolment write did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EnrolConflict {
@@ -356,30 +363,45 @@ impl DynamoRegistry {
         }
         .build()
         .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(marker).build(),
+        ];
+        // Items: 0 credential, 1 marker.
+        match self.transact(items).await? {
+            Committed::Yes => Ok(Ok(())),
+            Committed::No(failed) if failed.first() == Some(&true) => {
+                Ok(Err(EnrolConflict::AlreadyRegistered))
+            }
+            Committed::No(failed) if failed.get(1) == Some(&true) => Ok(Err(EnrolConflict::NotFirst)),
+            Committed::No(_) => Err(AwsError::unexpected(
+                SERVICE,
+                "the enrolment transaction was cancelled; try again",
+            )),
+        }
+    }
+
+    /// Runs one `TransactWriteItems`: committed, or cancelled with which
+    /// items failed their condition (by position).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Committed> {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(marker).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(Ok(())),
+            Ok(_) => return Ok(Committed::Yes),
             Err(e) => e,
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() {
-            let failed: Vec<bool> = cancel
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect();
-            // Items: 0 credential, 1 marker.
-            if failed.first() == Some(&true) {
-                return Ok(Err(EnrolConflict::AlreadyRegistered));
-            }
-            if failed.get(1) == Some(&true) {
-                return Ok(Err(EnrolConflict::NotFirst));
-            }
+            return Ok(Committed::No(
+                cancel
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ));
         }
         Err(from_sdk(SERVICE, err))
     }
@@ -663,47 +685,36 @@ impl Ledger for DynamoRegistry {
                 .put(self.audit_put(&use_.audit)?)
                 .build(),
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(Ok(())),
-            Err(e) => e,
+        // Items: 0 statement claim, 1 vote claim, 2 counter, 3 audit.
+        let failed = match self.transact(items).await.map_err(store_error)? {
+            Committed::Yes => return Ok(Ok(())),
+            Committed::No(failed) => failed,
         };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() {
-            let failed: Vec<bool> = cancel
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect();
-            // Items: 0 statement claim, 1 vote claim, 2 counter, 3 audit.
-            if failed.first() == Some(&true) {
-                return Ok(Err(UseConflict::StatementUsed));
-            }
-            if failed.get(1) == Some(&true) {
-                return Ok(Err(UseConflict::ApproverAlreadyDecided));
-            }
-            if failed.get(2) == Some(&true) {
-                // Either the counter did not advance or the credential was
-                // revoked meanwhile; read it to say which.
-                let current = Registry::credential(self, use_.credential_id.as_bytes()).await?;
-                return match current {
-                    Some(c) if c.status != CredentialStatus::Active => Err(StoreError(format!(
-                        "credential `{}` was {} during verification; verify again",
-                        c.label,
-                        status_text(c.status)
-                    ))),
-                    Some(c) => Ok(Err(UseConflict::CounterNotIncreased { stored: c.counter })),
-                    None => Err(StoreError(
-                        "the credential was deleted during verification".into(),
-                    )),
-                };
-            }
+        if failed.first() == Some(&true) {
+            return Ok(Err(UseConflict::StatementUsed));
         }
-        Err(store_error(from_sdk(SERVICE, err)))
+        if failed.get(1) == Some(&true) {
+            return Ok(Err(UseConflict::ApproverAlreadyDecided));
+        }
+        if failed.get(2) == Some(&true) {
+            // Either the counter did not advance or the credential was
+            // revoked meanwhile; read it to say which.
+            let current = Registry::credential(self, use_.credential_id.as_bytes()).await?;
+            return match current {
+                Some(c) if c.status != CredentialStatus::Active => Err(StoreError(format!(
+                    "credential `{}` was {} during verification; verify again",
+                    c.label,
+                    status_text(c.status)
+                ))),
+                Some(c) => Ok(Err(UseConflict::CounterNotIncreased { stored: c.counter })),
+                None => Err(StoreError(
+                    "the credential was deleted during verification".into(),
+                )),
+            };
+        }
+        Err(StoreError(
+            "the verification transaction was cancelled; verify again".into(),
+        ))
     }
 
     async fn record_rejection(&self, audit: &AuditRecord) -> Result<(), StoreError> {
