@@ -38,6 +38,12 @@ ensure_toolchain() {
   cargo --version >/dev/null
 }
 
+# The keychain test peer: gnome-keyring's Secret Service in a private
+# D-Bus session (dbus-run-session), and secret-tool to look inside.
+ensure_keychain_peers() {
+  apt_install dbus-daemon gnome-keyring libsecret-tools
+}
+
 ensure_node() {
   if ! command -v node >/dev/null 2>&1; then
     apt_install nodejs npm

@@ -223,8 +223,9 @@ pub struct PinArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyCreateArgs {
-    /// Directory of the software key store (created if missing).
-    #[arg(long, value_name = "DIR")]
+    /// The software key store: a directory (created if missing), or `keychain:` for the OS keychain
+    /// (`keychain:SERVICE` for another service name).
+    #[arg(long, value_name = "DIR|keychain:")]
     pub store: PathBuf,
     /// The approver's name, as statements will carry it.
     #[arg(long, value_name = "NAME")]
@@ -256,7 +257,8 @@ pub struct KeyCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyListArgs {
-    #[arg(long, value_name = "DIR")]
+    /// The software key store: a directory, or `keychain:[SERVICE]`.
+    #[arg(long, value_name = "DIR|keychain:")]
     pub store: PathBuf,
 }
 
@@ -275,7 +277,8 @@ pub enum UvArg {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    #[arg(long, value_name = "DIR")]
+    /// The software key store: a directory, or `keychain:[SERVICE]`.
+    #[arg(long, value_name = "DIR|keychain:")]
     pub store: PathBuf,
     /// The request/v1 JSON file (`-` for standard input).
     #[arg(long, value_name = "FILE")]

@@ -1,6 +1,6 @@
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
-use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
+use tapprove_authn::software::{FileKeyStore, KeyStore, KeychainKeyStore, SoftwareAuthenticator};
 use tapprove_authn::{Authenticator, CredentialRequest, NewCredential, UserVerification};
 use tapprove_core::VerifierPolicy;
 use tapprove_core::canonical::{creation_client_data_json, origin_for};
@@ -22,12 +22,26 @@ pub struct NewSoftwareCredential {
     pub created: NewCredential,
 }
 
+/// Opens the key store a `--store` argument names: `keychain:` (or
+/// `keychain:SERVICE`) for the OS keychain, else a directory.
+pub fn open_store(spec: &std::path::Path) -> Result<Box<dyn KeyStore>> {
+    if let Some(service) = spec.to_str().and_then(|s| s.strip_prefix("keychain:")) {
+        let service = if service.is_empty() {
+            tapprove_authn::software::KEYCHAIN_SERVICE
+        } else {
+            service
+        };
+        return Ok(Box::new(KeychainKeyStore::open(service)?));
+    }
+    Ok(Box::new(FileKeyStore::open(spec)?))
+}
+
 /// Runs the creation ceremony with the software authenticator over
 /// `store`: a fresh challenge and user handle, a PIN if asked, and the
 /// approver's existing credentials excluded.
 #[allow(clippy::too_many_arguments)]
 pub fn new_software_credential(
-    store: &FileKeyStore,
+    store: &dyn KeyStore,
     now: &UtcTime,
     user: &str,
     rp_id: &str,
@@ -87,7 +101,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
     entry.groups.extend(args.groups.iter().cloned());
     candidate.validate().map_err(Failure::input)?;
 
-    let store = FileKeyStore::open(&args.store)?;
+    let store = open_store(&args.store)?;
     let existing = registry
         .users
         .get(&args.user)
@@ -172,7 +186,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
 
 /// `tapprove key list`.
 pub fn list(out: &Output, args: KeyListArgs) -> Result {
-    let store = FileKeyStore::open(&args.store)?;
+    let store = open_store(&args.store)?;
     let keys = store.list()?;
     out.result(json!({"ok": true, "keys": keys}), || {
         if keys.is_empty() {

@@ -1,6 +1,6 @@
 use std::io::IsTerminal;
 
-use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
+use tapprove_authn::software::{KeyStore, SoftwareAuthenticator};
 use tapprove_authn::{AuthnError, SignError, SigningRequest, UserVerification, sign_decision};
 use tapprove_proto::{Base64Url, Request, Verdict};
 
@@ -27,7 +27,7 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
     }
     let signed_at = now(args.now.as_deref())?;
 
-    let store = FileKeyStore::open(&args.store)?;
+    let store = crate::key::open_store(&args.store)?;
     let allow_credentials: Vec<Base64Url> = match &args.credential {
         Some(id) => vec![Base64Url::decode(id).map_err(|e| Failure::input(format!("--credential: {e}")))?],
         None => store

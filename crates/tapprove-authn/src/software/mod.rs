@@ -14,8 +14,10 @@
 //! tests and demos, not for protecting production approvals. The OS keychain
 //! store is the default for the app and CLI.
 
+mod keychain;
 mod store;
 
+pub use keychain::{DEFAULT_SERVICE as KEYCHAIN_SERVICE, KeychainKeyStore};
 pub use store::{FileKeyStore, KeyStore, MemoryKeyStore, SoftwareKey, SoftwareKeyInfo};
 
 use argon2::Argon2;

@@ -118,6 +118,21 @@ pub trait KeyStore: Send + Sync {
     fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError>;
 }
 
+impl<T: KeyStore + ?Sized> KeyStore for Box<T> {
+    fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
+        (**self).load(credential_id)
+    }
+    fn save(&self, key: &SoftwareKey) -> Result<(), AuthnError> {
+        (**self).save(key)
+    }
+    fn delete(&self, credential_id: &[u8]) -> Result<bool, AuthnError> {
+        (**self).delete(credential_id)
+    }
+    fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError> {
+        (**self).list()
+    }
+}
+
 impl<T: KeyStore + ?Sized> KeyStore for &T {
     fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
         (**self).load(credential_id)
@@ -189,12 +204,13 @@ pub struct FileKeyStore {
     dir: PathBuf,
 }
 
+/// The stored form of one key (a file, or a keychain item's secret).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeyFile {
-    tapprove: SoftKeyVersion,
+pub(super) struct KeyFile {
+    pub(super) tapprove: SoftKeyVersion,
     #[serde(flatten)]
-    key: SoftwareKey,
+    pub(super) key: SoftwareKey,
 }
 
 impl FileKeyStore {
@@ -237,16 +253,20 @@ trait ClassifyMessage {
 }
 
 impl ClassifyMessage for serde_json::Error {
-    // serde's messages can quote the input, which here holds a private key:
-    // report the position and category only.
     fn classify_message(&self) -> String {
-        format!(
-            "{:?} error at line {} column {}",
-            self.classify(),
-            self.line(),
-            self.column()
-        )
+        classify(self)
     }
+}
+
+/// serde's messages can quote the input, which here holds a private key:
+/// the position and category only.
+pub(super) fn classify(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
 }
 
 impl KeyStore for FileKeyStore {
