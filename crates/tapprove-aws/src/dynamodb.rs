@@ -410,23 +410,8 @@ impl DynamoRegistry {
     /// false if there is no pending credential with this id: an active one
     /// needs nothing, a revoked one never comes back.
     pub async fn activate_pending(&self, id: &[u8]) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(credential_key(id)))
-            .update_expression("SET #status = :active")
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", s(status_text(CredentialStatus::Active)))
-            .expression_attribute_values(":pending", s(status_text(CredentialStatus::Pending)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(from_sdk(SERVICE, e)),
-        }
+        self.update_status(id, CredentialStatus::Active, Some(CredentialStatus::Pending))
+            .await
     }
 
     /// Records an enrolment in the audit table, under `user#<name>`, one
@@ -469,18 +454,32 @@ impl DynamoRegistry {
     /// Sets a credential's status (revoke, confirm). Returns false if there
     /// is no such credential.
     pub async fn set_status(&self, id: &[u8], status: CredentialStatus) -> Result<bool> {
-        let result = self
+        self.update_status(id, status, None).await
+    }
+
+    /// Sets a credential's status if it exists and, with `from`, only if
+    /// its status is `from`. Returns false if the condition did not hold.
+    async fn update_status(
+        &self,
+        id: &[u8],
+        to: CredentialStatus,
+        from: Option<CredentialStatus>,
+    ) -> Result<bool> {
+        let update = self
             .client
             .update_item()
             .table_name(&self.tables.registry)
             .set_key(Some(credential_key(id)))
-            .update_expression("SET #status = :s")
-            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET #status = :to")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":s", s(status_text(status)))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":to", s(status_text(to)));
+        let update = match from {
+            Some(from) => update
+                .condition_expression("#status = :from")
+                .expression_attribute_values(":from", s(status_text(from))),
+            None => update.condition_expression("attribute_exists(pk)"),
+        };
+        match update.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
             Err(e) => Err(from_sdk(SERVICE, e)),

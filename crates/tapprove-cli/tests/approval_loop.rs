@@ -782,6 +782,14 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
     let out = l.admin(&["admin", "credentials", "bob", "--activate", &pending]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no pending credential"));
+
+    // Revoking is immediate, and a revoked credential never comes back.
+    let out = l.admin(&["admin", "credentials", "bob", "--revoke", &pending]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(statuses(&l)["desktop"], "revoked");
+    let out = l.admin(&["admin", "credentials", "bob", "--activate", &pending]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(statuses(&l)["desktop"], "revoked");
 }
 
 #[test]

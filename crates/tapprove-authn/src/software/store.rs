@@ -118,35 +118,27 @@ pub trait KeyStore: Send + Sync {
     fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError>;
 }
 
-impl<T: KeyStore + ?Sized> KeyStore for Box<T> {
-    fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
-        (**self).load(credential_id)
-    }
-    fn save(&self, key: &SoftwareKey) -> Result<(), AuthnError> {
-        (**self).save(key)
-    }
-    fn delete(&self, credential_id: &[u8]) -> Result<bool, AuthnError> {
-        (**self).delete(credential_id)
-    }
-    fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError> {
-        (**self).list()
-    }
+/// A reference to, or a box holding, a key store is one.
+macro_rules! forward_key_store {
+    ($($holder:ty),*) => {$(
+        impl<T: KeyStore + ?Sized> KeyStore for $holder {
+            fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
+                (**self).load(credential_id)
+            }
+            fn save(&self, key: &SoftwareKey) -> Result<(), AuthnError> {
+                (**self).save(key)
+            }
+            fn delete(&self, credential_id: &[u8]) -> Result<bool, AuthnError> {
+                (**self).delete(credential_id)
+            }
+            fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError> {
+                (**self).list()
+            }
+        }
+    )*};
 }
 
-impl<T: KeyStore + ?Sized> KeyStore for &T {
-    fn load(&self, credential_id: &[u8]) -> Result<Option<SoftwareKey>, AuthnError> {
-        (**self).load(credential_id)
-    }
-    fn save(&self, key: &SoftwareKey) -> Result<(), AuthnError> {
-        (**self).save(key)
-    }
-    fn delete(&self, credential_id: &[u8]) -> Result<bool, AuthnError> {
-        (**self).delete(credential_id)
-    }
-    fn list(&self) -> Result<Vec<SoftwareKeyInfo>, AuthnError> {
-        (**self).list()
-    }
-}
+forward_key_store!(&T, Box<T>);
 
 /// Keys in memory: for tests and benchmarks.
 #[derive(Debug, Default)]
