@@ -277,6 +277,17 @@ fn tapprove_engine_admin_registry(
     tapprove_engine::admin::registry(aws, config)
 }
 
+/// The command signed and journalled its decision but could not deliver it.
+fn assert_delivery_pending(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json_of(out)["code"], "delivery_pending");
+}
+
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -470,13 +481,7 @@ fn a_decision_made_while_offline_is_delivered_later_exactly_once() {
         }
     }
     let out = l.run(offline, &bob.state, &["--json", "approve", &id]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(json_of(&out)["code"], "delivery_pending");
+    assert_delivery_pending(&out);
     assert_eq!(l.state(&execution).status, "RUNNING");
 
     // A later process (the first one has exited: a restart) delivers it.
@@ -517,13 +522,7 @@ fn a_decision_sent_to_a_hung_emulator_waits_in_the_outbox_and_counts_once() {
     let out = l.as_(&bob, &["--json", "approve", &id]);
     let waited = started.elapsed();
     signal("-CONT");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(json_of(&out)["code"], "delivery_pending");
+    assert_delivery_pending(&out);
     // Held up for the call timeouts (identity, then the send), not for minutes.
     assert!(
         waited < tapprove_aws::CALL_TIMEOUT * 2 + Duration::from_secs(10),
