@@ -223,10 +223,8 @@ pub struct PinArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyCreateArgs {
-    /// The software key store: a directory (created if missing), or `keychain:` for the OS keychain
-    /// (`keychain:SERVICE` for another service name).
-    #[arg(long, value_name = "DIR|keychain:")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The approver's name, as statements will carry it.
     #[arg(long, value_name = "NAME")]
     pub user: String,
@@ -257,9 +255,55 @@ pub struct KeyCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyListArgs {
-    /// The software key store: a directory, or `keychain:[SERVICE]`.
-    #[arg(long, value_name = "DIR|keychain:")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// `--store`: where software keys live.
+#[derive(Debug, Args)]
+pub struct StoreArg {
+    /// The software key store: a directory (created if missing), or `keychain:` for the OS keychain
+    /// (`keychain:SERVICE` for another service name).
+    #[arg(long = "store", value_name = "DIR|keychain:")]
+    pub spec: StoreSpec,
+}
+
+/// A key store named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Dir(PathBuf),
+    /// The OS keychain, under this service name.
+    Keychain(String),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.strip_prefix("keychain:") {
+            Some("") => Self::Keychain(tapprove_authn::software::KEYCHAIN_SERVICE.to_owned()),
+            Some(service) => Self::Keychain(service.to_owned()),
+            None => Self::Dir(PathBuf::from(s)),
+        })
+    }
+}
+
+impl std::fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(dir) => write!(f, "{}", dir.display()),
+            Self::Keychain(service) => write!(f, "the OS keychain (service `{service}`)"),
+        }
+    }
+}
+
+impl serde::Serialize for StoreSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Dir(dir) => dir.serialize(s),
+            Self::Keychain(service) => s.serialize_str(&format!("keychain:{service}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -277,9 +321,8 @@ pub enum UvArg {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The software key store: a directory, or `keychain:[SERVICE]`.
-    #[arg(long, value_name = "DIR|keychain:")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The request/v1 JSON file (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub request: PathBuf,

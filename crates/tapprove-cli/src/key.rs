@@ -8,7 +8,7 @@ use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::registry::{CredentialEntry, CredentialStatus, RegistryFile};
 use tapprove_proto::{Base64Url, UtcTime};
 
-use crate::cli::{KeyCreateArgs, KeyListArgs};
+use crate::cli::{KeyCreateArgs, KeyListArgs, StoreSpec};
 use crate::exit::{Failure, Result};
 use crate::files::{now, write_atomically};
 use crate::output::Output;
@@ -22,18 +22,12 @@ pub struct NewSoftwareCredential {
     pub created: NewCredential,
 }
 
-/// Opens the key store a `--store` argument names: `keychain:` (or
-/// `keychain:SERVICE`) for the OS keychain, else a directory.
-pub fn open_store(spec: &std::path::Path) -> Result<Box<dyn KeyStore>> {
-    if let Some(service) = spec.to_str().and_then(|s| s.strip_prefix("keychain:")) {
-        let service = if service.is_empty() {
-            tapprove_authn::software::KEYCHAIN_SERVICE
-        } else {
-            service
-        };
-        return Ok(Box::new(KeychainKeyStore::open(service)?));
-    }
-    Ok(Box::new(FileKeyStore::open(spec)?))
+/// Opens the key store `--store` names.
+pub fn open_store(spec: &StoreSpec) -> Result<Box<dyn KeyStore>> {
+    Ok(match spec {
+        StoreSpec::Keychain(service) => Box::new(KeychainKeyStore::open(service)?),
+        StoreSpec::Dir(dir) => Box::new(FileKeyStore::open(dir)?),
+    })
 }
 
 /// Runs the creation ceremony with the software authenticator over
@@ -101,7 +95,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
     entry.groups.extend(args.groups.iter().cloned());
     candidate.validate().map_err(Failure::input)?;
 
-    let store = open_store(&args.store)?;
+    let store = open_store(&args.store.spec)?;
     let existing = registry
         .users
         .get(&args.user)
@@ -168,7 +162,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
             "rp_id": args.rp_id,
             "user_verification": checked.user_verified,
             "registry": args.registry,
-            "store": args.store,
+            "store": args.store.spec,
         }),
         || {
             format!(
@@ -186,11 +180,11 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
 
 /// `tapprove key list`.
 pub fn list(out: &Output, args: KeyListArgs) -> Result {
-    let store = open_store(&args.store)?;
+    let store = open_store(&args.store.spec)?;
     let keys = store.list()?;
     out.result(json!({"ok": true, "keys": keys}), || {
         if keys.is_empty() {
-            return format!("No software keys in {}.", args.store.display());
+            return format!("No software keys in {}.", args.store.spec);
         }
         keys.iter()
             .map(|k| {

@@ -27,7 +27,7 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
     }
     let signed_at = now(args.now.as_deref())?;
 
-    let store = crate::key::open_store(&args.store)?;
+    let store = crate::key::open_store(&args.store.spec)?;
     let allow_credentials: Vec<Base64Url> = match &args.credential {
         Some(id) => vec![Base64Url::decode(id).map_err(|e| Failure::input(format!("--credential: {e}")))?],
         None => store
@@ -40,9 +40,7 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
     if allow_credentials.is_empty() {
         return Err(Failure::input(format!(
             "no software key for `{}` and relying party `{}` in {}: create one with `tapprove key create`",
-            args.approver,
-            args.rp_id,
-            args.store.display()
+            args.approver, args.rp_id, args.store.spec
         )));
     }
     let authenticator = SoftwareAuthenticator::new(&store, signed_at.clone());
