@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod desktop;
+pub mod fake_sso;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

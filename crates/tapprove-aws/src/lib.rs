@@ -39,13 +39,32 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 /// for seconds, not minutes (a decision then waits in the outbox). Long
 /// polls get their own, longer limits ([`long_poll_timeouts`]).
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(call_timeouts())
-        .load()
-        .await
+    load_config_with(None, None).await
 }
 
-fn call_timeouts() -> TimeoutConfig {
+/// [`load_config`] with credentials from `credentials` (a signed-in
+/// session) instead of the standard chain, and `fallback_region` where the
+/// standard region chain names none.
+pub async fn load_config_with(
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    fallback_region: Option<String>,
+) -> aws_config::SdkConfig {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(call_timeouts());
+    if let Some(credentials) = credentials {
+        loader = loader.credentials_provider(credentials);
+    }
+    if let Some(region) = fallback_region {
+        loader = loader.region(
+            aws_config::meta::region::RegionProviderChain::default_provider()
+                .or_else(aws_config::Region::new(region)),
+        );
+    }
+    loader.load().await
+}
+
+/// The limits of an ordinary call (see [`load_config`]).
+pub fn call_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .read_timeout(CALL_ATTEMPT_TIMEOUT)

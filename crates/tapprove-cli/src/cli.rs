@@ -67,6 +67,34 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Sign in with IAM Identity Center or your OpenID Connect provider (tokens go to the OS keychain).
+    Login(LoginArgs),
+    /// Sign out: revoke the session where possible and clear its keychain entries.
+    Logout,
+    /// Who you are signed in as: identity, account, role, expiry.
+    Whoami,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// An AWS CLI profile with IAM Identity Center settings (`sso_session`, `sso_account_id`, `sso_role_name`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["start_url", "region"])]
+    pub profile: Option<String>,
+    /// The AWS access portal URL (with --region).
+    #[arg(long, value_name = "URL", requires = "region")]
+    pub start_url: Option<String>,
+    /// The region of IAM Identity Center (with --start-url).
+    #[arg(long, value_name = "REGION", requires = "start_url")]
+    pub region: Option<String>,
+    /// The AWS account to work in (default: the profile's, or the only one you have).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// The permission set (role) to work as (default: the profile's, or the only one you have).
+    #[arg(long, value_name = "NAME")]
+    pub role_name: Option<String>,
+    /// Sign in with a code entered on another device (for hosts without a browser).
+    #[arg(long)]
+    pub device_code: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod online;
 mod output;
 mod prompt;
 mod sign;
+mod signin;
 mod verify;
 
 use clap::Parser;
@@ -38,6 +39,9 @@ fn run_online(session: &online::Session, command: Command) -> exit::Result {
             Command::Enroll(args) => online::enroll(session, args).await,
             Command::Gate { command } => online::gate(session, command).await,
             Command::Admin { command } => online::admin_command(session, command).await,
+            Command::Login(args) => signin::login(session, args).await,
+            Command::Logout => signin::logout(session).await,
+            Command::Whoami => signin::whoami(session).await,
             Command::Key { .. } | Command::Sign(_) | Command::Verify(_) | Command::Codes => Ok(()),
         }
     })

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tapprove_authn::UserVerification;
-use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
-use tapprove_config::Config;
+use tapprove_authn::software::{KEYCHAIN_SERVICE, KeyStore, SoftwareAuthenticator};
+use tapprove_config::{Config, KeyStoreKind};
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_engine::install::{GatePlan, SourceKind};
 use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, now};
@@ -16,6 +16,7 @@ use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentStatus, EnrolmentVers
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Verdict};
 
+use crate::cli::StoreSpec;
 use crate::cli::{AdminCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs, SourceArg, UvArg};
 use crate::exit::{Failure, Kind, Result};
 use crate::files::{read_input, write_atomically};
@@ -78,14 +79,30 @@ impl Session {
 
     async fn engine(&self) -> Result<(Engine, aws_config::SdkConfig)> {
         let config = self.config()?;
-        let aws = tapprove_aws::load_config().await;
+        let aws = crate::signin::aws_config().await?;
         let engine = Engine::open(config, &aws, &tapprove_config::state_dir())?;
         Ok((engine, aws))
     }
 }
 
-fn key_store() -> Result<FileKeyStore> {
-    Ok(FileKeyStore::open(tapprove_config::state_dir().join("keys"))?)
+/// The approver's key store, as the settings say (`key_store`).
+fn key_store(config: &Config) -> Result<Box<dyn KeyStore>> {
+    let spec = match config.key_store {
+        KeyStoreKind::Keychain => StoreSpec::Keychain(KEYCHAIN_SERVICE.to_owned()),
+        KeyStoreKind::Files => StoreSpec::Dir(tapprove_config::state_dir().join("keys")),
+    };
+    let hint = |mut failure: Failure| {
+        if config.key_store == KeyStoreKind::Keychain {
+            failure.message.push_str(
+                " (on a machine without a keychain, set `key_store = \"files\"` in the Tapprove settings)",
+            );
+        }
+        failure
+    };
+    let store = crate::key::open_store(&spec).map_err(hint)?;
+    // A locked keychain shows itself on the first read: say so now.
+    store.list().map_err(|e| hint(e.into()))?;
+    Ok(store)
 }
 
 fn describe(event: &Event) -> String {
@@ -274,7 +291,7 @@ pub async fn show(session: &Session, id: &str) -> Result {
 pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Result {
     let (engine, _) = session.engine().await?;
     flush_quietly(&engine, &session.out).await?;
-    let store = key_store()?;
+    let store = key_store(engine.config())?;
     let approver = engine.approver().await?;
     let rp_id = engine.config().rp_id.clone();
     let credentials: Vec<Base64Url> = store
@@ -395,7 +412,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
             .clone()
             .or_else(|| engine.config().enrolment.as_ref().and_then(|e| e.url.clone())),
     };
-    let store = key_store()?;
+    let store = key_store(engine.config())?;
     let existing: Vec<Base64Url> = store
         .list()?
         .into_iter()
@@ -474,7 +491,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
 }
 
 pub async fn gate(session: &Session, command: GateCommand) -> Result {
-    let aws = tapprove_aws::load_config().await;
+    let aws = crate::signin::aws_config().await?;
     let (name, group, source, prefix, role_arn, rp_id) = match command {
         GateCommand::Install {
             name,
@@ -554,7 +571,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
 
 pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
     let config = session.config()?;
-    let aws = tapprove_aws::load_config().await;
+    let aws = crate::signin::aws_config().await?;
     match command {
         AdminCommand::Grant { user, group } => {
             let queue = admin::grant(&aws, &config, &user, &group).await?;

@@ -71,6 +71,9 @@ impl Loop {
             url: Some(this.enrolment_url.clone()),
             require_admin: false,
         });
+        // Approvers here run without a desktop session, so their keys are
+        // files; signin.rs covers the keychain default.
+        config.key_store = tapprove_config::KeyStoreKind::Files;
         config.save(&this.config_path()).unwrap();
         this.start_verifier(config);
         this

@@ -5,104 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
+use tapprove_test_support::desktop::{Desktop, Keychain, files, stdout_json};
 
 const SERVICE: &str = "tapprove-test";
 
-/// A private home for gnome-keyring and the files the CLI writes.
-struct Session {
-    home: tempfile::TempDir,
-}
-
-enum Keychain {
-    /// gnome-keyring started and its login keyring unlocked.
-    Unlocked,
-    /// gnome-keyring started, nothing unlocked (no login keyring yet).
-    Locked,
-}
-
-impl Session {
-    fn new() -> Self {
-        for tool in ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"] {
-            let found = Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(
-                found,
-                "{tool} is missing: run scripts/test, which installs dbus, gnome-keyring and libsecret-tools"
-            );
-        }
-        let home = tempfile::tempdir().unwrap();
-        let run = home.path().join("run");
-        std::fs::create_dir(&run).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        Self { home }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.home.path().join(name)
-    }
-
-    /// Runs `script` (bash; `$TAPPROVE` is the binary) in a fresh D-Bus
-    /// session with the keychain in the given state.
-    fn run(&self, keychain: Keychain, script: &str) -> Output {
-        let prelude = match keychain {
-            Keychain::Unlocked => {
-                "eval \"$(printf %s test-password | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null"
-            }
-            Keychain::Locked => "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1",
-        };
-        Command::new("dbus-run-session")
-            .args(["--", "bash", "-c", &format!("{prelude}\nset -e\n{script}")])
-            .current_dir(self.home.path())
-            .env("HOME", self.home.path())
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("XDG_RUNTIME_DIR", self.path("run"))
-            .env("TAPPROVE", env!("CARGO_BIN_EXE_tapprove"))
-            .env_remove("TAPPROVE_RP_ID")
-            .output()
-            .unwrap()
-    }
-}
-
-fn stdout_json(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+fn desktop() -> Desktop {
+    Desktop::new(env!("CARGO_BIN_EXE_tapprove"))
 }
 
 #[test]
 fn keys_live_in_the_keychain_sign_and_verify_and_never_touch_a_file() {
-    let s = Session::new();
+    let s = desktop();
     let request = r#"{"tapprove":"request/v1","execution":"arn:aws:states:eu-west-1:123456789012:execution:deploy:kc","nonce":"5b0d6a2e-7c1f-4f7e-9a55-0c2d7f1e9b31","created":"2026-11-21T10:00:00Z","timeout_seconds":31536000,"title":"Deploy api","requested_by":"alice","approvers":"prod-approvers","quorum":1,"details":{"service":"api"}}"#;
     std::fs::write(s.path("request.json"), request).unwrap();
     let out = s.run(
@@ -149,9 +65,9 @@ secret-tool search --all service {SERVICE} 2>/dev/null | grep '^label = ' | sort
     let credential = &registry["users"]["bob"]["credentials"][0];
     assert_eq!(credential["credential_id"], id);
     assert!(!registry.to_string().contains("private"));
-    let written: Vec<_> = files(s.home.path())
+    let written: Vec<_> = s
+        .written_files()
         .into_iter()
-        .filter(|p| !p.starts_with(s.path("data/keyrings")) && !p.starts_with(s.path("run")))
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     let mut written = written;
@@ -161,7 +77,7 @@ secret-tool search --all service {SERVICE} 2>/dev/null | grep '^label = ' | sort
 
 #[test]
 fn a_locked_or_missing_keychain_is_a_clear_error_and_nothing_falls_back_to_a_file() {
-    let s = Session::new();
+    let s = desktop();
     let create = format!(
         r#""$TAPPROVE" --json key create --store keychain:{SERVICE} --user bob --group prod-approvers --registry registry.json"#
     );
@@ -199,8 +115,8 @@ fn a_locked_or_missing_keychain_is_a_clear_error_and_nothing_falls_back_to_a_fil
             "--registry",
             "registry.json",
         ])
-        .current_dir(s.home.path())
-        .env("HOME", s.home.path())
+        .current_dir(s.home())
+        .env("HOME", s.home())
         .env(
             "DBUS_SESSION_BUS_ADDRESS",
             format!("unix:path={}", s.path("no-bus").display()),
@@ -222,7 +138,7 @@ fn a_locked_or_missing_keychain_is_a_clear_error_and_nothing_falls_back_to_a_fil
 
     // Neither attempt left a registry entry or any key material behind.
     assert!(!s.path("registry.json").exists());
-    let stray: Vec<_> = files(s.home.path())
+    let stray: Vec<_> = files(s.home())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();

@@ -32,6 +32,9 @@ pub struct Config {
     pub allow_software_authenticators: bool,
     #[serde(default)]
     pub allowed_aaguids: Vec<Aaguid>,
+    /// Where this machine keeps the approver's software keys.
+    #[serde(default)]
+    pub key_store: KeyStoreKind,
     pub tables: Tables,
     #[serde(default)]
     pub verifier: Option<VerifierSettings>,
@@ -41,10 +44,25 @@ pub struct Config {
     pub gate: Option<GateSettings>,
     #[serde(default)]
     pub enrolment: Option<EnrolmentSettings>,
+    /// How approvers sign in (`tapprove login` with no flags uses this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignIn>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Where the approver's software keys live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStoreKind {
+    /// The OS keychain (Secret Service on Linux).
+    #[default]
+    Keychain,
+    /// Owner-only files in the state directory (`keys/`): for servers
+    /// without a keychain.
+    Files,
 }
 
 /// DynamoDB table names.
@@ -103,6 +121,65 @@ pub struct EnrolmentSettings {
     /// Every new credential waits for an admin, even a user's first.
     #[serde(default)]
     pub require_admin: bool,
+}
+
+/// How an engineer signs in: IAM Identity Center, or any OpenID Connect
+/// provider whose ID tokens an IAM role trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignIn {
+    Sso(SsoSettings),
+    Oidc(OidcSettings),
+}
+
+/// IAM Identity Center: the access portal and, once chosen, the account
+/// and permission set (role) to work in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoSettings {
+    /// The AWS access portal URL (`https://d-1234567890.awsapps.com/start`).
+    pub start_url: String,
+    /// The region IAM Identity Center lives in.
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// The `[sso-session NAME]` of `~/.aws/config` these came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<String>,
+}
+
+/// A generic OpenID Connect provider (Okta, Ping, Entra ID, Keycloak):
+/// its ID token is exchanged for AWS credentials with
+/// `AssumeRoleWithWebIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The issuer; discovery is at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// A public client (no secret) registered for Tapprove.
+    pub client_id: String,
+    /// The role whose trust policy accepts this provider's ID tokens.
+    pub role_arn: String,
+    /// The ID-token claim that names the approver (default `email`); it
+    /// becomes the role session name, so statements carry it.
+    #[serde(default = "default_approver_claim")]
+    pub approver_claim: String,
+    /// Scopes requested besides `openid offline_access` (default `email profile`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The STS region (default: the standard AWS region chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+fn default_approver_claim() -> String {
+    "email".into()
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["email".into(), "profile".into()]
 }
 
 /// The installed gate, for `tapprove gate` commands and tests.

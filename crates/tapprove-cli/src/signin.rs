@@ -1,0 +1,235 @@
+//! `login`, `logout`, `whoami`, and the AWS settings every online command
+//! uses: the signed-in session's role credentials when there is a session,
+//! else the standard AWS chain.
+
+use std::time::SystemTime;
+
+use serde_json::json;
+use tapprove_config::{Config, SignIn, SsoSettings};
+use tapprove_session::{LoginPrompt, LoginRequest, SessionError, Sessions, Status};
+
+use crate::cli::LoginArgs;
+use crate::exit::{Failure, Kind, Result};
+use crate::online::Session;
+
+impl From<SessionError> for Failure {
+    fn from(e: SessionError) -> Self {
+        Failure {
+            kind: if e.is_input() { Kind::Input } else { Kind::Failed },
+            code: e.code().into(),
+            message: e.to_string(),
+            rule: None,
+        }
+    }
+}
+
+/// Progress on stderr, for people (also in JSON mode: the URL or the code
+/// is what the user must act on).
+struct TerminalLogin;
+
+impl LoginPrompt for TerminalLogin {
+    fn browser(&self, url: &str, opened: bool) {
+        if opened {
+            eprintln!("Opening your browser to sign in. If it does not open, visit:\n\n  {url}\n");
+        } else {
+            eprintln!("Open this address in a browser to sign in:\n\n  {url}\n");
+        }
+    }
+
+    fn device_code(&self, uri: &str, uri_complete: Option<&str>, user_code: &str) {
+        eprintln!("To sign in, visit {uri} on any device and enter the code\n\n  {user_code}\n");
+        if let Some(complete) = uri_complete {
+            eprintln!("(or open {complete})\n");
+        }
+    }
+
+    fn waiting_for_other_process(&self) {
+        eprintln!("Another Tapprove process is signing in or refreshing the session; waiting for it...");
+    }
+}
+
+fn sessions() -> Result<Sessions> {
+    Ok(Sessions::open(
+        &tapprove_config::state_dir(),
+        tapprove_keychain::DEFAULT_SERVICE,
+    )?)
+}
+
+/// The AWS settings for online commands.
+pub async fn aws_config() -> Result<aws_config::SdkConfig> {
+    let Some(record) = tapprove_session::current(&tapprove_config::state_dir())? else {
+        return Ok(tapprove_aws::load_config().await);
+    };
+    let region = match &record.sign_in {
+        SignIn::Sso(s) => Some(s.region.clone()),
+        SignIn::Oidc(o) => o.region.clone(),
+    };
+    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(sessions()?.provider());
+    Ok(tapprove_aws::load_config_with(Some(provider), region).await)
+}
+
+fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
+    let mut sign_in = if let Some(profile) = &args.profile {
+        SignIn::Sso(tapprove_session::aws_profile::sso_profile(profile)?)
+    } else if let (Some(start_url), Some(region)) = (&args.start_url, &args.region) {
+        SignIn::Sso(SsoSettings {
+            start_url: start_url.clone(),
+            region: region.clone(),
+            account_id: None,
+            role_name: None,
+            session_name: None,
+        })
+    } else {
+        let path = Config::locate(Some(&session.config_path));
+        let config = Config::load(&path).map_err(|e| match e {
+            tapprove_config::ConfigError::NotFound(_) => Failure::input(
+                "say what to sign in to: --profile NAME, or --start-url URL --region REGION, or a [sign_in] section in the Tapprove settings",
+            ),
+            other => Failure::input(other),
+        })?;
+        config.sign_in.ok_or_else(|| {
+            Failure::input(format!(
+                "{} has no [sign_in] section: pass --profile NAME, or --start-url URL --region REGION",
+                path.display()
+            ))
+        })?
+    };
+    match &mut sign_in {
+        SignIn::Sso(s) => {
+            if args.account_id.is_some() {
+                s.account_id.clone_from(&args.account_id);
+            }
+            if args.role_name.is_some() {
+                s.role_name.clone_from(&args.role_name);
+            }
+        }
+        SignIn::Oidc(_) if args.account_id.is_some() || args.role_name.is_some() => {
+            return Err(Failure::input(
+                "--account-id and --role-name are for IAM Identity Center; an OpenID Connect sign-in uses the configured `role_arn`",
+            ));
+        }
+        SignIn::Oidc(_) => {}
+    }
+    Ok(sign_in)
+}
+
+pub async fn login(session: &Session, args: LoginArgs) -> Result {
+    let sign_in = what_to_sign_in_to(session, &args)?;
+    let record = sessions()?
+        .login(
+            LoginRequest {
+                sign_in,
+                device_code: args.device_code,
+            },
+            &TerminalLogin,
+        )
+        .await?;
+    whoami_after(session, &format!("Signed in ({}).", describe(&record.sign_in))).await
+}
+
+pub async fn logout(session: &Session) -> Result {
+    let report = sessions()?.logout().await?;
+    if let Some(error) = &report.revoke_error {
+        session.out.note(&format!(
+            "warning: the identity provider could not be told ({error}); the session is cleared on this machine"
+        ));
+    }
+    session.out.result(json!({"ok": true, "logout": report}), || {
+        format!(
+            "Signed out{}; {} keychain item(s) removed.",
+            if report.revoked {
+                " and the session revoked"
+            } else {
+                ""
+            },
+            report.keychain_items_removed
+        )
+    });
+    Ok(())
+}
+
+pub async fn whoami(session: &Session) -> Result {
+    whoami_after(session, "").await
+}
+
+async fn whoami_after(session: &Session, heading: &str) -> Result {
+    let sessions = sessions()?;
+    let status = sessions.status(&TerminalLogin).await?;
+    let aws = aws_config().await?;
+    let caller = tapprove_aws::sts::Identity::new(&aws)
+        .caller()
+        .await
+        .map_err(|e| Failure::failed("aws_error", e))?;
+    let approver = caller.approver().map(str::to_owned);
+    let value = status_json(&status, &caller, approver.as_deref());
+    session.out.result(value, || {
+        let mut lines = Vec::new();
+        if !heading.is_empty() {
+            lines.push(heading.to_owned());
+        }
+        lines.push(format!(
+            "approver      {}",
+            approver
+                .as_deref()
+                .unwrap_or("(none: not a user or role session)")
+        ));
+        lines.push(format!("identity      {}", caller.arn));
+        lines.push(format!("account       {}", caller.account));
+        if let SignIn::Sso(s) = &status.record.sign_in {
+            lines.push(format!("role          {}", s.role_name.as_deref().unwrap_or("-")));
+        }
+        lines.push(format!("signed in to  {}", describe(&status.record.sign_in)));
+        lines.push(format!(
+            "session       until {}{}",
+            time(status.token_expires_at),
+            if status.refreshable {
+                " (renewed automatically)"
+            } else {
+                ""
+            }
+        ));
+        if let Some(at) = status.credentials_expire_at.and_then(unix) {
+            lines.push(format!(
+                "credentials   until {} (renewed automatically)",
+                time(at)
+            ));
+        }
+        lines.join("\n")
+    });
+    Ok(())
+}
+
+fn status_json(
+    status: &Status,
+    caller: &tapprove_aws::sts::CallerIdentity,
+    approver: Option<&str>,
+) -> serde_json::Value {
+    json!({
+        "ok": true,
+        "approver": approver,
+        "arn": caller.arn,
+        "account": caller.account,
+        "sign_in": status.record.sign_in,
+        "signed_in_at": time(status.record.signed_in_at),
+        "session_expires_at": time(status.token_expires_at),
+        "refreshable": status.refreshable,
+        "credentials_expire_at": status.credentials_expire_at.and_then(unix).map(time),
+    })
+}
+
+fn describe(sign_in: &SignIn) -> String {
+    match sign_in {
+        SignIn::Sso(s) => format!("IAM Identity Center {} in {}", s.start_url, s.region),
+        SignIn::Oidc(o) => format!("{} as {}", o.issuer, o.role_arn),
+    }
+}
+
+fn unix(t: SystemTime) -> Option<u64> {
+    t.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+fn time(seconds: u64) -> String {
+    tapprove_proto::UtcTime::from_unix(i64::try_from(seconds).unwrap_or(i64::MAX))
+        .as_str()
+        .to_owned()
+}

@@ -1,0 +1,410 @@
+//! Signing in: an engineer signs in once, with IAM Identity Center or any
+//! OpenID Connect provider, and every AWS client of the app and the CLI
+//! gets short-lived role credentials for as long as the session lasts.
+//!
+//! - Secrets (access, refresh and ID tokens, client registrations) live
+//!   only in the OS keychain ([`tapprove_keychain`]); the state directory
+//!   holds the non-secret [`SessionRecord`] (`session.json`) and a lock
+//!   file. A locked or missing keychain is an error, never a fallback.
+//! - Role credentials live in memory only, in [`SessionCredentials`], and
+//!   are fetched again before they expire.
+//! - One refresh owner: a process that finds the tokens stale takes the
+//!   lock in the state directory, rereads the keychain, and refreshes only
+//!   if nobody did meanwhile; the others wait and reuse its tokens. A
+//!   login holds the same lock, so after a laptop wakes at most one
+//!   browser tab opens.
+
+#![forbid(unsafe_code)]
+
+pub mod aws_profile;
+mod error;
+mod interactive;
+mod lock;
+mod oidc;
+mod sso;
+mod vault;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, future};
+use tapprove_config::{SignIn, SsoSettings};
+use tapprove_keychain::Keychain;
+
+pub use error::{Result, SessionError};
+pub use interactive::{BROWSER_TIMEOUT, LoginPrompt};
+pub use sso::Account;
+pub use vault::SessionRecord;
+
+use crate::lock::RefreshLock;
+use crate::oidc::OpenIdProvider;
+use crate::sso::IdentityCenter;
+use crate::vault::{Tokens, Vault, token_account};
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What to sign in to, and how.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    pub sign_in: SignIn,
+    /// The device-code flow instead of the browser (hosts without one).
+    pub device_code: bool,
+}
+
+/// What `logout` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogoutReport {
+    /// The identity provider was told to end the session.
+    pub revoked: bool,
+    /// Keychain items removed.
+    pub keychain_items_removed: usize,
+    /// Why revoking failed (the local session is cleared regardless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_error: Option<String>,
+}
+
+/// The current session, for `whoami`.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub record: SessionRecord,
+    /// When the sign-in token runs out (it is refreshed before), epoch seconds.
+    pub token_expires_at: u64,
+    pub refreshable: bool,
+    /// When the role credentials run out (they are renewed before).
+    pub credentials_expire_at: Option<SystemTime>,
+}
+
+/// A face that never prompts (a background refresh): login is not started.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
+
+impl LoginPrompt for Quiet {
+    fn browser(&self, _: &str, _: bool) {}
+    fn device_code(&self, _: &str, _: Option<&str>, _: &str) {}
+    fn waiting_for_other_process(&self) {}
+}
+
+/// The sessions of one state directory.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    vault: Vault,
+}
+
+/// The current session's record, read without touching the keychain:
+/// `None` when nobody signed in.
+pub fn current(state_dir: &Path) -> Result<Option<SessionRecord>> {
+    vault::read_record(state_dir)
+}
+
+impl Sessions {
+    /// Opens the keychain (`service`, normally [`tapprove_keychain::DEFAULT_SERVICE`]).
+    pub fn open(state_dir: &Path, service: &str) -> Result<Self> {
+        Ok(Self {
+            vault: Vault::new(Keychain::open(service)?, state_dir),
+        })
+    }
+
+    /// Takes the refresh lock; `true` with it if another process held it
+    /// first (and may have done the work meanwhile).
+    async fn lock(&self, prompt: &dyn LoginPrompt) -> Result<(RefreshLock, bool)> {
+        let dir = self.vault.state_dir().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = tokio::task::spawn_blocking(move || {
+            RefreshLock::acquire(&dir, || {
+                let _ = tx.send(());
+            })
+        });
+        // Tell the user while waiting, not after.
+        let mut task = task;
+        let mut waited = false;
+        loop {
+            tokio::select! {
+                done = &mut task => {
+                    let lock = done.map_err(|e| SessionError::State {
+                        path: self.vault.state_dir().to_path_buf(),
+                        source: std::io::Error::other(e),
+                    })??;
+                    return Ok((lock, waited || rx.try_recv().is_ok()));
+                }
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if rx.try_recv().is_ok() {
+                        waited = true;
+                        prompt.waiting_for_other_process();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signs in (browser or device code), chooses the account and role
+    /// (IAM Identity Center), checks that role credentials can be had, and
+    /// records the session. If another process completed a login while
+    /// this one waited for the lock, its tokens are used: no second tab.
+    pub async fn login(&self, request: LoginRequest, prompt: &dyn LoginPrompt) -> Result<SessionRecord> {
+        // Fail on a locked keychain before the user is sent anywhere.
+        self.vault.check_writable()?;
+        let started = now();
+        let (_lock, waited) = self.lock(prompt).await?;
+        let account = token_account(&request.sign_in);
+        let tokens = match self.vault.get::<Tokens>(&account)? {
+            Some(t) if waited && t.issued_at >= started && t.fresh(now()) => t,
+            _ => {
+                let t = match &request.sign_in {
+                    SignIn::Sso(s) => {
+                        let ic = IdentityCenter::new(s).await;
+                        if request.device_code {
+                            ic.login_device(&self.vault, prompt).await?
+                        } else {
+                            ic.login_browser(&self.vault, prompt).await?
+                        }
+                    }
+                    SignIn::Oidc(o) => {
+                        let idp = OpenIdProvider::discover(o).await?;
+                        if request.device_code {
+                            idp.login_device(prompt).await?
+                        } else {
+                            idp.login_browser(prompt).await?
+                        }
+                    }
+                };
+                self.vault.put(&account, &token_label(&request.sign_in), &t)?;
+                t
+            }
+        };
+        let sign_in = match request.sign_in {
+            SignIn::Sso(s) => SignIn::Sso(choose_role(s, &tokens).await?),
+            oidc @ SignIn::Oidc(_) => oidc,
+        };
+        let record = SessionRecord {
+            sign_in,
+            signed_in_at: now(),
+        };
+        role_credentials(&record, &tokens).await?;
+        self.vault.save_record(&record)?;
+        Ok(record)
+    }
+
+    /// Ends the session: tells the identity provider (IAM Identity Center
+    /// `Logout`, OpenID Connect token revocation) and removes every
+    /// Tapprove session item from the keychain and the session record.
+    pub async fn logout(&self) -> Result<LogoutReport> {
+        let mut report = LogoutReport::default();
+        if let Some(record) = self.vault.record()?
+            && let Some(tokens) = self.vault.get::<Tokens>(&record.token_account())?
+        {
+            let revoked = match &record.sign_in {
+                SignIn::Sso(s) => IdentityCenter::new(s).await.logout(&tokens).await.map(|()| true),
+                SignIn::Oidc(o) => match OpenIdProvider::discover(o).await {
+                    Ok(idp) => idp.revoke(&tokens).await,
+                    Err(e) => Err(e),
+                },
+            };
+            match revoked {
+                Ok(r) => report.revoked = r,
+                Err(e) => report.revoke_error = Some(e.to_string()),
+            }
+        }
+        for prefix in ["session:", "sso-client:"] {
+            for account in self.vault.accounts(prefix)? {
+                if self.vault.delete(&account)? {
+                    report.keychain_items_removed += 1;
+                }
+            }
+        }
+        self.vault.remove_record()?;
+        Ok(report)
+    }
+
+    /// The session's tokens, refreshed first if stale, by exactly one
+    /// process at a time.
+    async fn fresh_tokens(&self, record: &SessionRecord, prompt: &dyn LoginPrompt) -> Result<Tokens> {
+        let account = record.token_account();
+        if let Some(t) = self.vault.get::<Tokens>(&account)?
+            && t.fresh(now())
+        {
+            return Ok(t);
+        }
+        let (_lock, _) = self.lock(prompt).await?;
+        // Whoever held the lock before may have refreshed already.
+        let Some(old) = self.vault.get::<Tokens>(&account)? else {
+            return Err(SessionError::Ended(
+                "its tokens are gone from the keychain".into(),
+            ));
+        };
+        if old.fresh(now()) {
+            return Ok(old);
+        }
+        let new = match &record.sign_in {
+            SignIn::Sso(s) => IdentityCenter::new(s).await.refresh(&old).await?,
+            SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.refresh(&old).await?,
+        };
+        self.vault.put(&account, &token_label(&record.sign_in), &new)?;
+        Ok(new)
+    }
+
+    fn record(&self) -> Result<SessionRecord> {
+        self.vault.record()?.ok_or(SessionError::NotSignedIn)
+    }
+
+    /// Role credentials for the current session.
+    pub async fn credentials(&self, prompt: &dyn LoginPrompt) -> Result<Credentials> {
+        let record = self.record()?;
+        let tokens = self.fresh_tokens(&record, prompt).await?;
+        role_credentials(&record, &tokens).await
+    }
+
+    /// The current session, its tokens refreshed if needed.
+    pub async fn status(&self, prompt: &dyn LoginPrompt) -> Result<Status> {
+        let record = self.record()?;
+        let tokens = self.fresh_tokens(&record, prompt).await?;
+        let credentials = role_credentials(&record, &tokens).await?;
+        Ok(Status {
+            token_expires_at: tokens.expires_at,
+            refreshable: tokens.refresh_token.is_some(),
+            credentials_expire_at: credentials.expiry(),
+            record,
+        })
+    }
+
+    /// A credentials provider for AWS clients, backed by this session.
+    pub fn provider(self) -> SessionCredentials {
+        SessionCredentials {
+            sessions: Arc::new(self),
+            cached: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+}
+
+fn token_label(sign_in: &SignIn) -> String {
+    match sign_in {
+        SignIn::Sso(s) => format!("Tapprove sign-in to {}", s.start_url),
+        SignIn::Oidc(o) => format!("Tapprove sign-in to {}", o.issuer),
+    }
+}
+
+async fn role_credentials(record: &SessionRecord, tokens: &Tokens) -> Result<Credentials> {
+    match &record.sign_in {
+        SignIn::Sso(s) => {
+            let (Some(account), Some(role)) = (&s.account_id, &s.role_name) else {
+                return Err(SessionError::Settings(
+                    "the session names no account and role: run `tapprove login` again".into(),
+                ));
+            };
+            IdentityCenter::new(s)
+                .await
+                .role_credentials(tokens, account, role)
+                .await
+        }
+        SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.role_credentials(tokens).await,
+    }
+}
+
+/// Fills in the account and role: the configured ones (checked against
+/// what the portal offers), or the only ones offered.
+async fn choose_role(mut s: SsoSettings, tokens: &Tokens) -> Result<SsoSettings> {
+    let ic = IdentityCenter::new(&s).await;
+    let account_id = match s.account_id.clone() {
+        Some(a) => a,
+        None => {
+            let accounts = ic.accounts(tokens).await?;
+            match accounts.as_slice() {
+                [only] => only.account_id.clone(),
+                [] => {
+                    return Err(SessionError::Denied(
+                        "IAM Identity Center assigns you no AWS account".into(),
+                    ));
+                }
+                many => {
+                    let list: Vec<String> = many
+                        .iter()
+                        .map(|a| format!("{} ({})", a.account_id, a.account_name))
+                        .collect();
+                    return Err(SessionError::Choose(format!(
+                        "you can work in several accounts; choose one with --account-id: {}",
+                        list.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let role = match s.role_name.clone() {
+        Some(r) => r,
+        None => {
+            let roles = ic.roles(tokens, &account_id).await?;
+            match roles.as_slice() {
+                [only] => only.clone(),
+                [] => {
+                    return Err(SessionError::Denied(format!(
+                        "IAM Identity Center gives you no role in account {account_id}"
+                    )));
+                }
+                many => {
+                    return Err(SessionError::Choose(format!(
+                        "you have several roles in account {account_id}; choose one with --role-name: {}",
+                        many.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    s.account_id = Some(account_id);
+    s.role_name = Some(role);
+    Ok(s)
+}
+
+/// An AWS credentials provider backed by the signed-in session: role
+/// credentials in memory, renewed when less than a quarter of their life
+/// (at most five minutes) is left. It never starts a login; when the
+/// session has ended, calls fail with "run `tapprove login`".
+#[derive(Clone)]
+pub struct SessionCredentials {
+    sessions: Arc<Sessions>,
+    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+}
+
+impl std::fmt::Debug for SessionCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCredentials").finish_non_exhaustive()
+    }
+}
+
+fn still_good(c: &Credentials) -> bool {
+    let Some(expiry) = c.expiry() else {
+        return true;
+    };
+    let left = expiry.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    left > Duration::from_secs(300).min(Duration::from_secs(900) / 4)
+}
+
+impl SessionCredentials {
+    async fn load(&self) -> provider::Result {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| still_good(c)) {
+            return Ok(c.clone());
+        }
+        let fresh = self.sessions.credentials(&Quiet).await.map_err(|e| match e {
+            SessionError::Unreachable { .. } => {
+                provider::error::CredentialsError::provider_timed_out(Duration::from_secs(25))
+            }
+            other => provider::error::CredentialsError::provider_error(other),
+        })?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+impl ProvideCredentials for SessionCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.load())
+    }
+}
