@@ -336,6 +336,36 @@ fn a_locked_keychain_stops_sign_in_before_anything_is_asked_or_written() {
     let seen = w.fake.seen();
     assert_eq!((seen.registrations.len(), seen.authorizations), (0, 0));
     assert!(!w.desktop.path("state/tapprove/session.json").exists());
+
+    // No keychain at all (no session bus): the same, with what to start.
+    let out = Command::new(env!("CARGO_BIN_EXE_tapprove"))
+        .args([
+            "--json",
+            "login",
+            "--start-url",
+            START_URL,
+            "--region",
+            "eu-west-1",
+        ])
+        .env("HOME", w.desktop.home())
+        .env("XDG_STATE_HOME", w.desktop.path("state"))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", w.desktop.path("no-bus").display()),
+        )
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", w.fake.base())
+        .env("BROWSER", "false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let failure = stdout_json(&out);
+    assert_eq!(failure["code"], "keychain_error", "{failure}");
+    assert!(
+        failure["message"].as_str().unwrap().contains("Secret Service"),
+        "{failure}"
+    );
+    assert_eq!(w.fake.seen().registrations.len(), 0);
+    assert!(!w.desktop.path("state/tapprove/session.json").exists());
 }
 
 /// `oidc-provider` on loopback, stopped when dropped.

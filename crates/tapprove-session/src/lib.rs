@@ -359,9 +359,12 @@ async fn choose_role(mut s: SsoSettings, tokens: &Tokens) -> Result<SsoSettings>
     Ok(s)
 }
 
+/// Role credentials are renewed when less than this is left of them (they
+/// last an hour or more).
+const RENEW_CREDENTIALS_BEFORE: Duration = Duration::from_secs(300);
+
 /// An AWS credentials provider backed by the signed-in session: role
-/// credentials in memory, renewed when less than a quarter of their life
-/// (at most five minutes) is left. It never starts a login; when the
+/// credentials in memory, renewed [`RENEW_CREDENTIALS_BEFORE`] they expire. It never starts a login; when the
 /// session has ended, calls fail with "run `tapprove login`".
 #[derive(Clone)]
 pub struct SessionCredentials {
@@ -380,7 +383,7 @@ fn still_good(c: &Credentials) -> bool {
         return true;
     };
     let left = expiry.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    left > Duration::from_secs(300).min(Duration::from_secs(900) / 4)
+    left > RENEW_CREDENTIALS_BEFORE
 }
 
 impl SessionCredentials {
