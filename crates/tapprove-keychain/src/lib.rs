@@ -3,12 +3,13 @@
 //! ...). A locked or missing keychain is a [`KeychainError`] that says what
 //! to do; there is never a fallback to a file.
 //!
-//! Built on `keyring-core`; the Secret Service store is the only one
-//! compiled here. The macOS Keychain and Windows Credential Manager stores
-//! (`apple-native-keyring-store`, `windows-native-keyring-store`) plug in
-//! the same way in [`platform_store`] but cannot be built or tested on this
-//! project's CI, so on those systems [`Keychain::open`] reports the
-//! keychain as unavailable.
+//! Built on `keyring-core` with one store per system, chosen in
+//! [`platform`]: the Secret Service (`zbus-secret-service-keyring-store`)
+//! on Linux, the login keychain (`apple-native-keyring-store`) on macOS,
+//! the Credential Manager (`windows-native-keyring-store`) on Windows.
+//! Only the Linux store is compiled and tested by this project's CI; the
+//! macOS and Windows code follows those crates' documentation and is
+//! unverified.
 
 #![forbid(unsafe_code)]
 
@@ -53,7 +54,7 @@ impl Keychain {
             ));
         }
         Ok(Self {
-            store: platform_store()?,
+            store: platform::store()?,
             service: service.to_owned(),
         })
     }
@@ -63,7 +64,7 @@ impl Keychain {
     }
 
     fn entry(&self, account: &str, label: &str) -> Result<Entry, KeychainError> {
-        let modifiers = HashMap::from([("label", label)]);
+        let modifiers = platform::modifiers(label);
         self.store
             .build(&self.service, account, Some(&modifiers))
             .map_err(error)
@@ -97,34 +98,98 @@ impl Keychain {
     /// their secrets. Other programs may use the same service name: items
     /// with other accounts are left alone.
     pub fn find(&self, prefix: &str) -> Result<Vec<(String, Secret)>, KeychainError> {
-        let spec = HashMap::from([("service", self.service.as_str())]);
+        let spec = platform::search_spec(&self.service);
+        let spec: HashMap<&str, &str> = spec.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = Vec::new();
         for entry in self.store.search(&spec).map_err(error)? {
-            let attributes = entry.get_attributes().map_err(error)?;
-            let account = ["username", "user", "account"]
-                .iter()
-                .filter_map(|k| attributes.get(*k))
-                .find(|v| v.starts_with(prefix));
-            if let Some(account) = account {
+            let Some((service, account)) = entry.get_specifiers() else {
+                continue;
+            };
+            if service == self.service && account.starts_with(prefix) {
                 let secret = Zeroizing::new(entry.get_secret().map_err(error)?);
-                out.push((account.clone(), secret));
+                out.push((account, secret));
             }
         }
         Ok(out)
     }
 }
 
-#[cfg(target_os = "linux")]
-fn platform_store() -> Result<Arc<CredentialStore>, KeychainError> {
-    let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new().map_err(error)?;
-    Ok(store)
-}
+/// What differs between the systems' stores.
+mod platform {
+    use std::collections::HashMap;
+    use std::sync::Arc;
 
-#[cfg(not(target_os = "linux"))]
-fn platform_store() -> Result<Arc<CredentialStore>, KeychainError> {
-    Err(KeychainError(
-        "this build of Tapprove has no keychain store for this operating system yet".into(),
-    ))
+    use keyring_core::CredentialStore;
+
+    use super::{KeychainError, error};
+
+    /// Secret Service: items carry a label keychain tools show; search by
+    /// the `service` attribute.
+    #[cfg(target_os = "linux")]
+    pub fn store() -> Result<Arc<CredentialStore>, KeychainError> {
+        let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new().map_err(error)?;
+        Ok(store)
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn modifiers(label: &str) -> HashMap<&str, &str> {
+        HashMap::from([("label", label)])
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    pub fn search_spec(service: &str) -> Vec<(&'static str, String)> {
+        vec![("service", service.to_owned())]
+    }
+
+    /// macOS: generic passwords in the login keychain (no label modifier).
+    #[cfg(target_os = "macos")]
+    pub fn store() -> Result<Arc<CredentialStore>, KeychainError> {
+        let store: Arc<CredentialStore> =
+            apple_native_keyring_store::keychain::Store::new().map_err(error)?;
+        Ok(store)
+    }
+
+    /// Windows: generic credentials named `<account>.<service>`, found by
+    /// a pattern over that name.
+    #[cfg(windows)]
+    pub fn store() -> Result<Arc<CredentialStore>, KeychainError> {
+        let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new().map_err(error)?;
+        Ok(store)
+    }
+
+    #[cfg(windows)]
+    pub fn search_spec(service: &str) -> Vec<(&'static str, String)> {
+        let escaped: String = service
+            .chars()
+            .flat_map(|c| {
+                let special = "\\.+*?()|[]{}^$".contains(c);
+                special.then_some('\\').into_iter().chain([c])
+            })
+            .collect();
+        vec![("pattern", format!("\\.{escaped}$"))]
+    }
+
+    #[cfg(any(target_os = "macos", windows))]
+    pub fn modifiers(_label: &str) -> HashMap<&str, &str> {
+        HashMap::new()
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    pub fn store() -> Result<Arc<CredentialStore>, KeychainError> {
+        Err(KeychainError(
+            "this build of Tapprove has no keychain store for this operating system".into(),
+        ))
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    pub fn modifiers(label: &str) -> HashMap<&str, &str> {
+        HashMap::from([("label", label)])
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    pub fn search_spec(service: &str) -> Vec<(&'static str, String)> {
+        vec![("service", service.to_owned())]
+    }
 }
 
 /// A keychain failure as a message that says what to do. Never includes
