@@ -261,6 +261,32 @@ fn device_code_sign_in_honours_slow_down_and_asks_which_account() {
 #[test]
 fn ten_processes_find_the_token_expired_and_exactly_one_refresh_reaches_the_server() {
     let w = World::new();
+    // Three logins at once: one opens the browser, the others wait for it
+    // and use its session.
+    let logins = w.run(&format!(
+        r#"
+for i in 1 2 3; do {} > login.$i.json 2> login.$i.err & done
+for job in $(jobs -p); do wait $job; done
+cat login.*.json"#,
+        login_sso("")
+    ));
+    assert!(
+        logins.status.success(),
+        "{}",
+        String::from_utf8_lossy(&logins.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&logins.stdout)
+            .matches(r#""approver":"alice""#)
+            .count(),
+        3
+    );
+    assert_eq!(
+        w.fake.seen().authorizations,
+        1,
+        "one browser tab for three logins"
+    );
+
     w.fake.tune(|b| b.expires_in = 3);
     let login = w.run(&login_sso(""));
     ok(&login);
@@ -293,7 +319,7 @@ cat who.*.json"#,
     assert!(answers.iter().all(|a| a["approver"] == "alice"), "{answers:?}");
     let seen = w.fake.seen();
     assert_eq!(seen.refreshes, 1, "exactly one process refreshed");
-    assert_eq!(seen.authorizations, 1, "nobody started a second sign-in");
+    assert_eq!(seen.authorizations, 2, "nobody started another sign-in");
 
     // When the provider refuses the refresh, the session has ended: say so.
     w.fake.tune(|b| {
@@ -316,7 +342,7 @@ cat who.*.json"#,
 
     w.assert_clean();
     w.desktop
-        .assert_no_secret_leaked(&w.fake.secrets(), &[&login, &storm, &ended]);
+        .assert_no_secret_leaked(&w.fake.secrets(), &[&logins, &login, &storm, &ended]);
 }
 
 #[test]
