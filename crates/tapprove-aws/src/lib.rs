@@ -52,7 +52,12 @@ pub async fn load_config_with(
     let mut loader =
         aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(call_timeouts());
     if let Some(credentials) = credentials {
-        loader = loader.credentials_provider(credentials);
+        // The session's provider caches and renews role credentials itself,
+        // and notices a sign-out or a new sign-in; a second cache on top
+        // would keep serving the old ones.
+        loader = loader
+            .credentials_provider(credentials)
+            .identity_cache(aws_config::identity::IdentityCache::no_cache());
     }
     if let Some(region) = fallback_region {
         loader = loader.region(

@@ -266,7 +266,7 @@ fn ten_processes_find_the_token_expired_and_exactly_one_refresh_reaches_the_serv
     let logins = w.run(&format!(
         r#"
 for i in 1 2 3; do {} > login.$i.json 2> login.$i.err & done
-for job in $(jobs -p); do wait $job; done
+for job in $(jobs -p); do wait $job || {{ cat login.*.err login.*.json >&2; exit 1; }}; done
 cat login.*.json"#,
         login_sso("")
     ));
@@ -430,7 +430,12 @@ impl Drop for Provider {
 
 /// The token values in the keychain's Tapprove session items.
 fn keychain_tokens(w: &World) -> Vec<String> {
-    let out = w.run("secret-tool search --all service tapprove 2>/dev/null | grep '^secret = ' | cut -c10-");
+    let out = w.run("secret-tool search --all service tapprove > items.txt 2>/dev/null\ngrep '^secret = ' items.txt | cut -c10- || true");
+    assert!(
+        out.status.success(),
+        "secret-tool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -139,6 +139,8 @@ impl Loopback {
         let wait = async {
             loop {
                 let Ok((stream, _)) = self.listener.accept().await else {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
                 if let Some(outcome) = self.answer(stream, state).await {

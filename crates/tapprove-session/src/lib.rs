@@ -38,7 +38,7 @@ pub use interactive::{BROWSER_TIMEOUT, LoginPrompt};
 pub use sso::Account;
 pub use vault::SessionRecord;
 
-use crate::lock::RefreshLock;
+use crate::lock::{Lock, LockName};
 use crate::oidc::OpenIdProvider;
 use crate::sso::IdentityCenter;
 use crate::vault::{Tokens, Vault, token_account};
@@ -111,36 +111,13 @@ impl Sessions {
         })
     }
 
-    /// Takes the refresh lock; `true` with it if another process held it
-    /// first (and may have done the work meanwhile).
-    async fn lock(&self, prompt: &dyn LoginPrompt) -> Result<(RefreshLock, bool)> {
-        let dir = self.vault.state_dir().to_path_buf();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let task = tokio::task::spawn_blocking(move || {
-            RefreshLock::acquire(&dir, || {
-                let _ = tx.send(());
-            })
-        });
-        // Tell the user while waiting, not after.
-        let mut task = task;
-        let mut waited = false;
-        loop {
-            tokio::select! {
-                done = &mut task => {
-                    let lock = done.map_err(|e| SessionError::State {
-                        path: self.vault.state_dir().to_path_buf(),
-                        source: std::io::Error::other(e),
-                    })??;
-                    return Ok((lock, waited || rx.try_recv().is_ok()));
-                }
-                () = tokio::time::sleep(Duration::from_millis(50)) => {
-                    if rx.try_recv().is_ok() {
-                        waited = true;
-                        prompt.waiting_for_other_process();
-                    }
-                }
-            }
-        }
+    /// Takes the lock `name`, telling the user if another process holds
+    /// it; `true` with it if this process had to wait.
+    async fn lock(&self, name: LockName, prompt: &dyn LoginPrompt) -> Result<(Lock, bool)> {
+        Lock::acquire(self.vault.state_dir(), name, || {
+            prompt.waiting_for_other_process();
+        })
+        .await
     }
 
     /// Signs in (browser or device code), chooses the account and role
@@ -151,12 +128,14 @@ impl Sessions {
         // Fail on a locked keychain before the user is sent anywhere.
         self.vault.check_writable()?;
         let started = now();
-        let (_lock, waited) = self.lock(prompt).await?;
+        let (_login, waited) = self.lock(LockName::Login, prompt).await?;
         let account = token_account(&request.sign_in);
         let tokens = match self.vault.get::<Tokens>(&account)? {
-            Some(t) if waited && t.issued_at >= started && t.fresh(now()) => t,
+            // Another process signed in (interactively) while this one
+            // waited: use that sign-in rather than open another tab.
+            Some(t) if waited && t.login_at >= started && t.fresh(now()) => t,
             _ => {
-                let t = match &request.sign_in {
+                let mut t = match &request.sign_in {
                     SignIn::Sso(s) => {
                         let ic = IdentityCenter::new(s).await;
                         if request.device_code {
@@ -174,6 +153,8 @@ impl Sessions {
                         }
                     }
                 };
+                t.login_at = now();
+                let (_refresh, _) = self.lock(LockName::Refresh, prompt).await?;
                 self.vault.put(&account, &token_label(&request.sign_in), &t)?;
                 t
             }
@@ -195,8 +176,12 @@ impl Sessions {
     /// `Logout`, OpenID Connect token revocation) and removes every
     /// Tapprove session item from the keychain and the session record.
     pub async fn logout(&self) -> Result<LogoutReport> {
+        // No refresh may write new tokens while (or after) they are removed.
+        let (_refresh, _) = self.lock(LockName::Refresh, &Quiet).await?;
         let mut report = LogoutReport::default();
-        if let Some(record) = self.vault.record()?
+        // A damaged record cannot say what to revoke; clear what is here anyway.
+        let record = self.vault.record().unwrap_or(None);
+        if let Some(record) = record
             && let Some(tokens) = self.vault.get::<Tokens>(&record.token_account())?
         {
             let revoked = match &record.sign_in {
@@ -231,22 +216,36 @@ impl Sessions {
         {
             return Ok(t);
         }
-        let (_lock, _) = self.lock(prompt).await?;
-        // Whoever held the lock before may have refreshed already.
-        let Some(old) = self.vault.get::<Tokens>(&account)? else {
-            return Err(SessionError::Ended(
-                "its tokens are gone from the keychain".into(),
-            ));
-        };
-        if old.fresh(now()) {
-            return Ok(old);
-        }
-        let new = match &record.sign_in {
-            SignIn::Sso(s) => IdentityCenter::new(s).await.refresh(&old).await?,
-            SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.refresh(&old).await?,
-        };
-        self.vault.put(&account, &token_label(&record.sign_in), &new)?;
-        Ok(new)
+        let (lock, _) = self.lock(LockName::Refresh, prompt).await?;
+        // The refresh and the write of its result run to the end even if
+        // the caller gives up meanwhile: a rotated refresh token that was
+        // issued but never stored would end the session.
+        let this = self.clone();
+        let record = record.clone();
+        tokio::spawn(async move {
+            let _lock = lock;
+            // Whoever held the lock before may have refreshed already.
+            let Some(old) = this.vault.get::<Tokens>(&account)? else {
+                return Err(SessionError::Ended(
+                    "its tokens are gone from the keychain".into(),
+                ));
+            };
+            if old.fresh(now()) {
+                return Ok(old);
+            }
+            let mut new = match &record.sign_in {
+                SignIn::Sso(s) => IdentityCenter::new(s).await.refresh(&old).await?,
+                SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.refresh(&old).await?,
+            };
+            new.login_at = old.login_at;
+            this.vault.put(&account, &token_label(&record.sign_in), &new)?;
+            Ok(new)
+        })
+        .await
+        .map_err(|e| SessionError::State {
+            path: self.vault.state_dir().to_path_buf(),
+            source: std::io::Error::other(e),
+        })?
     }
 
     fn record(&self) -> Result<SessionRecord> {
@@ -369,7 +368,8 @@ const RENEW_CREDENTIALS_BEFORE: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct SessionCredentials {
     sessions: Arc<Sessions>,
-    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+    /// The credentials and the session they belong to.
+    cached: Arc<tokio::sync::Mutex<Option<(SessionRecord, Credentials)>>>,
 }
 
 impl std::fmt::Debug for SessionCredentials {
@@ -389,7 +389,13 @@ fn still_good(c: &Credentials) -> bool {
 impl SessionCredentials {
     async fn load(&self) -> provider::Result {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| still_good(c)) {
+        // Another process may have signed out or in as someone else: the
+        // record (no keychain access) says which session is current.
+        let current = self.sessions.vault.record().ok().flatten();
+        if let Some((record, c)) = cached.as_ref()
+            && current.as_ref() == Some(record)
+            && still_good(c)
+        {
             return Ok(c.clone());
         }
         let fresh = self.sessions.credentials(&Quiet).await.map_err(|e| match e {
@@ -398,7 +404,7 @@ impl SessionCredentials {
             }
             other => provider::error::CredentialsError::provider_error(other),
         })?;
-        *cached = Some(fresh.clone());
+        *cached = current.map(|record| (record, fresh.clone()));
         Ok(fresh)
     }
 }

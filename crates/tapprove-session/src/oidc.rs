@@ -83,6 +83,12 @@ impl OpenIdProvider {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| provider_error(IDP, &e.to_string()))?;
+        if !secure(&settings.issuer) {
+            return Err(SessionError::Settings(format!(
+                "the issuer `{}` is not an https URL: tokens would travel in clear",
+                settings.issuer
+            )));
+        }
         let url = format!(
             "{}/.well-known/openid-configuration",
             settings.issuer.trim_end_matches('/')
@@ -93,6 +99,19 @@ impl OpenIdProvider {
                 "the provider at {url} calls itself `{}`, not `{}`: set `issuer` to exactly the provider's issuer",
                 discovery.issuer, settings.issuer
             )));
+        }
+        let endpoints = [
+            Some(&discovery.token_endpoint),
+            Some(&discovery.jwks_uri),
+            discovery.authorization_endpoint.as_ref(),
+            discovery.device_authorization_endpoint.as_ref(),
+            discovery.revocation_endpoint.as_ref(),
+        ];
+        if let Some(insecure) = endpoints.into_iter().flatten().find(|e| !secure(e)) {
+            return Err(provider_error(
+                IDP,
+                &format!("the discovery document names an endpoint that is not https: {insecure}"),
+            ));
         }
         Ok(Self {
             http,
@@ -215,8 +234,7 @@ impl OpenIdProvider {
                 }
                 other => other.into_error(),
             })?;
-        self.tokens(answer, issued_at, None, old.refresh_token.as_deref())
-            .await
+        self.tokens(answer, issued_at, None, Some(old)).await
     }
 
     /// Revokes the refresh token, if the provider can.
@@ -280,63 +298,63 @@ impl OpenIdProvider {
         })
     }
 
+    /// Tokens from a token answer; `old` for a refresh, whose new ID token
+    /// must name the same subject (OpenID Connect Core §12.2).
     async fn tokens(
         &self,
         answer: TokenAnswer,
         issued_at: u64,
         nonce: Option<&str>,
-        old_refresh: Option<&str>,
+        old: Option<&Tokens>,
     ) -> Result<Tokens> {
         let Some(id_token) = answer.id_token else {
-            return Err(provider_error(
-                IDP,
-                "the token answer has no ID token (is `openid` allowed for this client?)",
-            ));
+            return Err(match old {
+                Some(_) => {
+                    SessionError::Ended("the identity provider's refresh gives no new ID token".into())
+                }
+                None => provider_error(
+                    IDP,
+                    "the token answer has no ID token (is `openid` allowed for this client?)",
+                ),
+            });
         };
         let claims = self.validate(&id_token, nonce).await?;
+        if let Some(old_subject) = old
+            .and_then(|o| o.id_token.as_deref())
+            .and_then(unverified_claims)
+            .and_then(|c| c.get("sub").cloned())
+            && claims.get("sub") != Some(&old_subject)
+        {
+            return Err(provider_error(
+                IDP,
+                "the refreshed ID token names another subject than the session's",
+            ));
+        }
         let expires_at = claims.get("exp").and_then(Value::as_u64).unwrap_or(issued_at);
         Ok(Tokens {
             access_token: answer.access_token,
-            refresh_token: answer.refresh_token.or_else(|| old_refresh.map(str::to_owned)),
+            refresh_token: answer
+                .refresh_token
+                .or_else(|| old.and_then(|o| o.refresh_token.clone())),
             id_token: Some(id_token),
             expires_at,
             issued_at,
+            login_at: 0,
             client: None,
         })
     }
 
-    /// Checks the ID token: signature with the provider's published key,
-    /// `iss`, `aud` (this client), `exp`, and `nonce` when one was sent.
+    /// Checks the ID token against the provider's published keys (see
+    /// [`check_id_token`]).
     pub async fn validate(&self, id_token: &str, nonce: Option<&str>) -> Result<Map<String, Value>> {
-        let invalid = |why: String| provider_error(IDP, &format!("the ID token is not valid: {why}"));
-        let header = jsonwebtoken::decode_header(id_token).map_err(|e| invalid(e.to_string()))?;
-        if !ALGORITHMS.contains(&header.alg) {
-            return Err(invalid(format!(
-                "signature algorithm {:?} is not accepted",
-                header.alg
-            )));
-        }
         let jwks: JwkSet = get_json(&self.http, &self.discovery.jwks_uri).await?;
-        let jwk = match &header.kid {
-            Some(kid) => jwks.find(kid),
-            None if jwks.keys.len() == 1 => jwks.keys.first(),
-            None => None,
-        }
-        .ok_or_else(|| invalid("signed with a key the provider does not publish".into()))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(e.to_string()))?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.discovery.issuer]);
-        validation.set_audience(&[&self.settings.client_id]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 60;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation)
-            .map_err(|e| invalid(e.to_string()))?;
-        if let Some(nonce) = nonce
-            && data.claims.get("nonce").and_then(Value::as_str) != Some(nonce)
-        {
-            return Err(invalid("the nonce is not the one sent".into()));
-        }
-        Ok(data.claims)
+        check_id_token(
+            id_token,
+            &jwks,
+            &self.discovery.issuer,
+            &self.settings.client_id,
+            nonce,
+        )
     }
 
     /// The approver this session stands for: the configured claim of the
@@ -353,6 +371,12 @@ impl OpenIdProvider {
             other => other,
         })?;
         let claim = &self.settings.approver_claim;
+        // An address the provider has not verified may be anyone's.
+        if claim == "email" && claims.get("email_verified") != Some(&Value::Bool(true)) {
+            return Err(SessionError::Settings(
+                "the ID token's email is not marked verified (`email_verified`): have the provider verify it, or set `approver_claim` to an identifier users cannot change".into(),
+            ));
+        }
         let value = claims.get(claim).and_then(Value::as_str).ok_or_else(|| {
             SessionError::Settings(format!(
                 "the ID token has no `{claim}` claim: set `approver_claim` to a claim your provider sends (for example `email` or `preferred_username`)"
@@ -402,6 +426,72 @@ impl Polled {
                 provider_error(IDP, "the token endpoint asked to wait outside a device flow")
             }
         }
+    }
+}
+
+/// Checks an ID token: an accepted asymmetric algorithm, a signature by a
+/// key in `jwks` (by `kid`), `iss`, `aud` (this client), `exp` (60 s
+/// leeway), `sub`, and `nonce` when one was sent.
+pub(crate) fn check_id_token(
+    id_token: &str,
+    jwks: &JwkSet,
+    issuer: &str,
+    client_id: &str,
+    nonce: Option<&str>,
+) -> Result<Map<String, Value>> {
+    let invalid = |why: String| provider_error(IDP, &format!("the ID token is not valid: {why}"));
+    let header = jsonwebtoken::decode_header(id_token).map_err(|e| invalid(e.to_string()))?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(invalid(format!(
+            "signature algorithm {:?} is not accepted",
+            header.alg
+        )));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| invalid("signed with a key the provider does not publish".into()))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(e.to_string()))?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[client_id]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 60;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation)
+        .map_err(|e| invalid(e.to_string()))?;
+    if let Some(nonce) = nonce
+        && data.claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+    {
+        return Err(invalid("the nonce is not the one sent".into()));
+    }
+    Ok(data.claims)
+}
+
+/// The claims of a token this process validated earlier (stored in the
+/// keychain), read without checking it again.
+fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// HTTPS, or plain HTTP to this machine only (a provider run locally).
+fn secure(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "https" => true,
+        Ok(u) if u.scheme() == "http" => {
+            matches!(
+                u.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            ) || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || u.host_str() == Some("localhost")
+        }
+        _ => false,
     }
 }
 
@@ -457,6 +547,114 @@ async fn json_or_error<T: serde::de::DeserializeOwned>(answer: reqwest::Response
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use p256::ecdsa::{Signature, SigningKey, signature::Signer};
+    use serde_json::json;
+
+    const ISSUER: &str = "https://idp.example.com";
+    const CLIENT: &str = "tapprove";
+
+    fn key() -> SigningKey {
+        SigningKey::random(&mut rand_core::OsRng)
+    }
+
+    fn jwks(key: &SigningKey, kid: &str) -> JwkSet {
+        let point = key.verifying_key().to_encoded_point(false);
+        serde_json::from_value(json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+            "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()),
+        }]}))
+        .unwrap()
+    }
+
+    fn token(key: &SigningKey, header: Value, claims: Value) -> String {
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let signature: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(signature.to_bytes()))
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISSUER, "aud": CLIENT, "sub": "u1", "exp": now() + 300, "nonce": "n1", "email": "a@example.com"})
+    }
+
+    fn es256() -> Value {
+        json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
+    }
+
+    fn check(token: &str, keys: &JwkSet, nonce: Option<&str>) -> Result<Map<String, Value>> {
+        check_id_token(token, keys, ISSUER, CLIENT, nonce)
+    }
+
+    #[test]
+    fn a_good_id_token_passes_and_every_broken_one_is_refused() {
+        let k = key();
+        let keys = jwks(&k, "k1");
+        let good = check(&token(&k, es256(), claims()), &keys, Some("n1")).unwrap();
+        assert_eq!(good["email"], "a@example.com");
+
+        let with = |field: &str, value: Value| {
+            let mut c = claims();
+            c[field] = value;
+            token(&k, es256(), c)
+        };
+        let refused = [
+            ("another audience", with("aud", json!("someone-else"))),
+            ("another issuer", with("iss", json!("https://evil.example.com"))),
+            ("expired", with("exp", json!(now() - 120))),
+            ("another nonce", with("nonce", json!("n2"))),
+            ("no subject", {
+                let mut c = claims();
+                c.as_object_mut().unwrap().remove("sub");
+                token(&k, es256(), c)
+            }),
+            (
+                "unknown kid",
+                token(&k, json!({"alg": "ES256", "kid": "k2"}), claims()),
+            ),
+            ("another key", token(&key(), es256(), claims())),
+            ("HS256", token(&k, json!({"alg": "HS256", "kid": "k1"}), claims())),
+            (
+                "alg none",
+                format!(
+                    "{}.{}.",
+                    B64.encode(r#"{"alg":"none"}"#),
+                    B64.encode(claims().to_string())
+                ),
+            ),
+        ];
+        for (what, bad) in refused {
+            assert!(check(&bad, &keys, Some("n1")).is_err(), "{what} was accepted");
+        }
+        // The nonce is checked only when one was sent (refreshes send none).
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("nonce");
+        let no_nonce = token(&k, es256(), c);
+        assert!(check(&no_nonce, &keys, Some("n1")).is_err());
+        assert!(check(&no_nonce, &keys, None).is_ok());
+    }
+
+    #[test]
+    fn only_https_or_this_machine() {
+        assert!(secure("https://idp.example.com/token"));
+        assert!(secure("http://127.0.0.1:8080/token"));
+        assert!(secure("http://localhost/token"));
+        assert!(secure("http://[::1]:9000/"));
+        assert!(!secure("http://idp.example.com/token"));
+        assert!(!secure("ftp://idp.example.com/"));
+    }
+
+    #[test]
+    fn stored_tokens_are_read_back_without_a_key() {
+        let claims = unverified_claims(&token(&key(), es256(), claims())).unwrap();
+        assert_eq!(claims["sub"], "u1");
+        assert!(unverified_claims("not-a-token").is_none());
+    }
 
     #[test]
     fn claim_values_that_cannot_name_a_role_session_are_refused() {

@@ -341,6 +341,7 @@ fn tokens(out: CreateTokenOutput, issued_at: u64, client: ClientRegistration) ->
         id_token: out.id_token().map(str::to_owned),
         expires_at: issued_at + u64::try_from(out.expires_in()).unwrap_or(0),
         issued_at,
+        login_at: 0,
         client: Some(client),
     })
 }

@@ -47,6 +47,10 @@ pub(crate) struct Tokens {
     pub expires_at: u64,
     /// When it was issued, epoch seconds.
     pub issued_at: u64,
+    /// When the user last signed in interactively (kept by refreshes),
+    /// epoch seconds.
+    #[serde(default)]
+    pub login_at: u64,
     /// The client the tokens were issued to (IAM Identity Center), needed
     /// to refresh them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,9 +156,11 @@ impl Vault {
     /// Stores and removes a probe item: a locked keychain fails here,
     /// before anything worth keeping has been obtained.
     pub fn check_writable(&self) -> Result<()> {
-        const PROBE: &str = "probe:writable";
-        self.keychain.set(PROBE, "Tapprove keychain check", b"-")?;
-        self.keychain.delete(PROBE)?;
+        // One name per process: concurrent logins must not trip over
+        // each other's probe.
+        let probe = format!("probe:{}", std::process::id());
+        self.keychain.set(&probe, "Tapprove keychain check", b"-")?;
+        self.keychain.delete(&probe)?;
         Ok(())
     }
 
@@ -225,6 +231,7 @@ mod tests {
             id_token: None,
             expires_at,
             issued_at,
+            login_at: issued_at,
             client: None,
         }
     }
