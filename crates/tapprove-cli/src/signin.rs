@@ -60,12 +60,16 @@ pub async fn aws_config() -> Result<aws_config::SdkConfig> {
     let Some(record) = tapprove_session::current(&tapprove_config::state_dir())? else {
         return Ok(tapprove_aws::load_config().await);
     };
-    let region = match &record.sign_in {
+    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(sessions()?.provider());
+    Ok(tapprove_aws::load_config_with(Some(provider), session_region(&record.sign_in)).await)
+}
+
+/// The region to fall back on when the AWS region chain names none.
+fn session_region(sign_in: &SignIn) -> Option<String> {
+    match sign_in {
         SignIn::Sso(s) => Some(s.region.clone()),
         SignIn::Oidc(o) => o.region.clone(),
-    };
-    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(sessions()?.provider());
-    Ok(tapprove_aws::load_config_with(Some(provider), region).await)
+    }
 }
 
 fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
@@ -155,7 +159,14 @@ pub async fn whoami(session: &Session) -> Result {
 async fn whoami_after(session: &Session, heading: &str) -> Result {
     let sessions = sessions()?;
     let status = sessions.status(&TerminalLogin).await?;
-    let aws = aws_config().await?;
+    // Ask STS with the credentials the status just fetched, not new ones.
+    let aws = tapprove_aws::load_config_with(
+        Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+            status.credentials.clone(),
+        )),
+        session_region(&status.record.sign_in),
+    )
+    .await;
     let caller = tapprove_aws::sts::Identity::new(&aws)
         .caller()
         .await
@@ -188,7 +199,7 @@ async fn whoami_after(session: &Session, heading: &str) -> Result {
                 ""
             }
         ));
-        if let Some(at) = status.credentials_expire_at.and_then(unix) {
+        if let Some(at) = status.credentials.expiry().and_then(unix) {
             lines.push(format!(
                 "credentials   until {} (renewed automatically)",
                 time(at)
@@ -213,7 +224,7 @@ fn status_json(
         "signed_in_at": time(status.record.signed_in_at),
         "session_expires_at": time(status.token_expires_at),
         "refreshable": status.refreshable,
-        "credentials_expire_at": status.credentials_expire_at.and_then(unix).map(time),
+        "credentials_expire_at": status.credentials.expiry().and_then(unix).map(time),
     })
 }
 

@@ -77,8 +77,9 @@ pub struct Status {
     /// When the sign-in token runs out (it is refreshed before), epoch seconds.
     pub token_expires_at: u64,
     pub refreshable: bool,
-    /// When the role credentials run out (they are renewed before).
-    pub credentials_expire_at: Option<SystemTime>,
+    /// The session's role credentials (their expiry is when they run out;
+    /// they are renewed before). Their `Debug` output hides the secrets.
+    pub credentials: Credentials,
 }
 
 /// A face that never prompts (a background refresh): login is not started.
@@ -267,7 +268,7 @@ impl Sessions {
         Ok(Status {
             token_expires_at: tokens.expires_at,
             refreshable: tokens.refresh_token.is_some(),
-            credentials_expire_at: credentials.expiry(),
+            credentials,
             record,
         })
     }
