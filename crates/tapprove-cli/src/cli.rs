@@ -187,7 +187,7 @@ pub enum GateCommand {
         quorum: u32,
         #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
         timeout: u64,
-        /// JSON the approver must see.
+        /// JSON the approver must see, or `@FILE` to read it from a file.
         #[arg(long, value_name = "JSON", default_value = "{}")]
         details: String,
     },

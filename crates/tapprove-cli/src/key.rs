@@ -1,12 +1,10 @@
-use rand_core::{OsRng, RngCore};
 use serde_json::json;
-use tapprove_authn::software::{FileKeyStore, KeyStore, KeychainKeyStore, SoftwareAuthenticator};
-use tapprove_authn::{Authenticator, CredentialRequest, NewCredential, UserVerification};
+use tapprove_authn::software::{FileKeyStore, KeyStore, KeychainKeyStore};
 use tapprove_core::VerifierPolicy;
-use tapprove_core::canonical::{creation_client_data_json, origin_for};
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::registry::{CredentialEntry, CredentialStatus, RegistryFile};
-use tapprove_proto::{Base64Url, UtcTime};
+
+use tapprove_engine::keys::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
 
 use crate::cli::{KeyCreateArgs, KeyListArgs, StoreSpec};
 use crate::exit::{Failure, Result};
@@ -14,61 +12,11 @@ use crate::files::{now, write_atomically};
 use crate::output::Output;
 use crate::prompt::TerminalPrompt;
 
-/// A software credential just made, with the creation ceremony's inputs
-/// (the enrolment checks need them).
-pub struct NewSoftwareCredential {
-    pub challenge: [u8; 32],
-    pub client_data: Vec<u8>,
-    pub created: NewCredential,
-}
-
 /// Opens the key store `--store` names.
 pub fn open_store(spec: &StoreSpec) -> Result<Box<dyn KeyStore>> {
     Ok(match spec {
         StoreSpec::Keychain(service) => Box::new(KeychainKeyStore::open(service)?),
         StoreSpec::Dir(dir) => Box::new(FileKeyStore::open(dir)?),
-    })
-}
-
-/// Runs the creation ceremony with the software authenticator over
-/// `store`: a fresh challenge and user handle, a PIN if asked, and the
-/// approver's existing credentials excluded.
-#[allow(clippy::too_many_arguments)]
-pub fn new_software_credential(
-    store: &dyn KeyStore,
-    now: &UtcTime,
-    user: &str,
-    rp_id: &str,
-    label: &str,
-    with_pin: bool,
-    exclude: Vec<Base64Url>,
-    prompt: &TerminalPrompt,
-) -> Result<NewSoftwareCredential> {
-    let mut challenge = [0u8; 32];
-    OsRng.fill_bytes(&mut challenge);
-    let mut user_handle = [0u8; 16];
-    OsRng.fill_bytes(&mut user_handle);
-    let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
-    let created = SoftwareAuthenticator::new(store, now.clone()).make_credential(
-        &CredentialRequest {
-            rp_id: rp_id.to_owned(),
-            user_name: user.to_owned(),
-            user_handle: user_handle.to_vec(),
-            client_data_json: client_data.clone(),
-            exclude_credentials: exclude,
-            user_verification: if with_pin {
-                UserVerification::Required
-            } else {
-                UserVerification::Discouraged
-            },
-            label: label.to_owned(),
-        },
-        prompt,
-    )?;
-    Ok(NewSoftwareCredential {
-        challenge,
-        client_data,
-        created,
     })
 }
 
@@ -108,11 +56,13 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
     } = new_software_credential(
         &store,
         &now,
-        &args.user,
-        &args.rp_id,
-        &args.label,
-        args.with_pin,
-        existing,
+        SoftwareKeySpec {
+            user: &args.user,
+            rp_id: &args.rp_id,
+            label: &args.label,
+            with_pin: args.with_pin,
+            exclude: existing,
+        },
         &TerminalPrompt::new(&args.pin),
     )?;
 

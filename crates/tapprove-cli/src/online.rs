@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tapprove_authn::UserVerification;
-use tapprove_authn::software::{KEYCHAIN_SERVICE, KeyStore, SoftwareAuthenticator};
-use tapprove_config::{Config, KeyStoreKind};
+use tapprove_authn::software::{KeyStore, SoftwareAuthenticator};
+use tapprove_config::Config;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_engine::install::{GatePlan, SourceKind};
-use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, now};
-use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentStatus, EnrolmentVersion};
+use tapprove_engine::keys::{SoftwareKeySpec, new_software_credential};
+use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, enrol, now};
+use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentStatus};
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Verdict};
 
-use crate::cli::StoreSpec;
 use crate::cli::{AdminCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs, SourceArg, UvArg};
 use crate::exit::{Failure, Kind, Result};
 use crate::files::{read_input, write_atomically};
@@ -37,6 +37,7 @@ impl From<EngineError> for Failure {
             },
             EngineError::Sign(tapprove_authn::SignError::Authenticator(a)) => a.into(),
             EngineError::Sign(s) => Failure::input(s),
+            EngineError::KeyStore(m) => Failure::failed("key_store_error", m),
             EngineError::Aws(a) => Failure::failed(
                 if a.is_transient() {
                     "aws_unreachable"
@@ -87,22 +88,10 @@ impl Session {
 
 /// The approver's key store, as the settings say (`key_store`).
 fn key_store(config: &Config) -> Result<Box<dyn KeyStore>> {
-    let spec = match config.key_store {
-        KeyStoreKind::Keychain => StoreSpec::Keychain(KEYCHAIN_SERVICE.to_owned()),
-        KeyStoreKind::Files => StoreSpec::Dir(tapprove_config::state_dir().join("keys")),
-    };
-    let hint = |mut failure: Failure| {
-        if config.key_store == KeyStoreKind::Keychain {
-            failure.message.push_str(
-                " (on a machine without a keychain, set `key_store = \"files\"` in the Tapprove settings)",
-            );
-        }
-        failure
-    };
-    let store = crate::key::open_store(&spec).map_err(hint)?;
-    // A locked keychain shows itself on the first read: say so now.
-    store.list().map_err(|e| hint(e.into()))?;
-    Ok(store)
+    Ok(tapprove_engine::keys::open_store(
+        config,
+        &tapprove_config::state_dir(),
+    )?)
 }
 
 fn describe(event: &Event) -> String {
@@ -294,12 +283,7 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
     let store = key_store(engine.config())?;
     let approver = engine.approver().await?;
     let rp_id = engine.config().rp_id.clone();
-    let credentials: Vec<Base64Url> = store
-        .list()?
-        .into_iter()
-        .filter(|k| k.user == approver && k.rp_id == rp_id)
-        .map(|k| k.credential_id)
-        .collect();
+    let credentials = tapprove_engine::keys::registered(&store, &approver, &rp_id)?;
     if credentials.is_empty() {
         return Err(Failure::input(format!(
             "you ({approver}) have no authenticator for `{rp_id}` on this machine: run `tapprove enroll`"
@@ -413,51 +397,16 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
             .or_else(|| engine.config().enrolment.as_ref().and_then(|e| e.url.clone())),
     };
     let store = key_store(engine.config())?;
-    let existing: Vec<Base64Url> = store
-        .list()?
-        .into_iter()
-        .filter(|k| k.user == user && k.rp_id == rp_id)
-        .map(|k| k.credential_id)
-        .collect();
-    let crate::key::NewSoftwareCredential {
-        challenge,
-        client_data,
-        created,
-    } = crate::key::new_software_credential(
-        &store,
-        &now(),
-        &user,
-        &rp_id,
-        &args.label,
-        args.with_pin,
-        existing,
-        &TerminalPrompt::new(&args.pin),
-    )?;
-    let request = EnrolmentRequest {
-        tapprove: EnrolmentVersion,
-        user: user.clone(),
-        label: args.label,
-        rp_id,
-        credential_id: created.credential_id.clone(),
-        challenge: Base64Url::new(challenge.to_vec()),
-        client_data_json: Base64Url::new(client_data),
-        attestation_object: Base64Url::new(created.attestation_object),
-        identity: None,
+    let spec = SoftwareKeySpec {
+        user: &user,
+        rp_id: &rp_id,
+        label: &args.label,
+        with_pin: args.with_pin,
+        exclude: tapprove_engine::keys::registered(&store, &user, &rp_id)?,
     };
-    let rollback = |failure: Failure| match store.delete(created.credential_id.as_bytes()) {
-        Ok(_) => failure,
-        Err(e) => Failure {
-            message: format!(
-                "{}; the new key {} could not be removed either ({e}): delete it with care",
-                failure.message, created.credential_id
-            ),
-            ..failure
-        },
-    };
+    let prompt = TerminalPrompt::new(&args.pin);
     if let Some(service) = service {
-        let receipt = tapprove_engine::enrol::submit(&aws, &service, request)
-            .await
-            .map_err(|e| rollback(e.into()))?;
+        let receipt = enrol::enrol_software(&aws, &service, &store, &now(), spec, &prompt).await?;
         let id = receipt.credential_id.encode();
         session.out.result(json!({"ok": true, "receipt": receipt}), || match receipt.status {
             EnrolmentStatus::Active => format!(
@@ -471,6 +420,17 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         });
         return Ok(());
     }
+    let new = new_software_credential(&store, &now(), spec, &prompt)?;
+    let request = enrol::enrolment_request(&user, &args.label, &rp_id, &new);
+    let rollback = |failure: Failure| -> Failure {
+        let message = enrol::rollback(
+            &store,
+            &new.created.credential_id,
+            EngineError::Invalid(failure.message.clone()),
+        )
+        .to_string();
+        Failure { message, ..failure }
+    };
     let text = serde_json::to_string_pretty(&request).map_err(|e| rollback(Failure::failed("output", e)))?;
     match &args.out {
         Some(path) => {
@@ -679,8 +639,15 @@ async fn request_execution(
         .gate
         .as_ref()
         .ok_or_else(|| Failure::input("no gate in the settings: run `tapprove gate install` first"))?;
+    // `@FILE`: details too large for a command line (Linux caps one
+    // argument at 128 KiB).
+    let text = match details.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("cannot read the details file {path}: {e}")))?,
+        None => details.to_owned(),
+    };
     let details: Value =
-        serde_json::from_str(details).map_err(|e| Failure::input(format!("--details is not JSON: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| Failure::input(format!("--details is not JSON: {e}")))?;
     let approvers = approvers
         .or_else(|| config.sources.first().map(|s| s.group().to_owned()))
         .ok_or_else(|| Failure::input("--approvers is needed: the settings name no group"))?;

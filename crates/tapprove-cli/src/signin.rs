@@ -57,19 +57,10 @@ fn sessions() -> Result<Sessions> {
 
 /// The AWS settings for online commands.
 pub async fn aws_config() -> Result<aws_config::SdkConfig> {
-    let Some(record) = tapprove_session::current(&tapprove_config::state_dir())? else {
-        return Ok(tapprove_aws::load_config().await);
-    };
-    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(sessions()?.provider());
-    Ok(tapprove_aws::load_config_with(Some(provider), session_region(&record.sign_in)).await)
-}
-
-/// The region to fall back on when the AWS region chain names none.
-fn session_region(sign_in: &SignIn) -> Option<String> {
-    match sign_in {
-        SignIn::Sso(s) => Some(s.region.clone()),
-        SignIn::Oidc(o) => o.region.clone(),
-    }
+    Ok(
+        tapprove_session::aws_config(&tapprove_config::state_dir(), tapprove_keychain::DEFAULT_SERVICE)
+            .await?,
+    )
 }
 
 fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
@@ -164,7 +155,7 @@ async fn whoami_after(session: &Session, heading: &str) -> Result {
         Some(aws_credential_types::provider::SharedCredentialsProvider::new(
             status.credentials.clone(),
         )),
-        session_region(&status.record.sign_in),
+        tapprove_session::fallback_region(&status.record.sign_in),
     )
     .await;
     let caller = tapprove_aws::sts::Identity::new(&aws)

@@ -3,9 +3,72 @@
 
 use std::time::Duration;
 
-use tapprove_proto::enrolment::{EnrolmentReceipt, EnrolmentRequest};
+use tapprove_authn::software::KeyStore;
+use tapprove_authn::{SignError, UserPrompt};
+use tapprove_proto::enrolment::{EnrolmentReceipt, EnrolmentRequest, EnrolmentVersion};
+use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::error::{EngineError, Result};
+use crate::keys::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
+
+/// Creates a software credential for `spec.user` and registers it through
+/// the enrolment service at `service_url`, which files it under the
+/// caller's AWS identity. If the service refuses or cannot be reached, the
+/// new key is deleted again, so the key store and the registry never
+/// disagree. Blocks while the authenticator asks for a PIN.
+pub async fn enrol_software(
+    aws: &aws_config::SdkConfig,
+    service_url: &str,
+    store: &dyn KeyStore,
+    now: &UtcTime,
+    spec: SoftwareKeySpec<'_>,
+    prompt: &dyn UserPrompt,
+) -> Result<EnrolmentReceipt> {
+    let new = new_software_credential(store, now, spec.clone(), prompt)
+        .map_err(|e| EngineError::Sign(SignError::Authenticator(e)))?;
+    let request = enrolment_request(spec.user, spec.label, spec.rp_id, &new);
+    submit(aws, service_url, request)
+        .await
+        .map_err(|e| rollback(store, &new.created.credential_id, e))
+}
+
+/// The enrolment request for a credential just made.
+pub fn enrolment_request(
+    user: &str,
+    label: &str,
+    rp_id: &str,
+    new: &NewSoftwareCredential,
+) -> EnrolmentRequest {
+    EnrolmentRequest {
+        tapprove: EnrolmentVersion,
+        user: user.to_owned(),
+        label: label.to_owned(),
+        rp_id: rp_id.to_owned(),
+        credential_id: new.created.credential_id.clone(),
+        challenge: Base64Url::new(new.challenge.to_vec()),
+        client_data_json: Base64Url::new(new.client_data.clone()),
+        attestation_object: Base64Url::new(new.created.attestation_object.clone()),
+        identity: None,
+    }
+}
+
+/// Deletes the key `id` after `error` stopped its enrolment; says so if
+/// even that fails.
+pub fn rollback(store: &dyn KeyStore, id: &Base64Url, error: EngineError) -> EngineError {
+    match store.delete(id.as_bytes()) {
+        Ok(_) => error,
+        Err(e) => {
+            let note = format!("; the new key {id} could not be removed either ({e}): delete it with care");
+            match error {
+                EngineError::Enrolment { code, message } => EngineError::Enrolment {
+                    code,
+                    message: message + &note,
+                },
+                other => EngineError::Invalid(format!("{other}{note}")),
+            }
+        }
+    }
+}
 
 /// The service's path for new credentials.
 pub const ENROLMENTS_PATH: &str = "/v1/enrolments";

@@ -11,6 +11,9 @@ pub enum EngineError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The approver's key store (keychain or key files) failed.
+    #[error("{0}")]
+    KeyStore(String),
     #[error("local database: {0}")]
     Store(String),
     #[error("no pending request with id `{0}`: run `tapprove inbox` to see what waits")]

@@ -17,6 +17,7 @@ pub mod admin;
 pub mod enrol;
 mod error;
 pub mod install;
+pub mod keys;
 pub mod store;
 
 use std::path::Path;

@@ -104,6 +104,28 @@ pub fn current(state_dir: &Path) -> Result<Option<SessionRecord>> {
     vault::read_record(state_dir)
 }
 
+/// The AWS settings every face uses: the signed-in session's role
+/// credentials when there is a session in `state_dir`, else the standard
+/// AWS chain (environment, profiles, instance roles).
+pub async fn aws_config(state_dir: &Path, service: &str) -> Result<aws_config::SdkConfig> {
+    let Some(record) = current(state_dir)? else {
+        return Ok(tapprove_aws::load_config().await);
+    };
+    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(
+        Sessions::open(state_dir, service)?.provider(),
+    );
+    Ok(tapprove_aws::load_config_with(Some(provider), fallback_region(&record.sign_in)).await)
+}
+
+/// The region to fall back on when the AWS region chain names none: the
+/// sign-in's own.
+pub fn fallback_region(sign_in: &SignIn) -> Option<String> {
+    match sign_in {
+        SignIn::Sso(s) => Some(s.region.clone()),
+        SignIn::Oidc(o) => o.region.clone(),
+    }
+}
+
 impl Sessions {
     /// Opens the keychain (`service`, normally [`tapprove_keychain::DEFAULT_SERVICE`]).
     pub fn open(state_dir: &Path, service: &str) -> Result<Self> {
