@@ -1,0 +1,235 @@
+// The boundary with the Rust side: the types, commands and events of
+// /tmp/ui-contract.md (v1), mirrored one to one. Nothing else in the UI calls
+// `invoke` or `listen` directly, so this file is the whole contract.
+//
+// Everything a command returns about a request (titles, requester, details,
+// raw document) is untrusted data written by whoever started the workflow:
+// render it as text only (see lib/text.ts and components/SafeText.svelte).
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+export type { UnlistenFn };
+
+// ---------------------------------------------------------------- errors
+
+export const ERROR_CODES = [
+  'not_configured',
+  'not_signed_in',
+  'not_found',
+  'invalid_input',
+  'no_authenticator',
+  'cancelled',
+  'authenticator',
+  'aws_unreachable',
+  'aws_error',
+  'task_gone',
+  'keychain',
+  'sign_in_failed',
+  'busy',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** What every command rejects with. `message` is written for a person; never match on it. */
+export interface AppError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function isAppError(value: unknown): value is AppError {
+  if (typeof value !== 'object' || value === null) return false;
+  const { code, message } = value as Record<string, unknown>;
+  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code) && typeof message === 'string';
+}
+
+/**
+ * Whatever a rejected `invoke` produced, as an AppError. Tauri itself rejects
+ * with a plain string when a command is missing or its arguments do not
+ * deserialise; those become `internal`.
+ */
+export function toAppError(value: unknown): AppError {
+  if (isAppError(value)) return { code: value.code, message: value.message };
+  if (typeof value === 'object' && value !== null) {
+    // A code this UI does not know yet: keep the message, which is written for a person.
+    const { message } = value as Record<string, unknown>;
+    if (typeof message === 'string' && message !== '') return { code: 'internal', message };
+  }
+  if (typeof value === 'string' && value !== '') return { code: 'internal', message: value };
+  if (value instanceof Error && value.message !== '') return { code: 'internal', message: value.message };
+  return { code: 'internal', message: 'Something went wrong inside Tapprove.' };
+}
+
+// ---------------------------------------------------------------- types
+
+export type Health = 'ok' | 'signed_out' | 'expiring' | 'offline' | 'not_configured' | 'error';
+
+export interface SessionView {
+  health: Health;
+  approver: string | null;
+  signInKind: 'sso' | 'oidc' | 'environment' | null;
+  /** e.g. "role Approver in 123456789012", or the problem text */
+  detail: string | null;
+  /** RFC 3339 */
+  expiresAt: string | null;
+}
+
+export interface RequestSummary {
+  id: string;
+  title: string;
+  requestedBy: string;
+  approvers: string;
+  quorum: number;
+  /** RFC 3339 UTC */
+  deadline: string;
+  receivedAt: string;
+  /** "activity:prod-approvers" | "queue:prod-approvers" */
+  source: string;
+}
+
+export interface Overview {
+  session: SessionView;
+  /** sorted by deadline, soonest first */
+  inbox: RequestSummary[];
+  pausedUntil: string | null;
+  outboxPending: number;
+  /** last polling problem, shown as a banner */
+  problem: AppError | null;
+}
+
+export interface RequestDetail extends RequestSummary {
+  execution: string;
+  created: string;
+  timeoutSeconds: number;
+  /** base64url */
+  requestSha256: string;
+  /** arbitrary JSON, up to ~256 KiB */
+  details: unknown;
+  /** the request document, pretty JSON */
+  raw: string;
+}
+
+export type Verdict = 'approve' | 'deny';
+
+export type Outcome =
+  | { outcome: 'delivered' }
+  | { outcome: 'closed'; reason: string }
+  | { outcome: 'pending'; error: string };
+
+export interface DecisionResult {
+  id: string;
+  verdict: Verdict;
+  delivery: Outcome;
+  message: string;
+}
+
+/** Emitted on event "signing" while `decide` or `enrol` runs. */
+export type SigningPrompt =
+  | { stage: 'touch_key'; authenticator: string }
+  | { stage: 'select_key'; authenticator: string }
+  | { stage: 'confirm_platform'; authenticator: string }
+  | { stage: 'software_signing'; authenticator: string }
+  | { stage: 'processing'; authenticator: string }
+  | { stage: 'pin'; authenticator: string; attemptsLeft: number | null };
+
+export interface HistoryEntry {
+  requestId: string;
+  title: string;
+  verdict: Verdict;
+  state: 'pending' | 'delivered' | 'closed';
+  reason: string | null;
+  attempts: number;
+  lastError: string | null;
+  created: string;
+  updated: string;
+}
+
+export interface SourceView {
+  name: string;
+  kind: 'activity' | 'queue';
+  target: string;
+}
+
+export interface SettingsView {
+  configPath: string;
+  rpId: string;
+  sources: SourceView[];
+  signIn: { kind: 'sso' | 'oidc'; where: string } | null;
+  keyStore: 'keychain' | 'files';
+  autostart: boolean;
+  /** setting keys the org policy fixes: show read-only */
+  fixed: string[];
+}
+
+export interface AuthenticatorView {
+  credentialId: string;
+  label: string;
+  kind: 'software' | 'security_key' | 'platform';
+  user: string;
+  rpId: string;
+}
+
+/** Emitted on event "sign_in" while `sign_in` runs. */
+export type SignInPrompt =
+  | { stage: 'browser'; url: string; opened: boolean }
+  | { stage: 'device_code'; uri: string; completeUri: string | null; code: string }
+  | { stage: 'waiting_for_other_process' };
+
+// ---------------------------------------------------------------- commands
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toAppError(error);
+  }
+}
+
+export const overview = (): Promise<Overview> => call('overview');
+
+export const request = (id: string): Promise<RequestDetail> => call('request', { id });
+
+export const decide = (id: string, verdict: Verdict, reason: string | null): Promise<DecisionResult> =>
+  call('decide', { id, verdict, reason });
+
+/** `null` cancels the PIN prompt. */
+export const submitPin = (pin: string | null): Promise<void> => call('submit_pin', { pin });
+
+export const cancelSigning = (): Promise<void> => call('cancel_signing');
+
+/** Newest first. */
+export const history = (): Promise<HistoryEntry[]> => call('history');
+
+export const settings = (): Promise<SettingsView> => call('settings');
+
+export const setAutostart = (enabled: boolean): Promise<void> => call('set_autostart', { enabled });
+
+/** `minutes` 0 resumes. */
+export const pauseNotifications = (minutes: number): Promise<Overview> => call('pause_notifications', { minutes });
+
+export const signIn = (deviceCode: boolean): Promise<SessionView> => call('sign_in', { deviceCode });
+
+export const signOut = (): Promise<SessionView> => call('sign_out');
+
+export const authenticators = (): Promise<AuthenticatorView[]> => call('authenticators');
+
+export const enrol = (label: string): Promise<AuthenticatorView> => call('enrol', { label });
+
+/** Once, when the first screen has rendered its data (open-to-interactive benchmark). */
+export const uiReady = (): Promise<void> => call('ui_ready');
+
+// ---------------------------------------------------------------- events
+
+export const onOverview = (handler: (overview: Overview) => void): Promise<UnlistenFn> =>
+  listen<Overview>('overview', (event) => handler(event.payload));
+
+/** A hash route to show, e.g. "/request/AbC123xyz0". */
+export const onNavigate = (handler: (route: string) => void): Promise<UnlistenFn> =>
+  listen<string>('navigate', (event) => handler(event.payload));
+
+export const onSigning = (handler: (prompt: SigningPrompt) => void): Promise<UnlistenFn> =>
+  listen<SigningPrompt>('signing', (event) => handler(event.payload));
+
+export const onSignIn = (handler: (prompt: SignInPrompt) => void): Promise<UnlistenFn> =>
+  listen<SignInPrompt>('sign_in', (event) => handler(event.payload));
