@@ -77,3 +77,29 @@ ensure_python_peers() {
     touch "$stamp"
   fi
 }
+
+# The tray app: Tauri's system libraries to build it, and its end-to-end
+# test peers: Xvfb, WebKit's WebDriver, dunst (notifications), a
+# StatusNotifierItem tray host with its watcher.
+ensure_app_build_deps() {
+  apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev \
+    libxdo-dev libdbus-1-dev libudev-dev pkg-config
+}
+
+ensure_app_test_peers() {
+  ensure_app_build_deps
+  ensure_keychain_peers
+  apt_install xvfb xauth webkit2gtk-driver dunst haskell-gtk-sni-tray-utils
+  if ! command -v tauri-driver >/dev/null 2>&1; then
+    say "cargo install tauri-driver"
+    cargo install tauri-driver --locked --version 2.1.0 --quiet
+  fi
+}
+
+# The front end (ui/dist), rebuilt when a source is newer than the build.
+build_ui() {
+  if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/vite.config.ts package-lock.json -newer ui/dist/index.html -print -quit)" ]; then
+    say "npm run ui:build"
+    npm run --silent ui:build >/dev/null
+  fi
+}

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""The tray app's footprint: what it costs to keep Tapprove running all day.
+
+Prints, for the real app (debug or release build) polling a local AWS
+emulator as an enrolled approver:
+
+  * cold start to tray ready (process start -> the tray item on D-Bus),
+  * idle with no window: total PSS of the app and every process it spawned
+    (WebKit's web and network processes), and CPU as % of one core,
+  * the window open: time from "open" (a second launch) to the inbox being
+    interactive (the front end calls `ui_ready` once its data is shown),
+    PSS and CPU while it is shown,
+  * after the window is closed: PSS again (the webview must be gone),
+  * the binary's size, and the .deb's when one is given (--deb).
+
+Goals (issue 5): idle at most 60 MB PSS and under 0.1 % of a core; open to
+interactive under 300 ms.
+
+Run (scripts/bench-app does this):
+  xvfb-run -a dbus-run-session -- .venv/bin/python benches/app_footprint.py --app PATH
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def pss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def cpu_ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except OSError:
+            pass
+    return total
+
+
+def names(pids):
+    out = []
+    for p in pids:
+        try:
+            out.append(Path(f"/proc/{p}/comm").read_text().strip())
+        except OSError:
+            pass
+    return out
+
+
+def cpu_percent(pid, seconds):
+    start_ticks, start = cpu_ticks(descendants(pid)), time.monotonic()
+    time.sleep(seconds)
+    ticks = cpu_ticks(descendants(pid)) - start_ticks
+    return 100.0 * ticks / CLK_TCK / (time.monotonic() - start)
+
+
+def tray_registered():
+    out = subprocess.run(
+        ["gdbus", "call", "--session", "--dest", "org.kde.StatusNotifierWatcher",
+         "--object-path", "/StatusNotifierWatcher", "--method",
+         "org.freedesktop.DBus.Properties.Get", "org.kde.StatusNotifierWatcher",
+         "RegisteredStatusNotifierItems"],
+        capture_output=True, text=True,
+    )
+    return out.returncode == 0 and "@as []" not in out.stdout and "/" in out.stdout
+
+
+def close_window(title="Tapprove"):
+    """Sends WM_DELETE_WINDOW, as a window manager's close button does."""
+    from Xlib import X, display, protocol
+
+    d = display.Display()
+    root = d.screen().root
+    wm_delete = d.intern_atom("WM_DELETE_WINDOW")
+    wm_protocols = d.intern_atom("WM_PROTOCOLS")
+
+    def walk(w):
+        try:
+            if w.get_wm_name() == title:
+                return w
+            for child in w.query_tree().children:
+                found = walk(child)
+                if found:
+                    return found
+        except Exception:
+            return None
+        return None
+
+    window = walk(root)
+    if window is None:
+        raise SystemExit("the window to close was not found")
+    event = protocol.event.ClientMessage(window=window, client_type=wm_protocols, data=(32, [wm_delete, X.CurrentTime, 0, 0, 0]))
+    window.send_event(event)
+    d.flush()
+
+
+def wait_for(predicate, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--app", required=True, type=Path)
+    parser.add_argument("--deb", type=Path)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--opens", type=int, default=5)
+    args = parser.parse_args()
+
+    world = Path(tempfile.mkdtemp(prefix="tapprove-bench-"))
+    env = dict(os.environ, TAPPROVE_DEMO_POLL_SECONDS="60")
+    subprocess.run([str(ROOT / "scripts/demo-env"), "up", str(world)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    tray_host = subprocess.Popen(["gtk-sni-tray-standalone", "--watcher"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    app = None
+    try:
+        envs = subprocess.run(["bash", "-c", f'source "{world}/env" && env -0'], check=True,
+                              capture_output=True).stdout.decode().split("\0")
+        app_env = dict(os.environ)
+        app_env.update(line.split("=", 1) for line in envs if "=" in line)
+        home = world / "home"
+        app_env.update(
+            AWS_ACCESS_KEY_ID=app_env["BOB_ACCESS_KEY_ID"],
+            AWS_SECRET_ACCESS_KEY=app_env["BOB_SECRET_ACCESS_KEY"],
+            TAPPROVE_STATE_DIR=app_env["BOB_STATE_DIR"],
+            HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+        )
+        log_path = world / "app.log"
+        log = open(log_path, "wb")
+        started = time.monotonic()
+        app = subprocess.Popen([str(args.app), "--background"], env=app_env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(tray_registered, 30, "the tray item")
+        tray_ready_ms = (time.monotonic() - started) * 1000
+        time.sleep(5)  # let start-up work (first poll, session check) settle
+
+        idle_pids = descendants(app.pid)
+        idle_pss = pss_kib(idle_pids) / 1024
+        idle_cpu = cpu_percent(app.pid, args.idle_seconds)
+
+        opens, open_pss, open_cpu, closed_pss = [], None, None, None
+        for i in range(args.opens):
+            before = log_path.read_text(errors="replace").count("window interactive")
+            subprocess.run([str(args.app)], env=app_env, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: log_path.read_text(errors="replace").count("window interactive") > before, 30, "the inbox")
+            ms = [int(m) for m in re.findall(r"window interactive (\d+) ms", log_path.read_text(errors="replace"))]
+            opens.append(ms[-1])
+            if i == 0:
+                time.sleep(2)
+                open_pss = pss_kib(descendants(app.pid)) / 1024
+                open_cpu = cpu_percent(app.pid, 10)
+                open_names = names(descendants(app.pid))
+            close_window()
+            wait_for(lambda: len(descendants(app.pid)) <= len(idle_pids), 20, "the webview processes to end")
+            time.sleep(2)
+        closed_pss = pss_kib(descendants(app.pid)) / 1024
+        closed_cpu = cpu_percent(app.pid, 10)
+
+        opens.sort()
+        size = args.app.stat().st_size / 1e6
+        print(f"app: {args.app} ({size:.1f} MB)")
+        if args.deb:
+            print(f".deb: {args.deb.name} {args.deb.stat().st_size / 1e6:.1f} MB")
+        print(f"cold start to tray ready: {tray_ready_ms:.0f} ms")
+        print(f"idle, no window: {idle_pss:.1f} MB PSS in {len(idle_pids)} process(es) {names(idle_pids)}, "
+              f"CPU {idle_cpu:.3f} % of a core over {args.idle_seconds:.0f} s")
+        print(f"window open: {open_pss:.1f} MB PSS in {len(open_names)} processes {open_names}, CPU {open_cpu:.2f} % over 10 s")
+        print(f"open to interactive: median {opens[len(opens) // 2]} ms, max {opens[-1]} ms over {len(opens)} opens "
+              f"(goal < 300 ms)")
+        print(f"after closing the window: {closed_pss:.1f} MB PSS, CPU {closed_cpu:.3f} % over 10 s")
+        goal = idle_pss <= 60 and idle_cpu < 0.1
+        print(f"idle goal (<= 60 MB, < 0.1 % CPU): {'met' if goal else 'NOT met'}")
+    finally:
+        if app:
+            app.terminate()
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app.kill()
+        tray_host.terminate()
+        subprocess.run([str(ROOT / "scripts/demo-env"), "down", str(world)], check=False)
+        shutil.rmtree(world, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+// The commands the window may call: build.rs makes an `allow-*` permission
+// for each, capabilities/main.json grants exactly these, and a test checks
+// the two agree with `tapprove_app::commands()`.
+pub const COMMANDS: &[&str] = &[
+    "overview",
+    "request",
+    "decide",
+    "submit_pin",
+    "cancel_signing",
+    "history",
+    "settings",
+    "set_autostart",
+    "pause_notifications",
+    "sign_in",
+    "sign_out",
+    "authenticators",
+    "enrol",
+    "ui_ready",
+];

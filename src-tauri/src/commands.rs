@@ -1,0 +1,370 @@
+//! The commands the window may call (and nothing else: see
+//! `capabilities/main.json`). Each checks its arguments, then delegates to
+//! the engine or the session; errors reach the UI as `{code, message}`.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tapprove_authn::UserVerification;
+use tapprove_authn::software::SoftwareAuthenticator;
+use tapprove_config::{SignIn, Source};
+use tapprove_engine::keys::{self, SoftwareKeySpec};
+use tapprove_engine::{DeliveryOutcome, enrol};
+use tapprove_proto::Verdict;
+use tapprove_proto::limits::{MAX_LABEL_CHARS, MAX_REASON_CHARS};
+use tapprove_session::{LoginRequest, Sessions};
+use tauri::{AppHandle, Manager, Runtime, State};
+use tauri_plugin_autostart::ManagerExt;
+use zeroize::Zeroizing;
+
+use crate::error::{AppError, ErrorCode, Result};
+use crate::models::*;
+use crate::prompt::{WindowLogin, WindowPrompt};
+use crate::state::Tapprove;
+
+type AppState<'a> = State<'a, Arc<Tapprove>>;
+
+/// What the software authenticator is called in prompts.
+const SOFTWARE: &str = "Tapprove software key";
+
+/// A request id as the inbox gives them: letters and digits.
+pub fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid(
+            "a request id is 1 to 64 letters and digits, as the inbox shows it",
+        ));
+    }
+    Ok(())
+}
+
+/// The reason: bounded; blank means none. A denial needs one.
+pub fn check_reason(verdict: VerdictArg, reason: Option<String>) -> Result<Option<String>> {
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &reason
+        && r.chars().count() > MAX_REASON_CHARS
+    {
+        return Err(AppError::invalid(format!(
+            "the reason is longer than {MAX_REASON_CHARS} characters: shorten it"
+        )));
+    }
+    if verdict == VerdictArg::Deny && reason.is_none() {
+        return Err(AppError::invalid(
+            "a denial needs a reason: say what the requester should change",
+        ));
+    }
+    Ok(reason)
+}
+
+pub fn check_label(label: &str) -> Result<String> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(AppError::invalid(format!(
+            "name the authenticator in 1 to {MAX_LABEL_CHARS} characters, on one line (for example `work laptop`)"
+        )));
+    }
+    Ok(label.to_owned())
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::new(ErrorCode::Internal, format!("the signing thread failed: {e}")))?
+}
+
+#[tauri::command]
+pub fn overview(state: AppState<'_>) -> Overview {
+    state.overview(SystemTime::now())
+}
+
+#[tauri::command]
+pub async fn request(state: AppState<'_>, id: String) -> Result<RequestDetail> {
+    check_id(&id)?;
+    let engine = state.engine().await?;
+    Ok((&engine.find(&id)?).into())
+}
+
+#[tauri::command]
+pub async fn decide<R: Runtime>(
+    app: AppHandle<R>,
+    state: AppState<'_>,
+    id: String,
+    verdict: VerdictArg,
+    reason: Option<String>,
+) -> Result<DecisionResult> {
+    check_id(&id)?;
+    let reason = check_reason(verdict, reason)?;
+    let state: Arc<Tapprove> = state.inner().clone();
+    let engine = state.engine().await?;
+    let _turn = state.signing.begin()?;
+    let config = engine.config().clone();
+    let approver = engine.approver().await?;
+    let store = keys::open_store(&config, &state.state_dir)?;
+    let credentials = keys::registered(&store, &approver, &config.rp_id)?;
+    if credentials.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::NoAuthenticator,
+            format!(
+                "you ({approver}) have no authenticator for `{}` on this machine: enrol one under Authenticators",
+                config.rp_id
+            ),
+        ));
+    }
+    let uv = if config.require_user_verification {
+        UserVerification::Required
+    } else {
+        UserVerification::Preferred
+    };
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), SOFTWARE);
+    let signer = engine.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let engine_verdict = match verdict {
+        VerdictArg::Approve => Verdict::Approve,
+        VerdictArg::Deny => Verdict::Deny,
+    };
+    let (item, outcome) = blocking(move || {
+        let authenticator = SoftwareAuthenticator::new(store, tapprove_engine::now());
+        runtime
+            .block_on(signer.decide(
+                &id,
+                engine_verdict,
+                reason,
+                &authenticator,
+                &prompt,
+                credentials,
+                uv,
+            ))
+            .map_err(AppError::from)
+    })
+    .await?;
+    let _ = state.refresh(&engine);
+    crate::publish(&app);
+    let done = match verdict {
+        VerdictArg::Approve => "Approved",
+        VerdictArg::Deny => "Denied",
+    };
+    let message = match &outcome {
+        DeliveryOutcome::Delivered => format!("{done}: Step Functions has your signed decision."),
+        DeliveryOutcome::Closed { reason } => format!("Not taken: the request is {}.", reason.explain()),
+        DeliveryOutcome::Pending { error } => format!(
+            "Signed and saved, but not delivered yet ({error}): Tapprove resends it until AWS takes it."
+        ),
+    };
+    Ok(DecisionResult {
+        id: item.id,
+        verdict,
+        delivery: (&outcome).into(),
+        message,
+    })
+}
+
+#[tauri::command]
+pub fn submit_pin(state: AppState<'_>, pin: Option<String>) -> Result<()> {
+    let pin = pin.map(Zeroizing::new);
+    if let Some(p) = &pin
+        && !(4..=63).contains(&p.len())
+    {
+        return Err(AppError::invalid("a PIN has 4 to 63 characters"));
+    }
+    state.signing.answer_pin(pin)
+}
+
+#[tauri::command]
+pub fn cancel_signing(state: AppState<'_>) {
+    state.signing.cancel();
+}
+
+#[tauri::command]
+pub async fn history(state: AppState<'_>) -> Result<Vec<HistoryEntry>> {
+    let engine = state.engine().await?;
+    Ok(engine.history()?.into_iter().rev().map(Into::into).collect())
+}
+
+#[tauri::command]
+pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SettingsView> {
+    let config = state.config()?;
+    Ok(SettingsView {
+        config_path: state.config_path.display().to_string(),
+        rp_id: config.rp_id.clone(),
+        sources: config
+            .sources
+            .iter()
+            .map(|s| match s {
+                Source::Activity { arn, .. } => SourceView {
+                    name: s.name(),
+                    kind: "activity",
+                    target: arn.clone(),
+                },
+                Source::Queue { topic_arn, .. } => SourceView {
+                    name: s.name(),
+                    kind: "queue",
+                    target: topic_arn.clone(),
+                },
+            })
+            .collect(),
+        sign_in: config.sign_in.as_ref().map(|s| match s {
+            SignIn::Sso(s) => SignInView {
+                kind: SignInKind::Sso,
+                location: s.start_url.clone(),
+            },
+            SignIn::Oidc(o) => SignInView {
+                kind: SignInKind::Oidc,
+                location: o.issuer.clone(),
+            },
+        }),
+        key_store: match config.key_store {
+            tapprove_config::KeyStoreKind::Keychain => "keychain",
+            tapprove_config::KeyStoreKind::Files => "files",
+        },
+        autostart: app
+            .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+            .is_some_and(|launcher| launcher.is_enabled().unwrap_or(false)),
+        fixed: Vec::new(),
+    })
+}
+
+#[tauri::command]
+pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<()> {
+    let launcher = app.autolaunch();
+    let done = if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    done.map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot change start at login: {e}")))
+}
+
+#[tauri::command]
+pub fn pause_notifications<R: Runtime>(
+    app: AppHandle<R>,
+    state: AppState<'_>,
+    minutes: u32,
+) -> Result<Overview> {
+    if minutes > 24 * 60 {
+        return Err(AppError::invalid("pause for at most 24 hours (1440 minutes)"));
+    }
+    state.pause(minutes, SystemTime::now());
+    crate::publish(&app);
+    Ok(state.overview(SystemTime::now()))
+}
+
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: AppState<'_>,
+    device_code: bool,
+) -> Result<SessionView> {
+    let sign_in = state.config()?.sign_in.clone().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotConfigured,
+            format!(
+                "your settings ({}) name no sign-in: ask your admin for the [sign_in] section, or use AWS credentials from your environment",
+                state.config_path.display()
+            ),
+        )
+    })?;
+    let sessions = Sessions::open(&state.state_dir, tapprove_keychain::DEFAULT_SERVICE)?;
+    sessions
+        .login(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
+        .await?;
+    state.connect().await?;
+    let session = state.check_session().await;
+    state.set_session(session.clone());
+    crate::publish(&app);
+    Ok(session)
+}
+
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
+    let sessions = Sessions::open(&state.state_dir, tapprove_keychain::DEFAULT_SERVICE)?;
+    sessions.logout().await?;
+    state.connect().await?;
+    let session = state.check_session().await;
+    state.set_session(session.clone());
+    crate::publish(&app);
+    Ok(session)
+}
+
+#[tauri::command]
+pub async fn authenticators(state: AppState<'_>) -> Result<Vec<AuthenticatorView>> {
+    let engine = state.engine().await?;
+    let config = engine.config();
+    let approver = engine.approver().await.ok();
+    let store = keys::open_store(config, &state.state_dir)?;
+    Ok(store
+        .list()
+        .map_err(AppError::from)?
+        .into_iter()
+        .filter(|k| k.rp_id == config.rp_id && approver.as_ref().is_none_or(|a| *a == k.user))
+        .map(Into::into)
+        .collect())
+}
+
+#[tauri::command]
+pub async fn enrol<R: Runtime>(
+    app: AppHandle<R>,
+    state: AppState<'_>,
+    label: String,
+) -> Result<AuthenticatorView> {
+    let label = check_label(&label)?;
+    let state: Arc<Tapprove> = state.inner().clone();
+    let engine = state.engine().await?;
+    let config = engine.config().clone();
+    let service = config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotConfigured,
+            "no enrolment service is configured ([enrolment] url): ask your admin, or enrol with `tapprove enroll --out FILE`",
+        )
+    })?;
+    let _turn = state.signing.begin()?;
+    let user = engine.approver().await?;
+    let aws = state.aws().await?;
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), SOFTWARE);
+    let store = keys::open_store(&config, &state.state_dir)?;
+    let runtime = tokio::runtime::Handle::current();
+    let receipt = blocking(move || {
+        let exclude = keys::registered(&store, &user, &config.rp_id)?;
+        let spec = SoftwareKeySpec {
+            user: &user,
+            rp_id: &config.rp_id,
+            label: &label,
+            with_pin: false,
+            exclude,
+        };
+        runtime
+            .block_on(enrol::enrol_software(
+                &aws,
+                &service,
+                &store,
+                &tapprove_engine::now(),
+                spec,
+                &prompt,
+            ))
+            .map_err(AppError::from)
+    })
+    .await?;
+    crate::publish(&app);
+    Ok(AuthenticatorView {
+        credential_id: receipt.credential_id.encode(),
+        label: receipt.label,
+        kind: "software",
+        user: receipt.user,
+        rp_id: engine.config().rp_id.clone(),
+    })
+}
+
+/// The window's first screen shows its data: logs how long it took from
+/// the request to open it (read by the footprint benchmark).
+#[tauri::command]
+pub fn ui_ready(state: AppState<'_>) {
+    let opened = state
+        .opened_at
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(opened) = opened {
+        eprintln!(
+            "tapprove-app: window interactive {} ms after it was asked for",
+            Instant::now().duration_since(opened).as_millis()
+        );
+    }
+}

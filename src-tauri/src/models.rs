@@ -1,0 +1,295 @@
+//! Transport DTOs: what crosses the IPC boundary, in camelCase, mirrored by
+//! `ui/src/lib/api.ts`. Built from the engine's types here, so the engine
+//! never learns about the UI.
+
+use serde::{Deserialize, Serialize};
+use tapprove_authn::Prompt;
+use tapprove_authn::software::SoftwareKeyInfo;
+use tapprove_engine::{DeliveryOutcome, InboxItem, OutboxEntry, OutboxState};
+
+use crate::error::AppError;
+
+/// How the session looks at a glance (tray icon, top bar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    SignedOut,
+    Expiring,
+    Offline,
+    NotConfigured,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInKind {
+    Sso,
+    Oidc,
+    /// No Tapprove session: the standard AWS chain (environment, profile).
+    Environment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub health: Health,
+    pub approver: Option<String>,
+    pub sign_in_kind: Option<SignInKind>,
+    pub detail: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+impl SessionView {
+    pub fn unknown() -> Self {
+        Self {
+            health: Health::Offline,
+            approver: None,
+            sign_in_kind: None,
+            detail: Some("checking who you are…".into()),
+            expires_at: None,
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        matches!(self.health, Health::Ok | Health::Expiring)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSummary {
+    pub id: String,
+    pub title: String,
+    pub requested_by: String,
+    pub approvers: String,
+    pub quorum: u32,
+    pub deadline: String,
+    pub received_at: String,
+    pub source: String,
+}
+
+impl From<&InboxItem> for RequestSummary {
+    fn from(item: &InboxItem) -> Self {
+        Self {
+            id: item.id.clone(),
+            title: item.request.title.clone(),
+            requested_by: item.request.requested_by.clone(),
+            approvers: item.request.approvers.clone(),
+            quorum: item.request.quorum,
+            deadline: item.request.deadline().as_str().to_owned(),
+            received_at: item.received_at.clone(),
+            source: item.source.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestDetail {
+    #[serde(flatten)]
+    pub summary: RequestSummary,
+    pub execution: String,
+    pub created: String,
+    pub timeout_seconds: u64,
+    pub request_sha256: String,
+    pub details: serde_json::Value,
+    pub raw: String,
+}
+
+impl From<&InboxItem> for RequestDetail {
+    fn from(item: &InboxItem) -> Self {
+        Self {
+            summary: item.into(),
+            execution: item.request.execution.clone(),
+            created: item.request.created.as_str().to_owned(),
+            timeout_seconds: item.request.timeout_seconds,
+            request_sha256: item.request_sha256.clone(),
+            details: item.request.details.clone(),
+            raw: serde_json::to_string_pretty(&item.request).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    pub session: SessionView,
+    pub inbox: Vec<RequestSummary>,
+    pub paused_until: Option<String>,
+    pub outbox_pending: usize,
+    pub problem: Option<AppError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictArg {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Delivered,
+    Closed { reason: String },
+    Pending { error: String },
+}
+
+impl From<&DeliveryOutcome> for Outcome {
+    fn from(o: &DeliveryOutcome) -> Self {
+        match o {
+            DeliveryOutcome::Delivered => Self::Delivered,
+            DeliveryOutcome::Closed { reason } => Self::Closed {
+                reason: reason.explain().to_owned(),
+            },
+            DeliveryOutcome::Pending { error } => Self::Pending { error: error.clone() },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionResult {
+    pub id: String,
+    pub verdict: VerdictArg,
+    pub delivery: Outcome,
+    pub message: String,
+}
+
+/// What the authenticator asks of the person now (event `signing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SigningPrompt {
+    TouchKey {
+        authenticator: String,
+    },
+    SelectKey {
+        authenticator: String,
+    },
+    ConfirmPlatform {
+        authenticator: String,
+    },
+    SoftwareSigning {
+        authenticator: String,
+    },
+    Processing {
+        authenticator: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Pin {
+        authenticator: String,
+        attempts_left: Option<u32>,
+    },
+}
+
+impl SigningPrompt {
+    pub fn from_prompt(prompt: Prompt, authenticator: String) -> Self {
+        match prompt {
+            Prompt::TouchKey => Self::TouchKey { authenticator },
+            Prompt::SelectKey => Self::SelectKey { authenticator },
+            Prompt::ConfirmPlatform => Self::ConfirmPlatform { authenticator },
+            Prompt::SoftwareSigning { label } => Self::SoftwareSigning {
+                authenticator: format!("{authenticator} `{label}`"),
+            },
+            _ => Self::Processing { authenticator },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SignInPrompt {
+    Browser {
+        url: String,
+        opened: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    DeviceCode {
+        uri: String,
+        complete_uri: Option<String>,
+        code: String,
+    },
+    WaitingForOtherProcess,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub request_id: String,
+    pub title: String,
+    pub verdict: String,
+    pub state: OutboxState,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created: String,
+    pub updated: String,
+}
+
+impl From<OutboxEntry> for HistoryEntry {
+    fn from(e: OutboxEntry) -> Self {
+        Self {
+            request_id: e.request_id,
+            title: e.title,
+            verdict: e.verdict,
+            state: e.state,
+            reason: e.reason.map(|r| r.explain().to_owned()),
+            attempts: e.attempts,
+            last_error: e.last_error,
+            created: e.created,
+            updated: e.updated,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceView {
+    pub name: String,
+    pub kind: &'static str,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInView {
+    pub kind: SignInKind,
+    #[serde(rename = "where")]
+    pub location: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub config_path: String,
+    pub rp_id: String,
+    pub sources: Vec<SourceView>,
+    pub sign_in: Option<SignInView>,
+    pub key_store: &'static str,
+    pub autostart: bool,
+    /// Setting keys the organisation's policy fixes (shown read-only).
+    pub fixed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorView {
+    pub credential_id: String,
+    pub label: String,
+    pub kind: &'static str,
+    pub user: String,
+    pub rp_id: String,
+}
+
+impl From<SoftwareKeyInfo> for AuthenticatorView {
+    fn from(k: SoftwareKeyInfo) -> Self {
+        Self {
+            credential_id: k.credential_id.encode(),
+            label: k.label,
+            kind: "software",
+            user: k.user,
+            rp_id: k.rp_id,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The background loop: long-polls the sources, notifies about new
+//! requests, resends the outbox and drops requests that left, and keeps the
+//! session's health current. It never cancels a poll in flight (a task
+//! Step Functions handed to a cancelled `GetActivityTask` would be lost
+//! until it times out), and it sleeps on the network, so an idle app does
+//! not wake the CPU.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use tapprove_engine::Event;
+use tauri::{AppHandle, Runtime};
+
+use crate::error::{AppError, ErrorCode};
+use crate::state::Tapprove;
+
+/// Seconds a queue receive waits for a message.
+const QUEUE_WAIT: i32 = 20;
+/// How often pending decisions are resent and claimed tasks checked.
+const MAINTENANCE: Duration = Duration::from_secs(60);
+/// How often the session's health is checked.
+const SESSION_CHECK: Duration = Duration::from_secs(300);
+
+pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
+    let mut backoff = Duration::from_secs(2);
+    let mut maintained: Option<Instant> = None;
+    let mut session_checked: Option<Instant> = None;
+    while !state.quitting.load(Ordering::SeqCst) {
+        let engine = match state.engine().await {
+            Ok(engine) => engine,
+            Err(e) => {
+                state.set_problem(Some(e));
+                state.set_session(state.check_session().await);
+                crate::publish(&app);
+                let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
+                continue;
+            }
+        };
+        let mut changed = false;
+        if !state.session_known() || session_checked.is_none_or(|t| t.elapsed() > SESSION_CHECK) {
+            changed |= state.set_session(state.check_session().await);
+            session_checked = Some(Instant::now());
+        }
+        if maintained.is_none_or(|t| t.elapsed() > MAINTENANCE) {
+            maintained = Some(Instant::now());
+            let _ = engine.flush().await;
+            let _ = engine.heartbeat().await;
+            changed = true;
+        }
+        if engine.config().sources.is_empty() {
+            changed |= state.set_problem(Some(AppError::new(
+                ErrorCode::NotConfigured,
+                "no request sources are configured: ask your admin to add your group's activity or queue to the Tapprove settings",
+            )));
+            if changed {
+                crate::publish(&app);
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
+            continue;
+        }
+        let polled = engine.poll_all(QUEUE_WAIT).await;
+        let mut arrived = Vec::new();
+        let failed = polled.is_err();
+        match polled {
+            Ok(events) => {
+                backoff = Duration::from_secs(2);
+                changed |= state.set_problem(None);
+                for event in events {
+                    if let Event::NewRequest { id, .. } = event {
+                        arrived.push(id);
+                    }
+                }
+            }
+            Err(e) => {
+                let e = AppError::from(e);
+                eprintln!("tapprove-app: polling failed: {}", e.message);
+                changed |= state.set_problem(Some(e));
+            }
+        }
+        match state.refresh(&engine) {
+            Ok(c) => changed |= c,
+            Err(e) => changed |= state.set_problem(Some(e)),
+        }
+        if changed {
+            crate::publish(&app);
+        }
+        if !arrived.is_empty() && !state.paused(SystemTime::now()) {
+            let overview = state.overview(SystemTime::now());
+            let new: Vec<_> = overview
+                .inbox
+                .into_iter()
+                .filter(|r| arrived.contains(&r.id))
+                .collect();
+            for note in crate::notify::notes(&new) {
+                crate::notify::show(&app, note);
+            }
+        }
+        if failed {
+            let _ = tokio::time::timeout(backoff, state.wake.notified()).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+}

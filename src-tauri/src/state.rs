@@ -1,0 +1,336 @@
+//! What the app holds while it runs: the settings, the engine (rebuilt
+//! when the user signs in or out), and the view the tray and the window
+//! show. Nothing here knows about windows or menus.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tapprove_config::{Config, SignIn};
+use tapprove_engine::{Engine, OutboxState};
+use tapprove_proto::UtcTime;
+use tapprove_session::{Quiet, Sessions};
+use zeroize::Zeroizing;
+
+use crate::error::{AppError, ErrorCode, Result};
+use crate::models::{Health, Overview, RequestSummary, SessionView, SignInKind};
+
+/// The app's state, shared by commands, the poller and the tray.
+#[derive(Debug)]
+pub struct Tapprove {
+    pub state_dir: PathBuf,
+    pub config_path: PathBuf,
+    config: Result<Config>,
+    engine: tokio::sync::RwLock<Option<(Arc<Engine>, aws_config::SdkConfig)>>,
+    view: Mutex<View>,
+    pub signing: Signing,
+    /// Wakes the poller early (after sign-in, or a new engine).
+    pub wake: tokio::sync::Notify,
+    /// When the window was last asked to open (for the open-to-interactive
+    /// measurement).
+    pub opened_at: Mutex<Option<Instant>>,
+    pub quitting: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct View {
+    inbox: Vec<RequestSummary>,
+    session: Option<SessionView>,
+    paused_until: Option<SystemTime>,
+    problem: Option<AppError>,
+    outbox_pending: usize,
+}
+
+impl Tapprove {
+    /// Reads the settings (`TAPPROVE_CONFIG` or the OS config directory);
+    /// a missing or broken file is kept as the reason nothing works.
+    pub fn load() -> Self {
+        let config_path = Config::locate(None);
+        let config = Config::load(&config_path).map_err(|e| {
+            AppError::new(
+                ErrorCode::NotConfigured,
+                format!("{e}: ask your admin for Tapprove's settings, or run `tapprove gate install`"),
+            )
+        });
+        Self::with_config(config_path, tapprove_config::state_dir(), config)
+    }
+
+    pub fn with_config(config_path: PathBuf, state_dir: PathBuf, config: Result<Config>) -> Self {
+        Self {
+            state_dir,
+            config_path,
+            config,
+            engine: tokio::sync::RwLock::new(None),
+            view: Mutex::new(View::default()),
+            signing: Signing::default(),
+            wake: tokio::sync::Notify::new(),
+            opened_at: Mutex::new(None),
+            quitting: AtomicBool::new(false),
+        }
+    }
+
+    pub fn config(&self) -> Result<&Config> {
+        self.config.as_ref().map_err(Clone::clone)
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// (Re)builds the engine with the current AWS settings: the session's
+    /// role credentials when signed in, else the standard chain.
+    pub async fn connect(&self) -> Result<Arc<Engine>> {
+        let config = self.config()?.clone();
+        let aws = tapprove_session::aws_config(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE).await?;
+        let engine = Arc::new(Engine::open(config, &aws, &self.state_dir)?);
+        *self.engine.write().await = Some((engine.clone(), aws));
+        self.view().session = None;
+        self.wake.notify_one();
+        Ok(engine)
+    }
+
+    /// The engine, built on first use.
+    pub async fn engine(&self) -> Result<Arc<Engine>> {
+        if let Some((engine, _)) = self.engine.read().await.as_ref() {
+            return Ok(engine.clone());
+        }
+        self.connect().await
+    }
+
+    /// The AWS settings the engine uses.
+    pub async fn aws(&self) -> Result<aws_config::SdkConfig> {
+        self.engine().await?;
+        self.engine
+            .read()
+            .await
+            .as_ref()
+            .map(|(_, aws)| aws.clone())
+            .ok_or_else(|| AppError::new(ErrorCode::Internal, "the engine went away"))
+    }
+
+    /// Reloads the inbox and the outbox count from the engine's database;
+    /// `true` when what the user sees changed.
+    pub fn refresh(&self, engine: &Engine) -> Result<bool> {
+        let inbox: Vec<RequestSummary> = engine.inbox()?.iter().map(Into::into).collect();
+        let pending = engine
+            .history()?
+            .iter()
+            .filter(|e| e.state == OutboxState::Pending)
+            .count();
+        let mut view = self.view();
+        let changed = view.inbox != inbox || view.outbox_pending != pending;
+        view.inbox = inbox;
+        view.outbox_pending = pending;
+        Ok(changed)
+    }
+
+    /// Records the last polling problem (`None` clears it); `true` if it
+    /// changed.
+    pub fn set_problem(&self, problem: Option<AppError>) -> bool {
+        let mut view = self.view();
+        let changed = view.problem != problem;
+        view.problem = problem;
+        changed
+    }
+
+    pub fn set_session(&self, session: SessionView) -> bool {
+        let mut view = self.view();
+        let changed = view.session.as_ref() != Some(&session);
+        view.session = Some(session);
+        changed
+    }
+
+    pub fn session_known(&self) -> bool {
+        self.view().session.is_some()
+    }
+
+    /// Pauses notifications for `minutes` (0 resumes).
+    pub fn pause(&self, minutes: u32, now: SystemTime) {
+        self.view().paused_until = (minutes > 0).then(|| now + Duration::from_secs(u64::from(minutes) * 60));
+    }
+
+    pub fn paused(&self, now: SystemTime) -> bool {
+        self.view().paused_until.is_some_and(|until| until > now)
+    }
+
+    pub fn overview(&self, now: SystemTime) -> Overview {
+        let view = self.view();
+        let session = match (&self.config, &view.session) {
+            (Err(e), _) => SessionView {
+                health: Health::NotConfigured,
+                approver: None,
+                sign_in_kind: None,
+                detail: Some(e.message.clone()),
+                expires_at: None,
+            },
+            (Ok(_), Some(s)) => s.clone(),
+            (Ok(_), None) => SessionView::unknown(),
+        };
+        Overview {
+            session,
+            inbox: view.inbox.clone(),
+            paused_until: view
+                .paused_until
+                .filter(|until| *until > now)
+                .map(|until| system_time(until).as_str().to_owned()),
+            outbox_pending: view.outbox_pending,
+            problem: view.problem.clone(),
+        }
+    }
+
+    /// Who is signed in and how healthy the session is. Asks the identity
+    /// provider (a refresh when due) and STS; never prompts.
+    pub async fn check_session(&self) -> SessionView {
+        let engine = match self.engine().await {
+            Ok(engine) => engine,
+            Err(e) => {
+                return SessionView {
+                    health: if e.code == ErrorCode::NotConfigured {
+                        Health::NotConfigured
+                    } else {
+                        Health::Error
+                    },
+                    approver: None,
+                    sign_in_kind: None,
+                    detail: Some(e.message),
+                    expires_at: None,
+                };
+            }
+        };
+        let record = tapprove_session::current(&self.state_dir).ok().flatten();
+        let kind = match record.as_ref().map(|r| &r.sign_in) {
+            Some(SignIn::Sso(_)) => SignInKind::Sso,
+            Some(SignIn::Oidc(_)) => SignInKind::Oidc,
+            None => SignInKind::Environment,
+        };
+        let mut view = SessionView {
+            health: Health::Ok,
+            approver: None,
+            sign_in_kind: Some(kind),
+            detail: record.as_ref().map(|r| describe_sign_in(&r.sign_in)),
+            expires_at: None,
+        };
+        if record.is_some() {
+            let status = match Sessions::open(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE) {
+                Ok(sessions) => sessions.status(&Quiet).await,
+                Err(e) => Err(e),
+            };
+            match status {
+                Ok(status) => {
+                    let expires = i64::try_from(status.token_expires_at).unwrap_or(i64::MAX);
+                    view.expires_at = Some(UtcTime::from_unix(expires).as_str().to_owned());
+                    let left = expires - system_time(SystemTime::now()).unix_seconds();
+                    if !status.refreshable && left < 3600 {
+                        view.health = Health::Expiring;
+                    }
+                }
+                Err(e) => {
+                    let e = AppError::from(e);
+                    view.health = match e.code {
+                        ErrorCode::NotSignedIn => Health::SignedOut,
+                        ErrorCode::SignInFailed => Health::Offline,
+                        _ => Health::Error,
+                    };
+                    view.detail = Some(e.message);
+                    return view;
+                }
+            }
+        }
+        match engine.approver().await {
+            Ok(approver) => view.approver = Some(approver),
+            Err(e) => {
+                let e = AppError::from(e);
+                let signs_in = self.config.as_ref().is_ok_and(|c| c.sign_in.is_some());
+                view.health = match e.code {
+                    ErrorCode::AwsUnreachable => Health::Offline,
+                    _ if record.is_none() && signs_in => Health::SignedOut,
+                    _ => Health::Error,
+                };
+                view.detail = Some(e.message);
+            }
+        }
+        view
+    }
+}
+
+/// "IAM Identity Center https://x.awsapps.com/start, role R in 1234…".
+fn describe_sign_in(sign_in: &SignIn) -> String {
+    match sign_in {
+        SignIn::Sso(s) => {
+            let mut text = format!("IAM Identity Center {}", s.start_url);
+            if let (Some(role), Some(account)) = (&s.role_name, &s.account_id) {
+                text.push_str(&format!(", role {role} in {account}"));
+            }
+            text
+        }
+        SignIn::Oidc(o) => format!("{} as {}", o.issuer, o.role_arn),
+    }
+}
+
+pub fn system_time(t: SystemTime) -> UtcTime {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    UtcTime::from_unix(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// One signing at a time, and the channel its PIN prompt waits on.
+#[derive(Debug, Default)]
+pub struct Signing {
+    busy: AtomicBool,
+    cancelled: AtomicBool,
+    pin: Mutex<Option<std::sync::mpsc::SyncSender<Option<Zeroizing<String>>>>>,
+}
+
+/// Held while a signing runs; ends it when dropped.
+#[derive(Debug)]
+pub struct SigningTurn<'a>(&'a Signing);
+
+impl Drop for SigningTurn<'_> {
+    fn drop(&mut self) {
+        *self.0.pin.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.0.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Signing {
+    pub fn begin(&self) -> Result<SigningTurn<'_>> {
+        if self.busy.swap(true, Ordering::SeqCst) {
+            return Err(AppError::new(
+                ErrorCode::Busy,
+                "another signing is in progress: finish or cancel it first",
+            ));
+        }
+        self.cancelled.store(false, Ordering::SeqCst);
+        Ok(SigningTurn(self))
+    }
+
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        if let Some(tx) = self.pin.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = tx.try_send(None);
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Opens the PIN channel; the prompt waits on the receiver.
+    pub fn expect_pin(&self) -> std::sync::mpsc::Receiver<Option<Zeroizing<String>>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        *self.pin.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        rx
+    }
+
+    /// Hands the PIN (or `None`: cancelled) to the waiting prompt.
+    pub fn answer_pin(&self, pin: Option<Zeroizing<String>>) -> Result<()> {
+        let tx = self.pin.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match tx {
+            Some(tx) => {
+                let _ = tx.try_send(pin);
+                Ok(())
+            }
+            None => Err(AppError::invalid("no PIN was asked for")),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+"""Fixtures for the tray app's end-to-end tests.
+
+`world`: the local Tapprove world from scripts/demo-env (moto with the
+approval gate, the verifier, bob enrolled and granted). `app`: the real
+built app, started by tauri-driver (WebKitWebDriver) as bob, with its own
+home directory. Screenshots go to .artifacts/screenshots.
+
+Run through tests/app/run, which provides the display, the session bus,
+the keychain, the notification server and the tray host.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/tapprove/target"))
+APP = Path(os.environ.get("TAPPROVE_APP", TARGET / "debug/tapprove-app"))
+TAPPROVE = Path(os.environ.get("TAPPROVE", TARGET / "debug/tapprove"))
+ARTIFACTS = Path(os.environ.get("TAPPROVE_ARTIFACTS", ROOT / ".artifacts"))
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class World:
+    """The local AWS world and commands run as the admin."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        out = subprocess.run(
+            ["bash", "-c", f'source "{self.dir}/env" && env -0'],
+            check=True,
+            capture_output=True,
+        ).stdout
+        self.env = dict(
+            line.split("=", 1) for line in out.decode().split("\0") if "=" in line
+        )
+
+    def admin_env(self):
+        env = dict(self.env)
+        env["AWS_ACCESS_KEY_ID"] = env["ADMIN_ACCESS_KEY_ID"]
+        env["AWS_SECRET_ACCESS_KEY"] = env["ADMIN_SECRET_ACCESS_KEY"]
+        env["TAPPROVE_STATE_DIR"] = env["ADMIN_STATE_DIR"]
+        return env
+
+    def admin(self, *args, timeout=60):
+        out = subprocess.run(
+            [str(TAPPROVE), "--json", *args],
+            env=self.admin_env(),
+            capture_output=True,
+            timeout=timeout,
+        )
+        assert out.returncode == 0, (args, out.stdout.decode(), out.stderr.decode())
+        return json.loads(out.stdout)
+
+    def request(self, title, details, requested_by="alice"):
+        """Starts a gated execution; returns its ARN."""
+        details_file = tempfile.NamedTemporaryFile(
+            "w", suffix=".json", dir=self.dir, delete=False
+        )
+        json.dump(details, details_file)
+        details_file.close()
+        return self.admin(
+            "gate", "request",
+            "--title", title,
+            "--requested-by", requested_by,
+            "--timeout", "900",
+            "--details", "@" + details_file.name,
+        )["execution"]
+
+    def status(self, execution, wait=30):
+        return self.admin("gate", "status", execution, "--wait", str(wait), timeout=wait + 30)
+
+
+@pytest.fixture(scope="session")
+def world():
+    directory = tempfile.mkdtemp(prefix="tapprove-world-")
+    subprocess.run([str(ROOT / "scripts/demo-env"), "up", directory], check=True)
+    try:
+        yield World(directory)
+    finally:
+        subprocess.run([str(ROOT / "scripts/demo-env"), "down", directory], check=False)
+        if os.environ.get("TAPPROVE_KEEP_WORLD") is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+class App:
+    """The running app as WebDriver sees it."""
+
+    def __init__(self, driver, log):
+        self.driver = driver
+        self.log = log
+
+    def find(self, testid, timeout=15):
+        return WebDriverWait(self.driver, timeout).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        )
+
+    def find_all(self, testid):
+        return self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def wait(self, condition, timeout=20, message=""):
+        return WebDriverWait(self.driver, timeout).until(lambda d: condition(), message)
+
+    def inbox_item(self, request_id, timeout=30):
+        return self.wait(
+            lambda: next(
+                (e for e in self.find_all("inbox-item") if e.get_attribute("data-id") == request_id),
+                None,
+            ),
+            timeout,
+            f"request {request_id} never reached the inbox",
+        )
+
+    def screenshot(self, name):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+    def go(self, route):
+        self.driver.execute_script("window.location.hash = arguments[0]", route)
+
+
+@pytest.fixture(scope="session")
+def app(world):
+    home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
+    env = dict(os.environ)
+    env.update(world.env)
+    env.update(
+        AWS_ACCESS_KEY_ID=world.env["BOB_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=world.env["BOB_SECRET_ACCESS_KEY"],
+        TAPPROVE_STATE_DIR=world.env["BOB_STATE_DIR"],
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+    port, native = free_port(), free_port()
+    log = ARTIFACTS / "app-logs" / "app.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    driver_proc = subprocess.Popen(
+        ["tauri-driver", "--port", str(port), "--native-port", str(native)],
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(APP)})
+    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    try:
+        yield App(driver, log)
+    finally:
+        driver.quit()
+        driver_proc.terminate()
+        driver_proc.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def dunstctl(*args):
+    return subprocess.run(["dunstctl", *args], capture_output=True, text=True, check=True).stdout
+
+
+def notifications_shown():
+    return int(dunstctl("count", "displayed").strip() or 0)
+
+
+def notification_history():
+    """Summaries and bodies of closed notifications, newest first."""
+    data = json.loads(dunstctl("history"))
+    return [
+        {"summary": n["summary"]["data"], "body": n["body"]["data"], "appname": n["appname"]["data"]}
+        for n in data["data"][0]
+    ]

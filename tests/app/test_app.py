@@ -1,0 +1,215 @@
+"""The tray app end to end: a real gated execution in moto, the real app
+under Xvfb driven over WebDriver, notifications read back from dunst, the
+tray menu clicked over D-Bus, the decision checked by the gate's verifier.
+"""
+
+import time
+import uuid
+
+from jeepney import DBusAddress, new_method_call
+from jeepney.io.blocking import open_dbus_connection
+from jeepney.wrappers import Properties
+
+from conftest import dunstctl, notification_history, notifications_shown
+
+
+def unique(title):
+    return f"{title} #{uuid.uuid4().hex[:6]}"
+
+
+def outcome_of(app, timeout=30):
+    """Waits for the signing panel's outcome; returns (kind, text)."""
+    element = app.find("outcome", timeout)
+    return element.get_attribute("data-outcome"), element.text
+
+
+def close_outcome(app):
+    app.find("outcome-close").click()
+    app.wait(lambda: not app.find_all("signing-panel"), 10, "the signing panel stayed open")
+
+
+def open_from_notification(app, title):
+    app.wait(lambda: notifications_shown() >= 1, 60, "no notification was shown")
+    dunstctl("action", "0")
+    app.wait(lambda: title in app.find("detail-title").text, 20, "the notification did not open the request")
+    # Closed notifications go to dunst's history, where they can be read.
+    dunstctl("close-all")
+
+
+def test_approve_from_the_notification(world, app):
+    dunstctl("close-all")
+    title = unique("Deploy api v2.3 to prod")
+    execution = world.request(
+        title,
+        {"service": "api", "version": "2.3.0", "commit": "4f1c2e9", "changes": ["rate limits", "db index"]},
+    )
+    open_from_notification(app, title)
+    shown = [n for n in notification_history() if n["appname"] == "Tapprove"]
+    assert any(title.split(" #")[0] in n["summary"] for n in shown), shown
+    assert any("Requested by alice" in n["body"] for n in shown), shown
+    assert "alice" in app.find("detail-requester").text
+    assert app.find("detail-hash").text.strip()
+    app.screenshot("detail")
+
+    app.find("approve").click()
+    kind, text = outcome_of(app)
+    app.screenshot("signing-outcome")
+    assert kind == "delivered", text
+    close_outcome(app)
+
+    status = world.status(execution)
+    assert status["status"] == "SUCCEEDED", status
+
+
+def test_deny_needs_a_reason_and_fails_the_execution(world, app):
+    dunstctl("close-all")
+    title = unique("Drop table sessions")
+    execution = world.request(title, {"sql": "DROP TABLE sessions"})
+    open_from_notification(app, title)
+    deny = app.find("deny")
+    assert not deny.is_enabled(), "deny must wait for a reason"
+    app.find("reason").send_keys("not during the freeze")
+    app.wait(lambda: app.find("deny").is_enabled(), 5, "typing a reason did not enable deny")
+    app.find("deny").click()
+    kind, text = outcome_of(app)
+    assert kind == "delivered", text
+    close_outcome(app)
+
+    status = world.status(execution)
+    assert (status["status"], status["error"]) == ("FAILED", "Tapprove.Denied"), status
+
+
+def test_hostile_request_renders_inert_and_the_app_stays_responsive(world, app):
+    marker = uuid.uuid4().hex[:6]
+    title = f'<img src=x onerror="window.__pwned=1">Deploy \u202egnp.exe\u202c <script>window.__pwned=2</script> #{marker}'
+    big = {f"key{i:05d}": "x" * 180 for i in range(1100)}  # about 215 KiB
+    details = {
+        "html": '<a href="javascript:window.__pwned=3">click</a><iframe src="https://example.com"></iframe>',
+        "bidi": "approve \u202eyfirev\u202c now",
+        "nested": {"deeper": {"svg": '<svg onload="window.__pwned=4"></svg>'}},
+        "big": big,
+    }
+    world.request(title, details)
+    app.go("/inbox")
+    item = app.wait(
+        lambda: next((e for e in app.find_all("inbox-item") if marker in e.text), None),
+        60,
+        "the hostile request never reached the inbox",
+    )
+    started = time.monotonic()
+    item.click()
+    heading = app.find("detail-title")
+    app.find("details-tree")
+    opened = time.monotonic() - started
+
+    # Shown as text, with the hidden characters made visible.
+    assert "<img" in heading.text and "<script>" in heading.text, heading.text
+    assert "U+202E" in heading.text, heading.text
+    app.find("bidi-warning")
+    driver = app.driver
+    assert driver.execute_script("return window.__pwned") is None
+    for tag in ("img", "script", "iframe", "svg", "a[href^='javascript']"):
+        found = driver.execute_script(
+            "return document.querySelectorAll(arguments[0]).length",
+            f'[data-testid="details-tree"] {tag}, [data-testid="detail-title"] {tag}',
+        )
+        assert found == 0, f"{tag} from the request became an element"
+    tree_text = app.find("details-tree").text
+    assert "<iframe" in tree_text or "html" in tree_text, tree_text[:500]
+    app.screenshot("detail-hostile")
+
+    # Responsive: the raw view of the 215 KiB document toggles promptly.
+    started = time.monotonic()
+    app.find("raw-toggle").click()
+    raw = app.find("raw-view")
+    assert "key01099" in raw.text
+    toggled = time.monotonic() - started
+    app.find("raw-toggle").click()
+    assert opened < 10 and toggled < 10, (opened, toggled)
+
+
+def item_paths(conn, service, path="/"):
+    """Object paths under `path` of `service` that implement a StatusNotifierItem."""
+    import xml.etree.ElementTree as ET
+
+    node = DBusAddress(path, bus_name=service, interface="org.freedesktop.DBus.Introspectable")
+    reply = conn.send_and_get_reply(new_method_call(node, "Introspect"))
+    tree = ET.fromstring(reply.body[0])
+    found = [path] if any(i.get("name") == "org.kde.StatusNotifierItem" for i in tree.findall("interface")) else []
+    for child in tree.findall("node"):
+        found += item_paths(conn, service, path.rstrip("/") + "/" + child.get("name"))
+    return found
+
+
+def tray_menu():
+    """The app's tray menu as the tray host sees it: (connection, menu address, layout).
+
+    The watcher lists items by bus name (and path, when the item gave one);
+    libayatana-appindicator's item lives at /org/ayatana/NotificationItem/<id>.
+    """
+    conn = open_dbus_connection(bus="SESSION")
+    watcher = DBusAddress("/StatusNotifierWatcher", bus_name="org.kde.StatusNotifierWatcher",
+                          interface="org.kde.StatusNotifierWatcher")
+    items = conn.send_and_get_reply(Properties(watcher).get("RegisteredStatusNotifierItems")).body[0][1]
+    assert items, "no tray item registered with the watcher"
+    for entry in items:
+        service, _, path = entry.partition("/")
+        for item_path in (["/" + path] if path else item_paths(conn, service, "/org")):
+            item = DBusAddress(item_path, bus_name=service, interface="org.kde.StatusNotifierItem")
+            menu_path = conn.send_and_get_reply(Properties(item).get("Menu")).body[0][1]
+            menu = DBusAddress(menu_path, bus_name=service, interface="com.canonical.dbusmenu")
+            layout = conn.send_and_get_reply(new_method_call(menu, "GetLayout", "iias", (0, -1, []))).body[1]
+            return conn, menu, layout
+    raise AssertionError(f"no tray menu among {items}")
+
+
+def labels(layout):
+    """(id, label) of every entry in a dbusmenu layout."""
+    node_id, props, children = layout
+    out = []
+    if "label" in props:
+        out.append((node_id, props["label"][1]))
+    for child in children:
+        out.extend(labels(child[1]))
+    return out
+
+
+def test_tray_menu_lists_the_request_and_opens_it(world, app):
+    title = unique("Rotate prod TLS certificate")
+    world.request(title, {"domain": "api.example.com"})
+    marker = title.split("#")[1]
+    app.go("/inbox")
+    app.wait(lambda: any(marker in e.text for e in app.find_all("inbox-item")), 60, "no inbox item")
+
+    def entry():
+        # The tray host may still be (re)registering the item: retry.
+        try:
+            conn, menu, layout = tray_menu()
+        except (AssertionError, ValueError, IndexError, TypeError):
+            return None
+        found = [(i, label) for i, label in labels(layout) if marker in label]
+        return (conn, menu, found[0]) if found else None
+
+    conn, menu, (entry_id, label) = app.wait(entry, 20, "the tray menu does not list the request")
+    everything = [label for _, label in labels(tray_menu()[2])]
+    for expected in ("Open Tapprove", "Pause notifications for 1 hour", "Quit Tapprove"):
+        assert expected in everything, everything
+    app.go("/history")
+    conn.send_and_get_reply(
+        new_method_call(menu, "Event", "isvu", (entry_id, "clicked", ("i", 0), 0))
+    )
+    app.wait(lambda: marker in app.find("detail-title").text, 20, "the tray entry did not open the request")
+
+
+def test_sign_in_and_settings_screens(app):
+    app.go("/sign-in")
+    app.find("nav-sign-in")
+    time.sleep(0.5)
+    app.screenshot("sign-in")
+    app.go("/settings")
+    rows = app.wait(lambda: app.find_all("setting-row"), 10, "no settings shown")
+    assert any(r.get_attribute("data-key") == "rp_id" for r in rows), [r.get_attribute("data-key") for r in rows]
+    app.go("/inbox")
+    app.find("nav-inbox")
+    time.sleep(0.5)
+    app.screenshot("inbox")
