@@ -95,6 +95,13 @@ describe('SigningPanel', () => {
     expect(commands(calls, 'cancel_signing')).toEqual([{}]);
   });
 
+  it('leaves an Escape that ends an input method composition alone', async () => {
+    await startDecision();
+    await fireEvent.keyDown(window, { key: 'Escape', isComposing: true });
+    expect(commands(calls, 'cancel_signing')).toEqual([]);
+    expect(screen.getByTestId('signing-panel')).toBeTruthy();
+  });
+
   it.each([
     [{ outcome: 'delivered' }, 'approve', 'delivered', 'Approved — the workflow continues'],
     [{ outcome: 'delivered' }, 'deny', 'delivered', 'Denied'],

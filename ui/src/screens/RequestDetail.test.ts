@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signing } from '../lib/signing.svelte';
-import { detail } from '../test/fixtures';
+import { detail, overview } from '../test/fixtures';
 import { commands, deferred, fakeBackend } from '../test/ipc';
 import RequestDetail from './RequestDetail.svelte';
 
@@ -105,5 +105,107 @@ describe('RequestDetail', () => {
     const link = await screen.findByRole('link', { name: 'Sign in' });
     expect(link.getAttribute('href')).toBe('#/sign-in');
     expect(document.body.textContent).toContain('Sign in to read requests.');
+  });
+
+  describe('at #/request/:id/approve', () => {
+    it('starts the approval once, with reason null, once the request has loaded', async () => {
+      window.location.hash = '#/request/AbC123xyz0/approve';
+      const request = deferred<unknown>();
+      const decision = deferred<unknown>();
+      const calls = fakeBackend({ request: () => request.promise, decide: () => decision.promise });
+      const view = render(RequestDetail, { id: 'AbC123xyz0', approve: true, overview: overview() });
+
+      // Not before the request is on screen.
+      await waitFor(() => expect(commands(calls, 'request')).toHaveLength(1));
+      expect(commands(calls, 'decide')).toEqual([]);
+      request.resolve(detail());
+      await screen.findByTestId('detail-title');
+
+      await waitFor(() => expect(commands(calls, 'decide')).toHaveLength(1));
+      expect(commands(calls, 'decide')).toEqual([{ id: 'AbC123xyz0', verdict: 'approve', reason: null }]);
+      expect(signing.action).toEqual({ kind: 'decide', id: 'AbC123xyz0', verdict: 'approve' });
+      expect(screen.getByTestId<HTMLButtonElement>('approve').disabled).toBe(true);
+      // The hash no longer asks for the approval.
+      expect(window.location.hash).toBe('#/request/AbC123xyz0');
+
+      // Not again: re-renders, a new overview, the end of the ceremony.
+      await view.rerender({ id: 'AbC123xyz0', approve: true, overview: overview({ inbox: [] }) });
+      await fireEvent.input(screen.getByTestId('reason'), { target: { value: 'typed later' } });
+      decision.resolve(delivered);
+      await waitFor(() => expect(signing.running).toBe(false));
+      await view.rerender({ id: 'AbC123xyz0', approve: true, overview: overview() });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(commands(calls, 'decide')).toHaveLength(1);
+      expect(commands(calls, 'request')).toHaveLength(1);
+    });
+
+    it('starts it on an arrival at the approve route while the request is already shown, and once per arrival', async () => {
+      window.location.hash = '#/request/AbC123xyz0';
+      const calls = fakeBackend({ request: detail(), decide: delivered });
+      const view = render(RequestDetail, { id: 'AbC123xyz0' });
+      await screen.findByTestId('detail-title');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(commands(calls, 'decide')).toEqual([]);
+
+      // A notification's "Approve" for the request on screen.
+      window.location.hash = '#/request/AbC123xyz0/approve';
+      await view.rerender({ id: 'AbC123xyz0', approve: true });
+      await waitFor(() => expect(commands(calls, 'decide')).toHaveLength(1));
+      expect(window.location.hash).toBe('#/request/AbC123xyz0');
+      await waitFor(() => expect(signing.running).toBe(false));
+      signing.close();
+
+      // The route's flag drops with the replaced hash; a second arrival approves again.
+      await view.rerender({ id: 'AbC123xyz0', approve: false });
+      window.location.hash = '#/request/AbC123xyz0/approve';
+      await view.rerender({ id: 'AbC123xyz0', approve: true });
+      await waitFor(() => expect(commands(calls, 'decide')).toHaveLength(2));
+      expect(commands(calls, 'decide')[1]).toEqual({ id: 'AbC123xyz0', verdict: 'approve', reason: null });
+      expect(commands(calls, 'request')).toHaveLength(1);
+    });
+
+    it('does not approve a request that failed to load', async () => {
+      window.location.hash = '#/request/AbC123xyz0/approve';
+      const calls = fakeBackend({
+        request: () => {
+          throw { code: 'not_found', message: 'No such request.' };
+        },
+        decide: delivered,
+      });
+      render(RequestDetail, { id: 'AbC123xyz0', approve: true });
+      await screen.findByText(/no longer waiting for a decision/);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(commands(calls, 'decide')).toEqual([]);
+      expect(signing.action).toBeNull();
+      expect(window.location.hash).toBe('#/request/AbC123xyz0');
+    });
+
+    it('does not approve when the screen was left before the request loaded', async () => {
+      window.location.hash = '#/request/AbC123xyz0/approve';
+      const request = deferred<unknown>();
+      const calls = fakeBackend({ request: () => request.promise, decide: delivered });
+      const view = render(RequestDetail, { id: 'AbC123xyz0', approve: true });
+      await waitFor(() => expect(commands(calls, 'request')).toHaveLength(1));
+      view.unmount();
+      window.location.hash = '#/inbox';
+      request.resolve(detail());
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(commands(calls, 'decide')).toEqual([]);
+      expect(window.location.hash).toBe('#/inbox');
+    });
+  });
+
+  it('does nothing on Escape: the reason stays, nothing is sent, the screen stays', async () => {
+    window.location.hash = '#/request/AbC123xyz0';
+    const calls = await open();
+    const reason = screen.getByTestId<HTMLTextAreaElement>('reason');
+    await fireEvent.input(reason, { target: { value: 'Checked the diff' } });
+    reason.focus();
+    await fireEvent.keyDown(reason, { key: 'Escape' });
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    expect(reason.value).toBe('Checked the diff');
+    expect(calls.map((call) => call.command)).toEqual(['request']);
+    expect(window.location.hash).toBe('#/request/AbC123xyz0');
+    expect(screen.getByTestId('detail-title')).toBeTruthy();
   });
 });
