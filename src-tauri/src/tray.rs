@@ -133,15 +133,17 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Res
         .show_menu_on_left_click(cfg!(target_os = "linux"))
         .on_menu_event(|app: &AppHandle<R>, event: MenuEvent| crate::on_menu(app, event.id().as_ref()))
         .on_tray_icon_event(|tray, event| {
-            // macOS and Windows: a left click opens the window; the right
-            // click shows the menu.
+            // macOS and Windows: a left click opens the window next to the
+            // icon; the right click shows the menu.
             if let TrayIconEvent::Click {
                 button: MouseButton::Left,
                 button_state: MouseButtonState::Up,
+                rect,
                 ..
             } = event
             {
-                crate::window::open(tray.app_handle(), "/inbox");
+                let anchor = rect.position.to_physical::<f64>(1.0);
+                crate::window::open_near(tray.app_handle(), "/inbox", Some((anchor.x, anchor.y)));
             }
         })
         .build(app)?;
