@@ -102,7 +102,8 @@ def tray_registered():
          "RegisteredStatusNotifierItems"],
         capture_output=True, text=True,
     )
-    return out.returncode == 0 and "@as []" not in out.stdout and "/" in out.stdout
+    # `(<[':1.5']>,)` once an item is registered; `(<@as []>,)` before.
+    return out.returncode == 0 and re.search(r"\[\s*'", out.stdout) is not None
 
 
 def close_window(title="Tapprove"):

@@ -17,6 +17,7 @@ pub mod models;
 mod notify;
 mod poller;
 mod prompt;
+mod shed;
 pub mod state;
 pub mod text;
 mod tray;
@@ -103,8 +104,15 @@ pub fn quit<R: Runtime>(app: AppHandle<R>) {
 }
 
 pub fn run() {
-    let background = std::env::args().any(|a| a == BACKGROUND);
+    let args: Vec<String> = std::env::args().collect();
+    let background = args.iter().any(|a| a == BACKGROUND);
     let state = Arc::new(Tapprove::load());
+    if let Some(until) = shed::paused_until_arg(&args) {
+        state.pause_until(until);
+    }
+    if args.iter().any(|a| a.starts_with(shed::PAUSED_UNTIL) || a == shed::RESTARTED) {
+        shed::reap_leftovers();
+    }
     let app = tauri::Builder::default()
         // First: a second launch only wakes this one.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
@@ -135,10 +143,19 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // Closing the window keeps the app in the tray; only Quit exits.
-        if let RunEvent::ExitRequested { code: None, api, .. } = event {
-            api.prevent_exit();
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } if label == window::MAIN => {
+            let state = app.state::<Arc<Tapprove>>();
+            state.window_closed.store(true, Ordering::SeqCst);
+            // A poller waiting (not polling) may restart at once.
+            state.wake.notify_one();
         }
+        _ => {}
     });
 }

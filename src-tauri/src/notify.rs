@@ -81,7 +81,14 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
         n.hint(notify_rust::Hint::Category("x-tapprove.request".into()));
         match n.show() {
             Ok(handle) => {
+                use tauri::Manager;
                 let app = app.clone();
+                let open = app
+                    .try_state::<std::sync::Arc<crate::state::Tapprove>>()
+                    .map(|s| s.inner().clone());
+                if let Some(state) = &open {
+                    state.notifications_open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 // The server tells which action was taken; the thread
                 // sleeps on D-Bus until then.
                 let _ = std::thread::Builder::new()
@@ -94,6 +101,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
                             }
                             _ => {}
                         });
+                        if let Some(state) = open {
+                            state.notifications_open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                     });
             }
             Err(e) => eprintln!("tapprove-app: cannot show a notification: {e}"),

@@ -27,6 +27,10 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
     let mut maintained: Option<Instant> = None;
     let mut session_checked: Option<Instant> = None;
     while !state.quitting.load(Ordering::SeqCst) {
+        // Between polls: the one moment a restart loses nothing.
+        if crate::shed::due(&app, &state) {
+            crate::shed::restart(&state);
+        }
         let engine = match state.engine().await {
             Ok(engine) => engine,
             Err(e) => {

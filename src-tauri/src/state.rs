@@ -31,6 +31,12 @@ pub struct Tapprove {
     /// measurement).
     pub opened_at: Mutex<Option<Instant>>,
     pub quitting: AtomicBool,
+    /// The window was closed: the process should shed what the webview
+    /// left behind (see `shed`).
+    pub window_closed: AtomicBool,
+    /// Notifications whose actions are still awaited (a restart would
+    /// leave them dead).
+    pub notifications_open: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +73,8 @@ impl Tapprove {
             wake: tokio::sync::Notify::new(),
             opened_at: Mutex::new(None),
             quitting: AtomicBool::new(false),
+            window_closed: AtomicBool::new(false),
+            notifications_open: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -148,6 +156,16 @@ impl Tapprove {
     /// Pauses notifications for `minutes` (0 resumes).
     pub fn pause(&self, minutes: u32, now: SystemTime) {
         self.view().paused_until = (minutes > 0).then(|| now + Duration::from_secs(u64::from(minutes) * 60));
+    }
+
+    /// Pauses notifications until `until`.
+    pub fn pause_until(&self, until: SystemTime) {
+        self.view().paused_until = Some(until);
+    }
+
+    /// Until when notifications are paused, if they are.
+    pub fn paused_until(&self) -> Option<SystemTime> {
+        self.view().paused_until
     }
 
     pub fn paused(&self, now: SystemTime) -> bool {
@@ -313,6 +331,11 @@ impl Signing {
 
     pub fn cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Whether a signing or enrolment is running.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
     }
 
     /// Opens the PIN channel; the prompt waits on the receiver.
