@@ -149,8 +149,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app", required=True, type=Path)
     parser.add_argument("--deb", type=Path)
-    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--opens", type=int, default=5)
+    parser.add_argument("--settle", type=float, default=20,
+                        help="seconds to wait after start-up (first poll, session check) before measuring idle")
     args = parser.parse_args()
 
     world = Path(tempfile.mkdtemp(prefix="tapprove-bench-"))
@@ -179,13 +181,13 @@ def main():
         app = subprocess.Popen([str(args.app), "--background"], env=app_env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(tray_registered, 30, "the tray item")
         tray_ready_ms = (time.monotonic() - started) * 1000
-        time.sleep(5)  # let start-up work (first poll, session check) settle
+        time.sleep(args.settle)  # let start-up work (first poll, session check) settle
 
         idle_pids = descendants(app.pid)
         idle_pss = pss_kib(idle_pids) / 1024
         idle_cpu = cpu_percent(app.pid, args.idle_seconds)
 
-        opens, open_pss, open_cpu, closed_pss = [], None, None, None
+        opens, open_pss, open_cpu, open_names = [], None, None, []
         for i in range(args.opens):
             before = log_path.read_text(errors="replace").count("window interactive")
             subprocess.run([str(args.app)], env=app_env, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -198,10 +200,16 @@ def main():
                 open_cpu = cpu_percent(app.pid, 10)
                 open_names = names(descendants(app.pid))
             close_window()
-            wait_for(lambda: len(descendants(app.pid)) <= len(idle_pids), 20, "the webview processes to end")
-            time.sleep(2)
+            time.sleep(1)
+        # The app gives the webview's memory back between two polls (the
+        # emulator holds a poll up to 60 s, as AWS does).
+        closed_at = time.monotonic()
+        wait_for(lambda: len(descendants(app.pid)) == 1 and pss_kib([app.pid]) / 1024 < idle_pss * 1.5,
+                 120, "the memory of the closed window to be given back")
+        shed_s = time.monotonic() - closed_at
+        time.sleep(args.settle)
         closed_pss = pss_kib(descendants(app.pid)) / 1024
-        closed_cpu = cpu_percent(app.pid, 10)
+        closed_cpu = cpu_percent(app.pid, args.idle_seconds)
 
         opens.sort()
         size = args.app.stat().st_size / 1e6
@@ -214,7 +222,8 @@ def main():
         print(f"window open: {open_pss:.1f} MB PSS in {len(open_names)} processes {open_names}, CPU {open_cpu:.2f} % over 10 s")
         print(f"open to interactive: median {opens[len(opens) // 2]} ms, max {opens[-1]} ms over {len(opens)} opens "
               f"(goal < 300 ms)")
-        print(f"after closing the window: {closed_pss:.1f} MB PSS, CPU {closed_cpu:.3f} % over 10 s")
+        print(f"after closing the window: memory given back after {shed_s:.0f} s (next poll); then "
+              f"{closed_pss:.1f} MB PSS in {len(descendants(app.pid))} process(es), CPU {closed_cpu:.3f} % over {args.idle_seconds:.0f} s")
         goal = idle_pss <= 60 and idle_cpu < 0.1
         print(f"idle goal (<= 60 MB, < 0.1 % CPU): {'met' if goal else 'NOT met'}")
     finally:

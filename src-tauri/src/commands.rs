@@ -266,10 +266,16 @@ pub async fn sign_in<R: Runtime>(
     sessions
         .login(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
         .await?;
+    reconnect(&app, &state).await
+}
+
+/// After signing in or out: a new engine with the new credentials, and the
+/// session as it now is, shown everywhere.
+async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<SessionView> {
     state.connect().await?;
     let session = state.check_session().await;
     state.set_session(session.clone());
-    crate::publish(&app);
+    crate::publish(app);
     Ok(session)
 }
 
@@ -277,11 +283,7 @@ pub async fn sign_in<R: Runtime>(
 pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
     let sessions = Sessions::open(&state.state_dir, tapprove_keychain::DEFAULT_SERVICE)?;
     sessions.logout().await?;
-    state.connect().await?;
-    let session = state.check_session().await;
-    state.set_session(session.clone());
-    crate::publish(&app);
-    Ok(session)
+    reconnect(&app, &state).await
 }
 
 #[tauri::command]

@@ -110,7 +110,10 @@ pub fn run() {
     if let Some(until) = shed::paused_until_arg(&args) {
         state.pause_until(until);
     }
-    if args.iter().any(|a| a.starts_with(shed::PAUSED_UNTIL) || a == shed::RESTARTED) {
+    if args
+        .iter()
+        .any(|a| a.starts_with(shed::PAUSED_UNTIL) || a == shed::RESTARTED)
+    {
         shed::reap_leftovers();
     }
     let app = tauri::Builder::default()

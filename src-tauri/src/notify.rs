@@ -87,7 +87,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
                     .try_state::<std::sync::Arc<crate::state::Tapprove>>()
                     .map(|s| s.inner().clone());
                 if let Some(state) = &open {
-                    state.notifications_open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    state
+                        .notifications_open
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 // The server tells which action was taken; the thread
                 // sleeps on D-Bus until then.
@@ -102,7 +104,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
                             _ => {}
                         });
                         if let Some(state) = open {
-                            state.notifications_open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            state
+                                .notifications_open
+                                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                         }
                     });
             }

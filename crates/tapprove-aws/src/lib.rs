@@ -80,6 +80,14 @@ pub fn call_timeouts() -> TimeoutConfig {
 
 /// Limits for long polls: `GetActivityTask` waits up to a minute for a
 /// task, `ReceiveMessage` up to 20 s.
+/// No stalled-stream protection on long polls: an answer after a minute of
+/// silence is their normal case, and watching the silent stream would wake
+/// an idle tray app about ten times a second.
+pub(crate) fn quiet_long_polls()
+-> aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig {
+    aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig::disabled()
+}
+
 pub(crate) fn long_poll_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))

@@ -26,6 +26,7 @@ impl Queues {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         let polls = aws_sdk_sqs::config::Builder::from(config)
             .timeout_config(crate::long_poll_timeouts())
+            .stalled_stream_protection(crate::quiet_long_polls())
             .build();
         Self {
             client: Client::new(config),

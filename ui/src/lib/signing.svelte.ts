@@ -28,18 +28,17 @@ class Signing {
   end: SigningEnd | null = $state(null);
 
   #begin(action: SigningAction): void {
-    this.action = action;
-    this.running = true;
-    this.prompt = null;
-    this.pinSent = false;
-    this.pinError = null;
-    this.cancelling = false;
-    this.end = null;
+    this.#set(action);
   }
 
   #reset(): void {
-    this.action = null;
-    this.running = false;
+    this.#set(null);
+  }
+
+  /** A fresh state: running `action`, or idle when it is null. */
+  #set(action: SigningAction | null): void {
+    this.action = action;
+    this.running = action !== null;
     this.prompt = null;
     this.pinSent = false;
     this.pinError = null;
