@@ -55,29 +55,24 @@ class Signing {
 
   /** Signs and sends a decision; the outcome stays on the panel until closed. */
   async decide(id: string, verdict: Verdict, reason: string | null): Promise<DecisionResult | null> {
-    if (this.running) return null;
-    this.#begin({ kind: 'decide', id, verdict });
-    try {
-      const result = await api.decide(id, verdict, reason);
+    return this.#run({ kind: 'decide', id, verdict }, () => api.decide(id, verdict, reason), (result) => {
       this.end = { kind: 'decided', result };
-      return result;
-    } catch (error) {
-      this.#failed(error);
-      return null;
-    } finally {
-      this.running = false;
-      this.prompt = null;
-    }
+    });
   }
 
   /** Registers an authenticator; on success the panel closes by itself. */
   async enrol(label: string): Promise<AuthenticatorView | null> {
+    return this.#run({ kind: 'enrol', label }, () => api.enrol(label), () => this.#reset());
+  }
+
+  /** Runs one signing at a time: `call`, then `done` with its result, or the failure shown. */
+  async #run<T>(action: SigningAction, call: () => Promise<T>, done: (result: T) => void): Promise<T | null> {
     if (this.running) return null;
-    this.#begin({ kind: 'enrol', label });
+    this.#begin(action);
     try {
-      const enrolled = await api.enrol(label);
-      this.#reset();
-      return enrolled;
+      const result = await call();
+      done(result);
+      return result;
     } catch (error) {
       this.#failed(error);
       return null;
