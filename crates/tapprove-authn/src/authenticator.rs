@@ -40,6 +40,9 @@ pub struct NewCredential {
     /// The attestationObject, CBOR, as WebAuthn defines it.
     pub attestation_object: Vec<u8>,
     pub kind: AuthenticatorKind,
+    /// The creation clientDataJSON, when the platform wrote its own (Windows'
+    /// WebAuthn API does) instead of signing over the request's.
+    pub client_data_json: Option<Vec<u8>>,
 }
 
 /// Sign an assertion: WebAuthn `authenticatorGetAssertion`.
@@ -62,6 +65,9 @@ pub struct RawAssertion {
     pub authenticator_data: Vec<u8>,
     pub signature: Vec<u8>,
     pub user_handle: Option<Vec<u8>>,
+    /// The clientDataJSON actually signed, when the platform wrote its own
+    /// (same challenge and origin, its own layout); `None`: the request's.
+    pub client_data_json: Option<Vec<u8>>,
 }
 
 /// Something that holds credentials and signs with them.
@@ -93,6 +99,15 @@ pub trait Authenticator: Send + Sync {
         request: &AssertionRequest,
         prompt: &dyn UserPrompt,
     ) -> Result<RawAssertion, AuthnError>;
+
+    /// Deletes a credential this authenticator made, when it can (software
+    /// and platform keys; a security key keeps its credentials). Enrolment
+    /// calls it to roll back a credential the registry did not take.
+    /// Returns whether something was deleted.
+    fn forget(&self, credential_id: &Base64Url) -> Result<bool, AuthnError> {
+        let _ = credential_id;
+        Ok(false)
+    }
 }
 
 /// Why an authenticator could not sign or enrol. Every message says what
@@ -112,6 +127,14 @@ pub enum AuthnError {
     PinInvalid { attempts_left: u32 },
     #[error("PIN blocked after too many wrong attempts: reset the authenticator or use another one")]
     PinBlocked,
+    #[error("too many wrong PINs in a row: unplug the security key, plug it back in and try again")]
+    PinAuthBlocked,
+    #[error(
+        "fingerprint (or other built-in verification) is blocked after too many failures: use the PIN, or unlock it on the device"
+    )]
+    UvBlocked,
+    #[error("the authenticator has no PIN set and the org requires one: set a PIN on it first")]
+    PinNotSet,
     #[error(
         "user verification is required but {0} has no PIN or biometrics set up: set a PIN, or ask your admin"
     )]
@@ -124,6 +147,12 @@ pub enum AuthnError {
         "timed out waiting for you to confirm on the authenticator: try again and touch it when it blinks"
     )]
     Timeout,
+    #[error("the security key was removed or stopped answering: plug it in again and retry")]
+    Removed,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("the authenticator refused: {0}")]
+    Refused(String),
     #[error("the authenticator's key store failed: {0}")]
     Store(String),
     #[error("the authenticator failed: {0}")]

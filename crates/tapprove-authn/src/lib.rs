@@ -15,13 +15,23 @@
 #![forbid(unsafe_code)]
 
 mod authenticator;
+pub mod backend;
+pub mod ctap;
+mod platform;
 mod prompt;
+#[cfg(not(windows))]
+pub mod security_key;
 mod sign;
 pub mod software;
+#[cfg(target_os = "macos")]
+mod touch_id;
+#[cfg(windows)]
+mod windows;
 
 pub use authenticator::{
     AssertionRequest, Authenticator, AuthnError, CredentialRequest, NewCredential, RawAssertion,
     UserVerification,
 };
+pub use platform::{Unavailable, platform_authenticator, security_key_authenticator};
 pub use prompt::{PinRequest, Prompt, UserPrompt};
 pub use sign::{SignError, SigningRequest, sign_decision};

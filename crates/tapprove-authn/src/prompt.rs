@@ -42,3 +42,20 @@ pub trait UserPrompt: Send + Sync {
         false
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A prompt that shows nothing and has no PIN.
+    #[derive(Debug)]
+    pub(crate) struct Silent;
+
+    impl UserPrompt for Silent {
+        fn show(&self, _prompt: Prompt) {}
+
+        fn pin(&self, _request: &PinRequest) -> Option<Zeroizing<String>> {
+            None
+        }
+    }
+}

@@ -58,7 +58,7 @@ fn client_data(kind: &str, challenge: &[u8], origin: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 

@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tapprove_proto::registry::SOFTWARE_AAGUID;
 use tapprove_proto::{Aaguid, Base64Url};
 
 use crate::canonical::{WEBAUTHN_CREATE, sha256};
@@ -64,6 +65,16 @@ pub enum EnrolmentError {
     UserNotVerified,
     #[error("the credential id in the attestation is not the one submitted")]
     CredentialIdMismatch,
+    #[error(
+        "the org does not accept software authenticators: enrol a security key or this computer's platform authenticator (Touch ID, Windows Hello)"
+    )]
+    SoftwareNotAllowed,
+    #[error(
+        "this authenticator model ({0}) is not on the org's list of allowed authenticators: use one your admin lists"
+    )]
+    AaguidNotAllowed(Aaguid),
+    #[error("{0}")]
+    Untrusted(WebauthnError),
 }
 
 /// Checks an attestation object and its creation clientDataJSON against
@@ -111,6 +122,17 @@ pub fn check_new_credential(
         .ok_or_else(|| WebauthnError::AuthenticatorData("no attested credential".into()))?;
     if credential.credential_id != credential_id {
         return Err(EnrolmentError::CredentialIdMismatch);
+    }
+    if credential.aaguid == SOFTWARE_AAGUID && !policy.allow_software_authenticators {
+        return Err(EnrolmentError::SoftwareNotAllowed);
+    }
+    if let Some(allowed) = &policy.allowed_aaguids
+        && !allowed.contains(&credential.aaguid)
+    {
+        return Err(EnrolmentError::AaguidNotAllowed(credential.aaguid));
+    }
+    if let Some(roots) = &policy.trusted_attestation_roots {
+        format.chains_to(roots).map_err(EnrolmentError::Untrusted)?;
     }
     Ok(CheckedCredential {
         credential_id: Base64Url::new(credential.credential_id.clone()),

@@ -21,12 +21,16 @@ pub struct VerifierPolicy {
     pub allowed_aaguids: Option<BTreeSet<Aaguid>>,
     /// How far `signed_at` may be ahead of the verifier's clock, in seconds.
     pub max_clock_skew_seconds: i64,
+    /// If set, enrolment requires a `packed` attestation whose certificate
+    /// chain ends at one of these roots (DER): only authenticator models
+    /// the org trusts enrol.
+    pub trusted_attestation_roots: Option<Vec<Vec<u8>>>,
 }
 
 impl VerifierPolicy {
     /// The default policy for `rp_id`: user presence required, user
     /// verification not, no self-approval, software authenticators allowed,
-    /// any AAGUID, five minutes of clock skew.
+    /// any AAGUID, five minutes of clock skew, any attestation.
     pub fn new(rp_id: impl Into<String>) -> Self {
         Self {
             rp_id: rp_id.into(),
@@ -36,6 +40,7 @@ impl VerifierPolicy {
             allow_software_authenticators: true,
             allowed_aaguids: None,
             max_clock_skew_seconds: 300,
+            trusted_attestation_roots: None,
         }
     }
 

@@ -219,6 +219,7 @@ impl<S: KeyStore> Authenticator for SoftwareAuthenticator<S> {
             credential_id,
             attestation_object,
             kind: AuthenticatorKind::Software,
+            client_data_json: None,
         })
     }
 
@@ -269,6 +270,11 @@ impl<S: KeyStore> Authenticator for SoftwareAuthenticator<S> {
             authenticator_data: auth_data,
             signature,
             user_handle: Some(key.user_handle.as_bytes().to_vec()),
+            client_data_json: None,
         })
+    }
+
+    fn forget(&self, credential_id: &Base64Url) -> Result<bool, AuthnError> {
+        self.store.delete(credential_id.as_bytes())
     }
 }

@@ -10,10 +10,39 @@ pub enum AttestationFormat {
     /// `packed` self attestation: signed by the new credential's own key,
     /// which proves possession of the key but nothing about the device.
     PackedSelf,
-    /// `packed` with a certificate chain, or another format: the chain is
-    /// not checked here; an org that requires trusted attestation roots
-    /// refuses these until it is.
+    /// `packed` signed by an attestation certificate (`x5c`, leaf first):
+    /// the signature and the leaf's AAGUID are checked; whether the chain
+    /// ends at a root the org trusts is [`AttestationFormat::chains_to`].
+    Certified { x5c: Vec<Vec<u8>> },
+    /// Another format (`fido-u2f`, `tpm`, `apple`...): not checked here; an
+    /// org that requires trusted attestation refuses these.
     Unverified { format: String },
+}
+
+impl AttestationFormat {
+    /// Whether this attestation proves the authenticator model through a
+    /// certificate chain ending at one of `roots` (DER).
+    pub fn chains_to(&self, roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
+        match self {
+            Self::Certified { x5c } => super::x509::chains_to(x5c, roots),
+            Self::None | Self::PackedSelf => Err(WebauthnError::Attestation(
+                "the authenticator gave no attestation certificate, and the org requires one: use a security key model the org allows".into(),
+            )),
+            Self::Unverified { format } => Err(WebauthnError::Attestation(format!(
+                "`{format}` attestation cannot be checked against the org's roots: use a security key with `packed` attestation"
+            ))),
+        }
+    }
+
+    /// A short name for logs and the audit trail.
+    pub fn name(&self) -> String {
+        match self {
+            Self::None => "none".into(),
+            Self::PackedSelf => "packed (self)".into(),
+            Self::Certified { x5c } => format!("packed ({} certificates)", x5c.len()),
+            Self::Unverified { format } => format!("{format} (unchecked)"),
+        }
+    }
 }
 
 /// A parsed attestationObject (WebAuthn section 6.5).
@@ -70,20 +99,61 @@ impl AttestationObject {
     /// Builds a `packed` self-attestation object (what Tapprove's software
     /// authenticator returns).
     pub fn encode_packed_self(auth_data: &[u8], alg: i64, signature: &[u8]) -> Vec<u8> {
+        Self::encode(
+            "packed",
+            vec![("alg", Self::integer(alg)), ("sig", Self::bytes(signature))],
+            auth_data,
+        )
+    }
+
+    /// Builds an attestation object from its parts (for authenticators
+    /// whose library returns them parsed).
+    pub fn encode(format: &str, statement: Vec<(&str, Value)>, auth_data: &[u8]) -> Vec<u8> {
         let map = Value::Map(vec![
-            (Value::from("fmt"), Value::from("packed")),
+            (Value::from("fmt"), Value::from(format)),
             (
                 Value::from("attStmt"),
-                Value::Map(vec![
-                    (Value::from("alg"), Value::from(alg)),
-                    (Value::from("sig"), Value::Bytes(signature.to_vec())),
-                ]),
+                Value::Map(statement.into_iter().map(|(k, v)| (Value::from(k), v)).collect()),
             ),
             (Value::from("authData"), Value::Bytes(auth_data.to_vec())),
         ]);
         let mut out = Vec::new();
         let _ = ciborium::ser::into_writer(&map, &mut out);
         out
+    }
+
+    /// A statement member: an integer.
+    pub fn integer(value: i64) -> Value {
+        Value::from(value)
+    }
+
+    /// A statement member: bytes.
+    pub fn bytes(value: &[u8]) -> Value {
+        Value::Bytes(value.to_vec())
+    }
+
+    /// A statement member: a certificate chain.
+    pub fn chain(certificates: &[Vec<u8>]) -> Value {
+        Value::Array(certificates.iter().map(|c| Value::Bytes(c.clone())).collect())
+    }
+
+    /// A `packed` statement's algorithm and signature.
+    pub fn packed_signature(&self) -> Option<(i64, Vec<u8>)> {
+        let alg = self.member("alg").and_then(|v| match v {
+            Value::Integer(i) => i64::try_from(i128::from(*i)).ok(),
+            _ => None,
+        })?;
+        match self.member("sig")? {
+            Value::Bytes(sig) => Some((alg, sig.clone())),
+            _ => None,
+        }
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.statement.iter().find_map(|(k, v)| match k {
+            Value::Text(t) if t == name => Some(v),
+            _ => None,
+        })
     }
 
     /// The new credential's public key.
@@ -99,12 +169,7 @@ impl AttestationObject {
     /// Checks the attestation statement over `client_data_hash`
     /// (SHA-256 of the creation clientDataJSON) and says what it proves.
     pub fn verify(&self, client_data_hash: &[u8; 32]) -> Result<AttestationFormat, WebauthnError> {
-        let member = |name: &str| {
-            self.statement.iter().find_map(|(k, v)| match k {
-                Value::Text(t) if t == name => Some(v),
-                _ => None,
-            })
-        };
+        let member = |name: &str| self.member(name);
         match self.format.as_str() {
             "none" if self.statement.is_empty() => Ok(AttestationFormat::None),
             "none" => Err(WebauthnError::Attestation(
@@ -129,6 +194,31 @@ impl AttestationObject {
                     WebauthnError::Attestation("self attestation signature does not verify".into())
                 })?;
                 Ok(AttestationFormat::PackedSelf)
+            }
+            "packed" => {
+                let Some(Value::Array(certs)) = member("x5c") else {
+                    return Err(WebauthnError::Attestation("`x5c` is not an array".into()));
+                };
+                let x5c = certs
+                    .iter()
+                    .map(|c| match c {
+                        Value::Bytes(b) => Ok(b.clone()),
+                        _ => Err(WebauthnError::Attestation("an `x5c` entry is not bytes".into())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (alg, sig) = self.packed_signature().ok_or_else(|| {
+                    WebauthnError::Attestation("packed statement lacks `alg` or `sig`".into())
+                })?;
+                let aaguid = self
+                    .auth_data
+                    .attested_credential
+                    .as_ref()
+                    .map(|c| c.aaguid.0)
+                    .unwrap_or_default();
+                let mut message = self.auth_data_bytes.clone();
+                message.extend_from_slice(client_data_hash);
+                super::x509::verify_leaf(&x5c, alg, &message, &sig, &aaguid)?;
+                Ok(AttestationFormat::Certified { x5c })
             }
             other => Ok(AttestationFormat::Unverified {
                 format: other.to_owned(),

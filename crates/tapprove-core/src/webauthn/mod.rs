@@ -19,11 +19,13 @@ mod attestation;
 mod authdata;
 mod client_data;
 mod cose;
+mod x509;
 
 pub use attestation::{AttestationFormat, AttestationObject};
 pub use authdata::{AttestedCredential, AuthenticatorData, Flags};
 pub use client_data::ClientData;
 pub use cose::{CoseAlgorithm, CoseKey};
+pub use x509::read_certificates;
 
 /// Why a WebAuthn structure could not be used.
 #[non_exhaustive]

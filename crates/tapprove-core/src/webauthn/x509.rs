@@ -1,0 +1,193 @@
+//! Attestation certificate chains (WebAuthn 8.2, `packed` with `x5c`).
+//!
+//! What is checked: the statement's signature with the leaf certificate's
+//! key, the leaf's FIDO AAGUID extension against the authenticator data,
+//! that the leaf is not a CA, each certificate signed by the next, and the
+//! last one signed by (or equal to) one of the org's trusted roots.
+//! Signature algorithms: ECDSA with SHA-256/384 over P-256/P-384, and
+//! RSA PKCS#1 v1.5 with SHA-256, which covers the attestation roots of the
+//! common security key vendors. Validity periods are not checked: FIDO
+//! attestation certificates are long-lived and many vendors' expire
+//! before the keys do; the org's root list is the trust decision.
+
+use der::{Decode, Encode};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::{Digest, Sha256, Sha384};
+use x509_cert::Certificate;
+
+use super::WebauthnError;
+
+const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+const RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";
+/// id-fido-gen-ce-aaguid.
+const FIDO_AAGUID: &str = "1.3.6.1.4.1.45724.1.1.4";
+const BASIC_CONSTRAINTS: &str = "2.5.29.19";
+
+fn bad(message: impl Into<String>) -> WebauthnError {
+    WebauthnError::Attestation(message.into())
+}
+
+/// A parsed certificate.
+pub(crate) fn parse(der: &[u8]) -> Result<Certificate, WebauthnError> {
+    Certificate::from_der(der).map_err(|e| bad(format!("an attestation certificate does not parse: {e}")))
+}
+
+/// Reads PEM or DER certificates (a file of trusted roots).
+pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.contains("-----BEGIN"));
+    let Some(text) = text else {
+        parse(bytes).map_err(|e| e.to_string())?;
+        return Ok(vec![bytes.to_vec()]);
+    };
+    let certs =
+        Certificate::load_pem_chain(text.as_bytes()).map_err(|e| format!("not PEM certificates: {e}"))?;
+    certs
+        .iter()
+        .map(|c| c.to_der().map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Verifies `signature` over `message` with the key in `signer`'s
+/// certificate, under signature algorithm `algorithm` (an OID).
+fn verify_with(
+    signer: &Certificate,
+    algorithm: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), WebauthnError> {
+    let spki = &signer.tbs_certificate.subject_public_key_info;
+    let key_bytes = spki.subject_public_key.raw_bytes();
+    let key_alg = spki.algorithm.oid.to_string();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string());
+    let prehash = match algorithm {
+        ECDSA_SHA256 | RSA_SHA256 => Sha256::digest(message).to_vec(),
+        ECDSA_SHA384 => Sha384::digest(message).to_vec(),
+        other => {
+            return Err(bad(format!(
+                "unsupported certificate signature algorithm {other}"
+            )));
+        }
+    };
+    let ok = match (key_alg.as_str(), curve.as_deref(), algorithm) {
+        (EC_PUBLIC_KEY, Some(P256), ECDSA_SHA256 | ECDSA_SHA384) => {
+            let key =
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(|e| bad(e.to_string()))?;
+            p256::ecdsa::Signature::from_der(signature)
+                .map(|s| key.verify_prehash(&prehash, &s).is_ok())
+                .unwrap_or(false)
+        }
+        (EC_PUBLIC_KEY, Some(P384), ECDSA_SHA256 | ECDSA_SHA384) => {
+            let key =
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(|e| bad(e.to_string()))?;
+            p384::ecdsa::Signature::from_der(signature)
+                .map(|s| key.verify_prehash(&prehash, &s).is_ok())
+                .unwrap_or(false)
+        }
+        (RSA_ENCRYPTION, _, RSA_SHA256) => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            let key = rsa::RsaPublicKey::from_pkcs1_der(key_bytes).map_err(|e| bad(e.to_string()))?;
+            key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &prehash, signature)
+                .is_ok()
+        }
+        (key, curve, alg) => {
+            return Err(bad(format!(
+                "unsupported key {key} ({}) for signature algorithm {alg}",
+                curve.unwrap_or("no curve")
+            )));
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(WebauthnError::BadSignature)
+    }
+}
+
+/// Whether `issuer` signed `cert`.
+fn signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), WebauthnError> {
+    let tbs = cert.tbs_certificate.to_der().map_err(|e| bad(e.to_string()))?;
+    let signature = cert
+        .signature
+        .as_bytes()
+        .ok_or_else(|| bad("a certificate signature is not whole bytes"))?;
+    verify_with(issuer, &cert.signature_algorithm.oid.to_string(), &tbs, signature)
+}
+
+/// Checks a `packed` statement made with the leaf of `x5c`: the signature
+/// over `message` (authData || clientDataHash), the AAGUID extension, and
+/// the leaf not being a CA. `alg` is the statement's COSE algorithm.
+pub(crate) fn verify_leaf(
+    x5c: &[Vec<u8>],
+    alg: i64,
+    message: &[u8],
+    signature: &[u8],
+    aaguid: &[u8; 16],
+) -> Result<(), WebauthnError> {
+    let leaf = parse(x5c.first().ok_or_else(|| bad("`x5c` is empty"))?)?;
+    let algorithm = match alg {
+        -7 => ECDSA_SHA256,
+        -35 => ECDSA_SHA384,
+        -257 => RSA_SHA256,
+        other => return Err(bad(format!("attestation algorithm {other} is not supported"))),
+    };
+    verify_with(&leaf, algorithm, message, signature)
+        .map_err(|_| bad("the attestation signature does not verify with the attestation certificate"))?;
+    for extension in leaf.tbs_certificate.extensions.iter().flatten() {
+        match extension.extn_id.to_string().as_str() {
+            FIDO_AAGUID => {
+                // An OCTET STRING wrapping the 16 bytes.
+                let inner = der::asn1::OctetString::from_der(extension.extn_value.as_bytes())
+                    .map_err(|e| bad(format!("AAGUID extension: {e}")))?;
+                if inner.as_bytes() != aaguid {
+                    return Err(bad(
+                        "the attestation certificate is for another authenticator model (AAGUID)",
+                    ));
+                }
+            }
+            BASIC_CONSTRAINTS => {
+                let constraints =
+                    x509_cert::ext::pkix::BasicConstraints::from_der(extension.extn_value.as_bytes())
+                        .map_err(|e| bad(format!("basic constraints: {e}")))?;
+                if constraints.ca {
+                    return Err(bad("the attestation certificate is a CA certificate"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `x5c` chains to one of `roots` (DER certificates).
+pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
+    let chain = x5c.iter().map(|c| parse(c)).collect::<Result<Vec<_>, _>>()?;
+    for pair in chain.windows(2) {
+        signed_by(&pair[0], &pair[1]).map_err(|_| bad("the attestation chain is broken"))?;
+    }
+    let last = chain.last().ok_or_else(|| bad("`x5c` is empty"))?;
+    let last_der = x5c.last().map(Vec::as_slice).unwrap_or_default();
+    for root in roots {
+        if root.as_slice() == last_der {
+            return Ok(());
+        }
+        let root = parse(root)?;
+        if root.tbs_certificate.subject == last.tbs_certificate.issuer && signed_by(last, &root).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(bad(
+        "the attestation does not chain to a root the org trusts: use an authenticator model the org allows",
+    ))
+}
