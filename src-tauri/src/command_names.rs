@@ -15,5 +15,6 @@ pub const COMMANDS: &[&str] = &[
     "sign_out",
     "authenticators",
     "enrol",
+    "change_authenticator",
     "ui_ready",
 ];

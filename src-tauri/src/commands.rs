@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tapprove_authn::UserVerification;
-use tapprove_authn::software::SoftwareAuthenticator;
 use tapprove_config::{SignIn, Source};
-use tapprove_engine::keys::{self, SoftwareKeySpec};
+use tapprove_engine::keys::{self, AuthenticatorChoice, KeySpec};
 use tapprove_engine::{DeliveryOutcome, enrol};
 use tapprove_proto::Verdict;
+use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentStatus};
 use tapprove_proto::limits::{MAX_LABEL_CHARS, MAX_REASON_CHARS};
 use tapprove_session::{LoginRequest, Sessions};
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -23,9 +23,6 @@ use crate::prompt::{WindowLogin, WindowPrompt};
 use crate::state::Tapprove;
 
 type AppState<'a> = State<'a, Arc<Tapprove>>;
-
-/// What the software authenticator is called in prompts.
-const SOFTWARE: &str = "Tapprove software key";
 
 /// A request id as the inbox gives them: letters and digits.
 pub fn check_id(id: &str) -> Result<()> {
@@ -99,38 +96,35 @@ pub async fn decide<R: Runtime>(
     let config = engine.config().clone();
     let approver = engine.approver().await?;
     let store = keys::open_store(&config, &state.state_dir)?;
-    let credentials = keys::registered(&store, &approver, &config.rp_id)?;
-    if credentials.is_empty() {
-        return Err(AppError::new(
-            ErrorCode::NoAuthenticator,
-            format!(
-                "you ({approver}) have no authenticator for `{}` on this machine: enrol one under Authenticators",
-                config.rp_id
-            ),
-        ));
-    }
+    let signer = keys::signer(
+        &config,
+        &state.state_dir,
+        store,
+        &approver,
+        tapprove_engine::now(),
+    )?;
     let uv = if config.require_user_verification {
         UserVerification::Required
     } else {
         UserVerification::Preferred
     };
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), SOFTWARE);
-    let signer = engine.clone();
+    // The signing screen says which authenticator Tapprove waits for.
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.authenticator.description());
+    let deciding = engine.clone();
     let runtime = tokio::runtime::Handle::current();
     let engine_verdict = match verdict {
         VerdictArg::Approve => Verdict::Approve,
         VerdictArg::Deny => Verdict::Deny,
     };
     let (item, outcome) = blocking(move || {
-        let authenticator = SoftwareAuthenticator::new(store, tapprove_engine::now());
         runtime
-            .block_on(signer.decide(
+            .block_on(deciding.decide(
                 &id,
                 engine_verdict,
                 reason,
-                &authenticator,
+                &*signer.authenticator,
                 &prompt,
-                credentials,
+                signer.credentials,
                 uv,
             ))
             .map_err(AppError::from)
@@ -286,10 +280,29 @@ pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Res
     reconnect(&app, &state).await
 }
 
+/// The enrolment service, as the settings name it.
+fn enrolment_service(config: &tapprove_config::Config) -> Result<String> {
+    config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotConfigured,
+            "no enrolment service is configured ([enrolment] url): ask your admin, or enrol with `tapprove enroll --out FILE`",
+        )
+    })
+}
+
+/// The approver's authenticators: what the registry holds for them (through
+/// the enrolment service, which knows them by their AWS identity), or,
+/// without a service, the software keys on this machine.
 #[tauri::command]
 pub async fn authenticators(state: AppState<'_>) -> Result<Vec<AuthenticatorView>> {
     let engine = state.engine().await?;
     let config = engine.config();
+    if let Ok(service) = enrolment_service(config) {
+        let aws = state.aws().await?;
+        let answer = enrol::own_credentials(&aws, &service, &config.rp_id, CredentialAction::List).await?;
+        keys::remember(&state.state_dir, &answer.user, &config.rp_id, &answer.credentials)?;
+        return Ok(views(answer, &config.rp_id));
+    }
     let approver = engine.approver().await.ok();
     let store = keys::open_store(config, &state.state_dir)?;
     Ok(store
@@ -301,43 +314,95 @@ pub async fn authenticators(state: AppState<'_>) -> Result<Vec<AuthenticatorView
         .collect())
 }
 
+fn views(answer: CredentialsAnswer, rp_id: &str) -> Vec<AuthenticatorView> {
+    answer
+        .credentials
+        .into_iter()
+        .map(|c| AuthenticatorView::registered(c, &answer.user, rp_id))
+        .collect()
+}
+
+/// Renames or revokes one of the approver's own authenticators.
+#[tauri::command]
+pub async fn change_authenticator<R: Runtime>(
+    app: AppHandle<R>,
+    state: AppState<'_>,
+    credential_id: String,
+    rename: Option<String>,
+) -> Result<Vec<AuthenticatorView>> {
+    let id = tapprove_proto::Base64Url::decode(&credential_id)
+        .map_err(|_| AppError::invalid("not a credential id: pick one from the list"))?;
+    let action = match rename {
+        Some(label) => CredentialAction::Rename {
+            credential_id: id,
+            label: check_label(&label)?,
+        },
+        None => CredentialAction::Revoke { credential_id: id },
+    };
+    let engine = state.engine().await?;
+    let config = engine.config();
+    let service = enrolment_service(config)?;
+    let aws = state.aws().await?;
+    let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
+    keys::remember(&state.state_dir, &answer.user, &config.rp_id, &answer.credentials)?;
+    crate::publish(&app);
+    Ok(views(answer, &config.rp_id))
+}
+
+/// Enrols an authenticator: `kind` is `security_key`, `platform` or
+/// `software` (default: what this machine offers first).
 #[tauri::command]
 pub async fn enrol<R: Runtime>(
     app: AppHandle<R>,
     state: AppState<'_>,
     label: String,
+    kind: Option<String>,
 ) -> Result<AuthenticatorView> {
     let label = check_label(&label)?;
     let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
     let config = engine.config().clone();
-    let service = config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
-        AppError::new(
-            ErrorCode::NotConfigured,
-            "no enrolment service is configured ([enrolment] url): ask your admin, or enrol with `tapprove enroll --out FILE`",
-        )
-    })?;
+    let choice = match kind.as_deref() {
+        None => AuthenticatorChoice::default_for(&config),
+        Some("security_key") => AuthenticatorChoice::SecurityKey,
+        Some("platform") => AuthenticatorChoice::Platform,
+        Some("software") => AuthenticatorChoice::Software,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "the authenticator is `security_key`, `platform` or `software`",
+            ));
+        }
+    };
+    let service = enrolment_service(&config)?;
     let _turn = state.signing.begin()?;
     let user = engine.approver().await?;
     let aws = state.aws().await?;
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), SOFTWARE);
     let store = keys::open_store(&config, &state.state_dir)?;
+    let exclude = keys::exclusions(&*store, &state.state_dir, &user, &config.rp_id)?;
+    let authenticator = keys::authenticator_for(choice, &config, store, tapprove_engine::now())?;
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), authenticator.description());
     let runtime = tokio::runtime::Handle::current();
+    let state_dir = state.state_dir.clone();
     let receipt = blocking(move || {
-        let exclude = keys::registered(&store, &user, &config.rp_id)?;
-        let spec = SoftwareKeySpec {
+        let spec = KeySpec {
             user: &user,
             rp_id: &config.rp_id,
             label: &label,
-            with_pin: false,
+            user_verification: match choice {
+                AuthenticatorChoice::Software => UserVerification::Discouraged,
+                _ if config.require_user_verification => UserVerification::Required,
+                _ => UserVerification::Preferred,
+            },
             exclude,
         };
         runtime
-            .block_on(enrol::enrol_software(
-                &aws,
-                &service,
-                &store,
-                &tapprove_engine::now(),
+            .block_on(enrol::enrol(
+                enrol::Service {
+                    aws: &aws,
+                    url: &service,
+                    state_dir: &state_dir,
+                },
+                &*authenticator,
                 spec,
                 &prompt,
             ))
@@ -348,9 +413,13 @@ pub async fn enrol<R: Runtime>(
     Ok(AuthenticatorView {
         credential_id: receipt.credential_id.encode(),
         label: receipt.label,
-        kind: "software",
+        kind: choice.kind().as_str(),
         user: receipt.user,
         rp_id: engine.config().rp_id.clone(),
+        status: match receipt.status {
+            EnrolmentStatus::Active => "active",
+            EnrolmentStatus::Pending => "pending",
+        },
     })
 }
 

@@ -65,6 +65,7 @@ impl From<EngineError> for AppError {
         let code = match &e {
             EngineError::NotFound(_) => ErrorCode::NotFound,
             EngineError::Ambiguous(_) | EngineError::Invalid(_) => ErrorCode::InvalidInput,
+            EngineError::NoAuthenticator(_) => ErrorCode::NoAuthenticator,
             EngineError::Config(_) => ErrorCode::NotConfigured,
             EngineError::Aws(a) if a.is_transient() => ErrorCode::AwsUnreachable,
             EngineError::Aws(_) | EngineError::Identity(_) => ErrorCode::AwsError,

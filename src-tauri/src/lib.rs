@@ -50,6 +50,7 @@ pub fn commands<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
         commands::sign_in,
         commands::sign_out,
         commands::authenticators,
+        commands::change_authenticator,
         commands::enrol,
         commands::ui_ready,
     ]

@@ -280,6 +280,9 @@ pub struct AuthenticatorView {
     pub kind: &'static str,
     pub user: String,
     pub rp_id: String,
+    /// `active`, `pending` (waits for an admin), `revoked`, or `local` (a
+    /// software key on this machine, as no enrolment service was asked).
+    pub status: &'static str,
 }
 
 impl From<SoftwareKeyInfo> for AuthenticatorView {
@@ -290,6 +293,25 @@ impl From<SoftwareKeyInfo> for AuthenticatorView {
             kind: "software",
             user: k.user,
             rp_id: k.rp_id,
+            status: "local",
+        }
+    }
+}
+
+impl AuthenticatorView {
+    /// A credential as the registry lists it.
+    pub fn registered(c: tapprove_proto::enrolment::CredentialSummary, user: &str, rp_id: &str) -> Self {
+        Self {
+            credential_id: c.credential_id.encode(),
+            label: c.label,
+            kind: c.kind.as_str(),
+            user: user.to_owned(),
+            rp_id: rp_id.to_owned(),
+            status: match c.status {
+                tapprove_proto::registry::CredentialStatus::Active => "active",
+                tapprove_proto::registry::CredentialStatus::Pending => "pending",
+                tapprove_proto::registry::CredentialStatus::Revoked => "revoked",
+            },
         }
     }
 }

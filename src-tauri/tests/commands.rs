@@ -160,6 +160,30 @@ fn pins_and_labels_are_checked_and_a_pin_nobody_asked_for_is_refused() {
             "invalid_input"
         );
     }
+    assert_eq!(
+        code(invoke(
+            &window,
+            "enrol",
+            json!({ "label": "key", "kind": "fingerprint-reader" })
+        )),
+        "invalid_input"
+    );
+    assert_eq!(
+        code(invoke(
+            &window,
+            "change_authenticator",
+            json!({ "credentialId": "not base64url!", "rename": null })
+        )),
+        "invalid_input"
+    );
+    assert_eq!(
+        code(invoke(
+            &window,
+            "change_authenticator",
+            json!({ "credentialId": "AAAA", "rename": "two\nlines" })
+        )),
+        "invalid_input"
+    );
 }
 
 #[test]

@@ -110,6 +110,12 @@ pub trait Authenticator: Send + Sync {
     }
 }
 
+impl std::fmt::Debug for dyn Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authenticator({})", self.description())
+    }
+}
+
 /// Why an authenticator could not sign or enrol. Every message says what
 /// the person can do about it.
 #[non_exhaustive]

@@ -32,7 +32,7 @@ use tapprove_core::StoreError;
 use tapprove_core::registry::{
     ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict,
 };
-use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
+use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Aaguid, Base64Url, UtcTime};
 
 use crate::error::{AwsError, Result, from_sdk};
@@ -168,18 +168,7 @@ fn store_error(e: AwsError) -> StoreError {
 }
 
 /// A credential as the registry lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CredentialListing {
-    pub credential_id: Base64Url,
-    pub label: String,
-    pub kind: AuthenticatorKind,
-    pub status: CredentialStatus,
-    pub aaguid: Aaguid,
-    pub counter: u32,
-    pub created: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_used: Option<String>,
-}
+pub type CredentialListing = tapprove_proto::enrolment::CredentialSummary;
 
 impl DynamoRegistry {
     pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
@@ -429,7 +418,16 @@ impl DynamoRegistry {
             .item("pk", s(format!("user#{user}")))
             .item(
                 "sk",
-                s(format!("{}#enrol#{}", at.as_str(), credential_id.encode())),
+                // One record per event on a credential, even within a second.
+                s(format!(
+                    "{}#{}#{}",
+                    at.as_str(),
+                    record
+                        .get("event")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("enrol"),
+                    credential_id.encode()
+                )),
             )
             .condition_expression("attribute_not_exists(pk)")
             .item("record", s(record.to_string()))
@@ -449,6 +447,25 @@ impl DynamoRegistry {
             .await
             .map_err(|e| from_sdk(SERVICE, e))?;
         Ok(())
+    }
+
+    /// Gives a credential a new label. Returns false if there is no such
+    /// credential.
+    pub async fn set_label(&self, id: &[u8], label: &str) -> Result<bool> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .update_expression("SET #label = :label")
+            .expression_attribute_names("#label", "label")
+            .expression_attribute_values(":label", s(label))
+            .condition_expression("attribute_exists(pk)");
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
     }
 
     /// Sets a credential's status (revoke, confirm). Returns false if there

@@ -55,8 +55,13 @@ pub enum Command {
         #[arg(long)]
         flush: bool,
     },
-    /// Create your software authenticator and enrol it (through the enrolment service, or a request file for an admin).
+    /// Enrol an authenticator: a security key, Touch ID / Windows Hello, or the software authenticator (through the enrolment service, or a request file for an admin).
     Enroll(EnrollArgs),
+    /// Your registered authenticators: list them, rename one, revoke one (a lost or replaced device).
+    Authenticators {
+        #[command(subcommand)]
+        command: Option<AuthenticatorsCommand>,
+    },
     /// Install and manage the approval gate.
     Gate {
         #[command(subcommand)]
@@ -121,12 +126,44 @@ pub struct DecideArgs {
     pub pin: PinArgs,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AuthenticatorsCommand {
+    /// List them (the default).
+    List,
+    /// Give one a new label.
+    Rename {
+        /// The credential id, as `tapprove authenticators` lists it.
+        id: String,
+        label: String,
+    },
+    /// Revoke one at once: it never verifies again.
+    Revoke {
+        /// The credential id, as `tapprove authenticators` lists it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthenticatorArg {
+    /// A USB or NFC security key.
+    #[value(alias = "security-key")]
+    Usb,
+    /// Touch ID on macOS, Windows Hello on Windows.
+    Platform,
+    /// Tapprove's software authenticator (key in the OS keychain), where the org allows it.
+    Software,
+}
+
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
-    /// A name for this authenticator ("laptop").
-    #[arg(long, value_name = "NAME", default_value = "software key")]
-    pub label: String,
-    /// Protect the key with a PIN, so its signatures carry user verification.
+    /// Which authenticator (default: this computer's platform authenticator on macOS and Windows;
+    /// on Linux the software authenticator where the org allows it, else a security key).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub authenticator: Option<AuthenticatorArg>,
+    /// A name for this authenticator ("laptop", "yubikey 5c").
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// Software authenticator: protect the key with a PIN, so its signatures carry user verification.
     #[arg(long)]
     pub with_pin: bool,
     /// Submit to this enrolment service (default: `[enrolment] url` in the settings).

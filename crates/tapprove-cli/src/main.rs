@@ -37,6 +37,7 @@ fn run_online(session: &online::Session, command: Command) -> exit::Result {
             Command::Deny(args) => online::decide(session, tapprove_proto::Verdict::Deny, args).await,
             Command::Outbox { flush } => online::outbox(session, flush).await,
             Command::Enroll(args) => online::enroll(session, args).await,
+            Command::Authenticators { command } => online::authenticators(session, command).await,
             Command::Gate { command } => online::gate(session, command).await,
             Command::Admin { command } => online::admin_command(session, command).await,
             Command::Login(args) => signin::login(session, args).await,

@@ -7,17 +7,20 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tapprove_authn::UserVerification;
-use tapprove_authn::software::{KeyStore, SoftwareAuthenticator};
+use tapprove_authn::software::KeyStore;
 use tapprove_config::Config;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_engine::install::{GatePlan, SourceKind};
-use tapprove_engine::keys::{SoftwareKeySpec, new_software_credential};
+use tapprove_engine::keys::{AuthenticatorChoice, KeySpec, new_credential};
 use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, enrol, now};
-use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentStatus};
+use tapprove_proto::enrolment::{CredentialAction, EnrolmentRequest, EnrolmentStatus};
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Verdict};
 
-use crate::cli::{AdminCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs, SourceArg, UvArg};
+use crate::cli::{
+    AdminCommand, AuthenticatorArg, AuthenticatorsCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs,
+    SourceArg, UvArg,
+};
 use crate::exit::{Failure, Kind, Result};
 use crate::files::{read_input, write_atomically};
 use crate::output::Output;
@@ -282,14 +285,13 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
     flush_quietly(&engine, &session.out).await?;
     let store = key_store(engine.config())?;
     let approver = engine.approver().await?;
-    let rp_id = engine.config().rp_id.clone();
-    let credentials = tapprove_engine::keys::registered(&store, &approver, &rp_id)?;
-    if credentials.is_empty() {
-        return Err(Failure::input(format!(
-            "you ({approver}) have no authenticator for `{rp_id}` on this machine: run `tapprove enroll`"
-        )));
-    }
-    let authenticator = SoftwareAuthenticator::new(&store, now());
+    let signer = tapprove_engine::keys::signer(
+        engine.config(),
+        &tapprove_config::state_dir(),
+        store,
+        &approver,
+        now(),
+    )?;
     let prompt = TerminalPrompt::new(&args.pin);
     let uv = match args.user_verification {
         UvArg::Required => UserVerification::Required,
@@ -301,9 +303,9 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
             &args.id,
             verdict,
             args.reason,
-            &authenticator,
+            &*signer.authenticator,
             &prompt,
-            credentials,
+            signer.credentials,
             uv,
         )
         .await?;
@@ -380,35 +382,75 @@ pub async fn outbox(session: &Session, flush: bool) -> Result {
     Ok(())
 }
 
-/// `tapprove enroll`: creates a software credential and submits it to the
-/// enrolment service, which registers it under the caller's AWS identity;
-/// without a service (or with `--out`), writes the enrolment request for
-/// an admin to register. If the submission fails, the new key is deleted
-/// again, so the key store and the registry never disagree.
+/// `tapprove enroll`: creates a credential with the chosen authenticator
+/// and submits it to the enrolment service, which registers it under the
+/// caller's AWS identity; then a first test signature confirms it. Without
+/// a service (or with `--out`), writes the enrolment request for an admin
+/// to register. If any step fails, what was done is undone: the new key is
+/// deleted from the authenticator where it can be, and a registry entry
+/// whose test failed is withdrawn.
 pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
     let (engine, aws) = session.engine().await?;
+    let config = engine.config().clone();
     let user = engine.approver().await?;
-    let rp_id = engine.config().rp_id.clone();
+    let rp_id = config.rp_id.clone();
     let service = match &args.out {
         Some(_) => None,
         None => args
             .service
             .clone()
-            .or_else(|| engine.config().enrolment.as_ref().and_then(|e| e.url.clone())),
+            .or_else(|| config.enrolment.as_ref().and_then(|e| e.url.clone())),
     };
-    let store = key_store(engine.config())?;
-    let spec = SoftwareKeySpec {
+    let choice = match args.authenticator {
+        Some(AuthenticatorArg::Usb) => AuthenticatorChoice::SecurityKey,
+        Some(AuthenticatorArg::Platform) => AuthenticatorChoice::Platform,
+        Some(AuthenticatorArg::Software) => AuthenticatorChoice::Software,
+        None => AuthenticatorChoice::default_for(&config),
+    };
+    if args.with_pin && choice != AuthenticatorChoice::Software {
+        return Err(Failure::input(
+            "--with-pin is for the software authenticator; security keys and platform authenticators use their own PIN or biometrics",
+        ));
+    }
+    let label = args.label.clone().unwrap_or_else(|| {
+        match choice {
+            AuthenticatorChoice::SecurityKey => "security key",
+            AuthenticatorChoice::Platform => "platform authenticator",
+            AuthenticatorChoice::Software => "software key",
+        }
+        .to_owned()
+    });
+    let store = key_store(&config)?;
+    let exclude = tapprove_engine::keys::exclusions(&*store, &tapprove_config::state_dir(), &user, &rp_id)?;
+    let spec = KeySpec {
         user: &user,
         rp_id: &rp_id,
-        label: &args.label,
-        with_pin: args.with_pin,
-        exclude: tapprove_engine::keys::registered(&store, &user, &rp_id)?,
+        label: &label,
+        user_verification: match choice {
+            AuthenticatorChoice::Software if args.with_pin => UserVerification::Required,
+            AuthenticatorChoice::Software => UserVerification::Discouraged,
+            _ if config.require_user_verification => UserVerification::Required,
+            _ => UserVerification::Preferred,
+        },
+        exclude,
     };
+    let authenticator = tapprove_engine::keys::authenticator_for(choice, &config, store, now())?;
     let prompt = TerminalPrompt::new(&args.pin);
     if let Some(service) = service {
-        let receipt = enrol::enrol_software(&aws, &service, &store, &now(), spec, &prompt).await?;
+        let state_dir = tapprove_config::state_dir();
+        let receipt = enrol::enrol(
+            enrol::Service {
+                aws: &aws,
+                url: &service,
+                state_dir: &state_dir,
+            },
+            &*authenticator,
+            spec,
+            &prompt,
+        )
+        .await?;
         let id = receipt.credential_id.encode();
-        session.out.result(json!({"ok": true, "receipt": receipt}), || match receipt.status {
+        session.out.result(json!({"ok": true, "receipt": receipt, "authenticator": choice}), || match receipt.status {
             EnrolmentStatus::Active => format!(
                 "Enrolled `{}` for {}: it signs from now on.",
                 receipt.label, receipt.user
@@ -420,16 +462,20 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         });
         return Ok(());
     }
-    let new = new_software_credential(&store, &now(), spec, &prompt)?;
-    let request = enrol::enrolment_request(&user, &args.label, &rp_id, &new);
+    let new = new_credential(&*authenticator, spec, &prompt)
+        .map_err(|e| Failure::from(EngineError::Sign(e.into())))?;
+    let request = enrol::enrolment_request(&user, &label, &rp_id, &new);
     let rollback = |failure: Failure| -> Failure {
-        let message = enrol::rollback(
-            &store,
-            &new.created.credential_id,
-            EngineError::Invalid(failure.message.clone()),
-        )
-        .to_string();
-        Failure { message, ..failure }
+        match authenticator.forget(&new.created.credential_id) {
+            Ok(_) => failure,
+            Err(e) => Failure {
+                message: format!(
+                    "{}; the new credential {} could not be removed either ({e}): delete it with care",
+                    failure.message, new.created.credential_id
+                ),
+                ..failure
+            },
+        }
     };
     let text = serde_json::to_string_pretty(&request).map_err(|e| rollback(Failure::failed("output", e)))?;
     match &args.out {
@@ -441,12 +487,86 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
                 ))
             })?;
             session.out.note(&format!(
-                "Created a software key for {user}. Ask an admin to run `tapprove admin register {}`.",
+                "Created a credential for {user}. Ask an admin to run `tapprove admin register {}`.",
                 path.display()
             ));
         }
         None => session.out.document(&text),
     }
+    Ok(())
+}
+
+/// `tapprove authenticators`: the caller's registered credentials, through
+/// the enrolment service (which knows the caller by their AWS identity).
+pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCommand>) -> Result {
+    let (engine, aws) = session.engine().await?;
+    let config = engine.config();
+    let service = config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
+        Failure::input(
+            "no enrolment service is configured ([enrolment] url): ask your admin to list or revoke your credentials (`tapprove admin credentials USER`)",
+        )
+    })?;
+    let parse_id = |id: &str| {
+        Base64Url::decode(id).map_err(|e| {
+            Failure::input(format!(
+                "`{id}` is not a credential id ({e}): copy it from `tapprove authenticators`"
+            ))
+        })
+    };
+    let (action, done) = match command.unwrap_or(AuthenticatorsCommand::List) {
+        AuthenticatorsCommand::List => (CredentialAction::List, None),
+        AuthenticatorsCommand::Rename { id, label } => (
+            CredentialAction::Rename {
+                credential_id: parse_id(&id)?,
+                label: label.clone(),
+            },
+            Some(format!("Renamed {id} to `{label}`.")),
+        ),
+        AuthenticatorsCommand::Revoke { id } => (
+            CredentialAction::Revoke {
+                credential_id: parse_id(&id)?,
+            },
+            Some(format!("Revoked {id}: it never verifies again.")),
+        ),
+    };
+    let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
+    tapprove_engine::keys::remember(
+        &tapprove_config::state_dir(),
+        &answer.user,
+        &config.rp_id,
+        &answer.credentials,
+    )?;
+    session.out.result(
+        json!({"ok": true, "user": answer.user, "credentials": answer.credentials}),
+        || {
+            let mut text = done.map(|d| format!("{d}\n")).unwrap_or_default();
+            if answer.credentials.is_empty() {
+                text.push_str(&format!(
+                    "{} has no registered authenticator: run `tapprove enroll`.",
+                    answer.user
+                ));
+            }
+            for c in &answer.credentials {
+                text.push_str(&format!(
+                    "{}  {:<12}  {:<8}  {}  created {}{}\n",
+                    c.credential_id,
+                    c.kind.as_str(),
+                    match c.status {
+                        CredentialStatus::Active => "active",
+                        CredentialStatus::Pending => "pending",
+                        CredentialStatus::Revoked => "revoked",
+                    },
+                    truncate(&c.label, 60),
+                    c.created,
+                    c.last_used
+                        .as_deref()
+                        .map(|u| format!(", last used {u}"))
+                        .unwrap_or_default(),
+                ));
+            }
+            text.trim_end().to_owned()
+        },
+    );
     Ok(())
 }
 

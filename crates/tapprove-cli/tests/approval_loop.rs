@@ -922,3 +922,299 @@ fn watch_reports_new_requests_and_drops_the_ones_that_are_gone() {
     let inbox = json_of(&l.as_(&bob, &["--json", "inbox"]));
     assert_eq!(inbox["requests"], json!([]));
 }
+
+#[test]
+fn approvers_list_rename_and_revoke_their_own_authenticators_and_a_revoked_one_never_signs() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+
+    let listed = json_of(&l.as_(&bob, &["--json", "authenticators"]));
+    assert_eq!(listed["user"], "bob");
+    let credentials = listed["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 1, "{listed}");
+    assert_eq!(
+        (
+            credentials[0]["label"].as_str(),
+            credentials[0]["kind"].as_str(),
+            credentials[0]["status"].as_str()
+        ),
+        (Some("laptop"), Some("software"), Some("active"))
+    );
+    let id = credentials[0]["credential_id"].as_str().unwrap().to_owned();
+
+    let renamed = json_of(&l.as_(&bob, &["--json", "authenticators", "rename", &id, "old laptop"]));
+    assert_eq!(renamed["credentials"][0]["label"], "old laptop");
+
+    // Carol cannot touch Bob's credential: the service knows her by her AWS
+    // identity, and it is not hers.
+    let out = l.as_(&carol, &["--json", "authenticators", "revoke", &id]);
+    assert!(!out.status.success());
+    assert_eq!(json_of(&out)["code"], "no_such_credential");
+
+    let revoked = json_of(&l.as_(&bob, &["--json", "authenticators", "revoke", &id]));
+    assert_eq!(revoked["credentials"][0]["status"], "revoked");
+    let audit = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
+            .enrolments_of("bob")
+            .await
+            .unwrap()
+    });
+    let events: Vec<&str> = audit.iter().filter_map(|r| r["event"].as_str()).collect();
+    assert!(
+        events.contains(&"renamed") && events.contains(&"revoked"),
+        "{events:?}"
+    );
+
+    // The key is still on Bob's machine, but Tapprove knows it is revoked:
+    // it does not ask for it, and says what to do.
+    l.start("Deploy api", "alice", 1, 600);
+    let request = l.inbox_id(&bob);
+    let out = l.as_(&bob, &["--json", "approve", &request]);
+    assert!(!out.status.success());
+    let refusal = json_of(&out);
+    assert!(
+        refusal["message"].as_str().unwrap().contains("enrol"),
+        "{refusal}"
+    );
+
+    // Re-enrolling (a replaced laptop) is the normal path: the new key is
+    // pending until an admin confirms it, since Bob already had one.
+    let out = l.as_(&bob, &["--json", "enroll", "--label", "new laptop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["receipt"]["status"], "pending");
+}
+
+#[test]
+fn enrolling_a_platform_or_usb_authenticator_without_one_says_what_to_do_and_registers_nothing() {
+    let l = Loop::new("activity");
+    let dave = l.user("dave");
+    let out = l.as_(&dave, &["--json", "enroll", "--authenticator", "platform"]);
+    assert!(!out.status.success());
+    let refusal = json_of(&out);
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("no platform authenticator"),
+        "{refusal}"
+    );
+    let out = l.as_(&dave, &["--json", "enroll", "--authenticator", "usb"]);
+    assert!(!out.status.success());
+    let refusal = json_of(&out);
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("plug in your security key"),
+        "{refusal}"
+    );
+    let listed = json_of(&l.admin(&["--json", "admin", "credentials", "dave"]));
+    assert_eq!(
+        listed["credentials"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+}
+
+/// The software authenticator, with faults put in where a real device
+/// would fail: a credential whose attestation the service refuses, and a
+/// credential that cannot sign its first test assertion.
+struct Faulty {
+    inner: tapprove_authn::software::SoftwareAuthenticator<tapprove_authn::software::MemoryKeyStore>,
+    break_attestation: bool,
+    fail_test_signature: bool,
+}
+
+impl tapprove_authn::Authenticator for Faulty {
+    fn kind(&self) -> tapprove_proto::registry::AuthenticatorKind {
+        self.inner.kind()
+    }
+    fn description(&self) -> String {
+        "faulty test authenticator".into()
+    }
+    fn holds_any(
+        &self,
+        rp_id: &str,
+        ids: &[tapprove_proto::Base64Url],
+    ) -> Result<Option<bool>, tapprove_authn::AuthnError> {
+        self.inner.holds_any(rp_id, ids)
+    }
+    fn make_credential(
+        &self,
+        request: &tapprove_authn::CredentialRequest,
+        prompt: &dyn tapprove_authn::UserPrompt,
+    ) -> Result<tapprove_authn::NewCredential, tapprove_authn::AuthnError> {
+        let mut made = self.inner.make_credential(request, prompt)?;
+        if self.break_attestation {
+            let last = made.attestation_object.len() - 40;
+            made.attestation_object[last] ^= 0x55;
+        }
+        Ok(made)
+    }
+    fn get_assertion(
+        &self,
+        request: &tapprove_authn::AssertionRequest,
+        prompt: &dyn tapprove_authn::UserPrompt,
+    ) -> Result<tapprove_authn::RawAssertion, tapprove_authn::AuthnError> {
+        if self.fail_test_signature {
+            return Err(tapprove_authn::AuthnError::Timeout);
+        }
+        self.inner.get_assertion(request, prompt)
+    }
+    fn forget(&self, id: &tapprove_proto::Base64Url) -> Result<bool, tapprove_authn::AuthnError> {
+        self.inner.forget(id)
+    }
+}
+
+#[test]
+fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
+    use tapprove_authn::software::{KeyStore, MemoryKeyStore, SoftwareAuthenticator};
+    let l = Loop::new("activity");
+    let erin = l.user("erin");
+    let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&erin.iam)));
+    let config = Config::load(&l.config_path()).unwrap();
+    let registered = |l: &Loop| {
+        l.runtime.block_on(async {
+            let aws = l.moto.sdk_config().await;
+            tapprove_engine::admin::registry(&aws, &config)
+                .credentials_of("erin")
+                .await
+                .unwrap()
+        })
+    };
+    for (break_attestation, fail_test_signature, code) in [
+        (true, false, "attestation_refused"),
+        (false, true, "test_assertion_failed"),
+    ] {
+        let faulty = Faulty {
+            inner: SoftwareAuthenticator::new(MemoryKeyStore::new(), tapprove_engine::now()),
+            break_attestation,
+            fail_test_signature,
+        };
+        let error = l
+            .runtime
+            .block_on(tapprove_engine::enrol::enrol(
+                tapprove_engine::enrol::Service {
+                    aws: &aws,
+                    url: &l.enrolment_url,
+                    state_dir: &erin.state,
+                },
+                &faulty,
+                tapprove_engine::keys::KeySpec {
+                    user: "erin",
+                    rp_id: &config.rp_id,
+                    label: "faulty",
+                    user_verification: tapprove_authn::UserVerification::Discouraged,
+                    exclude: vec![],
+                },
+                &support::CountingPrompt::new(),
+            ))
+            .unwrap_err();
+        match &error {
+            tapprove_engine::EngineError::Enrolment { code: got, .. } => assert_eq!(got, code, "{error}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            faulty.inner.store().list().unwrap().is_empty(),
+            "the new key was deleted ({code})"
+        );
+        assert!(
+            registered(&l).is_empty(),
+            "nothing stays in the registry ({code})"
+        );
+    }
+    let audit = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &config)
+            .enrolments_of("erin")
+            .await
+            .unwrap()
+    });
+    assert!(
+        audit.iter().any(|r| r["event"] == "withdrawn"),
+        "the withdrawal is in the audit trail: {audit:?}"
+    );
+}
+
+/// An authenticator that counts what it is asked and cancels at the touch.
+struct Cancelling {
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl tapprove_authn::Authenticator for Cancelling {
+    fn kind(&self) -> tapprove_proto::registry::AuthenticatorKind {
+        tapprove_proto::registry::AuthenticatorKind::SecurityKey
+    }
+    fn description(&self) -> String {
+        "cancelling test key".into()
+    }
+    fn holds_any(
+        &self,
+        _rp_id: &str,
+        _ids: &[tapprove_proto::Base64Url],
+    ) -> Result<Option<bool>, tapprove_authn::AuthnError> {
+        Ok(None)
+    }
+    fn make_credential(
+        &self,
+        _request: &tapprove_authn::CredentialRequest,
+        _prompt: &dyn tapprove_authn::UserPrompt,
+    ) -> Result<tapprove_authn::NewCredential, tapprove_authn::AuthnError> {
+        Err(tapprove_authn::AuthnError::Cancelled)
+    }
+    fn get_assertion(
+        &self,
+        _request: &tapprove_authn::AssertionRequest,
+        prompt: &dyn tapprove_authn::UserPrompt,
+    ) -> Result<tapprove_authn::RawAssertion, tapprove_authn::AuthnError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        prompt.show(tapprove_authn::Prompt::TouchKey);
+        Err(tapprove_authn::AuthnError::Cancelled)
+    }
+}
+
+#[test]
+fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let execution = l.start("Deploy api", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+    let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&bob.iam)));
+    let engine =
+        tapprove_engine::Engine::open(Config::load(&l.config_path()).unwrap(), &aws, &bob.state).unwrap();
+    let cancelling = Cancelling {
+        asked: Default::default(),
+    };
+    let prompt = support::CountingPrompt::new();
+    let error = l
+        .runtime
+        .block_on(engine.decide(
+            &id,
+            tapprove_proto::Verdict::Approve,
+            None,
+            &cancelling,
+            &prompt,
+            vec![tapprove_proto::Base64Url::new(vec![1; 32])],
+            tapprove_authn::UserVerification::Preferred,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            tapprove_engine::EngineError::Sign(tapprove_authn::SignError::Authenticator(
+                tapprove_authn::AuthnError::Cancelled
+            ))
+        ),
+        "{error:?}"
+    );
+    assert_eq!(cancelling.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(prompt.last(), Some(tapprove_authn::Prompt::TouchKey));
+    assert!(engine.history().unwrap().is_empty(), "nothing journalled");
+    let outbox = json_of(&l.as_(&bob, &["--json", "outbox"]));
+    assert_eq!(outbox["decisions"].as_array().map(Vec::len), Some(0), "{outbox}");
+    // The request still waits for a decision.
+    assert_eq!(l.inbox_id(&bob), id);
+    assert_eq!(l.state(&execution).status, "RUNNING");
+}

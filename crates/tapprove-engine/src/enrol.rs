@@ -1,35 +1,157 @@
-//! Submitting a new credential to the enrolment service, with a presigned
-//! `sts:GetCallerIdentity` request as the proof of who is enrolling.
+//! Enrolment: create a credential with any authenticator, submit it to the
+//! enrolment service (which files it under the caller's AWS identity, proven
+//! by a presigned `sts:GetCallerIdentity` request), confirm it with a first
+//! test assertion, and roll back whatever was done if a step fails: the
+//! platform or software key is deleted, and a registry entry whose test
+//! failed is withdrawn. The approver's own credentials are listed, renamed
+//! and revoked through the same service.
 
+use std::path::Path;
 use std::time::Duration;
 
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tapprove_authn::software::KeyStore;
-use tapprove_authn::{SignError, UserPrompt};
-use tapprove_proto::enrolment::{EnrolmentReceipt, EnrolmentRequest, EnrolmentVersion};
-use tapprove_proto::{Base64Url, UtcTime};
+use tapprove_authn::{AssertionRequest, Authenticator, AuthnError, SignError, UserPrompt};
+use tapprove_core::canonical::{client_data_json, origin_for, sha256};
+use tapprove_core::webauthn::{AttestationObject, AuthenticatorData};
+use tapprove_proto::enrolment::{
+    CredentialAction, CredentialsAnswer, CredentialsRequest, CredentialsVersion, EnrolmentReceipt,
+    EnrolmentRequest, EnrolmentStatus, EnrolmentVersion, PresignedCallerIdentity,
+};
+use tapprove_proto::registry::CredentialStatus;
+use tapprove_proto::{Base64Url, Sha256Digest, UtcTime};
 
 use crate::error::{EngineError, Result};
-use crate::keys::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
+use crate::keys::{KeySpec, KnownCredential, NewCredentialCeremony, SoftwareKeySpec, new_credential};
 
-/// Creates a software credential for `spec.user` and registers it through
-/// the enrolment service at `service_url`, which files it under the
-/// caller's AWS identity. If the service refuses or cannot be reached, the
-/// new key is deleted again, so the key store and the registry never
-/// disagree. Blocks while the authenticator asks for a PIN.
+/// Where the enrolment service is and who is enrolling.
+#[derive(Debug, Clone, Copy)]
+pub struct Service<'a> {
+    pub aws: &'a aws_config::SdkConfig,
+    pub url: &'a str,
+    /// Where the approver's known credentials are cached.
+    pub state_dir: &'a Path,
+}
+
+/// Creates a credential with `authenticator` and registers it: the whole
+/// ceremony with its rollback. Blocks while the authenticator asks for a
+/// touch or a PIN (twice: to create, then to sign the test assertion).
+pub async fn enrol(
+    service: Service<'_>,
+    authenticator: &dyn Authenticator,
+    spec: KeySpec<'_>,
+    prompt: &dyn UserPrompt,
+) -> Result<EnrolmentReceipt> {
+    let (user, rp_id, label, uv) = (spec.user, spec.rp_id, spec.label, spec.user_verification);
+    let new = new_credential(authenticator, spec, prompt)
+        .map_err(|e| EngineError::Sign(SignError::Authenticator(e)))?;
+    let id = new.created.credential_id.clone();
+    let receipt = match submit(
+        service.aws,
+        service.url,
+        enrolment_request(user, label, rp_id, &new),
+    )
+    .await
+    {
+        Ok(receipt) => receipt,
+        Err(e) => return Err(forget(authenticator, &id, e)),
+    };
+    if let Err(e) = test_assertion(authenticator, &new, rp_id, uv, prompt) {
+        let taken_back = own_credentials(
+            service.aws,
+            service.url,
+            rp_id,
+            CredentialAction::Withdraw {
+                credential_id: id.clone(),
+            },
+        )
+        .await;
+        let mut message = format!(
+            "the new credential was registered, but its first test signature failed ({e}), so it was taken back: try again"
+        );
+        if let Err(w) = taken_back {
+            message.push_str(&format!(
+                "; withdrawing it from the registry failed too ({w}): revoke {id} with `tapprove authenticators revoke`"
+            ));
+        }
+        return Err(forget(
+            authenticator,
+            &id,
+            EngineError::Enrolment {
+                code: "test_assertion_failed".into(),
+                message,
+            },
+        ));
+    }
+    crate::keys::remember_one(
+        service.state_dir,
+        KnownCredential {
+            user: receipt.user.clone(),
+            rp_id: rp_id.to_owned(),
+            credential_id: id,
+            kind: new.created.kind,
+            label: receipt.label.clone(),
+            status: match receipt.status {
+                EnrolmentStatus::Active => CredentialStatus::Active,
+                EnrolmentStatus::Pending => CredentialStatus::Pending,
+            },
+        },
+    )?;
+    Ok(receipt)
+}
+
+/// Creates a software credential over `store` and registers it.
 pub async fn enrol_software(
-    aws: &aws_config::SdkConfig,
-    service_url: &str,
+    service: Service<'_>,
     store: &dyn KeyStore,
     now: &UtcTime,
     spec: SoftwareKeySpec<'_>,
     prompt: &dyn UserPrompt,
 ) -> Result<EnrolmentReceipt> {
-    let new = new_software_credential(store, now, spec.clone(), prompt)
-        .map_err(|e| EngineError::Sign(SignError::Authenticator(e)))?;
-    let request = enrolment_request(spec.user, spec.label, spec.rp_id, &new);
-    submit(aws, service_url, request)
-        .await
-        .map_err(|e| rollback(store, &new.created.credential_id, e))
+    let authenticator = tapprove_authn::software::SoftwareAuthenticator::new(store, now.clone());
+    enrol(service, &authenticator, spec.into(), prompt).await
+}
+
+/// Has the new credential sign a fresh challenge and checks the signature
+/// with the attested key: the authenticator and the registry entry agree,
+/// and the person can use it (PIN, touch, biometrics) before relying on it.
+pub fn test_assertion(
+    authenticator: &dyn Authenticator,
+    new: &NewCredentialCeremony,
+    rp_id: &str,
+    user_verification: tapprove_authn::UserVerification,
+    prompt: &dyn UserPrompt,
+) -> std::result::Result<(), AuthnError> {
+    let mut challenge = [0u8; 32];
+    OsRng.fill_bytes(&mut challenge);
+    let ours = client_data_json(&Sha256Digest(challenge), &origin_for(rp_id));
+    let signed = authenticator.get_assertion(
+        &AssertionRequest {
+            rp_id: rp_id.to_owned(),
+            client_data_json: ours.clone(),
+            allow_credentials: vec![new.created.credential_id.clone()],
+            user_verification,
+        },
+        prompt,
+    )?;
+    let bad = |what: &str| AuthnError::Device(format!("the test signature {what}"));
+    if signed.credential_id != new.created.credential_id {
+        return Err(bad("came from another credential"));
+    }
+    let key = AttestationObject::parse(&new.created.attestation_object)
+        .and_then(|a| a.credential_key())
+        .map_err(|e| AuthnError::Device(e.to_string()))?;
+    let data = AuthenticatorData::parse(&signed.authenticator_data)
+        .map_err(|e| AuthnError::Device(e.to_string()))?;
+    if data.rp_id_hash != sha256(rp_id.as_bytes()) || !data.flags.user_present() {
+        return Err(bad("is not for this relying party or saw no user"));
+    }
+    let mut message = signed.authenticator_data.clone();
+    message.extend_from_slice(&sha256(signed.client_data_json.as_deref().unwrap_or(&ours)));
+    key.verify(&message, &signed.signature)
+        .map_err(|_| bad("does not verify with the key the authenticator attested"))
 }
 
 /// The enrolment request for a credential just made.
@@ -37,7 +159,7 @@ pub fn enrolment_request(
     user: &str,
     label: &str,
     rp_id: &str,
-    new: &NewSoftwareCredential,
+    new: &NewCredentialCeremony,
 ) -> EnrolmentRequest {
     EnrolmentRequest {
         tapprove: EnrolmentVersion,
@@ -52,26 +174,45 @@ pub fn enrolment_request(
     }
 }
 
-/// Deletes the key `id` after `error` stopped its enrolment; says so if
-/// even that fails.
+/// Deletes the new credential `id` after `error` stopped its enrolment;
+/// says so if even that fails.
+fn forget(authenticator: &dyn Authenticator, id: &Base64Url, error: EngineError) -> EngineError {
+    match authenticator.forget(id) {
+        Ok(_) => error,
+        Err(e) => with_note(
+            error,
+            &format!(
+                "; the new credential {id} could not be removed from the authenticator either ({e}): delete it with care"
+            ),
+        ),
+    }
+}
+
+fn with_note(error: EngineError, note: &str) -> EngineError {
+    match error {
+        EngineError::Enrolment { code, message } => EngineError::Enrolment {
+            code,
+            message: message + note,
+        },
+        other => EngineError::Invalid(format!("{other}{note}")),
+    }
+}
+
+/// Deletes the software key `id` after `error` stopped its enrolment.
 pub fn rollback(store: &dyn KeyStore, id: &Base64Url, error: EngineError) -> EngineError {
     match store.delete(id.as_bytes()) {
         Ok(_) => error,
-        Err(e) => {
-            let note = format!("; the new key {id} could not be removed either ({e}): delete it with care");
-            match error {
-                EngineError::Enrolment { code, message } => EngineError::Enrolment {
-                    code,
-                    message: message + &note,
-                },
-                other => EngineError::Invalid(format!("{other}{note}")),
-            }
-        }
+        Err(e) => with_note(
+            error,
+            &format!("; the new key {id} could not be removed either ({e}): delete it with care"),
+        ),
     }
 }
 
 /// The service's path for new credentials.
 pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
+/// The service's path for an approver's own credentials.
+pub const CREDENTIALS_PATH: &str = "/v1/credentials";
 
 /// Signs the identity proof for `rp_id`'s service, attaches it to
 /// `request`, and posts it to `service_url`.
@@ -80,8 +221,38 @@ pub async fn submit(
     service_url: &str,
     mut request: EnrolmentRequest,
 ) -> Result<EnrolmentReceipt> {
-    request.identity = Some(tapprove_aws::sts::presign_caller_identity(aws, &request.rp_id).await?);
-    let url = format!("{}{ENROLMENTS_PATH}", service_url.trim_end_matches('/'));
+    request.identity = Some(identity(aws, &request.rp_id).await?);
+    post(service_url, ENROLMENTS_PATH, &request, "a receipt").await
+}
+
+/// Lists, renames, revokes or withdraws one of the caller's own
+/// credentials; answers the caller's credentials after the action.
+pub async fn own_credentials(
+    aws: &aws_config::SdkConfig,
+    service_url: &str,
+    rp_id: &str,
+    action: CredentialAction,
+) -> Result<CredentialsAnswer> {
+    let request = CredentialsRequest {
+        tapprove: CredentialsVersion,
+        rp_id: rp_id.to_owned(),
+        action,
+        identity: Some(identity(aws, rp_id).await?),
+    };
+    post(service_url, CREDENTIALS_PATH, &request, "a credential list").await
+}
+
+async fn identity(aws: &aws_config::SdkConfig, rp_id: &str) -> Result<PresignedCallerIdentity> {
+    Ok(tapprove_aws::sts::presign_caller_identity(aws, rp_id).await?)
+}
+
+async fn post<Q: Serialize, A: DeserializeOwned>(
+    service_url: &str,
+    path: &str,
+    request: &Q,
+    expected: &str,
+) -> Result<A> {
+    let url = format!("{}{path}", service_url.trim_end_matches('/'));
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(30))
@@ -89,7 +260,7 @@ pub async fn submit(
         .map_err(|e| EngineError::Invalid(format!("cannot build an HTTP client: {e}")))?;
     let response = http
         .post(&url)
-        .json(&request)
+        .json(request)
         .send()
         .await
         .map_err(|e| EngineError::Enrolment {
@@ -106,7 +277,7 @@ pub async fn submit(
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| EngineError::Enrolment {
             code: "bad_answer".into(),
-            message: format!("the enrolment service at {url} answered something that is not a receipt: {e}"),
+            message: format!("the enrolment service at {url} answered something that is not {expected}: {e}"),
         });
     }
     #[derive(serde::Deserialize)]

@@ -26,6 +26,9 @@ pub enum EngineError {
     Sign(#[from] SignError),
     #[error("{0}")]
     Invalid(String),
+    /// None of the approver's registered credentials is usable here.
+    #[error("{0}")]
+    NoAuthenticator(String),
     /// The enrolment service refused or could not be reached.
     #[error("enrolment: {message}")]
     Enrolment { code: String, message: String },

@@ -125,3 +125,89 @@ impl EnrolmentRequest {
         Ok(request)
     }
 }
+
+crate::version_tag!(
+    /// `credentials/v1`.
+    CredentialsVersion = "credentials/v1"
+);
+
+/// What an approver asks of their own credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialAction {
+    /// Lists them.
+    List,
+    /// Gives one a new label.
+    Rename { credential_id: Base64Url, label: String },
+    /// Revokes one at once: it never verifies again (a lost or replaced key).
+    Revoke { credential_id: Base64Url },
+    /// Takes back a credential that never signed: the enrolment whose first
+    /// test assertion failed. Deleted, not kept as revoked.
+    Withdraw { credential_id: Base64Url },
+}
+
+/// A request about the caller's own credentials, under the same presigned
+/// identity as an enrolment: the service acts only on credentials the
+/// replayed AWS identity owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRequest {
+    pub tapprove: CredentialsVersion,
+    pub rp_id: String,
+    pub action: CredentialAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PresignedCallerIdentity>,
+}
+
+impl CredentialsRequest {
+    /// Parses and bounds-checks a credentials request.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
+        const DOC: &str = "credentials request";
+        let request: Self = parse_document(DOC, bytes, MAX_ENROLMENT_BYTES, CredentialsVersion::TEXT)?;
+        text::check(DOC, "rp_id", &request.rp_id, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        match &request.action {
+            CredentialAction::List => {}
+            CredentialAction::Rename { credential_id, label } => {
+                text::check(DOC, "label", label, MAX_LABEL_CHARS, Lines::Single)?;
+                text::check_len(
+                    DOC,
+                    "credential_id",
+                    credential_id.as_bytes().len(),
+                    1,
+                    MAX_CREDENTIAL_ID_BYTES,
+                )?;
+            }
+            CredentialAction::Revoke { credential_id } | CredentialAction::Withdraw { credential_id } => {
+                text::check_len(
+                    DOC,
+                    "credential_id",
+                    credential_id.as_bytes().len(),
+                    1,
+                    MAX_CREDENTIAL_ID_BYTES,
+                )?;
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// One registered credential, as its owner and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialSummary {
+    pub credential_id: Base64Url,
+    pub label: String,
+    pub kind: crate::registry::AuthenticatorKind,
+    pub status: crate::registry::CredentialStatus,
+    pub aaguid: crate::Aaguid,
+    pub counter: u32,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<String>,
+}
+
+/// The service's answer: the caller's credentials after the action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsAnswer {
+    pub user: String,
+    pub credentials: Vec<CredentialSummary>,
+}

@@ -17,7 +17,10 @@ use tapprove_aws::dynamodb::{DynamoRegistry, EnrolConflict, TableNames};
 use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::UtcTime;
-use tapprove_proto::enrolment::{EnrolmentReceipt, EnrolmentRequest, EnrolmentStatus};
+use tapprove_proto::enrolment::{
+    CredentialAction, CredentialsAnswer, CredentialsRequest, EnrolmentReceipt, EnrolmentRequest,
+    EnrolmentStatus,
+};
 use tapprove_proto::registry::CredentialStatus;
 
 use crate::identity::CallerCheck;
@@ -62,6 +65,123 @@ impl std::fmt::Display for EnrolError {
 
 impl std::error::Error for EnrolError {}
 
+/// Who made a request, from its presigned identity: a user or an
+/// assumed-role session, never the account root.
+impl EnrolService {
+    async fn caller_of(
+        &self,
+        identity: Option<&tapprove_proto::enrolment::PresignedCallerIdentity>,
+        now: &UtcTime,
+    ) -> Result<tapprove_aws::sts::CallerIdentity, EnrolError> {
+        let identity = identity.ok_or_else(|| {
+            EnrolError::new(
+                401,
+                "identity_required",
+                "the request carries no identity proof: use `tapprove enroll` or `tapprove authenticators` while signed in to AWS",
+            )
+        })?;
+        let caller = self.caller.caller(identity, now).await?;
+        if caller.approver().is_none() {
+            return Err(EnrolError::identity(format!(
+                "{} is not a user or an assumed-role session: act as yourself, not as the account root",
+                caller.arn
+            )));
+        }
+        Ok(caller)
+    }
+
+    /// Handles one request about the caller's own credentials: list,
+    /// rename, revoke, or withdraw one that never signed. Each change is in
+    /// the audit trail under the user.
+    pub async fn credentials(&self, body: &[u8], now: &UtcTime) -> Result<CredentialsAnswer, EnrolError> {
+        let request =
+            CredentialsRequest::from_json(body).map_err(|e| EnrolError::bad_request(e.to_string()))?;
+        if request.rp_id != self.rp_id {
+            return Err(EnrolError::bad_request(format!(
+                "this service manages credentials for `{}`, not `{}`: check the relying-party id in your settings",
+                self.rp_id, request.rp_id
+            )));
+        }
+        let caller = self.caller_of(request.identity.as_ref(), now).await?;
+        let user = caller.approver().unwrap_or_default();
+        let unavailable =
+            |e: tapprove_aws::AwsError| EnrolError::new(503, "registry_unavailable", e.to_string());
+        let owned = self.registry.credentials_of(user).await.map_err(unavailable)?;
+        let find = |id: &tapprove_proto::Base64Url| {
+            owned.iter().find(|c| &c.credential_id == id).ok_or_else(|| {
+                EnrolError::new(
+                    404,
+                    "no_such_credential",
+                    format!(
+                        "you ({user}) have no credential {id}: list yours with `tapprove authenticators`"
+                    ),
+                )
+            })
+        };
+        let (event, id, label) = match &request.action {
+            CredentialAction::List => {
+                return Ok(CredentialsAnswer {
+                    user: user.to_owned(),
+                    credentials: owned,
+                });
+            }
+            CredentialAction::Rename { credential_id, label } => {
+                find(credential_id)?;
+                self.registry
+                    .set_label(credential_id.as_bytes(), label)
+                    .await
+                    .map_err(unavailable)?;
+                ("renamed", credential_id, label.clone())
+            }
+            CredentialAction::Revoke { credential_id } => {
+                let credential = find(credential_id)?;
+                if credential.status != CredentialStatus::Revoked {
+                    self.registry
+                        .set_status(credential_id.as_bytes(), CredentialStatus::Revoked)
+                        .await
+                        .map_err(unavailable)?;
+                }
+                ("revoked", credential_id, credential.label.clone())
+            }
+            CredentialAction::Withdraw { credential_id } => {
+                let credential = find(credential_id)?;
+                if credential.last_used.is_some()
+                    || credential.counter > 0
+                    || credential.status == CredentialStatus::Revoked
+                {
+                    return Err(EnrolError::new(
+                        409,
+                        "credential_in_use",
+                        "this credential has signed before (or is revoked): revoke it instead of withdrawing it",
+                    ));
+                }
+                self.registry
+                    .delete_credential(credential_id.as_bytes())
+                    .await
+                    .map_err(unavailable)?;
+                ("withdrawn", credential_id, credential.label.clone())
+            }
+        };
+        let audit = json!({
+            "event": event,
+            "at": now.as_str(),
+            "user": user,
+            "caller_arn": caller.arn,
+            "account": caller.account,
+            "credential_id": id,
+            "label": label,
+        });
+        if let Err(e) = self.registry.audit_enrolment(user, id, now, &audit).await {
+            eprintln!("tapprove-verifier: {event} credential of {user}, audit record failed: {e}");
+        }
+        eprintln!("tapprove-verifier: {event} credential `{label}` of {user}");
+        Ok(CredentialsAnswer {
+            user: user.to_owned(),
+            credentials: self.registry.credentials_of(user).await.map_err(unavailable)?,
+        })
+    }
+}
+
 /// The enrolment service over one registry.
 #[derive(Debug, Clone)]
 pub struct EnrolService {
@@ -101,20 +221,8 @@ impl EnrolService {
                 request.rp_id, self.rp_id
             )));
         }
-        let identity = request.identity.as_ref().ok_or_else(|| {
-            EnrolError::new(
-                401,
-                "identity_required",
-                "the request carries no identity proof: enrol with `tapprove enroll` while signed in to AWS",
-            )
-        })?;
-        let caller = self.caller.caller(identity, now).await?;
-        let user = caller.approver().ok_or_else(|| {
-            EnrolError::identity(format!(
-                "{} is not a user or an assumed-role session: enrol as yourself, not as the account root",
-                caller.arn
-            ))
-        })?;
+        let caller = self.caller_of(request.identity.as_ref(), now).await?;
+        let user = caller.approver().unwrap_or_default();
         if request.user != user {
             return Err(EnrolError::identity(format!(
                 "the credential was made for `{}`, but you are signed in as `{user}`: create it again while signed in as yourself",
@@ -129,7 +237,7 @@ impl EnrolService {
             request.credential_id.as_bytes(),
         )
         .map_err(|e| EnrolError::new(422, "attestation_refused", e.to_string()))?;
-        let attestation = format!("{:?}", checked.attestation);
+        let attestation = checked.attestation.name();
         let record = checked.into_record(user, &request.label, CredentialStatus::Pending);
         let status = match self
             .registry

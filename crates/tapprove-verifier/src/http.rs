@@ -1,8 +1,9 @@
 //! The enrolment service over HTTP (`tapprove-verifier serve`).
 //!
 //! `POST /v1/enrolments` with an enrolment request answers `201` with the
-//! receipt, or an error status with `{code, message}`; `GET /healthz`
-//! answers `ok`. The Lambda handler routes function-URL events to the same
+//! receipt, or an error status with `{code, message}`; `POST
+//! /v1/credentials` (list, rename, revoke, withdraw one's own) answers
+//! `200` with the caller's credentials; `GET /healthz` answers `ok`. The Lambda handler routes function-URL events to the same
 //! [`EnrolService`].
 
 use std::sync::Arc;
@@ -19,11 +20,14 @@ use crate::enrol::{EnrolError, EnrolService};
 
 /// The path enrolments are posted to.
 pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
+/// The path an approver's requests about their own credentials go to.
+pub const CREDENTIALS_PATH: &str = "/v1/credentials";
 
 /// The service's routes.
 pub fn router(service: Arc<EnrolService>) -> Router {
     Router::new()
         .route(ENROLMENTS_PATH, post(enrol))
+        .route(CREDENTIALS_PATH, post(credentials))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_ENROLMENT_BYTES))
         .with_state(service)
@@ -37,6 +41,24 @@ async fn enrol(State(service): State<Arc<EnrolService>>, body: Bytes) -> Respons
         body,
     )
         .into_response()
+}
+
+async fn credentials(State(service): State<Arc<EnrolService>>, body: Bytes) -> Response {
+    let (status, body) = answer_credentials(&service, &body).await;
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// One credentials request as an HTTP status and a JSON body.
+pub async fn answer_credentials(service: &EnrolService, body: &[u8]) -> (u16, String) {
+    match service.credentials(body, &crate::now()).await {
+        Ok(answer) => (200, serde_json::to_string(&answer).unwrap_or_default()),
+        Err(e) => (e.status, error_body(&e)),
+    }
 }
 
 /// Serves `service` on `listener` until `stop` resolves.

@@ -20,7 +20,7 @@ use tapprove_core::VerifierPolicy;
 
 use crate::enrol::{EnrolError, EnrolService};
 use crate::gate::handle;
-use crate::http::{ENROLMENTS_PATH, answer, error_body};
+use crate::http::{CREDENTIALS_PATH, ENROLMENTS_PATH, answer, answer_credentials, error_body};
 
 /// What one invocation needs.
 #[derive(Debug, Clone)]
@@ -62,11 +62,15 @@ impl Handler {
                 Ok(bytes) => answer(&self.enrolment, &bytes).await,
                 Err(e) => (e.status, error_body(&e)),
             },
+            ("POST", CREDENTIALS_PATH) => match body_of(event) {
+                Ok(bytes) => answer_credentials(&self.enrolment, &bytes).await,
+                Err(e) => (e.status, error_body(&e)),
+            },
             ("GET", "/healthz") => (200, "\"ok\"".to_owned()),
             _ => (
                 404,
                 error_body(&EnrolError::bad_request(format!(
-                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}"
+                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}"
                 ))),
             ),
         };

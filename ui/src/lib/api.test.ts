@@ -28,6 +28,7 @@ describe('commands', () => {
       pause_notifications: null,
       set_autostart: null,
       enrol: null,
+      change_authenticator: [],
       request: null,
       ui_ready: null,
     });
@@ -38,7 +39,8 @@ describe('commands', () => {
     await api.signIn(true);
     await api.pauseNotifications(0);
     await api.setAutostart(true);
-    await api.enrol('YubiKey');
+    await api.enrol('YubiKey', 'security_key');
+    await api.changeAuthenticator('cred-1', null);
     await api.request('r1');
     await api.uiReady();
     expect(calls).toEqual([
@@ -49,7 +51,8 @@ describe('commands', () => {
       { command: 'sign_in', args: { deviceCode: true } },
       { command: 'pause_notifications', args: { minutes: 0 } },
       { command: 'set_autostart', args: { enabled: true } },
-      { command: 'enrol', args: { label: 'YubiKey' } },
+      { command: 'enrol', args: { label: 'YubiKey', kind: 'security_key' } },
+      { command: 'change_authenticator', args: { credentialId: 'cred-1', rename: null } },
       { command: 'request', args: { id: 'r1' } },
       { command: 'ui_ready', args: {} },
     ]);

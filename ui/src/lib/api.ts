@@ -162,12 +162,16 @@ export interface SettingsView {
   fixed: string[];
 }
 
+export type AuthenticatorKind = 'software' | 'security_key' | 'platform';
+
 export interface AuthenticatorView {
   credentialId: string;
   label: string;
-  kind: 'software' | 'security_key' | 'platform';
+  kind: AuthenticatorKind;
   user: string;
   rpId: string;
+  /** `local`: a software key on this machine, listed without the enrolment service. */
+  status: 'active' | 'pending' | 'revoked' | 'local';
 }
 
 /** Emitted on event "sign_in" while `sign_in` runs. */
@@ -214,7 +218,13 @@ export const signOut = (): Promise<SessionView> => call('sign_out');
 
 export const authenticators = (): Promise<AuthenticatorView[]> => call('authenticators');
 
-export const enrol = (label: string): Promise<AuthenticatorView> => call('enrol', { label });
+/** `kind` null: what this machine offers first. */
+export const enrol = (label: string, kind: AuthenticatorKind | null): Promise<AuthenticatorView> =>
+  call('enrol', { label, kind });
+
+/** Renames (with `rename`) or revokes (`rename` null) one of your authenticators; answers the new list. */
+export const changeAuthenticator = (credentialId: string, rename: string | null): Promise<AuthenticatorView[]> =>
+  call('change_authenticator', { credentialId, rename });
 
 /** Once, when the first screen has rendered its data (open-to-interactive benchmark). */
 export const uiReady = (): Promise<void> => call('ui_ready');

@@ -4,7 +4,15 @@
 // second one, and the buttons that start one are disabled while one runs.
 
 import * as api from './api';
-import type { AppError, AuthenticatorView, DecisionResult, SigningPrompt, UnlistenFn, Verdict } from './api';
+import type {
+  AppError,
+  AuthenticatorKind,
+  AuthenticatorView,
+  DecisionResult,
+  SigningPrompt,
+  UnlistenFn,
+  Verdict,
+} from './api';
 import { navigate } from './router.svelte';
 
 export type SigningAction = { kind: 'decide'; id: string; verdict: Verdict } | { kind: 'enrol'; label: string };
@@ -61,8 +69,8 @@ class Signing {
   }
 
   /** Registers an authenticator; on success the panel closes by itself. */
-  async enrol(label: string): Promise<AuthenticatorView | null> {
-    return this.#run({ kind: 'enrol', label }, () => api.enrol(label), () => this.#reset());
+  async enrol(label: string, kind: AuthenticatorKind | null = null): Promise<AuthenticatorView | null> {
+    return this.#run({ kind: 'enrol', label }, () => api.enrol(label, kind), () => this.#reset());
   }
 
   /** Runs one signing at a time: `call`, then `done` with its result, or the failure shown. */

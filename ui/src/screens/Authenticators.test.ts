@@ -10,6 +10,7 @@ const software: AuthenticatorView = {
   kind: 'software',
   user: 'alice@example.com',
   rpId: 'tapprove.example.com',
+  status: 'active',
 };
 const yubikey: AuthenticatorView = { ...software, credentialId: 'cred-2', label: 'YubiKey', kind: 'security_key' };
 
@@ -37,7 +38,46 @@ describe('Authenticators', () => {
     expect(submit.disabled).toBe(true);
     await fireEvent.input(screen.getByTestId('enrol-label'), { target: { value: ' YubiKey ' } });
     await fireEvent.click(submit);
-    expect(commands(calls, 'enrol')).toEqual([{ label: 'YubiKey' }]);
+    expect(commands(calls, 'enrol')).toEqual([{ label: 'YubiKey', kind: null }]);
     await waitFor(() => expect(screen.getAllByTestId('authenticator-item')).toHaveLength(2));
+  });
+
+  it('enrols the kind chosen', async () => {
+    const calls = fakeBackend({ authenticators: [], enrol: () => yubikey });
+    render(Authenticators);
+    await fireEvent.change(screen.getByTestId('enrol-kind'), { target: { value: 'security_key' } });
+    await fireEvent.input(screen.getByTestId('enrol-label'), { target: { value: 'YubiKey' } });
+    await fireEvent.click(screen.getByTestId('enrol-submit'));
+    expect(commands(calls, 'enrol')).toEqual([{ label: 'YubiKey', kind: 'security_key' }]);
+  });
+
+  it('revokes only after a second click, and shows the list the service answers', async () => {
+    const calls = fakeBackend({
+      authenticators: [software],
+      change_authenticator: () => [{ ...software, status: 'revoked' }],
+    });
+    render(Authenticators);
+    await screen.findByTestId('authenticator-item');
+    await fireEvent.click(screen.getByTestId('revoke'));
+    expect(commands(calls, 'change_authenticator')).toEqual([]);
+    expect(screen.getByTestId('revoke').textContent).toContain('never signs again');
+    await fireEvent.click(screen.getByTestId('revoke'));
+    expect(commands(calls, 'change_authenticator')).toEqual([{ credentialId: 'cred-1', rename: null }]);
+    await waitFor(() => expect(screen.getByTestId('authenticator-status').textContent).toBe('Revoked'));
+    expect(screen.queryByTestId('revoke')).toBeNull();
+  });
+
+  it('renames with the label typed', async () => {
+    const calls = fakeBackend({
+      authenticators: [software],
+      change_authenticator: () => [{ ...software, label: 'old laptop' }],
+    });
+    render(Authenticators);
+    await screen.findByTestId('authenticator-item');
+    await fireEvent.click(screen.getByTestId('rename'));
+    await fireEvent.input(screen.getByTestId('rename-label'), { target: { value: ' old laptop ' } });
+    await fireEvent.click(screen.getByTestId('rename-save'));
+    expect(commands(calls, 'change_authenticator')).toEqual([{ credentialId: 'cred-1', rename: 'old laptop' }]);
+    await waitFor(() => expect(screen.getByTestId('authenticator-item').textContent).toContain('old laptop'));
   });
 });
