@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 use tapprove_authn::backend::{Backend, BackendAuthenticator, PromptBridge};
 use tapprove_authn::{
@@ -485,8 +486,20 @@ fn the_org_policy_decides_which_authenticators_enrol() {
         "{error}"
     );
 
-    // Its own root: accepted.
-    policy.trusted_attestation_roots = Some(vec![ca]);
+    // Its own root, read from PEM as the org policy file gives it: accepted.
+    let body = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    let read = tapprove_core::webauthn::read_certificates(pem.as_bytes()).unwrap();
+    assert_eq!(read, vec![ca.clone()]);
+    policy.trusted_attestation_roots = Some(read);
     let checked = enrol(&authenticator, &policy, UserVerification::Preferred).unwrap();
 
     // An AAGUID allow-list without this model.

@@ -676,8 +676,9 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                     request.rp_id, config.rp_id
                 )));
             }
+            let policy = config.enrolment_policy().map_err(Failure::input)?;
             let checked = check_new_credential(
-                &config.policy(),
+                &policy,
                 request.challenge.as_bytes(),
                 request.client_data_json.as_bytes(),
                 request.attestation_object.as_bytes(),

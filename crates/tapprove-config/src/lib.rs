@@ -32,6 +32,11 @@ pub struct Config {
     pub allow_software_authenticators: bool,
     #[serde(default)]
     pub allowed_aaguids: Vec<Aaguid>,
+    /// A PEM (or DER) file of attestation roots: when set, only
+    /// authenticators whose `packed` attestation chains to one of them
+    /// enrol (the FIDO metadata roots of the key models the org bought).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_roots: Option<PathBuf>,
     /// Where this machine keeps the approver's software keys.
     #[serde(default)]
     pub key_store: KeyStoreKind,
@@ -265,6 +270,26 @@ impl Config {
         std::fs::rename(&tmp, path).map_err(write)
     }
 
+    /// The policy enrolment checks against: [`Self::policy`] with the
+    /// trusted attestation roots read from `attestation_roots`.
+    pub fn enrolment_policy(&self) -> Result<VerifierPolicy, String> {
+        let mut policy = self.policy();
+        if let Some(path) = &self.attestation_roots {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read attestation_roots {}: {e}", path.display()))?;
+            let roots = tapprove_core::webauthn::read_certificates(&bytes)
+                .map_err(|e| format!("attestation_roots {}: {e}", path.display()))?;
+            if roots.is_empty() {
+                return Err(format!(
+                    "attestation_roots {} holds no certificate: add the roots, or remove the setting",
+                    path.display()
+                ));
+            }
+            policy.trusted_attestation_roots = Some(roots);
+        }
+        Ok(policy)
+    }
+
     /// The verifier policy these settings describe.
     pub fn policy(&self) -> VerifierPolicy {
         let mut policy = VerifierPolicy::new(&self.rp_id);
@@ -346,6 +371,28 @@ topic_arn = "arn:aws:sns:us-east-1:123456789012:tapprove-dba"
         let path = dir.path().join("sub/config.toml");
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn attestation_roots_that_cannot_be_read_are_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("roots.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for path in [bad, dir.path().join("missing.pem")] {
+            let mut c = Config::parse(SAMPLE).unwrap();
+            c.attestation_roots = Some(path.clone());
+            let e = c.enrolment_policy().unwrap_err();
+            assert!(
+                e.contains("attestation_roots") && e.contains(&*path.to_string_lossy()),
+                "{e}"
+            );
+        }
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.enrolment_policy().unwrap().trusted_attestation_roots, None);
     }
 
     #[test]

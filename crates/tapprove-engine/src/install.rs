@@ -87,6 +87,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         allow_self_approval: false,
         allow_software_authenticators: true,
         allowed_aaguids: Vec::new(),
+        attestation_roots: None,
         key_store: tapprove_config::KeyStoreKind::default(),
         tables: Tables {
             registry: tables.registry,

@@ -204,7 +204,7 @@ impl EnrolService {
         let endpoint = tapprove_aws::sts::endpoint(aws).map_err(|e| e.to_string())?;
         Ok(Self {
             rp_id: config.rp_id.clone(),
-            policy: config.policy(),
+            policy: config.enrolment_policy()?,
             require_admin: config.enrolment.as_ref().is_some_and(|e| e.require_admin),
             registry: DynamoRegistry::new(aws, TableNames::from(&config.tables)),
             caller: CallerCheck::new(&endpoint, &config.rp_id)?,
