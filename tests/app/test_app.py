@@ -213,3 +213,36 @@ def test_sign_in_and_settings_screens(app):
     app.find("nav-inbox")
     time.sleep(0.5)
     app.screenshot("inbox")
+
+
+def test_authenticators_come_from_the_registry_and_can_be_renamed(world, app):
+    app.go("/authenticators")
+    app.wait(
+        lambda: any(i.get_attribute("data-status") == "active" for i in app.find_all("authenticator-item")),
+        20,
+        "bob's registered credential was not listed from the enrolment service",
+    )
+    item = app.find("authenticator-item")
+    assert item.get_attribute("data-kind") == "software", item.get_attribute("outerHTML")
+    new_label = unique("laptop renamed")
+    app.find("rename").click()
+    field = app.find("rename-label")
+    field.clear()
+    field.send_keys(new_label)
+    app.find("rename-save").click()
+    app.wait(lambda: new_label in app.find("authenticator-item").text, 20, "the new label was not shown")
+    listed = world.admin("admin", "credentials", "bob")
+    assert [c["label"] for c in listed["credentials"]] == [new_label], listed
+    app.screenshot("authenticators")
+
+    # Linux has no platform authenticator: enrolling one says what to use,
+    # and leaves nothing registered.
+    from selenium.webdriver.support.ui import Select
+
+    Select(app.find("enrol-kind")).select_by_value("platform")
+    app.find("enrol-label").send_keys("this computer")
+    app.find("enrol-submit").click()
+    kind, text = outcome_of(app)
+    assert kind == "error" and "no platform authenticator" in text, (kind, text)
+    close_outcome(app)
+    assert len(world.admin("admin", "credentials", "bob")["credentials"]) == 1
