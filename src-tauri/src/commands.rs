@@ -388,11 +388,7 @@ pub async fn enrol<R: Runtime>(
             user: &user,
             rp_id: &config.rp_id,
             label: &label,
-            user_verification: match choice {
-                AuthenticatorChoice::Software => UserVerification::Discouraged,
-                _ if config.require_user_verification => UserVerification::Required,
-                _ => UserVerification::Preferred,
-            },
+            user_verification: choice.user_verification(&config, false),
             exclude,
         };
         runtime

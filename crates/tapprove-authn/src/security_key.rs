@@ -307,8 +307,10 @@ impl Authenticator for SecurityKey {
     }
 
     fn holds_any(&self, _rp_id: &str, _credential_ids: &[Base64Url]) -> Result<Option<bool>, AuthnError> {
-        // Only the key knows; get_assertion asks it silently first.
-        Ok(None)
+        // With no key plugged in, none can hold it (so the next
+        // authenticator is tried); otherwise only the key knows, and
+        // get_assertion asks it silently first.
+        Ok(ctap_hid_fido2::get_fidokey_devices().is_empty().then_some(false))
     }
 
     fn make_credential(

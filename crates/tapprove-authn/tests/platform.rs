@@ -78,6 +78,9 @@ fn with_no_security_key_plugged_in_signing_says_so_without_a_prompt() {
     assert_eq!(error, AuthnError::NotFound);
     assert!(error.to_string().contains("plug in your security key"));
     assert!(prompt.0.lock().unwrap().is_empty(), "nothing was shown");
+    // So signing moves on to another authenticator instead of waiting.
+    let holds = security_key_authenticator().holds_any(RP_ID, &[tapprove_proto::Base64Url::new(vec![1; 32])]);
+    assert_eq!(holds, Ok(Some(false)));
 }
 
 fn credential_request() -> CredentialRequest {

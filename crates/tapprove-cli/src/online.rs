@@ -426,12 +426,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         user: &user,
         rp_id: &rp_id,
         label: &label,
-        user_verification: match choice {
-            AuthenticatorChoice::Software if args.with_pin => UserVerification::Required,
-            AuthenticatorChoice::Software => UserVerification::Discouraged,
-            _ if config.require_user_verification => UserVerification::Required,
-            _ => UserVerification::Preferred,
-        },
+        user_verification: choice.user_verification(&config, args.with_pin),
         exclude,
     };
     let authenticator = tapprove_engine::keys::authenticator_for(choice, &config, store, now())?;

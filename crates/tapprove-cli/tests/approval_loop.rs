@@ -990,26 +990,15 @@ fn approvers_list_rename_and_revoke_their_own_authenticators_and_a_revoked_one_n
 fn enrolling_a_platform_or_usb_authenticator_without_one_says_what_to_do_and_registers_nothing() {
     let l = Loop::new("activity");
     let dave = l.user("dave");
-    let out = l.as_(&dave, &["--json", "enroll", "--authenticator", "platform"]);
-    assert!(!out.status.success());
-    let refusal = json_of(&out);
-    assert!(
-        refusal["message"]
-            .as_str()
-            .unwrap()
-            .contains("no platform authenticator"),
-        "{refusal}"
-    );
-    let out = l.as_(&dave, &["--json", "enroll", "--authenticator", "usb"]);
-    assert!(!out.status.success());
-    let refusal = json_of(&out);
-    assert!(
-        refusal["message"]
-            .as_str()
-            .unwrap()
-            .contains("plug in your security key"),
-        "{refusal}"
-    );
+    for (kind, says) in [
+        ("platform", "no platform authenticator"),
+        ("usb", "plug in your security key"),
+    ] {
+        let out = l.as_(&dave, &["--json", "enroll", "--authenticator", kind]);
+        assert!(!out.status.success());
+        let refusal = json_of(&out);
+        assert!(refusal["message"].as_str().unwrap().contains(says), "{refusal}");
+    }
     let listed = json_of(&l.admin(&["--json", "admin", "credentials", "dave"]));
     assert_eq!(
         listed["credentials"].as_array().map(Vec::len),
@@ -1019,12 +1008,28 @@ fn enrolling_a_platform_or_usb_authenticator_without_one_says_what_to_do_and_reg
 }
 
 /// The software authenticator, with faults put in where a real device
-/// would fail: a credential whose attestation the service refuses, and a
-/// credential that cannot sign its first test assertion.
+/// would fail: a credential whose attestation the service refuses, and
+/// signing that fails (a timeout, the person cancelling at the touch). It
+/// counts the signatures it was asked for.
 struct Faulty {
     inner: tapprove_authn::software::SoftwareAuthenticator<tapprove_authn::software::MemoryKeyStore>,
     break_attestation: bool,
-    fail_test_signature: bool,
+    signing_fails: Option<tapprove_authn::AuthnError>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl Faulty {
+    fn new(break_attestation: bool, signing_fails: Option<tapprove_authn::AuthnError>) -> Self {
+        Self {
+            inner: tapprove_authn::software::SoftwareAuthenticator::new(
+                tapprove_authn::software::MemoryKeyStore::new(),
+                tapprove_engine::now(),
+            ),
+            break_attestation,
+            signing_fails,
+            asked: Default::default(),
+        }
+    }
 }
 
 impl tapprove_authn::Authenticator for Faulty {
@@ -1058,8 +1063,10 @@ impl tapprove_authn::Authenticator for Faulty {
         request: &tapprove_authn::AssertionRequest,
         prompt: &dyn tapprove_authn::UserPrompt,
     ) -> Result<tapprove_authn::RawAssertion, tapprove_authn::AuthnError> {
-        if self.fail_test_signature {
-            return Err(tapprove_authn::AuthnError::Timeout);
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(error) = &self.signing_fails {
+            prompt.show(tapprove_authn::Prompt::TouchKey);
+            return Err(error.clone());
         }
         self.inner.get_assertion(request, prompt)
     }
@@ -1070,7 +1077,7 @@ impl tapprove_authn::Authenticator for Faulty {
 
 #[test]
 fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
-    use tapprove_authn::software::{KeyStore, MemoryKeyStore, SoftwareAuthenticator};
+    use tapprove_authn::software::KeyStore;
     let l = Loop::new("activity");
     let erin = l.user("erin");
     let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&erin.iam)));
@@ -1084,15 +1091,15 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
                 .unwrap()
         })
     };
-    for (break_attestation, fail_test_signature, code) in [
-        (true, false, "attestation_refused"),
-        (false, true, "test_assertion_failed"),
+    for (break_attestation, signing_fails, code) in [
+        (true, None, "attestation_refused"),
+        (
+            false,
+            Some(tapprove_authn::AuthnError::Timeout),
+            "test_assertion_failed",
+        ),
     ] {
-        let faulty = Faulty {
-            inner: SoftwareAuthenticator::new(MemoryKeyStore::new(), tapprove_engine::now()),
-            break_attestation,
-            fail_test_signature,
-        };
+        let faulty = Faulty::new(break_attestation, signing_fails);
         let error = l
             .runtime
             .block_on(tapprove_engine::enrol::enrol(
@@ -1138,43 +1145,6 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
     );
 }
 
-/// An authenticator that counts what it is asked and cancels at the touch.
-struct Cancelling {
-    asked: std::sync::atomic::AtomicUsize,
-}
-
-impl tapprove_authn::Authenticator for Cancelling {
-    fn kind(&self) -> tapprove_proto::registry::AuthenticatorKind {
-        tapprove_proto::registry::AuthenticatorKind::SecurityKey
-    }
-    fn description(&self) -> String {
-        "cancelling test key".into()
-    }
-    fn holds_any(
-        &self,
-        _rp_id: &str,
-        _ids: &[tapprove_proto::Base64Url],
-    ) -> Result<Option<bool>, tapprove_authn::AuthnError> {
-        Ok(None)
-    }
-    fn make_credential(
-        &self,
-        _request: &tapprove_authn::CredentialRequest,
-        _prompt: &dyn tapprove_authn::UserPrompt,
-    ) -> Result<tapprove_authn::NewCredential, tapprove_authn::AuthnError> {
-        Err(tapprove_authn::AuthnError::Cancelled)
-    }
-    fn get_assertion(
-        &self,
-        _request: &tapprove_authn::AssertionRequest,
-        prompt: &dyn tapprove_authn::UserPrompt,
-    ) -> Result<tapprove_authn::RawAssertion, tapprove_authn::AuthnError> {
-        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        prompt.show(tapprove_authn::Prompt::TouchKey);
-        Err(tapprove_authn::AuthnError::Cancelled)
-    }
-}
-
 #[test]
 fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
     let l = Loop::new("activity");
@@ -1184,10 +1154,25 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
     let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&bob.iam)));
     let engine =
         tapprove_engine::Engine::open(Config::load(&l.config_path()).unwrap(), &aws, &bob.state).unwrap();
-    let cancelling = Cancelling {
-        asked: Default::default(),
-    };
+    let cancelling = Faulty::new(false, Some(tapprove_authn::AuthnError::Cancelled));
     let prompt = support::CountingPrompt::new();
+    // The authenticator holds a credential of bob's, so it is asked.
+    use tapprove_authn::Authenticator as _;
+    let held = cancelling
+        .make_credential(
+            &tapprove_authn::CredentialRequest {
+                rp_id: "tapprove.local".into(),
+                user_name: "bob".into(),
+                user_handle: vec![2; 16],
+                client_data_json: br#"{"type":"webauthn.create"}"#.to_vec(),
+                exclude_credentials: vec![],
+                user_verification: tapprove_authn::UserVerification::Discouraged,
+                label: "held".into(),
+            },
+            &prompt,
+        )
+        .unwrap()
+        .credential_id;
     let error = l
         .runtime
         .block_on(engine.decide(
@@ -1196,7 +1181,7 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
             None,
             &cancelling,
             &prompt,
-            vec![tapprove_proto::Base64Url::new(vec![1; 32])],
+            vec![held],
             tapprove_authn::UserVerification::Preferred,
         ))
         .unwrap_err();

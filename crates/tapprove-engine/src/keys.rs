@@ -81,6 +81,18 @@ impl AuthenticatorChoice {
         }
     }
 
+    /// How much verification to ask of it: a software key's PIN when it
+    /// was given one; the org's setting for hardware (biometrics or the
+    /// key's PIN), else whatever the authenticator can do.
+    pub fn user_verification(self, config: &Config, software_pin: bool) -> UserVerification {
+        match self {
+            Self::Software if software_pin => UserVerification::Required,
+            Self::Software => UserVerification::Discouraged,
+            _ if config.require_user_verification => UserVerification::Required,
+            _ => UserVerification::Preferred,
+        }
+    }
+
     pub fn kind(self) -> AuthenticatorKind {
         match self {
             Self::SecurityKey => AuthenticatorKind::SecurityKey,

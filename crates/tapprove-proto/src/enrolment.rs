@@ -146,6 +146,18 @@ pub enum CredentialAction {
     Withdraw { credential_id: Base64Url },
 }
 
+impl CredentialAction {
+    /// The credential acted on (none for a listing).
+    pub fn credential_id(&self) -> Option<&Base64Url> {
+        match self {
+            Self::List => None,
+            Self::Rename { credential_id, .. }
+            | Self::Revoke { credential_id }
+            | Self::Withdraw { credential_id } => Some(credential_id),
+        }
+    }
+}
+
 /// A request about the caller's own credentials, under the same presigned
 /// identity as an enrolment: the service acts only on credentials the
 /// replayed AWS identity owns.
@@ -165,27 +177,17 @@ impl CredentialsRequest {
         const DOC: &str = "credentials request";
         let request: Self = parse_document(DOC, bytes, MAX_ENROLMENT_BYTES, CredentialsVersion::TEXT)?;
         text::check(DOC, "rp_id", &request.rp_id, MAX_PRINCIPAL_CHARS, Lines::Single)?;
-        match &request.action {
-            CredentialAction::List => {}
-            CredentialAction::Rename { credential_id, label } => {
-                text::check(DOC, "label", label, MAX_LABEL_CHARS, Lines::Single)?;
-                text::check_len(
-                    DOC,
-                    "credential_id",
-                    credential_id.as_bytes().len(),
-                    1,
-                    MAX_CREDENTIAL_ID_BYTES,
-                )?;
-            }
-            CredentialAction::Revoke { credential_id } | CredentialAction::Withdraw { credential_id } => {
-                text::check_len(
-                    DOC,
-                    "credential_id",
-                    credential_id.as_bytes().len(),
-                    1,
-                    MAX_CREDENTIAL_ID_BYTES,
-                )?;
-            }
+        if let CredentialAction::Rename { label, .. } = &request.action {
+            text::check(DOC, "label", label, MAX_LABEL_CHARS, Lines::Single)?;
+        }
+        if let Some(id) = request.action.credential_id() {
+            text::check_len(
+                DOC,
+                "credential_id",
+                id.as_bytes().len(),
+                1,
+                MAX_CREDENTIAL_ID_BYTES,
+            )?;
         }
         Ok(request)
     }
