@@ -240,7 +240,7 @@ pub fn choose(
     }
     Err(EngineError::NoAuthenticator(if considered.is_empty() {
         format!(
-            "you ({user}) have no authenticator for `{rp_id}` on this machine: enrol one (`tapprove enroll`, or Authenticators in the app)"
+            "you ({user}) have no authenticator for `{rp_id}` on this machine: enrol one (`tapprove enroll`, or Authenticators in the app); a security key enrolled elsewhere is known here once `tapprove authenticators` or the Authenticators screen has listed it"
         )
     } else {
         format!(
