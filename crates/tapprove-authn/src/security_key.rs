@@ -252,6 +252,22 @@ fn pin_for(
         .ok_or(AuthnError::Cancelled)
 }
 
+/// Plans user verification on `key`, asks the PIN if the plan needs one,
+/// and, unless the person cancelled meanwhile, tells them to touch it.
+fn ready_for_touch(
+    key: &FidoKeyHid,
+    wanted: UserVerification,
+    prompt: &dyn UserPrompt,
+) -> Result<(UvPlan, Option<Zeroizing<String>>), AuthnError> {
+    let plan = plan_user_verification(wanted, &info_options(key)?)?;
+    let pin = pin_for(key, plan, prompt)?;
+    if prompt.cancelled() {
+        return Err(AuthnError::Cancelled);
+    }
+    prompt.show(Prompt::TouchKey);
+    Ok((plan, pin))
+}
+
 /// Waits for the person to touch one of several keys (CTAP 2.1
 /// `authenticatorSelection`), and returns that key.
 fn select(params: Vec<HidParam>, prompt: &dyn UserPrompt) -> Result<HidParam, AuthnError> {
@@ -320,12 +336,7 @@ impl Authenticator for SecurityKey {
     ) -> Result<NewCredential, AuthnError> {
         let param = select(devices()?, prompt)?;
         let key = open(&param)?;
-        let plan = plan_user_verification(request.user_verification, &info_options(&key)?)?;
-        let pin = pin_for(&key, plan, prompt)?;
-        if prompt.cancelled() {
-            return Err(AuthnError::Cancelled);
-        }
-        prompt.show(Prompt::TouchKey);
+        let (plan, pin) = ready_for_touch(&key, request.user_verification, prompt)?;
         let args = credential_args(request, plan, pin.as_ref().map(|p| p.as_str()));
         let attestation = key
             .make_credential_with_args(&args)
@@ -362,12 +373,7 @@ impl Authenticator for SecurityKey {
             }
         }
         let key = holder.ok_or(AuthnError::NoMatchingCredential)?;
-        let plan = plan_user_verification(request.user_verification, &info_options(&key)?)?;
-        let pin = pin_for(&key, plan, prompt)?;
-        if prompt.cancelled() {
-            return Err(AuthnError::Cancelled);
-        }
-        prompt.show(Prompt::TouchKey);
+        let (plan, pin) = ready_for_touch(&key, request.user_verification, prompt)?;
         let mut assertions = key
             .get_assertion_with_args(&assertion_args(request, plan, pin.as_ref().map(|p| p.as_str())))
             .map_err(|e| map_error(&e, || retries(&key)))?;
