@@ -212,7 +212,27 @@ pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<Se
         autostart: app
             .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
             .is_some_and(|launcher| launcher.is_enabled().unwrap_or(false)),
-        fixed: Vec::new(),
+        require_user_verification: config.require_user_verification,
+        allow_software_authenticators: config.allow_software_authenticators,
+        quiet_hours: config
+            .notifications
+            .as_ref()
+            .and_then(|n| n.quiet_hours)
+            .map(|q| QuietHoursView {
+                start: q.start.to_string(),
+                end: q.end.to_string(),
+            }),
+        updates: UpdatesView {
+            channel: config
+                .updates
+                .as_ref()
+                .map(|u| u.channel)
+                .unwrap_or_default()
+                .as_str(),
+            pin: config.updates.as_ref().and_then(|u| u.pin.clone()),
+        },
+        policy_path: state.policy_path.as_ref().map(|p| p.display().to_string()),
+        fixed: state.fixed.iter().map(|k| (*k).to_owned()).collect(),
     })
 }
 

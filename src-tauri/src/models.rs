@@ -268,8 +268,26 @@ pub struct SettingsView {
     pub sign_in: Option<SignInView>,
     pub key_store: &'static str,
     pub autostart: bool,
+    pub require_user_verification: bool,
+    pub allow_software_authenticators: bool,
+    pub quiet_hours: Option<QuietHoursView>,
+    pub updates: UpdatesView,
+    /// The organisation's policy file, when one is installed.
+    pub policy_path: Option<String>,
     /// Setting keys the organisation's policy fixes (shown read-only).
     pub fixed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuietHoursView {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdatesView {
+    pub channel: &'static str,
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -89,7 +89,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
         if changed {
             crate::publish(&app);
         }
-        if !arrived.is_empty() && !state.paused(SystemTime::now()) {
+        if !arrived.is_empty() && !state.notifications_held(SystemTime::now()) {
             let overview = state.overview(SystemTime::now());
             let new: Vec<_> = overview
                 .inbox

@@ -22,6 +22,9 @@ pub struct Tapprove {
     pub state_dir: PathBuf,
     pub config_path: PathBuf,
     config: Result<Config>,
+    /// The setting keys the organisation's policy fixes.
+    pub fixed: Vec<&'static str>,
+    pub policy_path: Option<PathBuf>,
     engine: tokio::sync::RwLock<Option<(Arc<Engine>, aws_config::SdkConfig)>>,
     view: Mutex<View>,
     pub signing: Signing,
@@ -51,15 +54,23 @@ struct View {
 impl Tapprove {
     /// Reads the settings (`TAPPROVE_CONFIG` or the OS config directory);
     /// a missing or broken file is kept as the reason nothing works.
+    /// The organisation's policy (see `tapprove_config::policy`) wins over
+    /// the user's file; the keys it fixes are shown read-only.
     pub fn load() -> Self {
         let config_path = Config::locate(None);
-        let config = Config::load(&config_path).map_err(|e| {
+        let settings = tapprove_config::Settings::load(&config_path, &tapprove_config::policy_path());
+        let fixed = settings.as_ref().map(|s| s.fixed.clone()).unwrap_or_default();
+        let policy_path = settings.as_ref().ok().and_then(|s| s.policy_path.clone());
+        let config = settings.map(|s| s.config).map_err(|e| {
             AppError::new(
                 ErrorCode::NotConfigured,
                 format!("{e}: ask your admin for Tapprove's settings, or run `tapprove gate install`"),
             )
         });
-        Self::with_config(config_path, tapprove_config::state_dir(), config)
+        let mut this = Self::with_config(config_path, tapprove_config::state_dir(), config);
+        this.fixed = fixed;
+        this.policy_path = policy_path;
+        this
     }
 
     pub fn with_config(config_path: PathBuf, state_dir: PathBuf, config: Result<Config>) -> Self {
@@ -67,6 +78,8 @@ impl Tapprove {
             state_dir,
             config_path,
             config,
+            fixed: Vec::new(),
+            policy_path: None,
             engine: tokio::sync::RwLock::new(None),
             view: Mutex::new(View::default()),
             signing: Signing::default(),
@@ -170,6 +183,29 @@ impl Tapprove {
 
     pub fn paused(&self, now: SystemTime) -> bool {
         self.view().paused_until.is_some_and(|until| until > now)
+    }
+
+    /// Whether new requests stay silent: paused from the tray, or in the
+    /// quiet hours the settings (or the organisation's policy) name.
+    pub fn notifications_held(&self, now: SystemTime) -> bool {
+        self.paused(now) || self.in_quiet_hours()
+    }
+
+    fn in_quiet_hours(&self) -> bool {
+        use chrono::Timelike;
+        let Some(quiet) = self
+            .config
+            .as_ref()
+            .ok()
+            .and_then(|c| c.notifications.as_ref())
+            .and_then(|n| n.quiet_hours)
+        else {
+            return false;
+        };
+        let local = chrono::Local::now();
+        let hour = u8::try_from(local.hour()).unwrap_or_default();
+        let minute = u8::try_from(local.minute()).unwrap_or_default();
+        tapprove_config::ClockTime::new(hour, minute).is_some_and(|now| quiet.contains(now))
     }
 
     pub fn overview(&self, now: SystemTime) -> Overview {

@@ -12,6 +12,7 @@
 //! so pointing Tapprove at an emulator or another region needs no Tapprove
 //! flag.
 
+pub mod cloudformation;
 pub mod dynamodb;
 mod error;
 pub mod sfn;

@@ -264,6 +264,75 @@ pub enum AdminCommand {
         /// The execution ARN.
         execution: String,
     },
+    /// The organisation's policy file, which wins over every user's settings.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write the policy for a deployed stack (deploy/tapprove.yaml and its group stacks).
+    Init(PolicyInitArgs),
+    /// Check a policy file and list the settings it fixes (default: this machine's policy).
+    Check {
+        /// The policy file.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyInitArgs {
+    /// The core stack's name (deploy/tapprove.yaml).
+    #[arg(long, value_name = "NAME")]
+    pub stack: String,
+    /// Write the policy here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Sign-in: the AWS access portal URL of IAM Identity Center (with --sso-region).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "sso_region",
+        conflicts_with = "oidc_issuer"
+    )]
+    pub start_url: Option<String>,
+    /// Sign-in: the region of IAM Identity Center.
+    #[arg(long, value_name = "REGION", requires = "start_url")]
+    pub sso_region: Option<String>,
+    /// Sign-in: an OpenID Connect issuer (with --oidc-client-id and --oidc-role-arn).
+    #[arg(long, value_name = "URL", requires_all = ["oidc_client_id", "oidc_role_arn"])]
+    pub oidc_issuer: Option<String>,
+    /// Sign-in: Tapprove's public client id at the OpenID Connect provider.
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// Sign-in: the role whose trust policy accepts the provider's ID tokens.
+    #[arg(long, value_name = "ARN", requires = "oidc_issuer")]
+    pub oidc_role_arn: Option<String>,
+    /// Only these authenticator models enrol (AAGUID; repeatable).
+    #[arg(long = "allowed-aaguid", value_name = "AAGUID")]
+    pub allowed_aaguids: Vec<String>,
+    /// No notifications between these local times, `HH:MM-HH:MM` (e.g. 22:00-07:00).
+    #[arg(long, value_name = "FROM-TO")]
+    pub quiet_hours: Option<String>,
+    /// Which updates the app takes.
+    #[arg(long, value_enum, value_name = "CHANNEL")]
+    pub updates: Option<ChannelArg>,
+    /// The update manifest's URL (where the release workflow publishes latest.json).
+    #[arg(long, value_name = "URL")]
+    pub update_endpoint: Option<String>,
+    /// Install only this version.
+    #[arg(long, value_name = "VERSION")]
+    pub pin_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChannelArg {
+    Stable,
+    Beta,
+    /// No update checks.
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

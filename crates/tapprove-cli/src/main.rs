@@ -13,6 +13,7 @@ mod files;
 mod key;
 mod online;
 mod output;
+mod policy;
 mod prompt;
 mod sign;
 mod signin;

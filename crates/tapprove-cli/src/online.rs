@@ -73,11 +73,18 @@ pub struct Session {
 
 impl Session {
     fn config(&self) -> Result<Config> {
-        Config::load(&tapprove_config::Config::locate(Some(&self.config_path))).map_err(|e| Failure {
-            kind: Kind::Input,
-            code: "config_error".into(),
-            message: e.to_string(),
-            rule: None,
+        Ok(self.settings()?.config)
+    }
+
+    /// The settings in force: the user's file under the organisation's policy.
+    pub fn settings(&self) -> Result<tapprove_config::Settings> {
+        tapprove_config::Settings::load(&self.config_path, &tapprove_config::policy_path()).map_err(|e| {
+            Failure {
+                kind: Kind::Input,
+                code: "config_error".into(),
+                message: e.to_string(),
+                rule: None,
+            }
         })
     }
 
@@ -645,6 +652,11 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
 }
 
 pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
+    // The policy is written before any settings exist.
+    let command = match command {
+        AdminCommand::Policy { command } => return crate::policy::run(session, command).await,
+        other => other,
+    };
     let config = session.config()?;
     let aws = crate::signin::aws_config().await?;
     match command {
@@ -735,6 +747,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                     .join("\n")
             });
         }
+        AdminCommand::Policy { .. } => unreachable!("answered before the settings are read"),
     }
     Ok(())
 }

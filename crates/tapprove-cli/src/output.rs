@@ -17,6 +17,10 @@ impl Output {
     }
 
     /// Prints a result: `value` in JSON mode, `human` otherwise.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     pub fn result(&self, value: Value, human: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");

@@ -64,6 +64,15 @@ pub async fn aws_config() -> Result<aws_config::SdkConfig> {
 }
 
 fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
+    let flags = args.profile.is_some() || args.start_url.is_some();
+    if flags
+        && let Ok(settings) = session.settings()
+        && let Some(refusal) = settings.refuse_change("sign_in")
+    {
+        return Err(Failure::input(format!(
+            "{refusal}: run `tapprove login` without --profile or --start-url"
+        )));
+    }
     let mut sign_in = if let Some(profile) = &args.profile {
         SignIn::Sso(tapprove_session::aws_profile::sso_profile(profile)?)
     } else if let (Some(start_url), Some(region)) = (&args.start_url, &args.region) {
@@ -76,13 +85,13 @@ fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
         })
     } else {
         let path = Config::locate(Some(&session.config_path));
-        let config = Config::load(&path).map_err(|e| match e {
+        let settings = tapprove_config::Settings::load(&path, &tapprove_config::policy_path()).map_err(|e| match e {
             tapprove_config::ConfigError::NotFound(_) => Failure::input(
                 "say what to sign in to: --profile NAME, or --start-url URL --region REGION, or a [sign_in] section in the Tapprove settings",
             ),
             other => Failure::input(other),
         })?;
-        config.sign_in.ok_or_else(|| {
+        settings.config.sign_in.ok_or_else(|| {
             Failure::input(format!(
                 "{} has no [sign_in] section: pass --profile NAME, or --start-url URL --region REGION",
                 path.display()

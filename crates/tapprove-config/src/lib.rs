@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 use tapprove_core::VerifierPolicy;
 use tapprove_proto::Aaguid;
 
+pub mod policy;
+
+pub use policy::{Settings, policy_path, system_policy_path};
+
 /// The settings file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +56,12 @@ pub struct Config {
     /// How approvers sign in (`tapprove login` with no flags uses this).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<SignIn>,
+    /// When the app stays quiet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationSettings>,
+    /// Where and whether the app updates itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<UpdateSettings>,
 }
 
 fn yes() -> bool {
@@ -187,6 +197,114 @@ fn default_scopes() -> Vec<String> {
     vec!["email".into(), "profile".into()]
 }
 
+/// Notification settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Local times between which no notification is shown (the inbox and
+    /// the tray count still update). `start` after `end` spans midnight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// `{ start = "22:00", end = "07:00" }`, local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    pub start: ClockTime,
+    pub end: ClockTime,
+}
+
+impl QuietHours {
+    /// Whether `now` (a local time of day) falls in the quiet hours.
+    pub fn contains(&self, now: ClockTime) -> bool {
+        let (start, end, now) = (self.start.0, self.end.0, now.0);
+        if start <= end {
+            (start..end).contains(&now)
+        } else {
+            now >= start || now < end
+        }
+    }
+}
+
+/// A time of day, `HH:MM` (24-hour clock), as minutes after midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClockTime(u16);
+
+impl ClockTime {
+    pub fn new(hour: u8, minute: u8) -> Option<Self> {
+        (hour < 24 && minute < 60).then(|| Self(u16::from(hour) * 60 + u16::from(minute)))
+    }
+}
+
+impl std::fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+impl std::str::FromStr for ClockTime {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a time of day: write HH:MM, 24-hour (\"22:00\")");
+        let (h, m) = text.split_once(':').ok_or_else(bad)?;
+        if h.len() != 2 || m.len() != 2 {
+            return Err(bad());
+        }
+        Self::new(h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?).ok_or_else(bad)
+    }
+}
+
+impl Serialize for ClockTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The app's own updates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    #[serde(default)]
+    pub channel: UpdateChannel,
+    /// The update manifest's URL (default: the one built into the app).
+    /// `{{channel}}`, and the updater's `{{target}}`, `{{arch}}` and
+    /// `{{current_version}}`, are filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Install only this version (a rollout the admin has vetted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+}
+
+/// Which releases the app takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateChannel {
+    #[default]
+    Stable,
+    Beta,
+    /// No update checks at all.
+    Off,
+}
+
+impl UpdateChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stable => "stable",
+            Self::Beta => "beta",
+            Self::Off => "off",
+        }
+    }
+}
+
 /// The installed gate, for `tapprove gate` commands and tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +362,14 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        Self::from_table(text.parse::<toml::Table>().map_err(|e| e.to_string())?)
+    }
+
+    /// The settings from a parsed TOML table (a file, or a file under a policy).
+    pub fn from_table(table: toml::Table) -> Result<Self, String> {
+        let config: Self = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         if config.rp_id.is_empty() {
             return Err("`rp_id` must not be empty".into());
         }
@@ -393,6 +518,29 @@ topic_arn = "arn:aws:sns:us-east-1:123456789012:tapprove-dba"
         }
         let c = Config::parse(SAMPLE).unwrap();
         assert_eq!(c.enrolment_policy().unwrap().trusted_attestation_roots, None);
+    }
+
+    #[test]
+    fn quiet_hours_span_midnight_and_bad_times_say_how_to_write_them() {
+        let at = |h, m| ClockTime::new(h, m).unwrap();
+        let night = QuietHours {
+            start: at(22, 0),
+            end: at(7, 0),
+        };
+        assert!(night.contains(at(23, 59)) && night.contains(at(0, 0)) && night.contains(at(6, 59)));
+        assert!(!night.contains(at(7, 0)) && !night.contains(at(12, 0)) && !night.contains(at(21, 59)));
+        let lunch = QuietHours {
+            start: at(12, 0),
+            end: at(13, 0),
+        };
+        assert!(lunch.contains(at(12, 30)) && !lunch.contains(at(13, 0)) && !lunch.contains(at(11, 59)));
+        for bad in ["24:00", "7:00", "07:60", "noon"] {
+            let e = Config::parse(&format!(
+                "{SAMPLE}\n[notifications]\nquiet_hours = {{ start = \"{bad}\", end = \"07:00\" }}\n"
+            ))
+            .unwrap_err();
+            assert!(e.contains("HH:MM"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -104,5 +104,86 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         }),
         enrolment: None,
         sign_in: None,
+        notifications: None,
+        updates: None,
     })
+}
+
+/// The organisation's policy for a deployment of `deploy/tapprove.yaml`
+/// (the core stack `stack`) and its group stacks (`deploy/group.yaml`,
+/// found by their `<stack>:group:<group>` exports): the relying party, the
+/// attestation rules, the tables, the enrolment endpoint, and one source per
+/// group. Sign-in, quiet hours and updates are the admin's to add.
+pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Result<toml::Table> {
+    let stacks = tapprove_aws::cloudformation::Stacks::new(aws);
+    let core = stacks.outputs(stack).await?;
+    let output = |outputs: &std::collections::BTreeMap<String, String>, from: &str, key: &str| {
+        outputs.get(key).filter(|v| !v.is_empty()).cloned().ok_or_else(|| {
+            crate::EngineError::Invalid(format!(
+                "stack {from} has no output {key}: is it a Tapprove stack (deploy/tapprove.yaml or deploy/group.yaml), fully deployed?"
+            ))
+        })
+    };
+    let flag = |key: &str| -> Result<bool> {
+        match output(&core, stack, key)?.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(crate::EngineError::Invalid(format!(
+                "stack {stack}'s output {key} is `{other}`, not true or false"
+            ))),
+        }
+    };
+    let mut sources = Vec::new();
+    for group_stack in stacks.exports(&format!("{stack}:group:")).await?.into_values() {
+        let outputs = stacks.outputs(&group_stack).await?;
+        let group = output(&outputs, &group_stack, "Group")?;
+        sources.push(match output(&outputs, &group_stack, "Source")?.as_str() {
+            "activity" => Source::Activity {
+                group,
+                arn: output(&outputs, &group_stack, "ActivityArn")?,
+            },
+            "queue" => Source::Queue {
+                group,
+                topic_arn: output(&outputs, &group_stack, "TopicArn")?,
+            },
+            other => {
+                return Err(crate::EngineError::Invalid(format!(
+                    "stack {group_stack}'s output Source is `{other}`, not activity or queue"
+                )));
+            }
+        });
+    }
+    if sources.is_empty() {
+        return Err(crate::EngineError::Invalid(format!(
+            "stack {stack} has no approver group yet: deploy deploy/group.yaml with CoreStack={stack} for each group first"
+        )));
+    }
+    let policy = PolicyFromStack {
+        rp_id: output(&core, stack, "RpId")?,
+        require_user_verification: flag("RequireUserVerification")?,
+        allow_software_authenticators: flag("AllowSoftwareAuthenticators")?,
+        tables: Tables {
+            registry: output(&core, stack, "RegistryTable")?,
+            ledger: output(&core, stack, "LedgerTable")?,
+            audit: output(&core, stack, "AuditTable")?,
+        },
+        sources,
+        enrolment: tapprove_config::EnrolmentSettings {
+            url: Some(output(&core, stack, "EnrolmentUrl")?),
+            require_admin: false,
+        },
+    };
+    toml::Table::try_from(&policy)
+        .map_err(|e| crate::EngineError::Invalid(format!("cannot write the policy: {e}")))
+}
+
+/// The keys of the policy a stack describes.
+#[derive(serde::Serialize)]
+struct PolicyFromStack {
+    rp_id: String,
+    require_user_verification: bool,
+    allow_software_authenticators: bool,
+    tables: Tables,
+    sources: Vec<Source>,
+    enrolment: tapprove_config::EnrolmentSettings,
 }

@@ -9,8 +9,10 @@
 //!   Lambda function.
 //!
 //! AWS settings come from the standard environment (`AWS_REGION`,
-//! credentials, `AWS_ENDPOINT_URL`). In Lambda the settings file is found
-//! through `TAPPROVE_CONFIG` (ship it in the deployment package).
+//! credentials, `AWS_ENDPOINT_URL`). The settings are the TOML in
+//! `TAPPROVE_CONFIG_TOML` when set (the CloudFormation template puts them
+//! there for the Lambda function), else the file `--config`,
+//! `TAPPROVE_CONFIG` or the OS config directory names.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,7 +69,18 @@ async fn main() -> ExitCode {
         }
     };
     let path = Config::locate(cli.config.as_deref());
-    let config = match Config::load(&path) {
+    // In a Lambda function the settings come inline (CloudFormation writes
+    // them into the environment); elsewhere from the file.
+    let inline = std::env::var("TAPPROVE_CONFIG_TOML")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let loaded = match inline {
+        Some(text) if cli.config.is_none() => Config::parse(&text).map_err(|message| {
+            format!("TAPPROVE_CONFIG_TOML is not a valid Tapprove configuration: {message}")
+        }),
+        _ => Config::load(&path).map_err(|e| e.to_string()),
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -158,6 +158,13 @@ export interface SettingsView {
   signIn: { kind: 'sso' | 'oidc'; where: string } | null;
   keyStore: 'keychain' | 'files';
   autostart: boolean;
+  requireUserVerification: boolean;
+  allowSoftwareAuthenticators: boolean;
+  /** local times, `HH:MM` */
+  quietHours: { start: string; end: string } | null;
+  updates: { channel: 'stable' | 'beta' | 'off'; pin: string | null };
+  /** the organisation's policy file, when one is installed */
+  policyPath: string | null;
   /** setting keys the org policy fixes: show read-only */
   fixed: string[];
 }

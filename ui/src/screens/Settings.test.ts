@@ -13,7 +13,14 @@ const autostart = () => row('autostart').querySelector<HTMLInputElement>('input[
 
 describe('Settings', () => {
   it('shows every setting, with the ones the organisation fixes read-only and locked', async () => {
-    fakeBackend({ settings: settings({ fixed: ['rp_id', 'sources', 'autostart'] }) });
+    fakeBackend({
+      settings: settings({
+        fixed: ['rp_id', 'sources', 'notifications', 'updates', 'autostart'],
+        quietHours: { start: '22:00', end: '07:00' },
+        updates: { channel: 'stable', pin: '0.3.1' },
+        policyPath: '/etc/tapprove/policy.toml',
+      }),
+    });
     render(Settings);
     await screen.findAllByTestId('setting-row');
 
@@ -22,9 +29,16 @@ describe('Settings', () => {
       ['rp_id', 'true'],
       ['sources', 'true'],
       ['sign_in', 'false'],
+      ['require_user_verification', 'false'],
+      ['allow_software_authenticators', 'false'],
       ['key_store', 'false'],
+      ['notifications', 'true'],
+      ['updates', 'true'],
       ['autostart', 'true'],
     ]);
+    expect(row('notifications').textContent).toContain('No notifications from 22:00 to 07:00');
+    expect(row('updates').textContent).toContain('only version 0.3.1');
+    expect(screen.getByTestId('policy-path').textContent).toContain('/etc/tapprove/policy.toml');
     expect(row('rp_id').textContent).toContain('set by your organisation');
     expect(row('rp_id').textContent).toContain('tapprove.example.com');
     expect(row('sign_in').textContent).not.toContain('set by your organisation');

@@ -62,6 +62,11 @@ export function settings(overrides: Partial<SettingsView> = {}): SettingsView {
     signIn: { kind: 'sso', where: 'https://example.awsapps.com/start' },
     keyStore: 'keychain',
     autostart: false,
+    requireUserVerification: true,
+    allowSoftwareAuthenticators: false,
+    quietHours: null,
+    updates: { channel: 'stable', pin: null },
+    policyPath: null,
     fixed: [],
     ...overrides,
   };
