@@ -12,6 +12,7 @@
 
 mod command_names;
 pub mod commands;
+pub mod deep_link;
 pub mod error;
 pub mod models;
 mod notify;
@@ -21,6 +22,7 @@ mod shed;
 pub mod state;
 pub mod text;
 mod tray;
+pub mod updates;
 pub mod window;
 
 use std::sync::Arc;
@@ -120,10 +122,14 @@ pub fn run() {
     let app = tauri::Builder::default()
         // First: a second launch only wakes this one.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            if !args.iter().any(|a| a == BACKGROUND) {
+            // A link was handed to the deep-link plugin, which opens it.
+            let link = args.iter().skip(1).any(|a| deep_link::is_link(a));
+            if !link && !args.iter().any(|a| a == BACKGROUND) {
                 window::open(app, "/inbox");
             }
         }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![BACKGROUND]),
@@ -134,7 +140,9 @@ pub fn run() {
             let handle = app.handle().clone();
             tray::create(&handle, &state.overview(SystemTime::now()))?;
             tauri::async_runtime::spawn(poller::run(handle.clone(), state.clone()));
-            if !background {
+            updates::spawn_checks(handle.clone(), state.config().ok().cloned());
+            let opened = deep_link::watch(&handle);
+            if !background && !opened {
                 window::open(&handle, "/inbox");
             }
             Ok(())

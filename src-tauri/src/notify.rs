@@ -133,6 +133,27 @@ pub fn outbox_left(left: usize) {
         .show();
 }
 
+/// A signed update was installed; it takes effect at the next start.
+pub fn updated(version: &str) {
+    let _ = notify_rust::Notification::new()
+        .appname("Tapprove")
+        .summary(&format!(
+            "Tapprove {} is installed",
+            crate::text::escape_markup(&crate::text::one_line(version, 40))
+        ))
+        .body("It takes effect when Tapprove next starts (Quit from the tray, then open it).")
+        .show();
+}
+
+/// A link the app was asked to open and cannot (the window shows the inbox).
+pub fn bad_link(message: &str) {
+    let _ = notify_rust::Notification::new()
+        .appname("Tapprove")
+        .summary("This link cannot be opened")
+        .body(&crate::text::escape_markup(&crate::text::one_line(message, 200)))
+        .show();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

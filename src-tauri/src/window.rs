@@ -12,9 +12,10 @@ use crate::state::Tapprove;
 pub const MAIN: &str = "main";
 
 /// A route the front end knows, from a fixed set of shapes; anything else
-/// becomes the inbox. Request ids are the inbox's short ids.
+/// becomes the inbox. Request ids are the inbox's short ids, or execution
+/// names (see `deep_link`).
 pub fn checked_route(route: &str) -> String {
-    let ok_id = |id: &str| !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric());
+    let ok_id = crate::deep_link::valid_id;
     let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     let valid = match parts.as_slice() {
         ["inbox" | "history" | "settings" | "authenticators" | "sign-in"] => true,

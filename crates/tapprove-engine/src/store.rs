@@ -203,12 +203,13 @@ impl Store {
         rows.map(|r| r.map_err(db).and_then(Self::finish)).collect()
     }
 
-    /// The inbox entry whose id starts with `prefix` (unique).
+    /// The inbox entry whose id starts with `prefix` (unique), or whose
+    /// execution is named `prefix` (what a pipeline knows, for links).
     pub fn find(&self, prefix: &str) -> Result<InboxItem> {
         let matches: Vec<InboxItem> = self
             .inbox()?
             .into_iter()
-            .filter(|i| i.id.starts_with(prefix))
+            .filter(|i| i.id.starts_with(prefix) || execution_name(&i.request.execution) == prefix)
             .collect();
         match matches.len() {
             1 => Ok(matches
@@ -412,4 +413,9 @@ fn restrict(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+/// The name of an execution: the last part of its ARN.
+fn execution_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
 }
