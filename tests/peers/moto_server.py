@@ -46,6 +46,15 @@ small, targeted patches (see ``install_patches``):
    without HeartbeatSeconds, answers InvalidToken (AWS accepts it).  We arm the
    timer as already signalled when an outcome is there, and accept heartbeats
    for every live token.
+9. moto's CloudFormation skips resource types it has no model for, and then
+   fails on any Fn::GetAtt of them; it has none for AWS::Lambda::Url and
+   AWS::StepFunctions::Activity.  Its AWS::StepFunctions::StateMachine goes
+   into the plain backend (the server answers from the parser backend, so
+   DescribeStateMachine does not find it), ignores DefinitionSubstitutions and
+   has no GetAtt Arn.  We add the two models on moto's Lambda
+   (CreateFunctionUrlConfig) and Step Functions (CreateActivity) backends, and
+   make the state machine model use the server's backend and substitute
+   ${Key} for each key of DefinitionSubstitutions, as CloudFormation does.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -64,6 +74,9 @@ import uuid
 
 # Maximum time an empty GetActivityTask long-poll waits (AWS: 60 s).
 ACTIVITY_POLL_SECONDS = 60.0
+
+# The CloudFormation models of patch 9 (strong references, see there).
+CFN_MODELS: list[type] = []
 
 
 def install_patches() -> None:
@@ -366,6 +379,306 @@ def install_patches() -> None:
             raise
 
     ExecutionState._evaluate_with_timeout = _evaluate_with_timeout
+
+    # ------------------------------------------------------------------
+    # CloudFormation: AWS::Lambda::Url and AWS::StepFunctions::Activity
+    # models, state machines in the server's backend (patch 9).
+    # ------------------------------------------------------------------
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.models import lambda_backends
+    from moto.core.common_models import CloudFormationModel
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    def unknown_attribute() -> Exception:
+        # Imported late: moto.cloudformation imports every modelled service.
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        return UnformattedGetAttTemplateException()
+
+    # moto's CloudFormation finds models as CloudFormationModel.__subclasses__()
+    # (moto.cloudformation.parsing.get_model_map), so defining these classes
+    # registers them; CFN_MODELS keeps them alive (__subclasses__ is weak).
+    class LambdaUrlResource(CloudFormationModel):
+        """AWS::Lambda::Url: the function's URL config in moto's Lambda
+        backend, as lambda:CreateFunctionUrlConfig makes it."""
+
+        __module__ = "moto.awslambda.models"  # InstanceTrackerMeta wants moto.<service>
+
+        def __init__(self, url_config):
+            self.url_config = url_config
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.url_config.function.function_arn  # Ref: the function's ARN
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Url"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("FunctionArn", "FunctionUrl")
+
+        def get_cfn_attribute(self, attribute_name: str):
+            if attribute_name == "FunctionArn":
+                return self.url_config.function.function_arn
+            if attribute_name == "FunctionUrl":
+                return self.url_config.url
+            raise unknown_attribute()
+
+        @staticmethod
+        def config(properties) -> dict:
+            return {
+                k: properties[k]
+                for k in ("AuthType", "Cors", "InvokeMode")
+                if k in properties
+            }
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            properties = cloudformation_json["Properties"]
+            backend = lambda_backends[account_id][region_name]
+            return cls(
+                backend.create_function_url_config(  # function name or ARN
+                    properties["TargetFunctionArn"], cls.config(properties)
+                )
+            )
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource,
+            new_resource_name,
+            cloudformation_json,
+            account_id,
+            region_name,
+        ):
+            properties = cloudformation_json["Properties"]
+            backend = lambda_backends[account_id][region_name]
+            target = properties["TargetFunctionArn"]
+            if (
+                backend.get_function(target).function_arn
+                == original_resource.physical_resource_id
+            ):
+                # AuthType, Cors: the URL stays.
+                return cls(
+                    backend.update_function_url_config(target, cls.config(properties))
+                )
+            new = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            cls.delete_from_cloudformation_json(
+                original_resource.physical_resource_id,
+                cloudformation_json,
+                account_id,
+                region_name,
+            )
+            return new
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            try:  # resource_name is the physical id: the function's ARN
+                lambda_backends[account_id][region_name].delete_function_url_config(
+                    resource_name
+                )
+            except UnknownFunctionException:
+                pass  # the function went first, and its URL with it
+
+    class ActivityResource(CloudFormationModel):
+        """AWS::StepFunctions::Activity, made by the backend the server answers
+        from (CreateActivity above), so GetActivityTask and executions see it."""
+
+        __module__ = "moto.stepfunctions.models"
+
+        def __init__(self, activity):
+            self.activity = activity
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.activity.arn  # Ref: the ARN
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::StepFunctions::Activity"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Arn", "Name")
+
+        def get_cfn_attribute(self, attribute_name: str):
+            if attribute_name == "Arn":
+                return self.activity.arn
+            if attribute_name == "Name":
+                return self.activity.name
+            raise unknown_attribute()
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            properties = cloudformation_json["Properties"]
+            backend = sfn_responses.get_backend(account_id, region_name)
+            return cls(
+                backend.create_activity(
+                    properties.get("Name", resource_name),
+                    tags=cfn_to_api_tags(properties.get("Tags", [])),
+                )
+            )
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource,
+            new_resource_name,
+            cloudformation_json,
+            account_id,
+            region_name,
+        ):
+            if new_resource_name == original_resource.activity.name:
+                # Only Tags changed.
+                backend = sfn_responses.get_backend(account_id, region_name)
+                tags = cfn_to_api_tags(
+                    cloudformation_json["Properties"].get("Tags", [])
+                )
+                backend.tagger.tag_resource(original_resource.activity.arn, tags)
+                return original_resource
+            new = cls.create_from_cloudformation_json(  # a new Name replaces it
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            cls.delete_from_cloudformation_json(
+                original_resource.physical_resource_id,
+                cloudformation_json,
+                account_id,
+                region_name,
+            )
+            return new
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            sfn_responses.get_backend(account_id, region_name).delete_activity(
+                resource_name
+            )
+
+    CFN_MODELS.extend([LambdaUrlResource, ActivityResource])
+    parsing = sys.modules.get("moto.cloudformation.parsing")
+    if parsing is not None:  # already imported: drop its cached model lists
+        for cached in (
+            parsing.get_model_list,
+            parsing.get_model_map,
+            parsing.get_name_type_map,
+        ):
+            cached.cache_clear()
+
+    # AWS::StepFunctions::StateMachine: moto's model uses the plain backend
+    # and ignores DefinitionSubstitutions and GetAtt Arn.
+    def substituted_definition(properties) -> str:
+        """DefinitionString with ${Key} replaced for each Key of
+        DefinitionSubstitutions, as CloudFormation does; any other ${...}
+        stays as it is."""
+        substitutions = properties.get("DefinitionSubstitutions") or {}
+
+        def value(match: re.Match) -> str:
+            if match.group(1) not in substitutions:
+                return match.group(0)
+            v = substitutions[match.group(1)]
+            return json.dumps(v) if isinstance(v, bool) else str(v)  # true, 5, text
+
+        return re.sub(r"\$\{([^}]*)\}", value, properties.get("DefinitionString", ""))
+
+    StateMachine = sfn_models.StateMachine
+    orig_sm_update = StateMachine.update_from_cloudformation_json.__func__
+    orig_sm_has_cfn_attr = StateMachine.has_cfn_attr.__func__
+    orig_sm_get_cfn_attribute = StateMachine.get_cfn_attribute
+
+    def sm_create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        backend = sfn_responses.get_backend(account_id, region_name)
+        return backend.create_state_machine(
+            properties.get("StateMachineName", resource_name),
+            substituted_definition(properties),
+            properties.get("RoleArn", ""),
+            tags=cfn_to_api_tags(properties.get("Tags", [])),
+            sm_type=properties.get("StateMachineType"),
+        )
+
+    def sm_update_from_cloudformation_json(
+        cls,
+        original_resource,
+        new_resource_name,
+        cloudformation_json,
+        account_id,
+        region_name,
+    ):
+        properties = cloudformation_json.get("Properties", {})
+        if "DefinitionString" in properties:
+            properties["DefinitionString"] = substituted_definition(properties)
+        properties.pop("DefinitionSubstitutions", None)
+        if (
+            properties.get("StateMachineName", original_resource.name)
+            != original_resource.name
+        ):
+            # Replacement: moto's code, which calls the create and delete here.
+            return orig_sm_update(
+                cls,
+                original_resource,
+                new_resource_name,
+                cloudformation_json,
+                account_id,
+                region_name,
+            )
+        backend = sfn_responses.get_backend(account_id, region_name)
+        state_machine = backend.update_state_machine(
+            original_resource.arn,
+            definition=properties.get("DefinitionString"),
+            role_arn=properties.get("RoleArn"),
+        )
+        backend.tagger.tag_resource(
+            state_machine.arn, cfn_to_api_tags(properties.get("Tags", []))
+        )
+        return state_machine
+
+    def sm_delete_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name
+    ):
+        sfn_responses.get_backend(account_id, region_name).delete_state_machine(
+            resource_name
+        )
+
+    def sm_has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn" or orig_sm_has_cfn_attr(cls, attr)
+
+    def sm_get_cfn_attribute(self, attribute_name: str):
+        if attribute_name == "Arn":
+            return self.arn
+        return orig_sm_get_cfn_attribute(self, attribute_name)
+
+    StateMachine.create_from_cloudformation_json = classmethod(
+        sm_create_from_cloudformation_json
+    )
+    StateMachine.update_from_cloudformation_json = classmethod(
+        sm_update_from_cloudformation_json
+    )
+    StateMachine.delete_from_cloudformation_json = classmethod(
+        sm_delete_from_cloudformation_json
+    )
+    StateMachine.has_cfn_attr = classmethod(sm_has_cfn_attr)
+    StateMachine.get_cfn_attribute = sm_get_cfn_attribute
 
 
 def enable_state_machine_execution(base_url: str) -> None:
