@@ -24,11 +24,11 @@ use crate::state::Tapprove;
 
 type AppState<'a> = State<'a, Arc<Tapprove>>;
 
-/// A request id as the inbox gives them: letters and digits.
+/// A request id as the inbox gives them, or an execution's name (a link).
 pub fn check_id(id: &str) -> Result<()> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !crate::deep_link::valid_id(id) {
         return Err(AppError::invalid(
-            "a request id is 1 to 64 letters and digits, as the inbox shows it",
+            "a request id is 1 to 80 letters, digits, `-` or `_`: the inbox's id, or the execution's name",
         ));
     }
     Ok(())

@@ -34,7 +34,10 @@ pub fn watch<R: Runtime>(app: &AppHandle<R>) -> bool {
 
 fn open<R: Runtime>(app: &AppHandle<R>, link: &str) {
     match route_of(link) {
-        Ok(route) => crate::window::open(app, &route),
+        Ok(route) => {
+            eprintln!("tapprove-app: opening {route} (a link)");
+            crate::window::open(app, &route);
+        }
         Err(e) => {
             eprintln!("tapprove-app: {e}");
             crate::notify::bad_link(&e.to_string());

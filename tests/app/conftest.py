@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/tapprove/target"))
 APP = Path(os.environ.get("TAPPROVE_APP", TARGET / "debug/tapprove-app"))
 TAPPROVE = Path(os.environ.get("TAPPROVE", TARGET / "debug/tapprove"))
+POLL_SECONDS = float(os.environ.get("TAPPROVE_DEMO_POLL_SECONDS", "5"))
 ARTIFACTS = Path(os.environ.get("TAPPROVE_ARTIFACTS", ROOT / ".artifacts"))
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -128,6 +129,18 @@ class App:
             f"request {request_id} never reached the inbox",
         )
 
+    def wait_in_inbox(self, title, timeout=60):
+        """Waits until an inbox entry shows `title`; returns it."""
+        self.go("/inbox")
+        try:
+            return self.wait(
+                lambda: next((i for i in self.find_all("inbox-item") if title in i.text), None), timeout, ""
+            )
+        except Exception:
+            self.screenshot("inbox-timeout")
+            listed = [i.text for i in self.find_all("inbox-item")]
+            raise AssertionError(f"{title!r} never reached the inbox; it shows {listed}") from None
+
     def screenshot(self, name):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
@@ -136,8 +149,8 @@ class App:
         self.driver.execute_script("window.location.hash = arguments[0]", route)
 
 
-@pytest.fixture(scope="session")
-def app(world):
+def launch(world, name, **extra_env):
+    """Starts the app as bob under tauri-driver; yields the App."""
     home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
     env = dict(os.environ)
     env.update(world.env)
@@ -150,8 +163,9 @@ def app(world):
         XDG_DATA_HOME=str(home / ".local/share"),
         XDG_CACHE_HOME=str(home / ".cache"),
     )
+    env.update(extra_env)
     port, native = free_port(), free_port()
-    log = ARTIFACTS / "app-logs" / "app.log"
+    log = ARTIFACTS / "app-logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     driver_proc = subprocess.Popen(
         ["tauri-driver", "--port", str(port), "--native-port", str(native)],
@@ -169,13 +183,24 @@ def app(world):
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": str(APP)})
     driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    app = App(driver, log)
+    app.env = env
     try:
-        yield App(driver, log)
+        yield app
     finally:
         driver.quit()
         driver_proc.terminate()
         driver_proc.wait(timeout=10)
         shutil.rmtree(home, ignore_errors=True)
+        # The app's last long poll is still open in moto, which would hand
+        # the next task to the closed connection: let it expire first.
+        time.sleep(POLL_SECONDS + 1)
+
+
+@pytest.fixture(scope="module")
+def app(world):
+    """The app, one per test module (a second would only wake the first)."""
+    yield from launch(world, "app")
 
 
 def dunstctl(*args):

@@ -3,6 +3,7 @@ under Xvfb driven over WebDriver, notifications read back from dunst, the
 tray menu clicked over D-Bus, the decision checked by the gate's verifier.
 """
 
+import subprocess
 import time
 import uuid
 
@@ -10,7 +11,7 @@ from jeepney import DBusAddress, new_method_call
 from jeepney.io.blocking import open_dbus_connection
 from jeepney.wrappers import Properties
 
-from conftest import dunstctl, notification_history, notifications_shown
+from conftest import APP, dunstctl, notification_history, notifications_shown
 
 
 def unique(title):
@@ -246,3 +247,34 @@ def test_authenticators_come_from_the_registry_and_can_be_renamed(world, app):
     assert kind == "error" and "no platform authenticator" in text, (kind, text)
     close_outcome(app)
     assert len(world.admin("admin", "credentials", "bob")["credentials"]) == 1
+
+
+def open_link(app, link):
+    """What a click on a link does once the package registered the scheme:
+    the OS starts the app with the link as its only argument; the running
+    app receives it from that second launch, which then exits."""
+    second = subprocess.run([str(APP), link], env=app.env, capture_output=True, timeout=30)
+    assert second.returncode == 0, second.stderr.decode()
+
+
+def test_a_link_opens_its_request(world, app):
+    dunstctl("close-all")
+    title = unique("Rotate the prod database password")
+    execution = world.request(title, {"database": "orders", "rotation": "scheduled"})
+    app.wait_in_inbox(title)
+    app.go("/history")
+    app.find("nav-history")
+    # A chat message from the pipeline carries the execution's name.
+    open_link(app, f"tapprove://request/{execution.rsplit(':', 1)[-1]}")
+    app.wait(lambda: title in app.find("detail-title", 60).text, 60, "the link did not open the request")
+    assert "#/request/" in app.driver.current_url
+    app.screenshot("deep-link")
+
+    # A link that is not one of Tapprove's: the inbox, and a notification saying why.
+    open_link(app, "tapprove://admin/delete-everything")
+    app.find("nav-inbox")
+    app.wait(lambda: "#/inbox" in app.driver.current_url, 20, "a bad link did not fall back to the inbox")
+    app.wait(lambda: notifications_shown() >= 1, 20, "no notification explained the bad link")
+    dunstctl("close-all")
+    shown = [n for n in notification_history() if n["summary"] == "This link cannot be opened"]
+    assert shown and "does not know this link" in shown[0]["body"], notification_history()[:3]

@@ -80,7 +80,7 @@ CFN_MODELS: list[type] = []
 
 
 def install_patches() -> None:
-    """Patch moto's Step Functions implementation (idempotent)."""
+    """Patch moto's Step Functions and its CloudFormation models (idempotent)."""
     from moto.core.responses import ActionResult
     from moto.stepfunctions import models as sfn_models
     from moto.stepfunctions import responses as sfn_responses
