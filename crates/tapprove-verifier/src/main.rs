@@ -73,12 +73,15 @@ async fn main() -> ExitCode {
     // them into the environment); elsewhere from the file.
     let inline = std::env::var("TAPPROVE_CONFIG_TOML")
         .ok()
-        .filter(|t| !t.trim().is_empty());
-    let loaded = match inline {
-        Some(text) if cli.config.is_none() => Config::parse(&text).map_err(|message| {
-            format!("TAPPROVE_CONFIG_TOML is not a valid Tapprove configuration: {message}")
-        }),
-        _ => Config::load(&path).map_err(|e| e.to_string()),
+        .filter(|t| !t.trim().is_empty() && cli.config.is_none());
+    let (loaded, path) = match inline {
+        Some(text) => (
+            Config::parse(&text).map_err(|message| {
+                format!("TAPPROVE_CONFIG_TOML is not a valid Tapprove configuration: {message}")
+            }),
+            PathBuf::from("$TAPPROVE_CONFIG_TOML"),
+        ),
+        None => (Config::load(&path).map_err(|e| e.to_string()), path),
     };
     let config = match loaded {
         Ok(c) => c,

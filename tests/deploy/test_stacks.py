@@ -1,0 +1,255 @@
+"""The CloudFormation templates deployed into moto's CloudFormation (with
+the launcher's models for function URLs, activities and substituted state
+machines, tests/peers/README.md), then checked against the code:
+
+- the gate each group stack creates is deploy/gate.asl.json, byte for byte
+  in the template and with exactly the four placeholders filled once
+  deployed;
+- the tables have the keys `tapprove gate install` gives its own;
+- the verifier Lambda's inline settings are ones the verifier accepts;
+- `tapprove admin policy init --stack` writes the org policy from the
+  stacks' outputs, and `tapprove admin policy check` accepts it.
+
+moto creates but does not run the Lambda function (no Docker here), so the
+verifier in this deployment is not exercised; the approval loop's tests run
+the same gate definition with the verifier as an activity worker.
+"""
+
+import io
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/tapprove/target"))
+TAPPROVE = TARGET / "debug/tapprove"
+VERIFIER = TARGET / "debug/tapprove-verifier"
+GATE = (ROOT / "deploy/gate.asl.json").read_text()
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def moto():
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/peers/moto_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("READY "), line
+    yield line.split()[1]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def env(moto):
+    e = dict(os.environ)
+    e.update(
+        AWS_ENDPOINT_URL=moto,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    e.pop("AWS_PROFILE", None)
+    return e
+
+
+def client(moto, service):
+    return boto3.client(
+        service, endpoint_url=moto, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def deploy(moto, name, template, parameters):
+    cfn = client(moto, "cloudformation")
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=(ROOT / "deploy" / template).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+@pytest.fixture(scope="module")
+def stacks(moto):
+    s3 = client(moto, "s3")
+    s3.create_bucket(Bucket="tapprove-artifacts")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as z:
+        z.writestr("bootstrap", "stand-in: moto stores the code and does not run it")
+    s3.put_object(Bucket="tapprove-artifacts", Key="verifier/arm64.zip", Body=package.getvalue())
+    core = deploy(
+        moto,
+        "tapprove",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "RequireUserVerification": "true",
+            "AllowSoftwareAuthenticators": "false",
+            "AllowedAaguids": "ee882879-721c-4913-9775-3dfcce97072a,cb69481e-8ff7-4039-93ec-0a2729a154a8",
+        },
+    )
+    prod = deploy(moto, "tapprove-prod", "group.yaml", {"CoreStack": "tapprove", "Group": "prod", "Source": "activity"})
+    dba = deploy(moto, "tapprove-dba", "group.yaml", {"CoreStack": "tapprove", "Group": "dba", "Source": "queue"})
+    return core, prod, dba
+
+
+def test_the_template_embeds_the_gate_byte_for_byte():
+    template = yaml.safe_load((ROOT / "deploy/group.yaml").read_text())
+    assert template["Resources"]["Gate"]["Properties"]["DefinitionString"] == GATE
+    placeholders = set(re.findall(r"\$\{(\w+)\}", GATE))
+    substitutions = template["Resources"]["Gate"]["Properties"]["DefinitionSubstitutions"]
+    assert set(substitutions) == placeholders == {"Source", "DecisionActivityArn", "DecisionTopicArn", "VerifierResource"}
+
+
+def test_each_group_gets_the_gate_with_its_own_resources(moto, stacks):
+    core, prod, dba = stacks
+    sfn = client(moto, "stepfunctions")
+    for group, source in ((prod, "activity"), (dba, "queue")):
+        deployed = sfn.describe_state_machine(stateMachineArn=group["GateArn"])["definition"]
+        expected = (
+            GATE.replace("${DecisionActivityArn}", group["ActivityArn"])
+            .replace("${DecisionTopicArn}", group["TopicArn"])
+            .replace("${VerifierResource}", core["VerifierFunctionArn"])
+            .replace("${Source}", source)
+        )
+        assert deployed == expected
+        assert json.loads(deployed)["States"]["Build request"]["Parameters"]["gate"]["source"] == source
+        sfn.describe_activity(activityArn=group["ActivityArn"])
+        client(moto, "sns").get_topic_attributes(TopicArn=group["TopicArn"])
+    policy = client(moto, "iam").get_policy(PolicyArn=prod["ApproverPolicyArn"])["Policy"]
+    version = client(moto, "iam").get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+    statements = version["PolicyVersion"]["Document"]["Statement"]
+    polled = [s for s in statements if "states:GetActivityTask" in s["Action"]]
+    assert polled and all(s["Resource"] == prod["ActivityArn"] for s in polled), statements
+
+
+def test_the_tables_are_the_ones_the_code_creates(moto, stacks, env, tmp_path):
+    core, _, _ = stacks
+    out = subprocess.run(
+        [str(TAPPROVE), "--json", "--config", str(tmp_path / "cmp.toml"), "gate", "install", "--group", "cmp", "--prefix", "cmp"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    ddb = client(moto, "dynamodb")
+
+    def shape(name):
+        t = ddb.describe_table(TableName=name)["Table"]
+        indexes = sorted(
+            (i["IndexName"], json.dumps(i["KeySchema"]), i["Projection"]["ProjectionType"])
+            for i in t.get("GlobalSecondaryIndexes", [])
+        )
+        return json.dumps(t["KeySchema"]), sorted(json.dumps(a) for a in t["AttributeDefinitions"]), indexes
+
+    for kind in ("registry", "ledger", "audit"):
+        assert shape(core[f"{kind.capitalize()}Table"]) == shape(f"cmp-{kind}"), kind
+
+
+def test_the_verifier_accepts_the_settings_the_template_gives_it(moto, stacks, env):
+    core, _, _ = stacks
+    function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
+    inline = function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"]
+    settings = tomllib.loads(inline)
+    assert settings["rp_id"] == "approvals.example.com"
+    assert settings["require_user_verification"] is True
+    assert settings["allow_software_authenticators"] is False
+    assert settings["allowed_aaguids"] == ["ee882879-721c-4913-9775-3dfcce97072a", "cb69481e-8ff7-4039-93ec-0a2729a154a8"]
+    assert settings["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
+    # The verifier itself reads them: its enrolment service starts.
+    proc = subprocess.Popen(
+        [str(VERIFIER), "serve", "--listen", "127.0.0.1:0"],
+        env=env | {"TAPPROVE_CONFIG_TOML": inline, "TAPPROVE_CONFIG": "/nonexistent.toml"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first, second = proc.stderr.readline(), proc.stderr.readline()
+        assert "enrolling for `approvals.example.com`" in first and "settings $TAPPROVE_CONFIG_TOML" in first, first
+        assert "listening on http://127.0.0.1:" in second, second
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    url = client(moto, "lambda").get_function_url_config(FunctionName=core["VerifierFunctionArn"])
+    assert url["AuthType"] == "AWS_IAM"
+    assert core["EnrolmentUrl"].rstrip("/") == url["FunctionUrl"].rstrip("/")
+
+
+def test_policy_init_writes_the_org_policy_from_the_stacks(moto, stacks, env, tmp_path):
+    core, prod, dba = stacks
+    out_file = tmp_path / "policy.toml"
+    run = subprocess.run(
+        [
+            str(TAPPROVE), "admin", "policy", "init", "--stack", "tapprove", "--out", str(out_file),
+            "--start-url", "https://d-9067000000.awsapps.com/start", "--sso-region", "eu-west-1",
+            "--quiet-hours", "22:00-07:00", "--updates", "stable", "--pin-version", "0.2.0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o644
+    policy = tomllib.loads(out_file.read_text())
+    assert policy["rp_id"] == "approvals.example.com"
+    assert policy["require_user_verification"] is True and policy["allow_software_authenticators"] is False
+    assert policy["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
+    assert sorted(policy["sources"], key=lambda s: s["group"]) == [
+        {"kind": "queue", "group": "dba", "topic_arn": dba["TopicArn"]},
+        {"kind": "activity", "group": "prod", "arn": prod["ActivityArn"]},
+    ]
+    assert policy["enrolment"]["url"] == core["EnrolmentUrl"]
+    assert policy["sign_in"] == {"kind": "sso", "start_url": "https://d-9067000000.awsapps.com/start", "region": "eu-west-1"}
+    assert policy["notifications"]["quiet_hours"] == {"start": "22:00", "end": "07:00"}
+    assert policy["updates"] == {"channel": "stable", "pin": "0.2.0"}
+
+    check = subprocess.run([str(TAPPROVE), "--json", "admin", "policy", "check", str(out_file)], env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert set(json.loads(check.stdout)["fixed"]) == {
+        "rp_id", "require_user_verification", "allow_software_authenticators", "tables", "sources",
+        "enrolment", "sign_in", "notifications", "updates",
+    }
+
+
+def test_policy_init_says_what_is_missing(moto, stacks, env, tmp_path):
+    missing = subprocess.run(
+        [str(TAPPROVE), "admin", "policy", "init", "--stack", "no-such-stack"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode != 0 and "no-such-stack" in missing.stderr, missing.stderr
+    deploy(
+        moto,
+        "lonely",
+        "tapprove.yaml",
+        {"RpId": "lonely.example.com", "VerifierCodeBucket": "tapprove-artifacts", "VerifierCodeKey": "verifier/arm64.zip"},
+    )
+    lonely = subprocess.run(
+        [str(TAPPROVE), "admin", "policy", "init", "--stack", "lonely"], env=env, capture_output=True, text=True
+    )
+    assert lonely.returncode != 0 and "deploy/group.yaml with CoreStack=lonely" in lonely.stderr, lonely.stderr
+    bad = subprocess.run(
+        [str(TAPPROVE), "admin", "policy", "init", "--stack", "tapprove", "--quiet-hours", "22-7"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "HH:MM" in bad.stderr, bad.stderr
