@@ -274,7 +274,7 @@ pub enum AdminCommand {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Write the policy for a deployed stack (deploy/tapprove.yaml and its group stacks).
-    Init(PolicyInitArgs),
+    Init(Box<PolicyInitArgs>),
     /// Check a policy file and list the settings it fixes (default: this machine's policy).
     Check {
         /// The policy file.

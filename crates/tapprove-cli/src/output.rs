@@ -16,11 +16,11 @@ impl Output {
         Self { json }
     }
 
-    /// Prints a result: `value` in JSON mode, `human` otherwise.
     pub fn is_json(&self) -> bool {
         self.json
     }
 
+    /// Prints a result: `value` in JSON mode, `human` otherwise.
     pub fn result(&self, value: Value, human: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");

@@ -15,7 +15,7 @@ use crate::online::Session;
 
 pub async fn run(session: &Session, command: PolicyCommand) -> Result {
     match command {
-        PolicyCommand::Init(args) => init(session, args).await,
+        PolicyCommand::Init(args) => init(session, *args).await,
         PolicyCommand::Check { file } => {
             let path = file.unwrap_or_else(tapprove_config::policy_path);
             let fixed = check(&path)?;
@@ -103,7 +103,7 @@ async fn init(session: &Session, args: PolicyInitArgs) -> Result {
                 .out
                 .result(json!({"ok": true, "policy": text, "fixed": fixed}), String::new);
         }
-        None => print!("{text}"),
+        None => session.out.document(text.trim_end()),
     }
     Ok(())
 }
