@@ -104,7 +104,7 @@ fn a_denial_without_a_reason_is_refused_before_anything_is_signed() {
 fn request_ids_and_verdicts_are_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_app, window) = app_with(configured(dir.path()));
-    for id in ["", "../../etc/passwd", "a b", &"x".repeat(65)] {
+    for id in ["", "../../etc/passwd", "a b", &"x".repeat(81), "semi;colon"] {
         assert_eq!(
             code(invoke(&window, "request", json!({ "id": id }))),
             "invalid_input",
