@@ -11,7 +11,21 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tapprove/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-say() { printf '\n==> %s\n' "$*" >&2; }
+# Each step names itself with the time since the script started, so a slow
+# or stuck step shows in a log that has no timestamps of its own.
+say() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+
+# Runs a command that must finish within a bound: a hang fails the step
+# (exit 124) with a message, instead of holding CI until its own limit.
+bounded() {
+  local limit="$1"; shift
+  local status=0
+  timeout --kill-after=30s "$limit" "$@" || status=$?
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "timed out after $limit: $*" >&2
+  fi
+  return "$status"
+}
 
 apt_install() {
   local missing=()

@@ -22,6 +22,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,9 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/tapprove/
 APP = Path(os.environ.get("TAPPROVE_APP", TARGET / "debug/tapprove-app"))
 TAPPROVE = Path(os.environ.get("TAPPROVE", TARGET / "debug/tapprove"))
 POLL_SECONDS = float(os.environ.get("TAPPROVE_DEMO_POLL_SECONDS", "5"))
+# Every WebDriver command, including starting a session (which starts the
+# app), answers within this or fails: selenium's default is to wait forever.
+WEBDRIVER_SECONDS = 90
 ARTIFACTS = Path(os.environ.get("TAPPROVE_ARTIFACTS", ROOT / ".artifacts"))
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -149,6 +153,16 @@ class App:
         self.driver.execute_script("window.location.hash = arguments[0]", route)
 
 
+def stop(process):
+    """Ends tauri-driver (and with it WebKitWebDriver and the app it started)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def launch(world, name, **extra_env):
     """Starts the app as bob under tauri-driver; yields the App."""
     home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
@@ -182,15 +196,25 @@ def launch(world, name, **extra_env):
     options = ArgOptions()
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": str(APP)})
-    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        driver = webdriver.Remote(
+            command_executor=url,
+            options=options,
+            client_config=ClientConfig(remote_server_addr=url, timeout=WEBDRIVER_SECONDS),
+        )
+    except BaseException:
+        stop(driver_proc)
+        raise
     app = App(driver, log)
     app.env = env
     try:
         yield app
     finally:
-        driver.quit()
-        driver_proc.terminate()
-        driver_proc.wait(timeout=10)
+        try:
+            driver.quit()
+        finally:
+            stop(driver_proc)
         shutil.rmtree(home, ignore_errors=True)
         # The app's last long poll is still open in moto, which would hand
         # the next task to the closed connection: let it expire first.
@@ -204,7 +228,7 @@ def app(world):
 
 
 def dunstctl(*args):
-    return subprocess.run(["dunstctl", *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["dunstctl", *args], capture_output=True, text=True, check=True, timeout=30).stdout
 
 
 def notifications_shown():
