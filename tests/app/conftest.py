@@ -12,6 +12,7 @@ the keychain, the notification server and the tray host.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -153,6 +154,39 @@ class App:
         self.driver.execute_script("window.location.hash = arguments[0]", route)
 
 
+def app_processes(home):
+    """The app's processes that run with `home` as their home directory:
+    the one WebKitWebDriver started, and any second launch."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if not os.readlink(f"/proc/{pid}/exe").startswith(str(APP.resolve())):
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if f"HOME={home}".encode() in environ:
+            found.append(int(pid))
+    return found
+
+
+def stop_app(home, log):
+    """Waits for the app to be gone, killing it if it lingers: a tray app
+    outlives its window, and a survivor would take the next launch over
+    (single instance), leaving WebKitWebDriver waiting for a browser."""
+    deadline = time.monotonic() + 10
+    while (left := app_processes(home)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        with open(log, "a") as f:
+            f.write(f"conftest: the app (pid {pid}) outlived its WebDriver session; killed\n")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def stop(process):
     """Ends tauri-driver (and with it WebKitWebDriver and the app it started)."""
     process.terminate()
@@ -205,6 +239,7 @@ def launch(world, name, **extra_env):
         )
     except BaseException:
         stop(driver_proc)
+        stop_app(home, log)
         raise
     app = App(driver, log)
     app.env = env
@@ -213,8 +248,12 @@ def launch(world, name, **extra_env):
     finally:
         try:
             driver.quit()
+        except Exception as e:  # the app is ended below either way
+            with open(log, "a") as f:
+                f.write(f"conftest: WebDriver did not end the session ({e!r}); ending the app\n")
         finally:
             stop(driver_proc)
+            stop_app(home, log)
         shutil.rmtree(home, ignore_errors=True)
         # The app's last long poll is still open in moto, which would hand
         # the next task to the closed connection: let it expire first.
