@@ -688,3 +688,75 @@ fn racing_verifications_of_one_statement_pass_exactly_once() {
     });
     assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
 }
+
+/// The decision endpoint's admission: what it can check without the
+/// request (the signature, the credential, the approver) and nothing the
+/// gate checks later (the request, single use), so a decision it admits
+/// still verifies once, and one it refuses is audited and never sent.
+#[test]
+fn the_decision_endpoint_admits_only_a_valid_signature_and_consumes_nothing() {
+    let w = world();
+    let admit = |decision: &serde_json::Value, now: &str| {
+        let verifier = Verifier::new(&w.h.policy, &w.h.registry, &w.h.registry);
+        block_on(verifier.admit_json(&bytes(decision), &t(now)))
+    };
+    let d = w.approve(&request());
+    let admitted = admit(&json(&d), VERIFIED).unwrap();
+    assert_eq!(admitted.approver(), "bob@example.com");
+    assert_eq!(admitted.verdict(), Verdict::Approve);
+    assert_eq!(admitted.credential_label(), "bob@example.com laptop");
+    assert_eq!(admitted.decision(), &d);
+    // Admission reads only: admitted twice, the decision still verifies once.
+    admit(&json(&d), VERIFIED).unwrap();
+    assert!(w.h.registry.audit_log().is_empty());
+    assert!(w.h.verify(&request(), &d, VERIFIED).is_ok());
+    let verified_records = w.h.registry.audit_log().len();
+
+    let refused = |decision: serde_json::Value, now: &str| match admit(&decision, now) {
+        Err(VerifyError::Rejected(r)) => r.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let mut edited = json(&w.approve(&request()));
+    edited["statement"]["reason"] = "edited after signing".into();
+    assert_eq!(refused(edited, VERIFIED), Code::ChallengeMismatch);
+    let mut forged = json(&w.approve(&request()));
+    let mut signature = forged["assertion"]["signature"].as_str().unwrap().to_owned();
+    signature.replace_range(8..12, "AAAA");
+    forged["assertion"]["signature"] = signature.into();
+    assert!(
+        matches!(
+            refused(forged, VERIFIED),
+            Code::BadSignature | Code::MalformedBase64
+        ),
+        "a changed signature must not pass"
+    );
+    let dave =
+        w.h.sign(&request(), Verdict::Approve, "dave@example.com", &w.dave, SIGNED);
+    let mut impostor = json(&dave);
+    impostor["statement"]["approver"] = "bob@example.com".into();
+    assert_eq!(refused(impostor, VERIFIED), Code::CredentialOfAnotherUser);
+    let mut stranger = json(&w.approve(&request()));
+    stranger["statement"]["approver"] = "mallory@example.com".into();
+    assert_eq!(refused(stranger, VERIFIED), Code::UnknownApprover);
+    assert_eq!(
+        refused(json(&w.approve(&request())), "2026-11-21T09:50:00Z"),
+        Code::SignedInFuture
+    );
+    w.h.registry
+        .set_status(w.bob.as_bytes(), CredentialStatus::Revoked);
+    assert_eq!(refused(json(&d), VERIFIED), Code::CredentialNotActive);
+    assert_eq!(
+        refused(serde_json::json!({"tapprove": "approval/v1"}), VERIFIED),
+        Code::MalformedDecision
+    );
+
+    // Every refusal is audited, saying that it was the endpoint's.
+    let log = w.h.registry.audit_log().split_off(verified_records);
+    assert_eq!(log.len(), 7, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|a| a.message.starts_with("the decision endpoint refused")),
+        "{log:?}"
+    );
+    assert_eq!(log.last().unwrap().outcome, "malformed_decision");
+}

@@ -26,7 +26,7 @@ pub mod webauthn;
 
 pub use error::{Code, Error, Rejection, Result, StoreError, VerifyError};
 pub use policy::VerifierPolicy;
-pub use verify::{QuorumTally, VerifiedApproval, VerifiedDecision, VerifiedDenial, Verifier};
+pub use verify::{Admitted, QuorumTally, VerifiedApproval, VerifiedDecision, VerifiedDenial, Verifier};
 
 /// Entry points for the fuzz targets in `fuzz/`, and for the test that
 /// replays their corpus: each parses untrusted bytes and must never panic.

@@ -24,7 +24,9 @@ use tapprove_proto::{
 use crate::canonical::{WEBAUTHN_GET, request_sha256, sha256, statement_challenge};
 use crate::error::{Code, Rejection, StoreError, VerifyError};
 use crate::policy::VerifierPolicy;
-use crate::registry::{AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict};
+use crate::registry::{
+    ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict,
+};
 use crate::webauthn::{AuthenticatorData, ClientData, CoseKey, WebauthnError};
 
 /// Checks decisions against one policy, registry and ledger.
@@ -148,10 +150,51 @@ impl VerifiedDecision {
 struct Parsed {
     request: Request,
     request_hash: Sha256Digest,
+    signed: Signed,
+}
+
+/// The decision's parts, parsed: what rules 6 and 7 look at.
+struct Signed {
     decision: Decision,
     challenge: Sha256Digest,
     auth_data: AuthenticatorData,
     client_data: ClientData,
+}
+
+/// A decision the decision endpoint may hand to Step Functions: it is
+/// well-formed, not signed in the future, and its signature verifies with
+/// an active credential registered to its approver, who is in an approver
+/// group. This is admission, not verification: the request, its time
+/// window, the group the request names, the counter and single use are
+/// the gate's verifier's to check, and only it builds a
+/// [`VerifiedDecision`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Admitted {
+    approver: String,
+    verdict: Verdict,
+    credential_id: Base64Url,
+    credential_label: String,
+    decision: Decision,
+}
+
+impl Admitted {
+    /// Who signed: the registry's name for them.
+    pub fn approver(&self) -> &str {
+        &self.approver
+    }
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+    pub fn credential_id(&self) -> &Base64Url {
+        &self.credential_id
+    }
+    pub fn credential_label(&self) -> &str {
+        &self.credential_label
+    }
+    /// The signed decision, exactly as admitted: what the endpoint sends.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
 }
 
 enum Stop {
@@ -196,29 +239,79 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         decision: &[u8],
         now: &UtcTime,
     ) -> Result<VerifiedDecision, VerifyError> {
-        let mut audit = AuditRecord {
-            at: now.clone(),
-            outcome: String::new(),
-            message: String::new(),
-            execution: None,
-            request_sha256: None,
-            approver: None,
-            verdict: None,
-            credential_id: None,
-            statement_challenge: None,
-            decision: (decision.len() <= MAX_DECISION_BYTES)
-                .then(|| String::from_utf8(decision.to_vec()).ok())
-                .flatten(),
-        };
-        match self.run(request, decision, now, &mut audit).await {
-            Ok(verified) => Ok(verified),
+        let mut audit = audit_record(decision, now);
+        let outcome = self.run(request, decision, now, &mut audit).await;
+        self.audit_stop(outcome, audit, "").await
+    }
+
+    /// Admits `decision` (approval/v1 JSON) for delivery through the
+    /// decision endpoint at `now`: rule 1 for the decision, its time not
+    /// ahead of the clock (rule 3), an approver in some group (rule 5),
+    /// rules 6 and 7 but for the counter. Reads the registry and writes
+    /// nothing but the audit record of a refusal; the gate verifies the
+    /// decision in full when Step Functions hands it on.
+    pub async fn admit_json(&self, decision: &[u8], now: &UtcTime) -> Result<Admitted, VerifyError> {
+        let mut audit = audit_record(decision, now);
+        let outcome = self.admit(decision, now, &mut audit).await;
+        self.audit_stop(outcome, audit, "the decision endpoint refused to deliver it: ")
+            .await
+    }
+
+    /// Writes the audit record of a rejection (its message after `context`).
+    async fn audit_stop<T>(
+        &self,
+        outcome: Result<T, Stop>,
+        mut audit: AuditRecord,
+        context: &str,
+    ) -> Result<T, VerifyError> {
+        match outcome {
+            Ok(value) => Ok(value),
             Err(Stop::Rejected(rejection)) => {
                 audit.outcome = rejection.code.as_str().to_owned();
-                audit.message.clone_from(&rejection.message);
+                audit.message = format!("{context}{}", rejection.message);
                 self.ledger.record_rejection(&audit).await?;
                 Err(VerifyError::Rejected(rejection))
             }
             Err(Stop::Store(e)) => Err(VerifyError::Store(e)),
+        }
+    }
+
+    async fn admit(&self, decision: &[u8], now: &UtcTime, audit: &mut AuditRecord) -> Result<Admitted, Stop> {
+        let signed = parse_decision(decision, audit)?;
+        let statement = &signed.decision.statement;
+        check_not_ahead(self.policy, &statement.signed_at, now)?;
+        let approver = self.registered_approver(&statement.approver).await?;
+        if approver.groups.is_empty() {
+            return Err(Rejection::new(
+                Code::NotInGroup,
+                format!("`{}` is not in any approver group", approver.name),
+            )
+            .into());
+        }
+        let credential = self
+            .registry
+            .credential(signed.decision.assertion.credential_id.as_bytes())
+            .await?;
+        let credential = check_credential(self.policy, &approver.name, credential)?;
+        check_assertion(self.policy, &signed, &credential)?;
+        Ok(Admitted {
+            approver: approver.name,
+            verdict: statement.decision,
+            credential_id: credential.credential_id,
+            credential_label: credential.label,
+            decision: signed.decision,
+        })
+    }
+
+    /// Rule 5's first half: the approver is in the registry.
+    async fn registered_approver(&self, name: &str) -> Result<ApproverRecord, Stop> {
+        match self.registry.approver(name).await? {
+            Some(approver) => Ok(approver),
+            None => Err(Rejection::new(
+                Code::UnknownApprover,
+                format!("`{name}` is not a registered approver"),
+            )
+            .into()),
         }
     }
 
@@ -231,18 +324,11 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
     ) -> Result<VerifiedDecision, Stop> {
         // Rule 1: versions, shapes, sizes.
         let parsed = parse(request, decision, audit)?;
-        let statement = &parsed.decision.statement;
+        let statement = &parsed.signed.decision.statement;
         // Rules 2 to 4 need nothing but the inputs.
         check_statement(self.policy, &parsed, now)?;
         // Rule 5.
-        let approver = self.registry.approver(&statement.approver).await?;
-        let Some(approver) = approver else {
-            return Err(Rejection::new(
-                Code::UnknownApprover,
-                format!("`{}` is not a registered approver", statement.approver),
-            )
-            .into());
-        };
+        let approver = self.registered_approver(&statement.approver).await?;
         if !approver.groups.contains(&parsed.request.approvers) {
             return Err(Rejection::new(
                 Code::NotInGroup,
@@ -256,11 +342,11 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         // Rule 6.
         let credential = self
             .registry
-            .credential(parsed.decision.assertion.credential_id.as_bytes())
+            .credential(parsed.signed.decision.assertion.credential_id.as_bytes())
             .await?;
         let credential = check_credential(self.policy, &approver.name, credential)?;
         // Rule 7, but for the counter, which the commit checks atomically.
-        check_assertion(self.policy, &parsed, &credential)?;
+        check_assertion(self.policy, &parsed.signed, &credential)?;
 
         // Rules 7 (counter), 8 and 9, and 10 for the passing case: one
         // conditional write.
@@ -275,10 +361,10 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             credential_label: credential.label.clone(),
             authenticator: credential.kind,
             aaguid: credential.aaguid,
-            user_verified: parsed.auth_data.flags.user_verified(),
-            counter: parsed.auth_data.sign_count,
+            user_verified: parsed.signed.auth_data.flags.user_verified(),
+            counter: parsed.signed.auth_data.sign_count,
             verified_at: now.clone(),
-            decision: parsed.decision.clone(),
+            decision: parsed.signed.decision.clone(),
         };
         audit.outcome = "accepted".to_owned();
         audit.message = format!(
@@ -289,8 +375,8 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         );
         let use_ = CredentialUse {
             credential_id: credential.credential_id.clone(),
-            new_counter: parsed.auth_data.sign_count,
-            statement: parsed.challenge,
+            new_counter: parsed.signed.auth_data.sign_count,
+            statement: parsed.signed.challenge,
             request_sha256: parsed.request_hash,
             approver: approver.name.clone(),
             claims_expire: parsed.request.deadline(),
@@ -321,7 +407,7 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
                     Code::CounterRegression,
                     format!(
                         "signature counter {} is not above the stored {stored}: the authenticator may be cloned",
-                        parsed.auth_data.sign_count
+                        parsed.signed.auth_data.sign_count
                     ),
                 )
                 .into());
@@ -365,7 +451,16 @@ fn parse(request: &[u8], decision: &[u8], audit: &mut AuditRecord) -> Result<Par
         request_sha256(&request).map_err(|e| Rejection::new(Code::MalformedRequest, e.to_string()))?;
     audit.execution = Some(request.execution.clone());
     audit.request_sha256 = Some(request_hash);
+    let signed = parse_decision(decision, audit)?;
+    Ok(Parsed {
+        request,
+        request_hash,
+        signed,
+    })
+}
 
+/// Rule 1 for the decision alone.
+fn parse_decision(decision: &[u8], audit: &mut AuditRecord) -> Result<Signed, Rejection> {
     let decision = Decision::from_json(decision).map_err(|e| wire_rejection(&e, Code::MalformedDecision))?;
     let challenge = statement_challenge(&decision.statement)
         .map_err(|e| Rejection::new(Code::MalformedDecision, e.to_string()))?;
@@ -384,9 +479,7 @@ fn parse(request: &[u8], decision: &[u8], audit: &mut AuditRecord) -> Result<Par
     }
     let client_data =
         ClientData::parse(decision.assertion.client_data_json.as_bytes()).map_err(webauthn_rejection)?;
-    Ok(Parsed {
-        request,
-        request_hash,
+    Ok(Signed {
         decision,
         challenge,
         auth_data,
@@ -396,7 +489,7 @@ fn parse(request: &[u8], decision: &[u8], audit: &mut AuditRecord) -> Result<Par
 
 /// Rules 2, 3 and 4.
 fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> Result<(), Rejection> {
-    let statement = &parsed.decision.statement;
+    let statement = &parsed.signed.decision.statement;
     let request = &parsed.request;
     if statement.request_sha256 != parsed.request_hash {
         return reject(
@@ -423,15 +516,7 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
             ),
         );
     }
-    if statement.signed_at.unix_seconds() > now.unix_seconds().saturating_add(policy.max_clock_skew_seconds) {
-        return reject(
-            Code::SignedInFuture,
-            format!(
-                "signed at {}, more than {} s ahead of the verifier's clock ({now}); check the approver's clock",
-                statement.signed_at, policy.max_clock_skew_seconds
-            ),
-        );
-    }
+    check_not_ahead(policy, &statement.signed_at, now)?;
     if statement.approver == request.requested_by && !policy.allow_self_approval {
         return reject(
             Code::SelfApproval,
@@ -442,6 +527,38 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
         );
     }
     Ok(())
+}
+
+/// Rule 3's last part: not signed ahead of the verifier's clock.
+fn check_not_ahead(policy: &VerifierPolicy, signed_at: &UtcTime, now: &UtcTime) -> Result<(), Rejection> {
+    if signed_at.unix_seconds() > now.unix_seconds().saturating_add(policy.max_clock_skew_seconds) {
+        return reject(
+            Code::SignedInFuture,
+            format!(
+                "signed at {signed_at}, more than {} s ahead of the verifier's clock ({now}); check the approver's clock",
+                policy.max_clock_skew_seconds
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The audit record of one call, before any rule ran.
+fn audit_record(decision: &[u8], now: &UtcTime) -> AuditRecord {
+    AuditRecord {
+        at: now.clone(),
+        outcome: String::new(),
+        message: String::new(),
+        execution: None,
+        request_sha256: None,
+        approver: None,
+        verdict: None,
+        credential_id: None,
+        statement_challenge: None,
+        decision: (decision.len() <= MAX_DECISION_BYTES)
+            .then(|| String::from_utf8(decision.to_vec()).ok())
+            .flatten(),
+    }
 }
 
 /// Rule 6.
@@ -504,7 +621,7 @@ fn check_credential(
 /// counter, which the ledger checks atomically with the commit.
 fn check_assertion(
     policy: &VerifierPolicy,
-    parsed: &Parsed,
+    parsed: &Signed,
     credential: &CredentialRecord,
 ) -> Result<(), Rejection> {
     let client = &parsed.client_data;
