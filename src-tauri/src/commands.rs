@@ -231,6 +231,7 @@ pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<Se
                 .as_str(),
             pin: config.updates.as_ref().and_then(|u| u.pin.clone()),
         },
+        decision_endpoint: config.delivery.as_ref().map(|d| d.endpoint.clone()),
         policy_path: state.policy_path.as_ref().map(|p| p.display().to_string()),
         fixed: state.fixed.iter().map(|k| (*k).to_owned()).collect(),
     })

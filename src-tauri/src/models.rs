@@ -272,6 +272,9 @@ pub struct SettingsView {
     pub allow_software_authenticators: bool,
     pub quiet_hours: Option<QuietHoursView>,
     pub updates: UpdatesView,
+    /// Where decisions are posted instead of Step Functions (`[delivery]
+    /// endpoint`).
+    pub decision_endpoint: Option<String>,
     /// The organisation's policy file, when one is installed.
     pub policy_path: Option<String>,
     /// Setting keys the organisation's policy fixes (shown read-only).

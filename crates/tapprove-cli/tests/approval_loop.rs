@@ -79,16 +79,27 @@ impl Loop {
         this
     }
 
-    /// Starts the enrolment service on a free port; it stops with the runtime.
+    /// Starts the enrolment service and the decision endpoint (what
+    /// `tapprove-verifier serve` runs) on a free port; they stop with the
+    /// runtime.
     fn start_enrolment(&self, config: &Config) -> String {
         self.runtime.block_on(async {
             let aws = self.moto.sdk_config().await;
             let service = tapprove_verifier::enrol::EnrolService::from_config(&aws, config).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
+            let decisions = tapprove_verifier::decisions::DecisionService::new(
+                config.policy(),
+                tapprove_engine_admin_registry(&aws, config),
+                StepFunctions::new(&aws),
+            );
+            let services = tapprove_verifier::http::Services {
+                enrolment: std::sync::Arc::new(service),
+                decisions: std::sync::Arc::new(decisions),
+            };
             tokio::spawn(tapprove_verifier::http::serve(
                 listener,
-                std::sync::Arc::new(service),
+                services,
                 std::future::pending(),
             ));
             url
@@ -242,6 +253,12 @@ impl Loop {
 
     /// The id of the one pending request `who` sees (polling until it shows).
     fn inbox_id(&self, who: &Approver) -> String {
+        self.inbox_id_titled(who, "")
+    }
+
+    /// The id of the pending request `who` sees whose title contains
+    /// `title` (polling until it shows).
+    fn inbox_id_titled(&self, who: &Approver, title: &str) -> String {
         let start = Instant::now();
         loop {
             let out = self.as_(who, &["--json", "inbox"]);
@@ -251,7 +268,12 @@ impl Loop {
                 String::from_utf8_lossy(&out.stderr)
             );
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if let Some(id) = v["requests"][0]["id"].as_str() {
+            let found = v["requests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["title"].as_str().is_some_and(|t| t.contains(title)));
+            if let Some(id) = found.and_then(|r| r["id"].as_str()) {
                 return id.to_owned();
             }
             assert!(
@@ -1202,4 +1224,116 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
     // The request still waits for a decision.
     assert_eq!(l.inbox_id(&bob), id);
     assert_eq!(l.state(&execution).status, "RUNNING");
+}
+
+/// Posts to the decision endpoint as any HTTP client would; returns the
+/// status and the JSON answer.
+fn post_decision(url: &str, authorization: &str, body: &Value) -> (u16, Value) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
+        .args(["-H", &format!("Authorization: {authorization}")])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["--data-binary", &body.to_string()])
+        .arg(format!("{url}/v1/decisions"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (answer, status) = text.rsplit_once('\n').unwrap();
+    (
+        status.trim().parse().unwrap(),
+        serde_json::from_str(answer).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn through_the_decision_endpoint_approvers_need_no_step_functions_access() {
+    let l = Loop::new("queue");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let mut config = Config::load(&l.config_path()).unwrap();
+    config.delivery = Some(tapprove_config::DeliverySettings {
+        endpoint: l.enrolment_url.clone(),
+    });
+    config.save(&l.config_path()).unwrap();
+    // Step Functions is a closed port for the approvers: only the endpoint
+    // can deliver their decisions.
+    let without_sfn = |who: &Approver| {
+        let mut env = l.moto.env(Some(&who.iam));
+        env.push(("AWS_ENDPOINT_URL_SFN".into(), "http://127.0.0.1:9".into()));
+        env
+    };
+
+    let approved = l.start("Scale the fleet to 12", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+    let out = l.run(without_sfn(&bob), &bob.state, &["--json", "approve", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let state = l.finished(&approved, Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["approvals"][0]["approver"], "bob");
+    let decision = output["approvals"][0]["decision"].clone();
+
+    let denied = l.start("Drop the orders table", "alice", 1, 600);
+    // carol's queue also still holds the request bob decided.
+    let id = l.inbox_id_titled(&carol, "Drop the orders table");
+    let out = l.run(
+        without_sfn(&carol),
+        &carol.state,
+        &["--json", "deny", &id, "--reason", "not without a backup"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let state = l.finished(&denied, Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.Denied")),
+        "{state:?}; carol's deny: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let cause: Value = serde_json::from_str(state.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(cause["statement"]["approver"], "carol");
+
+    // What the endpoint refuses, it says why, and sends nothing.
+    let auth = |d: &Value| {
+        use base64::Engine as _;
+        format!(
+            "Tapprove {}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.to_string())
+        )
+    };
+    let waiting = l.start("Rotate the signing key", "alice", 1, 600);
+    let mut edited = decision.clone();
+    edited["statement"]["reason"] = "edited after signing".into();
+    let token = json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus"});
+    let (status, answer) = post_decision(&l.enrolment_url, &auth(&edited), &token);
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("challenge_mismatch")),
+        "{answer}"
+    );
+    let (status, answer) = post_decision(&l.enrolment_url, "Bearer x", &token);
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("no_decision")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Tapprove")
+    );
+    let (status, answer) = post_decision(&l.enrolment_url, &auth(&decision), &json!({"token": "x"}));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("bad_request")),
+        "{answer}"
+    );
+    // A valid signature for a task that takes no result: gone, not sent.
+    let (status, answer) = post_decision(&l.enrolment_url, &auth(&decision), &token);
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (410, Some("task_gone")),
+        "{answer}"
+    );
+    assert_eq!(l.state(&waiting).status, "RUNNING");
 }

@@ -62,6 +62,22 @@ pub struct Config {
     /// Where and whether the app updates itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<UpdateSettings>,
+    /// How signed decisions reach Step Functions: with the approver's own
+    /// `SendTaskSuccess`/`SendTaskFailure` (absent), or through the
+    /// organisation's decision endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliverySettings>,
+}
+
+/// Delivery through the decision endpoint, for approvers who hold no Step
+/// Functions permission: the signed decision is the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// The endpoint's base URL (the core stack's `DecisionEndpointUrl`
+    /// output, or `tapprove-verifier serve`); decisions are posted to
+    /// `<endpoint>/v1/decisions`.
+    pub endpoint: String,
 }
 
 fn yes() -> bool {

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "sign_in",
     "notifications",
     "updates",
+    "delivery",
 ];
 
 /// Where the installers put the organisation's policy on this OS.
@@ -269,6 +270,9 @@ quiet_hours = { start = "22:00", end = "07:00" }
 
 [updates]
 channel = "off"
+
+[delivery]
+endpoint = "https://decisions.example.com"
 "#;
 
     fn write(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
@@ -315,8 +319,13 @@ channel = "off"
                 "sources",
                 "sign_in",
                 "notifications",
-                "updates"
+                "updates",
+                "delivery"
             ]
+        );
+        assert_eq!(
+            c.delivery.as_ref().unwrap().endpoint,
+            "https://decisions.example.com"
         );
         assert!(s.refuse_change("sign_in").unwrap().contains("policy.toml"));
         assert_eq!(s.refuse_change("tables"), None);

@@ -106,14 +106,16 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         sign_in: None,
         notifications: None,
         updates: None,
+        delivery: None,
     })
 }
 
 /// The organisation's policy for a deployment of `deploy/tapprove.yaml`
 /// (the core stack `stack`) and its group stacks (`deploy/group.yaml`,
 /// found by their `<stack>:group:<group>` exports): the relying party, the
-/// attestation rules, the tables, the enrolment endpoint, and one source per
-/// group. Sign-in, quiet hours and updates are the admin's to add.
+/// attestation rules, the tables, the enrolment endpoint, the decision
+/// endpoint when the stack has one, and one source per group. Sign-in,
+/// quiet hours and updates are the admin's to add.
 pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Result<toml::Table> {
     let stacks = tapprove_aws::cloudformation::Stacks::new(aws);
     let core = stacks.outputs(stack).await?;
@@ -133,10 +135,16 @@ pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Resu
             ))),
         }
     };
+    let endpoint = core.get("DecisionEndpointUrl").filter(|v| !v.is_empty()).cloned();
     let mut sources = Vec::new();
     for group_stack in stacks.exports(&format!("{stack}:group:")).await?.into_values() {
         let outputs = stacks.outputs(&group_stack).await?;
         let group = output(&outputs, &group_stack, "Group")?;
+        if outputs.get("Delivery").map(String::as_str) == Some("endpoint") && endpoint.is_none() {
+            return Err(crate::EngineError::Invalid(format!(
+                "group stack {group_stack} answers through the decision endpoint (Delivery=endpoint), but stack {stack} has none: update it with DecisionEndpoint=true"
+            )));
+        }
         sources.push(match output(&outputs, &group_stack, "Source")?.as_str() {
             "activity" => Source::Activity {
                 group,
@@ -172,6 +180,7 @@ pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Resu
             url: Some(output(&core, stack, "EnrolmentUrl")?),
             require_admin: false,
         },
+        delivery: endpoint.map(|endpoint| tapprove_config::DeliverySettings { endpoint }),
     };
     toml::Table::try_from(&policy)
         .map_err(|e| crate::EngineError::Invalid(format!("cannot write the policy: {e}")))
@@ -186,4 +195,6 @@ struct PolicyFromStack {
     tables: Tables,
     sources: Vec<Source>,
     enrolment: tapprove_config::EnrolmentSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<tapprove_config::DeliverySettings>,
 }

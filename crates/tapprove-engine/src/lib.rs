@@ -6,7 +6,8 @@
 //! acknowledged. It reports what happens as [`Event`]s.
 //!
 //! Delivery is journalled: [`Engine::decide`] writes the signed decision to
-//! the outbox before sending it, and [`Engine::flush`] resends whatever is
+//! the outbox before sending it (to Step Functions, or through the
+//! organisation's decision endpoint, [`endpoint`]), and [`Engine::flush`] resends whatever is
 //! still pending (after a network failure, a crash or a restart) until Step
 //! Functions acknowledges it or says the task is gone. Step Functions takes
 //! one result per task, so a resend can never count twice.
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod endpoint;
 pub mod enrol;
 mod error;
 pub mod install;
@@ -32,6 +34,7 @@ use tapprove_config::{Config, Source};
 use tapprove_core::canonical::request_sha256;
 use tapprove_proto::{Base64Url, Request, UtcTime, Verdict};
 
+pub use endpoint::DecisionEndpoint;
 pub use error::{EngineError, Result};
 pub use store::{InboxItem, OutboxEntry, OutboxState, Store};
 
@@ -121,13 +124,20 @@ pub struct Engine {
     approver: tokio::sync::OnceCell<String>,
     /// Approver queue URLs by group, looked up once.
     queue_urls: Mutex<std::collections::HashMap<String, String>>,
+    /// The decision endpoint, when decisions go through it.
+    endpoint: Option<DecisionEndpoint>,
 }
 
 impl Engine {
     /// Opens the engine with its database in `state_dir`.
     pub fn open(config: Config, aws: &aws_config::SdkConfig, state_dir: &Path) -> Result<Self> {
+        let endpoint = match &config.delivery {
+            Some(delivery) => Some(DecisionEndpoint::new(&delivery.endpoint)?),
+            None => None,
+        };
         let store = Store::open(&state_dir.join("tapprove.sqlite3"))?;
         Ok(Self {
+            endpoint,
             config,
             sfn: StepFunctions::new(aws),
             sqs: Queues::new(aws),
@@ -382,12 +392,18 @@ impl Engine {
 
     /// Sends one journalled decision and records the outcome.
     async fn deliver(&self, entry: &OutboxEntry) -> Result<DeliveryOutcome> {
-        let sent = if entry.verdict == Verdict::Approve.as_str() {
-            self.sfn.send_success(&entry.task_token, &entry.decision).await
+        let sent = if let Some(endpoint) = &self.endpoint {
+            endpoint.send(&entry.task_token, &entry.decision).await
+        } else if entry.verdict == Verdict::Approve.as_str() {
+            self.sfn
+                .send_success(&entry.task_token, &entry.decision)
+                .await
+                .map_err(|e| e.to_string())
         } else {
             self.sfn
                 .send_failure(&entry.task_token, "Tapprove.Denied", &entry.decision)
                 .await
+                .map_err(|e| e.to_string())
         };
         let now = now();
         let (state, reason, error, outcome) = match sent {
@@ -398,15 +414,12 @@ impl Engine {
                 None,
                 DeliveryOutcome::Closed { reason },
             ),
-            Err(e) => {
-                let error = e.to_string();
-                (
-                    OutboxState::Pending,
-                    None,
-                    Some(error.clone()),
-                    DeliveryOutcome::Pending { error },
-                )
-            }
+            Err(error) => (
+                OutboxState::Pending,
+                None,
+                Some(error.clone()),
+                DeliveryOutcome::Pending { error },
+            ),
         };
         // Once the task is decided, its queue message (if any) is done with.
         let queue = if state == OutboxState::Pending {

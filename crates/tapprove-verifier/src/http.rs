@@ -1,21 +1,26 @@
-//! The enrolment service over HTTP (`tapprove-verifier serve`).
+//! The enrolment service and the decision endpoint over HTTP
+//! (`tapprove-verifier serve`).
 //!
 //! `POST /v1/enrolments` with an enrolment request answers `201` with the
 //! receipt, or an error status with `{code, message}`; `POST
 //! /v1/credentials` (list, rename, revoke, withdraw one's own) answers
-//! `200` with the caller's credentials; `GET /healthz` answers `ok`. The Lambda handler routes function-URL events to the same
-//! [`EnrolService`].
+//! `200` with the caller's credentials; `POST /v1/decisions` delivers a
+//! signed decision ([`crate::decisions`]); `GET /healthz` answers `ok`.
+//! The Lambda handler routes function URL and API Gateway events to the
+//! same services.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tapprove_proto::limits::MAX_ENROLMENT_BYTES;
 
+use crate::decisions::{DECISIONS_PATH, DecisionService};
 use crate::enrol::{EnrolError, EnrolService};
 
 /// The path enrolments are posted to.
@@ -23,18 +28,25 @@ pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
 /// The path an approver's requests about their own credentials go to.
 pub const CREDENTIALS_PATH: &str = "/v1/credentials";
 
+/// What the server answers with.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub enrolment: Arc<EnrolService>,
+    pub decisions: Arc<DecisionService>,
+}
+
 /// The service's routes.
-pub fn router(service: Arc<EnrolService>) -> Router {
+pub fn router(services: Services) -> Router {
     Router::new()
         .route(ENROLMENTS_PATH, post(enrol))
         .route(CREDENTIALS_PATH, post(credentials))
+        .route(DECISIONS_PATH, post(decide))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_ENROLMENT_BYTES))
-        .with_state(service)
+        .with_state(services)
 }
 
-async fn enrol(State(service): State<Arc<EnrolService>>, body: Bytes) -> Response {
-    let (status, body) = answer(&service, &body).await;
+fn json_response((status, body): (u16, String)) -> Response {
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [("content-type", "application/json")],
@@ -43,14 +55,17 @@ async fn enrol(State(service): State<Arc<EnrolService>>, body: Bytes) -> Respons
         .into_response()
 }
 
-async fn credentials(State(service): State<Arc<EnrolService>>, body: Bytes) -> Response {
-    let (status, body) = answer_credentials(&service, &body).await;
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        [("content-type", "application/json")],
-        body,
-    )
-        .into_response()
+async fn enrol(State(services): State<Services>, body: Bytes) -> Response {
+    json_response(answer(&services.enrolment, &body).await)
+}
+
+async fn credentials(State(services): State<Services>, body: Bytes) -> Response {
+    json_response(answer_credentials(&services.enrolment, &body).await)
+}
+
+async fn decide(State(services): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    json_response(services.decisions.deliver(authorization, &body).await)
 }
 
 /// One credentials request as an HTTP status and a JSON body.
@@ -64,10 +79,10 @@ pub async fn answer_credentials(service: &EnrolService, body: &[u8]) -> (u16, St
 /// Serves `service` on `listener` until `stop` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    service: Arc<EnrolService>,
+    services: Services,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
+    axum::serve(listener, router(services))
         .with_graceful_shutdown(stop)
         .await
 }

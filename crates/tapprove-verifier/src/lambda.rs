@@ -7,8 +7,12 @@
 //!   a failure becoming the function error whose `errorType` is the
 //!   Step Functions error name (`Tapprove.Denied`, `Tapprove.<code>`) and
 //!   whose `errorMessage` is the cause;
-//! - HTTP requests through a Lambda function URL (payload format 2.0):
-//!   `POST /v1/enrolments`, answered by the enrolment service.
+//! - HTTP requests through a Lambda function URL or an API Gateway HTTP
+//!   API (payload format 2.0): `POST /v1/enrolments` and `/v1/credentials`,
+//!   answered by the enrolment service, and `POST /v1/decisions`, the
+//!   decision endpoint ([`crate::decisions`]);
+//! - the decision endpoint's Lambda authorizer events (payload format 2.0,
+//!   `type: REQUEST`), answered with a simple response.
 
 use std::sync::Arc;
 
@@ -18,6 +22,7 @@ use serde_json::{Value, json};
 use tapprove_aws::dynamodb::DynamoRegistry;
 use tapprove_core::VerifierPolicy;
 
+use crate::decisions::{DECISIONS_PATH, DecisionService, header};
 use crate::enrol::{EnrolError, EnrolService};
 use crate::gate::handle;
 use crate::http::{CREDENTIALS_PATH, ENROLMENTS_PATH, answer, answer_credentials, error_body};
@@ -28,11 +33,15 @@ pub struct Handler {
     pub policy: VerifierPolicy,
     pub registry: DynamoRegistry,
     pub enrolment: Arc<EnrolService>,
+    pub decisions: Arc<DecisionService>,
 }
 
 impl Handler {
     /// Answers one event.
     pub async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
+        if event.get("type").and_then(Value::as_str) == Some("REQUEST") && event.get("routeArn").is_some() {
+            return Ok(self.decisions.authorize(&event).await);
+        }
         if event.pointer("/requestContext/http").is_some() {
             return Ok(self.http(&event).await);
         }
@@ -66,11 +75,19 @@ impl Handler {
                 Ok(bytes) => answer_credentials(&self.enrolment, &bytes).await,
                 Err(e) => (e.status, error_body(&e)),
             },
+            ("POST", DECISIONS_PATH) => match body_of(event) {
+                Ok(bytes) => {
+                    self.decisions
+                        .deliver(header(event, "authorization"), &bytes)
+                        .await
+                }
+                Err(e) => (e.status, error_body(&e)),
+            },
             ("GET", "/healthz") => (200, "\"ok\"".to_owned()),
             _ => (
                 404,
                 error_body(&EnrolError::bad_request(format!(
-                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}"
+                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}, decisions to {DECISIONS_PATH}"
                 ))),
             ),
         };

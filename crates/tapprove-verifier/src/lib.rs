@@ -11,10 +11,12 @@
 //! registry under the caller's AWS identity, proven by a presigned
 //! `sts:GetCallerIdentity` request ([`identity`]); it is served over HTTP
 //! by `tapprove-verifier serve` ([`http`]) and through a Lambda function
-//! URL.
+//! URL. The decision endpoint ([`decisions`]) delivers signed decisions to
+//! Step Functions for approvers who hold no Step Functions permission.
 
 #![forbid(unsafe_code)]
 
+pub mod decisions;
 pub mod enrol;
 pub mod gate;
 pub mod http;

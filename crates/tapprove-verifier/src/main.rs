@@ -3,7 +3,8 @@
 //!
 //! - `tapprove-verifier worker [--config FILE]` long-polls the verifier
 //!   activity named in the configuration and answers the gate.
-//! - `tapprove-verifier serve [--listen ADDR]` serves enrolments over HTTP.
+//! - `tapprove-verifier serve [--listen ADDR]` serves enrolments and the
+//!   decision endpoint over HTTP.
 //! - `tapprove-verifier lambda` (or the binary deployed as a Lambda
 //!   `bootstrap`, where `AWS_LAMBDA_RUNTIME_API` is set) runs both as a
 //!   Lambda function.
@@ -23,6 +24,7 @@ use clap::{Parser, Subcommand};
 use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Config;
+use tapprove_verifier::decisions::DecisionService;
 use tapprove_verifier::enrol::EnrolService;
 
 #[derive(Debug, Parser)]
@@ -47,7 +49,7 @@ enum Command {
         #[arg(long, value_name = "ARN")]
         activity: Option<String>,
     },
-    /// Serve the enrolment endpoint over HTTP (runs until Ctrl-C or SIGTERM).
+    /// Serve the enrolment service and the decision endpoint over HTTP (runs until Ctrl-C or SIGTERM).
     Serve {
         /// Address to listen on; port 0 picks a free one (printed on start).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
@@ -123,10 +125,16 @@ async fn main() -> ExitCode {
                 }
             };
             match listener.local_addr() {
-                Ok(addr) => eprintln!("tapprove-verifier: enrolment service listening on http://{addr}"),
+                Ok(addr) => eprintln!(
+                    "tapprove-verifier: enrolment service and decision endpoint listening on http://{addr}"
+                ),
                 Err(e) => eprintln!("tapprove-verifier: listening (address unknown: {e})"),
             }
-            match tapprove_verifier::http::serve(listener, Arc::new(service), shutdown()).await {
+            let services = tapprove_verifier::http::Services {
+                enrolment: Arc::new(service),
+                decisions: Arc::new(decision_service(&aws, &config, registry)),
+            };
+            match tapprove_verifier::http::serve(listener, services, shutdown()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: the enrolment service stopped: {e}");
@@ -141,8 +149,9 @@ async fn main() -> ExitCode {
             };
             let handler = tapprove_verifier::lambda::Handler {
                 policy: config.policy(),
-                registry,
+                registry: registry.clone(),
                 enrolment: Arc::new(service),
+                decisions: Arc::new(decision_service(&aws, &config, registry)),
             };
             match tapprove_verifier::lambda::run(handler).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +162,14 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn decision_service(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+    registry: DynamoRegistry,
+) -> DecisionService {
+    DecisionService::new(config.policy(), registry, StepFunctions::new(aws))
 }
 
 fn enrol_service(

@@ -258,3 +258,156 @@ fn the_binary_answers_gate_calls_and_enrolment_urls_as_a_lambda_function() {
     let body: Value = serde_json::from_str(http.body["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["code"], "bad_request");
 }
+
+/// An API Gateway HTTP API event (payload format 2.0) for `POST
+/// /v1/decisions` carrying `authorization`: the authorizer's (`type:
+/// REQUEST`) or, with `body`, the route integration's.
+fn decisions_event(authorization: Option<&str>, body: Option<&Value>) -> Value {
+    let mut headers = json!({"content-type": "application/json", "user-agent": "tapprove"});
+    if let Some(a) = authorization {
+        headers["authorization"] = a.into();
+    }
+    let context = json!({
+        "accountId": "123456789012",
+        "apiId": "abcdef123",
+        "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
+        "domainPrefix": "abcdef123",
+        "http": {"method": "POST", "path": "/v1/decisions", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "tapprove"},
+        "requestId": "JKJaXmPLvHcESHA=",
+        "routeKey": "POST /v1/decisions",
+        "stage": "$default",
+        "time": "22/Nov/2026:10:00:00 +0000",
+        "timeEpoch": 1_795_341_600_000_u64
+    });
+    match body {
+        None => json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/POST/v1/decisions",
+            "identitySource": authorization.map(|a| vec![a]).unwrap_or_default(),
+            "routeKey": "POST /v1/decisions",
+            "rawPath": "/v1/decisions",
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": context,
+        }),
+        Some(body) => {
+            let mut context = context;
+            context["authorizer"] = json!({"lambda": {"approver": "bob@example.com"}});
+            json!({
+                "version": "2.0",
+                "routeKey": "POST /v1/decisions",
+                "rawPath": "/v1/decisions",
+                "rawQueryString": "",
+                "headers": headers,
+                "requestContext": context,
+                "body": body.to_string(),
+                "isBase64Encoded": false,
+            })
+        }
+    }
+}
+
+#[test]
+fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
+    use tapprove_test_support::{Harness, SIGNED};
+    use tapprove_verifier::decisions::authorization_for;
+
+    // bob's software key, registered in DynamoDB (in moto) as enrolment would.
+    let h = Harness::new();
+    let bob = h.enrol("bob@example.com", &["prod-approvers"], None);
+    let record = tapprove_test_support::block_on(tapprove_core::registry::Registry::credential(
+        &h.registry,
+        bob.as_bytes(),
+    ))
+    .unwrap()
+    .unwrap();
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        let registry = tapprove_aws::dynamodb::DynamoRegistry::new(
+            &aws,
+            tapprove_aws::dynamodb::TableNames::with_prefix("d"),
+        );
+        registry.create_tables().await.unwrap();
+        registry
+            .put_credential(&record, &tapprove_test_support::t(SIGNED))
+            .await
+            .unwrap();
+        registry.grant("bob@example.com", "prod-approvers").await.unwrap();
+    });
+    let decision = h.sign(
+        &tapprove_test_support::request(),
+        tapprove_proto::Verdict::Approve,
+        "bob@example.com",
+        &bob,
+        SIGNED,
+    );
+    let valid = authorization_for(&serde_json::to_string(&decision).unwrap());
+    let mut edited = serde_json::to_value(&decision).unwrap();
+    edited["statement"]["reason"] = "edited after signing".into();
+    let edited = authorization_for(&edited.to_string());
+    let token = json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus"});
+
+    let api = RuntimeApi::start(vec![
+        decisions_event(Some(&valid), None),
+        decisions_event(Some(&edited), None),
+        decisions_event(None, None),
+        decisions_event(Some(&edited), Some(&token)),
+        decisions_event(Some(&valid), Some(&token)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "rp_id = \"example.com\"\n[tables]\nregistry = \"d-registry\"\nledger = \"d-ledger\"\naudit = \"d-audit\"\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tapprove-verifier"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "tapprove-verifier")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("TAPPROVE_CONFIG", &config)
+        .envs(moto.env(None))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _function = Function(child);
+
+    // The authorizer: a simple response, authorised only for a signature
+    // that verifies with the approver's registered credential.
+    let admitted = api.next();
+    assert_eq!(admitted.kind, "response");
+    assert_eq!(admitted.body["isAuthorized"], true, "{:?}", admitted.body);
+    assert_eq!(admitted.body["context"]["approver"], "bob@example.com");
+    assert_eq!(admitted.body["context"]["verdict"], "approve");
+    for refused in [api.next(), api.next()] {
+        assert_eq!(refused.kind, "response");
+        assert_eq!(refused.body, json!({"isAuthorized": false}));
+    }
+    // The integration checks again what it sends, and says why it does not.
+    let answer = |posted: Posted| {
+        assert_eq!(posted.kind, "response");
+        let body: Value = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
+        (posted.body["statusCode"].as_u64().unwrap(), body)
+    };
+    let (status, body) = answer(api.next());
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("challenge_mismatch")),
+        "{body}"
+    );
+    // An admitted decision for a task Step Functions does not know: gone.
+    let (status, body) = answer(api.next());
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (410, Some("task_gone")),
+        "{body}"
+    );
+}

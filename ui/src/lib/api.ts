@@ -163,6 +163,8 @@ export interface SettingsView {
   /** local times, `HH:MM` */
   quietHours: { start: string; end: string } | null;
   updates: { channel: 'stable' | 'beta' | 'off'; pin: string | null };
+  /** where decisions are posted instead of Step Functions, when set */
+  decisionEndpoint: string | null;
   /** the organisation's policy file, when one is installed */
   policyPath: string | null;
   /** setting keys the org policy fixes: show read-only */

@@ -15,9 +15,10 @@ describe('Settings', () => {
   it('shows every setting, with the ones the organisation fixes read-only and locked', async () => {
     fakeBackend({
       settings: settings({
-        fixed: ['rp_id', 'sources', 'notifications', 'updates', 'autostart'],
+        fixed: ['rp_id', 'sources', 'notifications', 'updates', 'delivery', 'autostart'],
         quietHours: { start: '22:00', end: '07:00' },
         updates: { channel: 'stable', pin: '0.3.1' },
+        decisionEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com',
         policyPath: '/etc/tapprove/policy.toml',
       }),
     });
@@ -34,10 +35,14 @@ describe('Settings', () => {
       ['key_store', 'false'],
       ['notifications', 'true'],
       ['updates', 'true'],
+      ['delivery', 'true'],
       ['autostart', 'true'],
     ]);
     expect(row('notifications').textContent).toContain('No notifications from 22:00 to 07:00');
     expect(row('updates').textContent).toContain('only version 0.3.1');
+    expect(row('delivery').textContent).toContain(
+      'Through the decision endpoint https://abc123.execute-api.eu-west-1.amazonaws.com',
+    );
     expect(screen.getByTestId('policy-path').textContent).toContain('/etc/tapprove/policy.toml');
     expect(row('rp_id').textContent).toContain('set by your organisation');
     expect(row('rp_id').textContent).toContain('tapprove.example.com');

@@ -66,6 +66,7 @@ export function settings(overrides: Partial<SettingsView> = {}): SettingsView {
     allowSoftwareAuthenticators: false,
     quietHours: null,
     updates: { channel: 'stable', pin: null },
+    decisionEndpoint: null,
     policyPath: null,
     fixed: [],
     ...overrides,

@@ -1,0 +1,296 @@
+//! The decision endpoint: delivers a signed decision to Step Functions on
+//! behalf of an approver who holds no Step Functions permission at all.
+//! The signed decision is the credential.
+//!
+//! Wire format, `POST /v1/decisions`:
+//! - header `Authorization: Tapprove <base64url(the decision's JSON)>`;
+//! - body `{"task_token": "..."}`.
+//!
+//! Answers, all JSON:
+//! - `200 {"delivered": true, "verdict", "approver"}`;
+//! - `410 {"code": "task_gone", "gone", "message"}` when Step Functions no
+//!   longer takes a result for the task;
+//! - `401` with no decision, `403 {"code", "message"}` with one that is not
+//!   admitted (the rule's code), `400` for a malformed body;
+//! - `503` when the registry or Step Functions could not be reached (the
+//!   caller retries).
+//!
+//! In AWS the route sits behind an API Gateway HTTP API. Its Lambda
+//! authorizer (this function, payload format 2.0, simple responses)
+//! admits only a decision whose signature verifies
+//! ([`Verifier::admit_json`]). The route's integration (this function
+//! again) admits it once more, because it must send exactly the decision it
+//! checked, and then calls `SendTaskSuccess` (approve: the decision is the
+//! output) or `SendTaskFailure` (deny: `Tapprove.Denied`, the decision is
+//! the cause), as the app would have. `tapprove-verifier serve` answers the
+//! same route itself.
+//!
+//! Admission is not verification: the gate's verifier still checks the
+//! decision in full (request, time window, group, counter, single use)
+//! when Step Functions hands it on.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tapprove_aws::dynamodb::DynamoRegistry;
+use tapprove_aws::sfn::{Delivery, StepFunctions, TaskGone, TaskToken};
+use tapprove_core::{Admitted, Verifier, VerifierPolicy, VerifyError};
+use tapprove_proto::Verdict;
+use tapprove_proto::limits::MAX_DECISION_BYTES;
+
+/// The path decisions are posted to.
+pub const DECISIONS_PATH: &str = "/v1/decisions";
+/// The `Authorization` scheme that carries a decision.
+pub const SCHEME: &str = "Tapprove";
+/// Task tokens are at most 1024 characters (Step Functions' limit); the
+/// body is the token and little else.
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// Why the endpoint did not deliver: an HTTP status and `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// Why the task takes no result (`410` only).
+    pub gone: Option<TaskGone>,
+}
+
+impl Refusal {
+    fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            gone: None,
+        }
+    }
+
+    /// The JSON body of the answer.
+    pub fn body(&self) -> String {
+        let mut body = json!({"code": self.code, "message": self.message});
+        if let Some(gone) = self.gone {
+            body["gone"] = json!(gone);
+        }
+        body.to_string()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryBody {
+    task_token: String,
+}
+
+/// Admits and delivers decisions.
+#[derive(Debug, Clone)]
+pub struct DecisionService {
+    policy: VerifierPolicy,
+    registry: DynamoRegistry,
+    sfn: StepFunctions,
+}
+
+impl DecisionService {
+    pub fn new(policy: VerifierPolicy, registry: DynamoRegistry, sfn: StepFunctions) -> Self {
+        Self {
+            policy,
+            registry,
+            sfn,
+        }
+    }
+
+    /// Admits the decision an `Authorization` header carries; returns it
+    /// with its exact text.
+    pub async fn admit(&self, authorization: Option<&str>) -> Result<(Admitted, String), Refusal> {
+        let text = decision_of(authorization)?;
+        let verifier = Verifier::new(&self.policy, &self.registry, &self.registry);
+        match verifier.admit_json(text.as_bytes(), &crate::now()).await {
+            Ok(admitted) => Ok((admitted, text)),
+            Err(VerifyError::Rejected(r)) => Err(Refusal::new(403, r.code.as_str(), r.message)),
+            Err(e) => Err(Refusal::new(
+                503,
+                "registry_unavailable",
+                format!("the registry could not be read; try again: {e}"),
+            )),
+        }
+    }
+
+    /// Answers one `POST /v1/decisions`: a status and a JSON body.
+    pub async fn deliver(&self, authorization: Option<&str>, body: &[u8]) -> (u16, String) {
+        match self.try_deliver(authorization, body).await {
+            Ok(answer) => (200, answer.to_string()),
+            Err(refusal) => (refusal.status, refusal.body()),
+        }
+    }
+
+    async fn try_deliver(&self, authorization: Option<&str>, body: &[u8]) -> Result<Value, Refusal> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Refusal::new(
+                413,
+                "bad_request",
+                format!("the body is over {MAX_BODY_BYTES} bytes; it carries only the task token"),
+            ));
+        }
+        let body: DeliveryBody = serde_json::from_slice(body).map_err(|e| {
+            Refusal::new(
+                400,
+                "bad_request",
+                format!("the body must be {{\"task_token\": \"...\"}}: {e}"),
+            )
+        })?;
+        if body.task_token.trim().is_empty() {
+            return Err(Refusal::new(400, "bad_request", "the task token is empty"));
+        }
+        let (admitted, text) = self.admit(authorization).await?;
+        let token = TaskToken(body.task_token);
+        let sent = match admitted.verdict() {
+            Verdict::Approve => self.sfn.send_success(&token, &text).await,
+            Verdict::Deny => self.sfn.send_failure(&token, "Tapprove.Denied", &text).await,
+        };
+        match sent {
+            Ok(Delivery::Acknowledged) => Ok(json!({
+                "delivered": true,
+                "verdict": admitted.verdict().as_str(),
+                "approver": admitted.approver(),
+            })),
+            Ok(Delivery::Gone(gone)) => Err(Refusal {
+                gone: Some(gone),
+                ..Refusal::new(
+                    410,
+                    "task_gone",
+                    format!(
+                        "Step Functions no longer takes a result for this task: {}",
+                        gone.explain()
+                    ),
+                )
+            }),
+            Err(e) => Err(Refusal::new(
+                503,
+                "step_functions_unavailable",
+                format!("Step Functions did not take the result; try again: {e}"),
+            )),
+        }
+    }
+
+    /// Answers an API Gateway HTTP API Lambda authorizer event (payload
+    /// format 2.0) with a simple response: authorised only for an admitted
+    /// decision, whose approver, verdict and credential go to the
+    /// integration as context.
+    pub async fn authorize(&self, event: &Value) -> Value {
+        let authorization = header(event, "authorization");
+        match self.admit(authorization).await {
+            Ok((admitted, _)) => json!({
+                "isAuthorized": true,
+                "context": {
+                    "approver": admitted.approver(),
+                    "verdict": admitted.verdict().as_str(),
+                    "credential": admitted.credential_label(),
+                },
+            }),
+            Err(refusal) => {
+                eprintln!(
+                    "tapprove-verifier: decision endpoint refused a delivery: {} ({})",
+                    refusal.code, refusal.message
+                );
+                json!({"isAuthorized": false})
+            }
+        }
+    }
+}
+
+/// A header of an API Gateway or function URL event (names are lower case
+/// there).
+pub fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+    event
+        .get("headers")
+        .and_then(Value::as_object)?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
+}
+
+/// The decision's JSON text from `Authorization: Tapprove <base64url>`.
+pub fn decision_of(authorization: Option<&str>) -> Result<String, Refusal> {
+    let no_decision = |why: &str| {
+        Refusal::new(
+            401,
+            "no_decision",
+            format!("{why}: send the signed decision as `Authorization: {SCHEME} <base64url of its JSON>`"),
+        )
+    };
+    let value = authorization.ok_or_else(|| no_decision("no Authorization header"))?;
+    let (scheme, encoded) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| no_decision("the Authorization header has no scheme"))?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) {
+        return Err(no_decision(&format!("the Authorization scheme is `{scheme}`")));
+    }
+    let encoded = encoded.trim();
+    if encoded.len() > MAX_DECISION_BYTES.div_ceil(3) * 4 {
+        return Err(Refusal::new(
+            403,
+            "field_too_large",
+            format!("the decision is over {MAX_DECISION_BYTES} bytes"),
+        ));
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|e| {
+        Refusal::new(
+            403,
+            "malformed_base64",
+            format!("the decision is not unpadded base64url: {e}"),
+        )
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| Refusal::new(403, "malformed_decision", "the decision is not UTF-8 JSON"))
+}
+
+/// The `Authorization` value that carries `decision` (its JSON text).
+pub fn authorization_for(decision: &str) -> String {
+    format!("{SCHEME} {}", URL_SAFE_NO_PAD.encode(decision.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_round_trips_and_bad_ones_say_how_to_send_it() {
+        let text = r#"{"tapprove":"approval/v1"}"#;
+        assert_eq!(decision_of(Some(&authorization_for(text))).unwrap(), text);
+        assert_eq!(
+            decision_of(Some(&authorization_for(text).replace("Tapprove", "tapprove"))).unwrap(),
+            text
+        );
+        for (value, code) in [
+            (None, "no_decision"),
+            (Some("Bearer abc"), "no_decision"),
+            (Some("Tapprove"), "no_decision"),
+            (Some("Tapprove abc="), "malformed_base64"),
+            (Some("Tapprove //8"), "malformed_base64"),
+            (Some("Tapprove _w"), "malformed_decision"),
+        ] {
+            let refusal = decision_of(value).unwrap_err();
+            assert_eq!(refusal.code, code, "{value:?}");
+            if code == "no_decision" {
+                assert_eq!(refusal.status, 401);
+                assert!(
+                    refusal.message.contains("Authorization: Tapprove"),
+                    "{}",
+                    refusal.message
+                );
+            }
+        }
+        let huge = format!("Tapprove {}", "A".repeat(MAX_DECISION_BYTES * 2));
+        assert_eq!(decision_of(Some(&huge)).unwrap_err().code, "field_too_large");
+    }
+
+    #[test]
+    fn headers_are_found_whatever_their_case() {
+        let event = json!({"headers": {"authorization": "Tapprove x", "Content-Type": "application/json"}});
+        assert_eq!(header(&event, "Authorization"), Some("Tapprove x"));
+        assert_eq!(header(&event, "content-type"), Some("application/json"));
+        assert_eq!(header(&json!({}), "authorization"), None);
+    }
+}
