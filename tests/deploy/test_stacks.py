@@ -15,6 +15,7 @@ verifier in this deployment is not exercised; the approval loop's tests run
 the same gate definition with the verifier as an activity worker.
 """
 
+import ast
 import io
 import json
 import os
@@ -253,3 +254,110 @@ def test_policy_init_says_what_is_missing(moto, stacks, env, tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "HH:MM" in bad.stderr, bad.stderr
+
+
+def statements_of(moto, policy_arn):
+    iam = client(moto, "iam")
+    policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
+    version = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"])
+    return version["PolicyVersion"]["Document"]["Statement"]
+
+
+def actions(statements):
+    found = set()
+    for s in statements:
+        found.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    return found
+
+
+def verifier_role_actions(moto, function_arn):
+    role = client(moto, "lambda").get_function(FunctionName=function_arn)["Configuration"]["Role"]
+    document = client(moto, "iam").get_role_policy(RoleName=role.rsplit("/", 1)[-1], PolicyName="verifier")["PolicyDocument"]
+    if isinstance(document, str):
+        # moto keeps a CloudFormation role's inline policy as the template's
+        # object and answers with its JSON text or, at times, its Python repr.
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            document = ast.literal_eval(document)
+    return actions(document["Statement"])
+
+
+def test_the_decision_endpoint_sends_signed_decisions_through_the_verifier(moto, stacks, env, tmp_path):
+    core = deploy(
+        moto,
+        "tapdec",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "DecisionEndpoint": "true",
+        },
+    )
+    ops = deploy(
+        moto, "tapdec-ops", "group.yaml", {"CoreStack": "tapdec", "Group": "ops", "Source": "queue", "Delivery": "endpoint"}
+    )
+    build = deploy(
+        moto, "tapdec-build", "group.yaml", {"CoreStack": "tapdec", "Group": "build", "Source": "activity", "Delivery": "endpoint"}
+    )
+    apigw = client(moto, "apigatewayv2")
+    [api] = [a for a in apigw.get_apis()["Items"] if a["Name"] == "tapdec-decisions"]
+    assert api["ProtocolType"] == "HTTP"
+    assert core["DecisionEndpointUrl"] == api["ApiEndpoint"]
+    # One route, the path the verifier serves, behind the verifier as a
+    # REQUEST authorizer that reads the Authorization header, never caches,
+    # and answers simple responses in payload format 2.0.
+    [authorizer] = apigw.get_authorizers(ApiId=api["ApiId"])["Items"]
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["EnableSimpleResponses"] is True
+    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+    assert f"/functions/{core['VerifierFunctionArn']}/invocations" in authorizer["AuthorizerUri"]
+    [route] = apigw.get_routes(ApiId=api["ApiId"])["Items"]
+    assert route["RouteKey"] == "POST /v1/decisions"
+    assert (route["AuthorizationType"], route["AuthorizerId"]) == ("CUSTOM", authorizer["AuthorizerId"])
+    [integration] = apigw.get_integrations(ApiId=api["ApiId"])["Items"]
+    assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == core["VerifierFunctionArn"]
+    assert integration["PayloadFormatVersion"] == "2.0"
+    [stage] = apigw.get_stages(ApiId=api["ApiId"])["Items"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+
+    # The verifier sends the results; approvers of these groups cannot,
+    # and keep only the heartbeat of the activity tasks they hold.
+    sends = {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert sends <= verifier_role_actions(moto, core["VerifierFunctionArn"])
+    assert not sends & verifier_role_actions(moto, stacks[0]["VerifierFunctionArn"])
+    assert not actions(statements_of(moto, ops["ApproverPolicyArn"])) & (sends | {"states:SendTaskHeartbeat"})
+    build_actions = actions(statements_of(moto, build["ApproverPolicyArn"]))
+    assert "states:SendTaskHeartbeat" in build_actions and not build_actions & sends
+    assert sends <= actions(statements_of(moto, stacks[1]["ApproverPolicyArn"]))
+
+    # The org policy sends the apps' decisions there.
+    out_file = tmp_path / "policy.toml"
+    run = subprocess.run(
+        [str(TAPPROVE), "admin", "policy", "init", "--stack", "tapdec", "--out", str(out_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    policy = tomllib.loads(out_file.read_text())
+    assert policy["delivery"] == {"endpoint": core["DecisionEndpointUrl"]}
+    assert "delivery" not in tomllib.loads(
+        subprocess.run(
+            [str(TAPPROVE), "admin", "policy", "init", "--stack", "tapprove"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+
+    # A group that answers through an endpoint its core stack lacks is a
+    # deployment mistake policy init names.
+    deploy(moto, "tapnodec", "tapprove.yaml", {"RpId": "nodec.example.com", "VerifierCodeBucket": "tapprove-artifacts", "VerifierCodeKey": "verifier/arm64.zip"})
+    deploy(moto, "tapnodec-ops", "group.yaml", {"CoreStack": "tapnodec", "Group": "ops", "Delivery": "endpoint"})
+    refused = subprocess.run(
+        [str(TAPPROVE), "admin", "policy", "init", "--stack", "tapnodec"], env=env, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "DecisionEndpoint=true" in refused.stderr, refused.stderr

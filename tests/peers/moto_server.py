@@ -55,6 +55,16 @@ small, targeted patches (see ``install_patches``):
    (CreateFunctionUrlConfig) and Step Functions (CreateActivity) backends, and
    make the state machine model use the server's backend and substitute
    ${Key} for each key of DefinitionSubstitutions, as CloudFormation does.
+10. moto's CloudFormation has no AWS::ApiGatewayV2 models either, so it skips
+   an HTTP API with its authorizer, integration, route and stage (and a
+   Fn::GetAtt of the API fails the stack), and its server has no
+   GetAuthorizers.  We add models for the five types on moto's API Gateway v2
+   backend (CreateApi, CreateAuthorizer, CreateIntegration, CreateRoute,
+   CreateStage), so the server answers about a stack's API, and add the
+   GetAuthorizers action.
+11. moto's CloudFormation resolves ``Ref: AWS::NoValue`` in a list (such as
+   an ``Fn::If`` choosing whether a policy statement exists) to a null
+   element; CloudFormation removes the element.  We remove it.
 """
 
 from __future__ import annotations
@@ -75,7 +85,7 @@ import uuid
 # Maximum time an empty GetActivityTask long-poll waits (AWS: 60 s).
 ACTIVITY_POLL_SECONDS = 60.0
 
-# The CloudFormation models of patch 9 (strong references, see there).
+# The CloudFormation models of patches 9 and 10 (strong references, see there).
 CFN_MODELS: list[type] = []
 
 
@@ -398,6 +408,17 @@ def install_patches() -> None:
     # moto's CloudFormation finds models as CloudFormationModel.__subclasses__()
     # (moto.cloudformation.parsing.get_model_map), so defining these classes
     # registers them; CFN_MODELS keeps them alive (__subclasses__ is weak).
+    def register_cfn_models(*models: type) -> None:
+        CFN_MODELS.extend(models)
+        parsing = sys.modules.get("moto.cloudformation.parsing")
+        if parsing is not None:  # already imported: drop its cached model lists
+            for cached in (
+                parsing.get_model_list,
+                parsing.get_model_map,
+                parsing.get_name_type_map,
+            ):
+                cached.cache_clear()
+
     class LambdaUrlResource(CloudFormationModel):
         """AWS::Lambda::Url: the function's URL config in moto's Lambda
         backend, as lambda:CreateFunctionUrlConfig makes it."""
@@ -573,15 +594,7 @@ def install_patches() -> None:
                 resource_name
             )
 
-    CFN_MODELS.extend([LambdaUrlResource, ActivityResource])
-    parsing = sys.modules.get("moto.cloudformation.parsing")
-    if parsing is not None:  # already imported: drop its cached model lists
-        for cached in (
-            parsing.get_model_list,
-            parsing.get_model_map,
-            parsing.get_name_type_map,
-        ):
-            cached.cache_clear()
+    register_cfn_models(LambdaUrlResource, ActivityResource)
 
     # AWS::StepFunctions::StateMachine: moto's model uses the plain backend
     # and ignores DefinitionSubstitutions and GetAtt Arn.
@@ -679,6 +692,439 @@ def install_patches() -> None:
     )
     StateMachine.has_cfn_attr = classmethod(sm_has_cfn_attr)
     StateMachine.get_cfn_attribute = sm_get_cfn_attribute
+
+    # ------------------------------------------------------------------
+    # CloudFormation: AWS::ApiGatewayV2 models, and GetAuthorizers (patch 10).
+    # ------------------------------------------------------------------
+    from moto.apigatewayv2 import responses as apigwv2_responses
+    from moto.apigatewayv2.exceptions import ApiNotFound
+    from moto.apigatewayv2.models import apigatewayv2_backends
+
+    def apigwv2_backend(account_id, region_name):
+        return apigatewayv2_backends[account_id][region_name]
+
+    def camel_keys(settings: dict | None) -> dict | None:
+        """A CloudFormation settings object ({"ThrottlingBurstLimit": 50}) with
+        the API's field names ({"throttlingBurstLimit": 50})."""
+        if settings is None:
+            return None
+        return {k[:1].lower() + k[1:]: v for k, v in settings.items()}
+
+    class ApiResource(CloudFormationModel):
+        """AWS::ApiGatewayV2::Api: an API in moto's API Gateway v2 backend, as
+        CreateApi makes it."""
+
+        __module__ = "moto.apigatewayv2.models"
+
+        def __init__(self, api):
+            self.api = api
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.api.api_id  # Ref: the API's id
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGatewayV2::Api"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("ApiEndpoint", "ApiId")
+
+        def get_cfn_attribute(self, attribute_name: str):
+            if attribute_name == "ApiEndpoint":
+                return self.api.api_endpoint
+            if attribute_name == "ApiId":
+                return self.api.api_id
+            raise unknown_attribute()
+
+        @staticmethod
+        def settings(name, properties) -> dict:
+            """The arguments create_api and update_api share."""
+            return {
+                "api_key_selection_expression": properties.get(
+                    "ApiKeySelectionExpression"
+                ),
+                "cors_configuration": camel_keys(properties.get("CorsConfiguration")),
+                "description": properties.get("Description"),
+                "disable_schema_validation": properties.get("DisableSchemaValidation"),
+                "disable_execute_api_endpoint": properties.get(
+                    "DisableExecuteApiEndpoint"
+                ),
+                "name": name,
+                "route_selection_expression": properties.get(
+                    "RouteSelectionExpression"
+                ),
+                "version": properties.get("Version"),
+            }
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            properties = cloudformation_json["Properties"]
+            return cls(
+                apigwv2_backend(account_id, region_name).create_api(
+                    protocol_type=properties["ProtocolType"],
+                    tags=properties.get("Tags"),  # a map, as in CreateApi
+                    **cls.settings(resource_name, properties),  # Name, or generated
+                )
+            )
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource,
+            new_resource_name,
+            cloudformation_json,
+            account_id,
+            region_name,
+        ):
+            properties = cloudformation_json["Properties"]
+            if properties["ProtocolType"] == original_resource.api.protocol_type:
+                # The API (and so its parts) stays.
+                backend = apigwv2_backend(account_id, region_name)
+                api = backend.update_api(
+                    original_resource.api.api_id,
+                    **cls.settings(new_resource_name, properties),
+                )
+                backend.tag_resource(api.arn, properties.get("Tags"))
+                return original_resource
+            new = cls.create_from_cloudformation_json(  # a new ProtocolType replaces it
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            cls.delete_from_cloudformation_json(
+                original_resource.physical_resource_id,
+                cloudformation_json,
+                account_id,
+                region_name,
+            )
+            return new
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            # resource_name is the physical id: the API's id.  Its parts go
+            # with it; deleting an absent API is a no-op.
+            apigwv2_backend(account_id, region_name).delete_api(resource_name)
+
+    class ApiPart:
+        """What the models of an API's parts (authorizer, integration, route,
+        stage) share.  moto keeps a part inside its API, so a model holds the
+        API's id besides the part's own (its Ref).  Each part defines
+        create(backend, api_id, properties) -> id, remove(backend, api_id, id)
+        and change(backend, api_id, id, properties), the in-place update, or
+        change = None to be replaced on every update.  A mixin, not a
+        CloudFormationModel: moto only registers direct subclasses."""
+
+        id_attribute: str | None = None  # the GetAtt of the part's id
+
+        def __init__(self, api_id: str, part_id: str):
+            self.api_id = api_id
+            self.part_id = part_id
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.part_id
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == cls.id_attribute
+
+        def get_cfn_attribute(self, attribute_name: str):
+            if attribute_name == self.id_attribute:
+                return self.part_id
+            raise unknown_attribute()
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            properties = cloudformation_json["Properties"]
+            backend = apigwv2_backend(account_id, region_name)
+            api_id = properties["ApiId"]
+            return cls(api_id, cls.create(backend, api_id, properties))
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource,
+            new_resource_name,
+            cloudformation_json,
+            account_id,
+            region_name,
+        ):
+            properties = cloudformation_json["Properties"]
+            if properties["ApiId"] == original_resource.api_id and cls.change:
+                cls.change(
+                    apigwv2_backend(account_id, region_name),
+                    original_resource.api_id,
+                    original_resource.part_id,
+                    properties,
+                )
+                return original_resource  # the id stays, and what refers to it
+            # Replacement.  The old part goes first: a stage replaced on the
+            # same API keeps its name, which is its key there.
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+        def delete(self, account_id, region_name) -> None:
+            # moto's ResourceMap deletes a resource through this method when
+            # the model has one; delete_from_cloudformation_json would get the
+            # template's ApiId unresolved ({"Ref": ...}), so pass the id here.
+            self.delete_from_cloudformation_json(
+                self.part_id,
+                {"Properties": {"ApiId": self.api_id}},
+                account_id,
+                region_name,
+            )
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            try:  # resource_name is the physical id: the part's id
+                cls.remove(
+                    apigwv2_backend(account_id, region_name),
+                    cloudformation_json["Properties"]["ApiId"],
+                    resource_name,
+                )
+            except ApiNotFound:
+                pass  # the API went first, and its parts with it
+
+    class AuthorizerResource(ApiPart, CloudFormationModel):
+        """AWS::ApiGatewayV2::Authorizer, as CreateAuthorizer makes it."""
+
+        __module__ = "moto.apigatewayv2.models"
+        id_attribute = "AuthorizerId"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGatewayV2::Authorizer"
+
+        @staticmethod
+        def settings(properties) -> dict:
+            """The arguments create_authorizer and update_authorizer share."""
+            return {
+                "auth_creds_arn": properties.get("AuthorizerCredentialsArn"),
+                "auth_payload_format_version": properties.get(
+                    "AuthorizerPayloadFormatVersion"
+                ),
+                "auth_result_ttl": properties.get("AuthorizerResultTtlInSeconds"),
+                "authorizer_type": properties["AuthorizerType"],
+                "authorizer_uri": properties.get("AuthorizerUri"),
+                "enable_simple_response": properties.get("EnableSimpleResponses"),
+                "identity_source": properties.get("IdentitySource"),
+                "identity_validation_expr": properties.get(
+                    "IdentityValidationExpression"
+                ),
+                "jwt_config": camel_keys(properties.get("JwtConfiguration")),
+                "name": properties["Name"],
+            }
+
+        @classmethod
+        def create(cls, backend, api_id, properties) -> str:
+            return backend.create_authorizer(api_id, **cls.settings(properties)).id
+
+        @classmethod
+        def change(cls, backend, api_id, part_id, properties) -> None:
+            backend.update_authorizer(api_id, part_id, **cls.settings(properties))
+
+        @staticmethod
+        def remove(backend, api_id, part_id) -> None:
+            backend.delete_authorizer(api_id, part_id)
+
+    class IntegrationResource(ApiPart, CloudFormationModel):
+        """AWS::ApiGatewayV2::Integration, as CreateIntegration makes it
+        (ResponseParameters, shaped differently in CloudFormation, is not
+        passed on)."""
+
+        __module__ = "moto.apigatewayv2.models"
+        id_attribute = "IntegrationId"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGatewayV2::Integration"
+
+        @staticmethod
+        def settings(properties) -> dict:
+            """The arguments create_integration and update_integration share."""
+            return {
+                "connection_id": properties.get("ConnectionId"),
+                "connection_type": properties.get("ConnectionType"),
+                "content_handling_strategy": properties.get("ContentHandlingStrategy"),
+                "credentials_arn": properties.get("CredentialsArn"),
+                "description": properties.get("Description"),
+                "integration_method": properties.get("IntegrationMethod"),
+                "integration_subtype": properties.get("IntegrationSubtype"),
+                "integration_type": properties["IntegrationType"],
+                "integration_uri": properties.get("IntegrationUri"),
+                "passthrough_behavior": properties.get("PassthroughBehavior"),
+                "payload_format_version": properties.get("PayloadFormatVersion"),
+                "request_parameters": properties.get("RequestParameters"),
+                "request_templates": properties.get("RequestTemplates"),
+                "response_parameters": None,
+                "template_selection_expression": properties.get(
+                    "TemplateSelectionExpression"
+                ),
+                "timeout_in_millis": properties.get("TimeoutInMillis"),
+                "tls_config": camel_keys(properties.get("TlsConfig")),
+            }
+
+        @classmethod
+        def create(cls, backend, api_id, properties) -> str:
+            return backend.create_integration(
+                api_id=api_id, **cls.settings(properties)
+            ).id
+
+        @classmethod
+        def change(cls, backend, api_id, part_id, properties) -> None:
+            backend.update_integration(
+                api_id=api_id, integration_id=part_id, **cls.settings(properties)
+            )
+
+        @staticmethod
+        def remove(backend, api_id, part_id) -> None:
+            backend.delete_integration(api_id, part_id)
+
+    class RouteResource(ApiPart, CloudFormationModel):
+        """AWS::ApiGatewayV2::Route, as CreateRoute makes it."""
+
+        __module__ = "moto.apigatewayv2.models"
+        id_attribute = "RouteId"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGatewayV2::Route"
+
+        @staticmethod
+        def settings(properties) -> dict:
+            """The arguments create_route and update_route share."""
+            return {
+                "api_key_required": properties.get("ApiKeyRequired", False),
+                "authorization_scopes": properties.get("AuthorizationScopes"),
+                "authorization_type": properties.get("AuthorizationType"),
+                "authorizer_id": properties.get("AuthorizerId"),
+                "model_selection_expression": properties.get(
+                    "ModelSelectionExpression"
+                ),
+                "operation_name": properties.get("OperationName"),
+                "request_models": properties.get("RequestModels"),
+                "request_parameters": {  # name -> {"Required": bool}
+                    k: camel_keys(v)
+                    for k, v in properties.get("RequestParameters", {}).items()
+                },
+                "route_key": properties["RouteKey"],
+                "route_response_selection_expression": properties.get(
+                    "RouteResponseSelectionExpression"
+                ),
+                "target": properties.get("Target"),
+            }
+
+        @classmethod
+        def create(cls, backend, api_id, properties) -> str:
+            return backend.create_route(
+                api_id=api_id, **cls.settings(properties)
+            ).route_id
+
+        @classmethod
+        def change(cls, backend, api_id, part_id, properties) -> None:
+            backend.update_route(
+                api_id=api_id, route_id=part_id, **cls.settings(properties)
+            )
+
+        @staticmethod
+        def remove(backend, api_id, part_id) -> None:
+            backend.delete_route(api_id, part_id)
+
+    class StageResource(ApiPart, CloudFormationModel):
+        """AWS::ApiGatewayV2::Stage, as CreateStage makes it.  Ref: the stage's
+        name; no GetAtt."""
+
+        __module__ = "moto.apigatewayv2.models"
+        change = None  # moto has no UpdateStage: an update replaces the stage
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGatewayV2::Stage"
+
+        @staticmethod
+        def create(backend, api_id, properties) -> str:
+            config = {  # CreateStage's request body
+                "stageName": properties["StageName"],
+                "accessLogSettings": camel_keys(properties.get("AccessLogSettings")),
+                "autoDeploy": properties.get("AutoDeploy"),
+                "clientCertificateId": properties.get("ClientCertificateId"),
+                "defaultRouteSettings": camel_keys(
+                    properties.get("DefaultRouteSettings")
+                ),
+                "description": properties.get("Description"),
+                "routeSettings": {  # route key -> settings
+                    k: camel_keys(v)
+                    for k, v in properties.get("RouteSettings", {}).items()
+                },
+                "stageVariables": properties.get("StageVariables", {}),
+                "tags": properties.get("Tags", {}),
+            }
+            # moto fills in its defaults (defaultRouteSettings) for absent
+            # fields only, not for null ones.
+            config = {k: v for k, v in config.items() if v is not None}
+            return backend.create_stage(api_id, config).name
+
+        @staticmethod
+        def remove(backend, api_id, part_id) -> None:
+            backend.delete_stage(api_id, part_id)
+
+    register_cfn_models(
+        ApiResource,
+        AuthorizerResource,
+        IntegrationResource,
+        RouteResource,
+        StageResource,
+    )
+
+    # GetAuthorizers (GET /v2/apis/{apiId}/authorizers): moto has only the
+    # singular GetAuthorizer.  Like moto's GetRoutes, without pagination.
+    def get_authorizers(self):
+        api_id = self.path.split("/")[-2]
+        api = self.apigatewayv2_backend.get_api(api_id)
+        items = [a.to_json() for a in api.authorizers.values()]
+        return 200, {}, json.dumps({"items": items})
+
+    apigwv2_responses.ApiGatewayV2Response.get_authorizers = get_authorizers
+
+    # ------------------------------------------------------------------
+    # CloudFormation: AWS::NoValue removes a list element (patch 11).
+    # ------------------------------------------------------------------
+    from moto.cloudformation import parsing as cfn_parsing
+
+    if not getattr(cfn_parsing.clean_json, "_tapprove_patched", False):
+        resolve = cfn_parsing.clean_json
+
+        def clean_json(resource_json, resources_map):
+            # moto resolves `Ref: AWS::NoValue` (alone or out of an Fn::If)
+            # to None and drops it from objects, but keeps it in a list
+            # (a policy's Statement list then holds a null). CloudFormation
+            # removes the element. resolve() recurses through the module's
+            # clean_json, so nested lists get this too.
+            if isinstance(resource_json, list):
+                resolved = (clean_json(item, resources_map) for item in resource_json)
+                return [item for item in resolved if item is not None]
+            return resolve(resource_json, resources_map)
+
+        clean_json._tapprove_patched = True
+        cfn_parsing.clean_json = clean_json
 
 
 def enable_state_machine_execution(base_url: str) -> None:
