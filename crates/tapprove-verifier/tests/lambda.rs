@@ -139,12 +139,50 @@ fn serve(stream: TcpStream, queue: &Mutex<VecDeque<(String, Value)>>, tx: &mpsc:
     }
 }
 
-struct Function(Child);
+/// The verifier binary as a Lambda `bootstrap`, with no arguments and the
+/// environment Lambda gives it; its settings name `rp_id` and the tables
+/// `<prefix>-registry`, `-ledger`, `-audit` in moto.
+struct Function {
+    child: Child,
+    /// Holds the settings file while the function runs.
+    _settings: tempfile::TempDir,
+}
+
+impl Function {
+    fn start(api: &RuntimeApi, moto: &tapprove_test_support::moto::Moto, rp_id: &str, prefix: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "rp_id = \"{rp_id}\"\n[tables]\nregistry = \"{prefix}-registry\"\nledger = \"{prefix}-ledger\"\naudit = \"{prefix}-audit\"\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tapprove-verifier"))
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "tapprove-verifier")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tapprove-verifier")
+            .env("TAPPROVE_CONFIG", &config)
+            .envs(moto.env(None))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            _settings: dir,
+        }
+    }
+}
 
 impl Drop for Function {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -193,27 +231,7 @@ fn the_binary_answers_gate_calls_and_enrolment_urls_as_a_lambda_function() {
             .await
             .unwrap();
     });
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "rp_id = \"approve.example.com\"\n[tables]\nregistry = \"t-registry\"\nledger = \"t-ledger\"\naudit = \"t-audit\"\n",
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tapprove-verifier"))
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "tapprove-verifier")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tapprove-verifier")
-        .env("TAPPROVE_CONFIG", &config)
-        .envs(moto.env(None))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let _function = Function(child);
+    let _function = Function::start(&api, &moto, "approve.example.com", "t");
 
     let remaining = api.next();
     assert_eq!(
@@ -360,25 +378,7 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
         decisions_event(Some(&edited), Some(&token)),
         decisions_event(Some(&valid), Some(&token)),
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "rp_id = \"example.com\"\n[tables]\nregistry = \"d-registry\"\nledger = \"d-ledger\"\naudit = \"d-audit\"\n",
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tapprove-verifier"))
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "tapprove-verifier")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("TAPPROVE_CONFIG", &config)
-        .envs(moto.env(None))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let _function = Function(child);
+    let _function = Function::start(&api, &moto, "example.com", "d");
 
     // The authorizer: a simple response, authorised only for a signature
     // that verifies with the approver's registered credential.
