@@ -99,6 +99,46 @@ impl Queues {
         }
     }
 
+    /// Lets `topic_arn` (and nothing else) send to the queue: without a
+    /// queue policy, SNS cannot deliver to a subscribed queue.
+    pub async fn allow_topic(&self, queue_url: &str, queue_arn: &str, topic_arn: &str) -> Result<()> {
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TapproveGroupTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }],
+        });
+        self.client
+            .set_queue_attributes()
+            .queue_url(queue_url)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// The queue's access policy (JSON), if it has one.
+    pub async fn access_policy(&self, queue_url: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+            .cloned())
+    }
+
     /// The ARN of a queue.
     pub async fn queue_arn(&self, queue_url: &str) -> Result<String> {
         let out = self

@@ -473,6 +473,44 @@ fn two_approvers_racing_on_a_queue_request_count_once() {
     let bob_id = l.inbox_id(&bob);
     let carol_id = l.inbox_id(&carol);
     assert_eq!(bob_id, carol_id);
+    // On AWS, SNS delivers to a queue only if the queue's policy lets the
+    // topic send (moto does not check): grant wrote that policy.
+    let (policy, queue_arn, topic_arn) = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        let queues = tapprove_aws::sqs::Queues::new(&aws);
+        let name = tapprove_engine::approver_queue_name("prod-approvers", "bob");
+        let url = queues.url_of(&name).await.unwrap().unwrap();
+        let config = Config::load(&l.config_path()).unwrap();
+        let topic = config
+            .sources
+            .iter()
+            .find_map(|s| match s {
+                tapprove_config::Source::Queue { topic_arn, .. } => Some(topic_arn.clone()),
+                _ => None,
+            })
+            .unwrap();
+        (
+            queues.access_policy(&url).await.unwrap(),
+            queues.queue_arn(&url).await.unwrap(),
+            topic,
+        )
+    });
+    let policy: Value = serde_json::from_str(&policy.expect("bob's queue has no access policy")).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        (
+            &statement["Effect"],
+            &statement["Principal"]["Service"],
+            &statement["Action"],
+        ),
+        (
+            &json!("Allow"),
+            &json!("sns.amazonaws.com"),
+            &json!("sqs:SendMessage")
+        )
+    );
+    assert_eq!(statement["Resource"], queue_arn);
+    assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], topic_arn);
     let first = l.as_(&bob, &["--json", "approve", &bob_id]);
     assert!(
         first.status.success(),

@@ -20,7 +20,7 @@ pub fn registry(aws: &aws_config::SdkConfig, config: &Config) -> DynamoRegistry 
 }
 
 /// Adds `user` to `group`; for a queue-source group, also creates the
-/// user's queue and subscribes it to the group's topic.
+/// user's queue, lets the group's topic send to it, and subscribes it.
 pub async fn grant(
     aws: &aws_config::SdkConfig,
     config: &Config,
@@ -38,6 +38,7 @@ pub async fn grant(
             let queues = Queues::new(aws);
             let url = queues.create_queue(&approver_queue_name(group, user)).await?;
             let arn = queues.queue_arn(&url).await?;
+            queues.allow_topic(&url, &arn, topic_arn).await?;
             Topics::new(aws).subscribe_queue(topic_arn, &arn).await?;
             return Ok(Some(url));
         }
