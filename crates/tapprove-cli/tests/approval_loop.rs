@@ -251,6 +251,17 @@ impl Loop {
         }
     }
 
+    /// The audit trail of `user`'s enrolments and credential changes.
+    fn enrolment_audit(&self, user: &str) -> Vec<Value> {
+        self.runtime.block_on(async {
+            let aws = self.moto.sdk_config().await;
+            tapprove_engine::admin::registry(&aws, &Config::load(&self.config_path()).unwrap())
+                .enrolments_of(user)
+                .await
+                .unwrap()
+        })
+    }
+
     /// The id of the one pending request `who` sees (polling until it shows).
     fn inbox_id(&self, who: &Approver) -> String {
         self.inbox_id_titled(who, "")
@@ -821,13 +832,7 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
             .into()
     );
     // Each enrolment is in the audit trail with the AWS principal that made it.
-    let audit = l.runtime.block_on(async {
-        let aws = l.moto.sdk_config().await;
-        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
-            .enrolments_of("bob")
-            .await
-            .unwrap()
-    });
+    let audit = l.enrolment_audit("bob");
     assert_eq!(audit.len(), 2, "{audit:?}");
     assert!(
         audit
@@ -1014,13 +1019,7 @@ fn approvers_list_rename_and_revoke_their_own_authenticators_and_a_revoked_one_n
 
     let revoked = json_of(&l.as_(&bob, &["--json", "authenticators", "revoke", &id]));
     assert_eq!(revoked["credentials"][0]["status"], "revoked");
-    let audit = l.runtime.block_on(async {
-        let aws = l.moto.sdk_config().await;
-        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
-            .enrolments_of("bob")
-            .await
-            .unwrap()
-    });
+    let audit = l.enrolment_audit("bob");
     let events: Vec<&str> = audit.iter().filter_map(|r| r["event"].as_str()).collect();
     assert!(
         events.contains(&"renamed") && events.contains(&"revoked"),
@@ -1331,13 +1330,7 @@ fn through_the_decision_endpoint_approvers_need_no_step_functions_access() {
     assert_eq!(cause["statement"]["approver"], "carol");
 
     // What the endpoint refuses, it says why, and sends nothing.
-    let auth = |d: &Value| {
-        use base64::Engine as _;
-        format!(
-            "Tapprove {}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.to_string())
-        )
-    };
+    let auth = |d: &Value| tapprove_proto::delivery::authorization_for(&d.to_string());
     let waiting = l.start("Rotate the signing key", "alice", 1, 600);
     let mut edited = decision.clone();
     edited["statement"]["reason"] = "edited after signing".into();

@@ -9,14 +9,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tapprove_aws::sfn::{Delivery, TaskGone, TaskToken};
+use tapprove_proto::delivery::{DECISIONS_PATH, authorization_for};
 
 use crate::{EngineError, Result};
-
-/// The path decisions are posted to, under the endpoint's base URL.
-pub const DECISIONS_PATH: &str = "/v1/decisions";
 
 /// A client of one decision endpoint.
 #[derive(Debug, Clone)]
@@ -67,10 +63,7 @@ impl DecisionEndpoint {
         let response = self
             .http
             .post(&self.url)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("Tapprove {}", URL_SAFE_NO_PAD.encode(decision.as_bytes())),
-            )
+            .header(reqwest::header::AUTHORIZATION, authorization_for(decision))
             .json(&serde_json::json!({"task_token": token.0}))
             .send()
             .await
@@ -91,15 +84,16 @@ impl DecisionEndpoint {
             )),
             // API Gateway answers its authorizer's refusal with a bare
             // 401/403; `tapprove-verifier serve` says which rule failed.
-            401 | 403 => Err(format!(
-                "the decision endpoint refused the decision ({status}{}{}): it does not accept its signature; the verifier's audit trail names the rule (`tapprove audit`)",
-                if code.is_empty() { "" } else { ", " },
-                if code.is_empty() {
+            401 | 403 => {
+                let rule = if code.is_empty() {
                     String::new()
                 } else {
-                    format!("{code}: {message}")
-                }
-            )),
+                    format!(", {code}: {message}")
+                };
+                Err(format!(
+                    "the decision endpoint refused the decision ({status}{rule}): it does not accept its signature; the verifier's audit trail names the rule (`tapprove audit`)"
+                ))
+            }
             _ => Err(format!(
                 "the decision endpoint {} answered {status}: {message}",
                 self.url

@@ -7,9 +7,10 @@
 //!
 //! Delivery is journalled: [`Engine::decide`] writes the signed decision to
 //! the outbox before sending it (to Step Functions, or through the
-//! organisation's decision endpoint, [`endpoint`]), and [`Engine::flush`] resends whatever is
-//! still pending (after a network failure, a crash or a restart) until Step
-//! Functions acknowledges it or says the task is gone. Step Functions takes
+//! organisation's decision endpoint, [`endpoint`]), and [`Engine::flush`]
+//! resends whatever is still pending (after a network failure, a crash or
+//! a restart) until Step Functions acknowledges it or says the task is
+//! gone. Step Functions takes
 //! one result per task, so a resend can never count twice.
 
 #![forbid(unsafe_code)]

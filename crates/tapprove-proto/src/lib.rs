@@ -27,6 +27,7 @@
 
 mod bytes;
 mod decision;
+pub mod delivery;
 pub mod enrolment;
 mod error;
 pub mod limits;

@@ -39,10 +39,7 @@ use tapprove_core::{Admitted, Verifier, VerifierPolicy, VerifyError};
 use tapprove_proto::Verdict;
 use tapprove_proto::limits::MAX_DECISION_BYTES;
 
-/// The path decisions are posted to.
-pub const DECISIONS_PATH: &str = "/v1/decisions";
-/// The `Authorization` scheme that carries a decision.
-pub const SCHEME: &str = "Tapprove";
+pub use tapprove_proto::delivery::{AUTHORIZATION_SCHEME as SCHEME, DECISIONS_PATH, authorization_for};
 /// Task tokens are at most 1024 characters (Step Functions' limit); the
 /// body is the token and little else.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -244,11 +241,6 @@ pub fn decision_of(authorization: Option<&str>) -> Result<String, Refusal> {
     })?;
     String::from_utf8(bytes)
         .map_err(|_| Refusal::new(403, "malformed_decision", "the decision is not UTF-8 JSON"))
-}
-
-/// The `Authorization` value that carries `decision` (its JSON text).
-pub fn authorization_for(decision: &str) -> String {
-    format!("{SCHEME} {}", URL_SAFE_NO_PAD.encode(decision.as_bytes()))
 }
 
 #[cfg(test)]
