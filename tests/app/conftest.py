@@ -187,6 +187,21 @@ def stop_app(home, log):
             pass
 
 
+def wait_for_port(port, what, process, seconds=60):
+    """Waits until something accepts connections on `port`; fails saying
+    what never came up (or that `process` ended first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} never listened on {port}: tauri-driver exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} within {seconds} s")
+
+
 def stop(process):
     """Ends tauri-driver (and with it WebKitWebDriver and the app it started)."""
     process.terminate()
@@ -212,7 +227,9 @@ def launch(world, name, **extra_env):
         XDG_CACHE_HOME=str(home / ".cache"),
     )
     env.update(extra_env)
-    port, native = free_port(), free_port()
+    port = free_port()
+    while (native := free_port()) == port:  # each is freed before the next is asked for
+        pass
     log = ARTIFACTS / "app-logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     driver_proc = subprocess.Popen(
@@ -221,12 +238,15 @@ def launch(world, name, **extra_env):
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    try:
+        # tauri-driver listens before the WebKitWebDriver it starts does, and
+        # drops a request it cannot forward: starting a session too early
+        # fails at once (CI once lost a whole module to this).
+        wait_for_port(port, "tauri-driver", driver_proc)
+        wait_for_port(native, "WebKitWebDriver (started by tauri-driver)", driver_proc)
+    except BaseException:
+        stop(driver_proc)
+        raise
     options = ArgOptions()
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": str(APP)})
