@@ -471,11 +471,5 @@ impl Engine {
 /// The system clock as the protocol's time type.
 /// Milliseconds, so two decisions signed within one second differ.
 pub fn now() -> UtcTime {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UtcTime::from_unix_millis(
-        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        since.subsec_millis(),
-    )
+    UtcTime::now()
 }

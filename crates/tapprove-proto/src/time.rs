@@ -55,6 +55,18 @@ impl UtcTime {
         }
     }
 
+    /// The system clock, to the millisecond (so events within one second
+    /// keep their order, and every time written is in one form).
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::from_unix_millis(
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            since.subsec_millis(),
+        )
+    }
+
     /// The instant `seconds` and `millis` after the Unix epoch, written with
     /// milliseconds (`…T10:03:12.250Z`), as Step Functions writes times.
     pub fn from_unix_millis(seconds: i64, millis: u32) -> Self {

@@ -24,11 +24,8 @@ pub mod identity;
 pub mod lambda;
 pub mod worker;
 
-/// The system clock as the protocol's time type.
+/// The system clock as the protocol's time type, to the millisecond (the
+/// audit trail orders a verifier's records among the admins' by it).
 pub fn now() -> tapprove_proto::UtcTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    tapprove_proto::UtcTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
+    tapprove_proto::UtcTime::now()
 }
