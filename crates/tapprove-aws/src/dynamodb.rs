@@ -11,8 +11,10 @@
 //!   statement and `vote#<request hash>#<approver>` per approver and
 //!   request, each with an `expires` TTL (after the request's deadline no
 //!   statement for it verifies anyway).
-//! - **audit** (`pk` = `exec#<execution>`, `sk` = `<time>#<challenge or
-//!   random>`): one item per verification, with the record as JSON.
+//! - **audit** (`pk`, `sk` = `<time>#<event or outcome>#<id>`, the record
+//!   as JSON): `exec#<execution>` one item per verification, `user#<name>`
+//!   one per self-service credential event, `admin#<name>` one per admin
+//!   change to that user (written in the change's own transaction).
 //!
 //! [`DynamoRegistry::commit`] is one `TransactWriteItems`: both claims
 //! (conditional on not existing), the counter update (conditional on the
@@ -54,6 +56,60 @@ pub enum EnrolConflict {
     AlreadyRegistered,
     #[error("the user already has enrolled a credential")]
     NotFirst,
+}
+
+/// An admin's change to one user's registry entries, as the audit trail
+/// keeps it: under `admin#<user>`, written in the same transaction as the
+/// change, so neither happens without the other.
+#[derive(Debug, Clone)]
+pub struct AdminEvent {
+    /// The user the change is about.
+    pub user: String,
+    /// `granted`, `ungranted`, `registered`, `activated` or `revoked`.
+    pub event: &'static str,
+    pub at: UtcTime,
+    /// The admin's AWS identity (from STS, not from the command line).
+    pub caller_arn: String,
+    pub account: String,
+    /// What changed: `group`, or `credential_id` and `label`.
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AdminEvent {
+    /// The record as stored and as `tapprove admin audit --user` prints it.
+    pub fn record(&self) -> serde_json::Value {
+        let mut record = serde_json::json!({
+            "event": self.event,
+            "at": self.at.as_str(),
+            "user": self.user,
+            "caller_arn": self.caller_arn,
+            "account": self.account,
+        });
+        if let Some(fields) = record.as_object_mut() {
+            fields.extend(self.detail.clone());
+        }
+        record
+    }
+
+    fn put(&self, table: &str) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(table)
+            .item("pk", s(format!("admin#{}", self.user)))
+            .item(
+                "sk",
+                s(format!(
+                    "{}#{}#{}",
+                    self.at.as_str(),
+                    self.event,
+                    Base64Url::new(random_bytes()).encode()
+                )),
+            )
+            .item("record", s(self.record().to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
 }
 
 /// Names of the three tables.
@@ -237,44 +293,75 @@ impl DynamoRegistry {
         Ok(())
     }
 
-    /// Adds `user` to `group` (creating the user).
-    pub async fn grant(&self, user: &str, group: &str) -> Result<()> {
-        self.update_groups(user, group, "ADD", None).await
+    /// Adds `user` to `group` (creating the user), with the admin's record.
+    /// Returns false (and records nothing) if they already were in it.
+    pub async fn grant(&self, user: &str, group: &str, audit: &AdminEvent) -> Result<bool> {
+        self.change_groups(
+            user,
+            group,
+            "ADD",
+            "attribute_not_exists(#groups) OR NOT contains(#groups, :member)",
+            audit,
+        )
+        .await
     }
 
-    /// Removes `user` from `group`.
-    pub async fn revoke_group(&self, user: &str, group: &str) -> Result<()> {
-        self.update_groups(user, group, "DELETE", Some("attribute_exists(pk)"))
+    /// Removes `user` from `group`, with the admin's record. Returns false
+    /// (and records nothing) if they were not in it.
+    pub async fn revoke_group(&self, user: &str, group: &str, audit: &AdminEvent) -> Result<bool> {
+        self.change_groups(user, group, "DELETE", "contains(#groups, :member)", audit)
             .await
     }
 
-    async fn update_groups(
+    async fn change_groups(
         &self,
         user: &str,
         group: &str,
         action: &str,
-        condition: Option<&str>,
-    ) -> Result<()> {
-        self.client
-            .update_item()
+        condition: &str,
+        audit: &AdminEvent,
+    ) -> Result<bool> {
+        let update = Update::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(user_key(user)))
             .update_expression(format!("{action} #groups :g"))
-            .set_condition_expression(condition.map(str::to_owned))
+            .condition_expression(condition)
             .expression_attribute_names("#groups", "groups")
             .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
-            .send()
-            .await
-            .map_err(|e| from_sdk(SERVICE, e))?;
-        Ok(())
+            .expression_attribute_values(":member", s(group))
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit.put(&self.tables.audit)?,
+        ];
+        self.changed(items).await
+    }
+
+    /// Runs a change and its audit record (items 0 and 1): true if both
+    /// were written, false if the change's condition did not hold.
+    async fn changed(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
+        match self.transact(items).await? {
+            Committed::Yes => Ok(true),
+            Committed::No(failed) if failed.first() == Some(&true) => Ok(false),
+            Committed::No(_) => Err(AwsError::unexpected(
+                SERVICE,
+                "the change and its audit record were cancelled together; try again",
+            )),
+        }
     }
 
     /// Stores a credential that passed the enrolment checks, as an admin
     /// registers it (status as given). Fails if the credential id is
     /// already registered (to anyone). Marks the owner as enrolled, so a
     /// later self-service enrolment is not taken for their first.
-    pub async fn put_credential(&self, record: &CredentialRecord, created: &UtcTime) -> Result<()> {
-        match self.put_with_marker(record, created, false).await? {
+    pub async fn put_credential(
+        &self,
+        record: &CredentialRecord,
+        created: &UtcTime,
+        audit: &AdminEvent,
+    ) -> Result<()> {
+        match self.put_with_marker(record, created, false, Some(audit)).await? {
             Ok(()) => Ok(()),
             Err(e) => Err(AwsError::unexpected(SERVICE, e.to_string())),
         }
@@ -296,7 +383,7 @@ impl DynamoRegistry {
                 status: CredentialStatus::Active,
                 ..record.clone()
             };
-            match self.put_with_marker(&active, created, true).await? {
+            match self.put_with_marker(&active, created, true, None).await? {
                 Ok(()) => return Ok(Ok(CredentialStatus::Active)),
                 Err(EnrolConflict::AlreadyRegistered) => {
                     return Ok(Err(EnrolConflict::AlreadyRegistered));
@@ -308,18 +395,20 @@ impl DynamoRegistry {
             status: CredentialStatus::Pending,
             ..record.clone()
         };
-        self.put_with_marker(&pending, created, false)
+        self.put_with_marker(&pending, created, false, None)
             .await
             .map(|r| r.map(|()| CredentialStatus::Pending))
     }
 
     /// One transaction: the credential (if its id is new) and the owner's
-    /// `enrolled` marker (only if absent when `first`, else kept if set).
+    /// `enrolled` marker (only if absent when `first`, else kept if set),
+    /// and the admin's record when an admin registers it.
     async fn put_with_marker(
         &self,
         record: &CredentialRecord,
         created: &UtcTime,
         first: bool,
+        audit: Option<&AdminEvent>,
     ) -> Result<std::result::Result<(), EnrolConflict>> {
         let mut item = credential_key(record.credential_id.as_bytes());
         item.insert("owner".into(), s(&record.owner));
@@ -352,11 +441,14 @@ impl DynamoRegistry {
         }
         .build()
         .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(marker).build(),
         ];
-        // Items: 0 credential, 1 marker.
+        if let Some(audit) = audit {
+            items.push(audit.put(&self.tables.audit)?);
+        }
+        // Items: 0 credential, 1 marker (2 the admin's record).
         match self.transact(items).await? {
             Committed::Yes => Ok(Ok(())),
             Committed::No(failed) if failed.first() == Some(&true) => {
@@ -398,9 +490,52 @@ impl DynamoRegistry {
     /// Activates a pending credential (an admin's confirmation). Returns
     /// false if there is no pending credential with this id: an active one
     /// needs nothing, a revoked one never comes back.
-    pub async fn activate_pending(&self, id: &[u8]) -> Result<bool> {
-        self.update_status(id, CredentialStatus::Active, Some(CredentialStatus::Pending))
+    /// The admin's record is written with it.
+    pub async fn activate_pending(&self, id: &[u8], audit: &AdminEvent) -> Result<bool> {
+        self.change_status(
+            id,
+            CredentialStatus::Active,
+            Some(CredentialStatus::Pending),
+            audit,
+        )
+        .await
+    }
+
+    /// Revokes a credential (an admin's decision), with the admin's record.
+    /// Returns false if there is no such credential or it is revoked already.
+    pub async fn revoke_by_admin(&self, id: &[u8], audit: &AdminEvent) -> Result<bool> {
+        self.change_status(id, CredentialStatus::Revoked, None, audit)
             .await
+    }
+
+    /// Sets a credential's status, only from `from` (or from any other
+    /// status), in one transaction with the admin's record.
+    async fn change_status(
+        &self,
+        id: &[u8],
+        to: CredentialStatus,
+        from: Option<CredentialStatus>,
+        audit: &AdminEvent,
+    ) -> Result<bool> {
+        let update = Update::builder()
+            .table_name(&self.tables.registry)
+            .set_key(Some(credential_key(id)))
+            .update_expression("SET #status = :to")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(status_text(to)));
+        let update = match from {
+            Some(from) => update
+                .condition_expression("#status = :from")
+                .expression_attribute_values(":from", s(status_text(from))),
+            None => update.condition_expression("attribute_exists(pk) AND #status <> :to"),
+        }
+        .build()
+        .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit.put(&self.tables.audit)?,
+        ];
+        self.changed(items).await
     }
 
     /// Records an enrolment in the audit table, under `user#<name>`, one
@@ -468,20 +603,10 @@ impl DynamoRegistry {
         }
     }
 
-    /// Sets a credential's status (revoke, confirm). Returns false if there
-    /// is no such credential.
+    /// Sets a credential's status (a user revoking their own, through the
+    /// enrolment service, which audits it under `user#`). Returns false if
+    /// there is no such credential.
     pub async fn set_status(&self, id: &[u8], status: CredentialStatus) -> Result<bool> {
-        self.update_status(id, status, None).await
-    }
-
-    /// Sets a credential's status if it exists and, with `from`, only if
-    /// its status is `from`. Returns false if the condition did not hold.
-    async fn update_status(
-        &self,
-        id: &[u8],
-        to: CredentialStatus,
-        from: Option<CredentialStatus>,
-    ) -> Result<bool> {
         let update = self
             .client
             .update_item()
@@ -489,13 +614,8 @@ impl DynamoRegistry {
             .set_key(Some(credential_key(id)))
             .update_expression("SET #status = :to")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(status_text(to)));
-        let update = match from {
-            Some(from) => update
-                .condition_expression("#status = :from")
-                .expression_attribute_values(":from", s(status_text(from))),
-            None => update.condition_expression("attribute_exists(pk)"),
-        };
+            .expression_attribute_values(":to", s(status_text(status)))
+            .condition_expression("attribute_exists(pk)");
         match update.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
@@ -552,23 +672,37 @@ impl DynamoRegistry {
         self.audit_under(&format!("user#{user}")).await
     }
 
+    /// Admins' changes to one user (`admin#<user>`), oldest first.
+    pub async fn admin_events_of(&self, user: &str) -> Result<Vec<serde_json::Value>> {
+        self.audit_under(&format!("admin#{user}")).await
+    }
+
+    /// Every record under `pk`, all pages (a query answers at most 1 MB).
     async fn audit_under(&self, pk: &str) -> Result<Vec<serde_json::Value>> {
-        let page = self
-            .client
-            .query()
-            .table_name(&self.tables.audit)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(pk))
-            .send()
-            .await
-            .map_err(|e| from_sdk(SERVICE, e))?;
-        page.items()
-            .iter()
-            .map(|item| {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.audit)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(pk))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk(SERVICE, e))?;
+            for item in page.items() {
                 let text = get_s(item, "record").map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
-                serde_json::from_str(text).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))
-            })
-            .collect()
+                out.push(
+                    serde_json::from_str(text).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?,
+                );
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     fn audit_put(&self, audit: &AuditRecord) -> Result<Put, StoreError> {

@@ -259,10 +259,15 @@ pub enum AdminCommand {
         #[arg(long, value_name = "ID")]
         activate: Option<String>,
     },
-    /// The audit records of one execution.
+    /// The audit records of one gate execution, or everything recorded about one user.
     Audit {
-        /// The execution ARN.
-        execution: String,
+        /// The gate execution's ARN: every verification of it, passed or failed.
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        execution: Option<String>,
+        /// A user's credential events and every admin change to them
+        /// (groups, registrations, confirmations, revocations), oldest first.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
     },
     /// The organisation's policy file, which wins over every user's settings.
     Policy {

@@ -10,6 +10,7 @@ use tapprove_authn::UserVerification;
 use tapprove_authn::software::KeyStore;
 use tapprove_config::Config;
 use tapprove_core::enrolment::check_new_credential;
+use tapprove_engine::admin::Admin;
 use tapprove_engine::install::{GatePlan, SourceKind};
 use tapprove_engine::keys::{AuthenticatorChoice, KeySpec, new_credential};
 use tapprove_engine::{DeliveryOutcome, Engine, EngineError, Event, admin, enrol, now};
@@ -661,14 +662,27 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
     let aws = crate::signin::aws_config().await?;
     match command {
         AdminCommand::Grant { user, group } => {
-            let queue = admin::grant(&aws, &config, &user, &group).await?;
+            let admin = Admin::new(&aws, &config).await?;
+            let granted = admin.grant(&user, &group).await?;
             session.out.result(
-                json!({"ok": true, "user": user, "group": group, "queue_url": queue}),
-                || format!("{user} is now in {group}."),
+                json!({
+                    "ok": true,
+                    "user": user,
+                    "group": group,
+                    "added": granted.added,
+                    "queue_url": granted.queue_url,
+                }),
+                || match (granted.added, &granted.queue_url) {
+                    (true, _) => format!("{user} is now in {group}."),
+                    (false, Some(_)) => {
+                        format!("{user} was in {group} already; their queue is set up again.")
+                    }
+                    (false, None) => format!("{user} was in {group} already."),
+                },
             );
         }
         AdminCommand::Revoke { user, group } => {
-            admin::revoke(&aws, &config, &user, &group).await?;
+            Admin::new(&aws, &config).await?.revoke(&user, &group).await?;
             session
                 .out
                 .result(json!({"ok": true}), || format!("{user} is no longer in {group}."));
@@ -693,7 +707,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
             )
             .map_err(|e| Failure::failed("enrolment_refused", e))?;
             let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
-            admin::register(&aws, &config, &record, &now()).await?;
+            Admin::new(&aws, &config).await?.register(&record, &now()).await?;
             session.out.result(
                 json!({"ok": true, "user": request.user, "credential_id": record.credential_id}),
                 || format!("Registered `{}` for {}.", request.label, request.user),
@@ -704,15 +718,16 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
             revoke,
             activate,
         } => {
+            let admin = Admin::new(&aws, &config).await?;
             if let Some(id) = revoke {
                 let id = Base64Url::decode(&id).map_err(|e| Failure::input(format!("--revoke: {e}")))?;
-                admin::revoke_credential(&aws, &config, id.as_bytes()).await?;
+                admin.revoke_credential(&user, &id).await?;
             }
             if let Some(id) = activate {
                 let id = Base64Url::decode(&id).map_err(|e| Failure::input(format!("--activate: {e}")))?;
-                admin::activate_credential(&aws, &config, id.as_bytes()).await?;
+                admin.activate_credential(&user, &id).await?;
             }
-            let list = admin::credentials(&aws, &config, &user).await?;
+            let list = admin.credentials(&user).await?;
             session
                 .out
                 .result(json!({"ok": true, "user": user, "credentials": list}), || {
@@ -734,11 +749,15 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                         .join("\n")
                 });
         }
-        AdminCommand::Audit { execution } => {
-            let records = admin::registry(&aws, &config)
-                .audit_of(&execution)
-                .await
-                .map_err(|e| Failure::failed("aws_error", e))?;
+        AdminCommand::Audit { execution, user } => {
+            let records = match (execution, user) {
+                (Some(execution), None) => admin::registry(&aws, &config)
+                    .audit_of(&execution)
+                    .await
+                    .map_err(|e| Failure::failed("aws_error", e))?,
+                (None, Some(user)) => Admin::new(&aws, &config).await?.audit_of_user(&user).await?,
+                _ => unreachable!("clap requires exactly one of EXECUTION and --user"),
+            };
             session.out.result(json!({"ok": true, "records": records}), || {
                 records
                     .iter()

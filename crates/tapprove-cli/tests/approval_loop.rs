@@ -839,6 +839,7 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
             .iter()
             .all(|r| r["caller_arn"].as_str().unwrap().ends_with(":user/bob"))
     );
+    let bob_arn = audit[0]["caller_arn"].as_str().unwrap().to_owned();
     let desktop_record = audit.iter().find(|r| r["label"] == "desktop").unwrap();
     assert_eq!(desktop_record["status"], "pending");
 
@@ -857,6 +858,73 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
     let out = l.admin(&["admin", "credentials", "bob", "--activate", &pending]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(statuses(&l)["desktop"], "revoked");
+    let out = l.admin(&["admin", "credentials", "bob", "--revoke", &pending]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked already"));
+
+    // Another user's credential id is refused, so nothing is filed under
+    // the wrong name; so is removing someone from a group they are not in.
+    let _carol = l.approver("carol", &[]);
+    let out = l.admin(&["admin", "credentials", "carol", "--revoke", &pending]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("carol has no credential"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = l.admin(&["admin", "revoke", "carol", "prod-approvers"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("carol is not in prod-approvers"));
+    // Granting again changes nothing and records nothing.
+    let again = json_of(&l.admin(&["--json", "admin", "grant", "bob", "prod-approvers"]));
+    assert_eq!(again["added"], false);
+
+    // The audit trail tells how bob came to approve and who let him: his
+    // own enrolments, and each admin change with the admin's AWS identity.
+    let admin_arn = l.runtime.block_on(async {
+        tapprove_aws::sts::Identity::new(&l.moto.sdk_config().await)
+            .caller()
+            .await
+            .unwrap()
+            .arn
+    });
+    let out = l.admin(&["--json", "admin", "audit", "--user", "bob"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records = json_of(&out)["records"].as_array().unwrap().clone();
+    let events: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["event"].as_str().unwrap(), r["caller_arn"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("enrolled", bob_arn.as_str()),
+            ("granted", admin_arn.as_str()),
+            ("enrolled", bob_arn.as_str()),
+            ("activated", admin_arn.as_str()),
+            ("revoked", admin_arn.as_str()),
+        ],
+        "{records:#?}"
+    );
+    assert_eq!(records[1]["group"], "prod-approvers");
+    for change in &records[3..] {
+        assert_eq!(change["credential_id"], pending.as_str());
+        assert_eq!(change["label"], "desktop");
+        assert_eq!(change["user"], "bob");
+    }
+
+    // Removing him from the group is recorded too; an execution's audit
+    // and a user's are asked for one at a time.
+    let out = l.admin(&["admin", "revoke", "bob", "prod-approvers"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records = json_of(&l.admin(&["--json", "admin", "audit", "--user", "bob"]))["records"].clone();
+    let last = records.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["event"], &last["group"]),
+        (&json!("ungranted"), &json!("prod-approvers"))
+    );
+    let out = l.admin(&["admin", "audit", "arn:aws:states:x", "--user", "bob"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

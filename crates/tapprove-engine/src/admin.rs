@@ -2,14 +2,19 @@
 //! registering and revoking credentials. The registry is written only by
 //! trusted code: these (run with admin credentials) and the verifier's
 //! enrolment service.
+//!
+//! Every change an admin makes is recorded in the audit table under
+//! `admin#<user>`, with the admin's AWS identity as STS names it, in the
+//! same DynamoDB transaction as the change itself.
 
-use tapprove_aws::dynamodb::{CredentialListing, DynamoRegistry, TableNames};
+use serde_json::{Map, Value, json};
+use tapprove_aws::dynamodb::{AdminEvent, CredentialListing, DynamoRegistry, TableNames};
 use tapprove_aws::sns::Topics;
 use tapprove_aws::sqs::Queues;
+use tapprove_aws::sts::{CallerIdentity, Identity};
 use tapprove_config::{Config, Source};
 use tapprove_core::registry::CredentialRecord;
-use tapprove_proto::UtcTime;
-use tapprove_proto::registry::CredentialStatus;
+use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::approver_queue_name;
 use crate::error::{EngineError, Result};
@@ -19,88 +24,183 @@ pub fn registry(aws: &aws_config::SdkConfig, config: &Config) -> DynamoRegistry 
     DynamoRegistry::new(aws, TableNames::from(&config.tables))
 }
 
-/// Adds `user` to `group`; for a queue-source group, also creates the
-/// user's queue, lets the group's topic send to it, and subscribes it.
-pub async fn grant(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-    user: &str,
-    group: &str,
-) -> Result<Option<String>> {
-    if user.trim().is_empty() || group.trim().is_empty() {
-        return Err(EngineError::Invalid("user and group must not be empty".into()));
+/// What `grant` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// False if the user was in the group already (nothing recorded).
+    pub added: bool,
+    /// The user's queue, for a queue-source group.
+    pub queue_url: Option<String>,
+}
+
+/// An admin at work: the registry, and who the admin is.
+#[derive(Debug)]
+pub struct Admin<'a> {
+    aws: &'a aws_config::SdkConfig,
+    config: &'a Config,
+    registry: DynamoRegistry,
+    caller: CallerIdentity,
+}
+
+impl<'a> Admin<'a> {
+    /// Asks STS who the admin is (every change records it).
+    pub async fn new(aws: &'a aws_config::SdkConfig, config: &'a Config) -> Result<Self> {
+        let caller = Identity::new(aws).caller().await?;
+        Ok(Self {
+            aws,
+            config,
+            registry: registry(aws, config),
+            caller,
+        })
     }
-    registry(aws, config).grant(user, group).await?;
-    for source in &config.sources {
-        if let Source::Queue { group: g, topic_arn } = source
-            && g == group
-        {
-            let queues = Queues::new(aws);
-            let url = queues.create_queue(&approver_queue_name(group, user)).await?;
-            let arn = queues.queue_arn(&url).await?;
-            queues.allow_topic(&url, &arn, topic_arn).await?;
-            Topics::new(aws).subscribe_queue(topic_arn, &arn).await?;
-            return Ok(Some(url));
+
+    /// The admin's AWS identity.
+    pub fn caller(&self) -> &CallerIdentity {
+        &self.caller
+    }
+
+    fn event(&self, user: &str, event: &'static str, detail: Value) -> AdminEvent {
+        AdminEvent {
+            user: user.to_owned(),
+            event,
+            at: crate::now(),
+            caller_arn: self.caller.arn.clone(),
+            account: self.caller.account.clone(),
+            detail: match detail {
+                Value::Object(fields) => fields,
+                _ => Map::new(),
+            },
         }
     }
-    Ok(None)
-}
 
-/// Removes `user` from `group`.
-pub async fn revoke(aws: &aws_config::SdkConfig, config: &Config, user: &str, group: &str) -> Result<()> {
-    registry(aws, config).revoke_group(user, group).await?;
-    Ok(())
-}
-
-/// Registers a credential that passed the enrolment checks.
-pub async fn register(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-    record: &CredentialRecord,
-    now: &UtcTime,
-) -> Result<()> {
-    registry(aws, config).put_credential(record, now).await?;
-    Ok(())
-}
-
-pub async fn credentials(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-    user: &str,
-) -> Result<Vec<CredentialListing>> {
-    Ok(registry(aws, config).credentials_of(user).await?)
-}
-
-/// Confirms a pending credential (an admin's word that it is the user's).
-pub async fn activate_credential(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-    credential_id: &[u8],
-) -> Result<()> {
-    if registry(aws, config).activate_pending(credential_id).await? {
-        Ok(())
-    } else {
-        Err(EngineError::Invalid(
-            "no pending credential with that id: list the user's credentials; a revoked one cannot come back, enrol again"
-                .into(),
-        ))
+    /// Adds `user` to `group`; for a queue-source group, also creates the
+    /// user's queue, lets the group's topic send to it, and subscribes it
+    /// (again, if the user was in the group already: that repairs a queue).
+    pub async fn grant(&self, user: &str, group: &str) -> Result<Granted> {
+        if user.trim().is_empty() || group.trim().is_empty() {
+            return Err(EngineError::Invalid("user and group must not be empty".into()));
+        }
+        let added = self
+            .registry
+            .grant(user, group, &self.event(user, "granted", json!({"group": group})))
+            .await?;
+        let mut queue_url = None;
+        for source in &self.config.sources {
+            if let Source::Queue { group: g, topic_arn } = source
+                && g == group
+            {
+                let queues = Queues::new(self.aws);
+                let url = queues.create_queue(&approver_queue_name(group, user)).await?;
+                let arn = queues.queue_arn(&url).await?;
+                queues.allow_topic(&url, &arn, topic_arn).await?;
+                Topics::new(self.aws).subscribe_queue(topic_arn, &arn).await?;
+                queue_url = Some(url);
+                break;
+            }
+        }
+        Ok(Granted { added, queue_url })
     }
-}
 
-/// Revokes a credential: it never verifies again.
-pub async fn revoke_credential(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-    credential_id: &[u8],
-) -> Result<()> {
-    if registry(aws, config)
-        .set_status(credential_id, CredentialStatus::Revoked)
-        .await?
-    {
+    /// Removes `user` from `group`.
+    pub async fn revoke(&self, user: &str, group: &str) -> Result<()> {
+        let event = self.event(user, "ungranted", json!({"group": group}));
+        if self.registry.revoke_group(user, group, &event).await? {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(format!(
+                "{user} is not in {group}: nothing to remove (the groups are in `tapprove admin credentials {user}`'s registry entry)"
+            )))
+        }
+    }
+
+    /// Registers a credential that passed the enrolment checks.
+    pub async fn register(&self, record: &CredentialRecord, now: &UtcTime) -> Result<()> {
+        let event = self.event(
+            &record.owner,
+            "registered",
+            json!({
+                "credential_id": record.credential_id,
+                "label": record.label,
+                "kind": record.kind.as_str(),
+                "aaguid": record.aaguid.to_string(),
+                "status": record.status,
+            }),
+        );
+        self.registry.put_credential(record, now, &event).await?;
         Ok(())
-    } else {
-        Err(EngineError::Invalid(
-            "no registered credential has this id".into(),
-        ))
+    }
+
+    pub async fn credentials(&self, user: &str) -> Result<Vec<CredentialListing>> {
+        Ok(self.registry.credentials_of(user).await?)
+    }
+
+    /// Confirms `user`'s pending credential (an admin's word that it is theirs).
+    pub async fn activate_credential(&self, user: &str, credential_id: &Base64Url) -> Result<()> {
+        let label = self.label_of(user, credential_id).await?;
+        let event = self.event(
+            user,
+            "activated",
+            json!({"credential_id": credential_id, "label": label}),
+        );
+        if self
+            .registry
+            .activate_pending(credential_id.as_bytes(), &event)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(
+                "no pending credential with that id: list the user's credentials; a revoked one cannot come back, enrol again"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Revokes `user`'s credential: it never verifies again.
+    pub async fn revoke_credential(&self, user: &str, credential_id: &Base64Url) -> Result<()> {
+        let label = self.label_of(user, credential_id).await?;
+        let event = self.event(
+            user,
+            "revoked",
+            json!({"credential_id": credential_id, "label": label}),
+        );
+        if self
+            .registry
+            .revoke_by_admin(credential_id.as_bytes(), &event)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(format!(
+                "{user}'s credential {credential_id} is revoked already"
+            )))
+        }
+    }
+
+    /// The label of `user`'s credential; an error if it is not theirs, so
+    /// a change is never filed under the wrong user.
+    async fn label_of(&self, user: &str, credential_id: &Base64Url) -> Result<String> {
+        self.registry
+            .credentials_of(user)
+            .await?
+            .into_iter()
+            .find(|c| &c.credential_id == credential_id)
+            .map(|c| c.label)
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "{user} has no credential {credential_id}: list theirs with `tapprove admin credentials {user}`"
+                ))
+            })
+    }
+
+    /// Everything recorded about `user`: their own credential events
+    /// (`user#`, the enrolment service) and admins' changes (`admin#`),
+    /// oldest first.
+    pub async fn audit_of_user(&self, user: &str) -> Result<Vec<Value>> {
+        let mut records = self.registry.enrolments_of(user).await?;
+        records.extend(self.registry.admin_events_of(user).await?);
+        // By time, not text: `…:00Z` and `…:00.250Z` are both RFC 3339.
+        records.sort_by_key(|r| r["at"].as_str().and_then(|t| UtcTime::parse(t).ok()));
+        Ok(records)
     }
 }

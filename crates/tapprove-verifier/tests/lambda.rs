@@ -352,11 +352,28 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
             tapprove_aws::dynamodb::TableNames::with_prefix("d"),
         );
         registry.create_tables().await.unwrap();
+        let by_admin = |event| tapprove_aws::dynamodb::AdminEvent {
+            user: "bob@example.com".into(),
+            event,
+            at: tapprove_test_support::t(SIGNED),
+            caller_arn: "arn:aws:iam::123456789012:user/admin".into(),
+            account: "123456789012".into(),
+            detail: Default::default(),
+        };
         registry
-            .put_credential(&record, &tapprove_test_support::t(SIGNED))
+            .put_credential(
+                &record,
+                &tapprove_test_support::t(SIGNED),
+                &by_admin("registered"),
+            )
             .await
             .unwrap();
-        registry.grant("bob@example.com", "prod-approvers").await.unwrap();
+        assert!(
+            registry
+                .grant("bob@example.com", "prod-approvers", &by_admin("granted"))
+                .await
+                .unwrap()
+        );
     });
     let decision = h.sign(
         &tapprove_test_support::request(),
