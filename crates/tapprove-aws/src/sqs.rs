@@ -139,6 +139,25 @@ impl Queues {
             .cloned())
     }
 
+    /// The topics the queue's access policy lets send to it (as
+    /// [`Self::allow_topic`] writes it); empty without a policy.
+    pub async fn allowed_topics(&self, queue_url: &str) -> Result<Vec<String>> {
+        let Some(policy) = self.access_policy(queue_url).await? else {
+            return Ok(Vec::new());
+        };
+        let policy: serde_json::Value = serde_json::from_str(&policy)
+            .map_err(|e| AwsError::unexpected(SERVICE, format!("the queue's policy is not JSON: {e}")))?;
+        let statements = match &policy["Statement"] {
+            serde_json::Value::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        Ok(statements
+            .iter()
+            .filter_map(|s| s["Condition"]["ArnEquals"]["aws:SourceArn"].as_str())
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The ARN of a queue.
     pub async fn queue_arn(&self, queue_url: &str) -> Result<String> {
         let out = self

@@ -522,6 +522,43 @@ fn two_approvers_racing_on_a_queue_request_count_once() {
     );
     assert_eq!(statement["Resource"], queue_arn);
     assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], topic_arn);
+    // Another core stack's group of the same name would take bob's queue
+    // over (queue names are per account and region): its grant is refused
+    // before anything changes.
+    let other_topic = l.runtime.block_on(async {
+        tapprove_aws::sns::Topics::new(&l.moto.sdk_config().await)
+            .create_topic("tapprove-staging-prod-approvers")
+            .await
+            .unwrap()
+    });
+    let other_config = l.dir.path().join("staging.toml");
+    std::fs::write(
+        &other_config,
+        std::fs::read_to_string(l.config_path())
+            .unwrap()
+            .replace(&topic_arn, &other_topic),
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_tapprove"))
+        .args(["admin", "grant", "bob", "prod-approvers"])
+        .envs(l.moto.env(None))
+        .env("TAPPROVE_CONFIG", &other_config)
+        .env("TAPPROVE_STATE_DIR", l.dir.path().join("admin"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("Group names must be unique per account and region"),
+        "{stderr}"
+    );
+    let policy_after = l.runtime.block_on(async {
+        let queues = tapprove_aws::sqs::Queues::new(&l.moto.sdk_config().await);
+        let name = tapprove_engine::approver_queue_name("prod-approvers", "bob");
+        let url = queues.url_of(&name).await.unwrap().unwrap();
+        queues.allowed_topics(&url).await.unwrap()
+    });
+    assert_eq!(policy_after, [topic_arn.as_str()]);
     let first = l.as_(&bob, &["--json", "approve", &bob_id]);
     assert!(
         first.status.success(),

@@ -80,25 +80,52 @@ impl<'a> Admin<'a> {
         if user.trim().is_empty() || group.trim().is_empty() {
             return Err(EngineError::Invalid("user and group must not be empty".into()));
         }
+        let topic = self.config.sources.iter().find_map(|source| match source {
+            Source::Queue { group: g, topic_arn } if g == group => Some(topic_arn),
+            _ => None,
+        });
+        if let Some(topic) = topic {
+            self.check_queue_is_ours(user, group, topic).await?;
+        }
         let added = self
             .registry
             .grant(user, group, &self.event(user, "granted", json!({"group": group})))
             .await?;
         let mut queue_url = None;
-        for source in &self.config.sources {
-            if let Source::Queue { group: g, topic_arn } = source
-                && g == group
-            {
-                let queues = Queues::new(self.aws);
-                let url = queues.create_queue(&approver_queue_name(group, user)).await?;
-                let arn = queues.queue_arn(&url).await?;
-                queues.allow_topic(&url, &arn, topic_arn).await?;
-                Topics::new(self.aws).subscribe_queue(topic_arn, &arn).await?;
-                queue_url = Some(url);
-                break;
-            }
+        if let Some(topic_arn) = topic {
+            let queues = Queues::new(self.aws);
+            let url = queues.create_queue(&approver_queue_name(group, user)).await?;
+            let arn = queues.queue_arn(&url).await?;
+            queues.allow_topic(&url, &arn, topic_arn).await?;
+            Topics::new(self.aws).subscribe_queue(topic_arn, &arn).await?;
+            queue_url = Some(url);
         }
         Ok(Granted { added, queue_url })
+    }
+
+    /// Queue names (`tapprove-<group>-<user>-<hash>`) are per account and
+    /// region, not per core stack: refuses a queue that another topic
+    /// (another core stack's group of the same name) already sends to,
+    /// before anything is changed, rather than taking it over.
+    async fn check_queue_is_ours(&self, user: &str, group: &str, topic: &str) -> Result<()> {
+        let queues = Queues::new(self.aws);
+        let name = approver_queue_name(group, user);
+        let Some(url) = queues.url_of(&name).await? else {
+            return Ok(());
+        };
+        match queues
+            .allowed_topics(&url)
+            .await?
+            .into_iter()
+            .find(|t| t != topic)
+        {
+            None => Ok(()),
+            Some(other) => Err(EngineError::Invalid(format!(
+                "{user}'s queue `{name}` already receives from `{other}`, not from this group's topic `{topic}`: \
+                 another core stack in this account and region has a group named `{group}`. \
+                 Group names must be unique per account and region; deploy this group under another name"
+            ))),
+        }
     }
 
     /// Removes `user` from `group`.
