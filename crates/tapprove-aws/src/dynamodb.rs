@@ -14,7 +14,8 @@
 //! - **audit** (`pk`, `sk` = `<time>#<event or outcome>#<id>`, the record
 //!   as JSON): `exec#<execution>` one item per verification, `user#<name>`
 //!   one per self-service credential event, `admin#<name>` one per admin
-//!   change to that user (written in the change's own transaction).
+//!   change to that user. Every registry change is written in one
+//!   transaction with its record ([`RegistryEvent`]).
 //!
 //! [`DynamoRegistry::commit`] is one `TransactWriteItems`: both claims
 //! (conditional on not existing), the counter update (conditional on the
@@ -27,8 +28,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use tapprove_core::StoreError;
 use tapprove_core::registry::{
@@ -58,24 +59,35 @@ pub enum EnrolConflict {
     NotFirst,
 }
 
-/// An admin's change to one user's registry entries, as the audit trail
-/// keeps it: under `admin#<user>`, written in the same transaction as the
-/// change, so neither happens without the other.
+/// Who changed a user's registry entries: where the audit trail files it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedBy {
+    /// The user, through the enrolment service: `user#<name>`.
+    User,
+    /// An admin (`tapprove admin`): `admin#<name>`.
+    Admin,
+}
+
+/// A change to one user's registry entries, as the audit trail keeps it:
+/// written in the same transaction as the change, so neither happens
+/// without the other.
 #[derive(Debug, Clone)]
-pub struct AdminEvent {
+pub struct RegistryEvent {
+    pub by: ChangedBy,
     /// The user the change is about.
     pub user: String,
-    /// `granted`, `ungranted`, `registered`, `activated` or `revoked`.
+    /// By the user: `enrolled`, `renamed`, `revoked`, `withdrawn`; by an
+    /// admin: `granted`, `ungranted`, `registered`, `activated`, `revoked`.
     pub event: &'static str,
     pub at: UtcTime,
-    /// The admin's AWS identity (from STS, not from the command line).
+    /// Who made it (from STS, never from what a client claims).
     pub caller_arn: String,
     pub account: String,
-    /// What changed: `group`, or `credential_id` and `label`.
+    /// What changed: `group`, or `credential_id`, `label` and more.
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
-impl AdminEvent {
+impl RegistryEvent {
     /// The record as stored and as `tapprove admin audit --user` prints it.
     pub fn record(&self) -> serde_json::Value {
         let mut record = serde_json::json!({
@@ -91,10 +103,20 @@ impl AdminEvent {
         record
     }
 
+    fn with_detail(&self, key: &str, value: serde_json::Value) -> Self {
+        let mut event = self.clone();
+        event.detail.insert(key.to_owned(), value);
+        event
+    }
+
     fn put(&self, table: &str) -> Result<TransactWriteItem> {
+        let prefix = match self.by {
+            ChangedBy::User => "user",
+            ChangedBy::Admin => "admin",
+        };
         let put = Put::builder()
             .table_name(table)
-            .item("pk", s(format!("admin#{}", self.user)))
+            .item("pk", s(format!("{prefix}#{}", self.user)))
             .item(
                 "sk",
                 s(format!(
@@ -295,7 +317,7 @@ impl DynamoRegistry {
 
     /// Adds `user` to `group` (creating the user), with the admin's record.
     /// Returns false (and records nothing) if they already were in it.
-    pub async fn grant(&self, user: &str, group: &str, audit: &AdminEvent) -> Result<bool> {
+    pub async fn grant(&self, user: &str, group: &str, audit: &RegistryEvent) -> Result<bool> {
         self.change_groups(
             user,
             group,
@@ -308,7 +330,7 @@ impl DynamoRegistry {
 
     /// Removes `user` from `group`, with the admin's record. Returns false
     /// (and records nothing) if they were not in it.
-    pub async fn revoke_group(&self, user: &str, group: &str, audit: &AdminEvent) -> Result<bool> {
+    pub async fn revoke_group(&self, user: &str, group: &str, audit: &RegistryEvent) -> Result<bool> {
         self.change_groups(user, group, "DELETE", "contains(#groups, :member)", audit)
             .await
     }
@@ -319,7 +341,7 @@ impl DynamoRegistry {
         group: &str,
         action: &str,
         condition: &str,
-        audit: &AdminEvent,
+        audit: &RegistryEvent,
     ) -> Result<bool> {
         let update = Update::builder()
             .table_name(&self.tables.registry)
@@ -359,7 +381,7 @@ impl DynamoRegistry {
         &self,
         record: &CredentialRecord,
         created: &UtcTime,
-        audit: &AdminEvent,
+        audit: &RegistryEvent,
     ) -> Result<()> {
         match self.put_with_marker(record, created, false, Some(audit)).await? {
             Ok(()) => Ok(()),
@@ -372,18 +394,23 @@ impl DynamoRegistry {
     /// conditional write of the user's `enrolled` marker so two racing first
     /// enrolments cannot both become active. With `first_may_activate` false
     /// (the org requires an admin for every enrolment) it is always pending.
+    /// `audit` (the `enrolled` event) is written with it, its `status` the
+    /// one the credential got.
     pub async fn enrol(
         &self,
         record: &CredentialRecord,
         created: &UtcTime,
         first_may_activate: bool,
+        audit: &RegistryEvent,
     ) -> Result<std::result::Result<CredentialStatus, EnrolConflict>> {
+        let audit_as = |status| audit.with_detail("status", status_text(status).into());
         if first_may_activate {
             let active = CredentialRecord {
                 status: CredentialStatus::Active,
                 ..record.clone()
             };
-            match self.put_with_marker(&active, created, true, None).await? {
+            let audit = audit_as(CredentialStatus::Active);
+            match self.put_with_marker(&active, created, true, Some(&audit)).await? {
                 Ok(()) => return Ok(Ok(CredentialStatus::Active)),
                 Err(EnrolConflict::AlreadyRegistered) => {
                     return Ok(Err(EnrolConflict::AlreadyRegistered));
@@ -395,20 +422,25 @@ impl DynamoRegistry {
             status: CredentialStatus::Pending,
             ..record.clone()
         };
-        self.put_with_marker(&pending, created, false, None)
-            .await
-            .map(|r| r.map(|()| CredentialStatus::Pending))
+        self.put_with_marker(
+            &pending,
+            created,
+            false,
+            Some(&audit_as(CredentialStatus::Pending)),
+        )
+        .await
+        .map(|r| r.map(|()| CredentialStatus::Pending))
     }
 
     /// One transaction: the credential (if its id is new) and the owner's
     /// `enrolled` marker (only if absent when `first`, else kept if set),
-    /// and the admin's record when an admin registers it.
+    /// and the audit record of whoever registers it.
     async fn put_with_marker(
         &self,
         record: &CredentialRecord,
         created: &UtcTime,
         first: bool,
-        audit: Option<&AdminEvent>,
+        audit: Option<&RegistryEvent>,
     ) -> Result<std::result::Result<(), EnrolConflict>> {
         let mut item = credential_key(record.credential_id.as_bytes());
         item.insert("owner".into(), s(&record.owner));
@@ -448,7 +480,7 @@ impl DynamoRegistry {
         if let Some(audit) = audit {
             items.push(audit.put(&self.tables.audit)?);
         }
-        // Items: 0 credential, 1 marker (2 the admin's record).
+        // Items: 0 credential, 1 marker, 2 the audit record.
         match self.transact(items).await? {
             Committed::Yes => Ok(Ok(())),
             Committed::No(failed) if failed.first() == Some(&true) => {
@@ -491,7 +523,7 @@ impl DynamoRegistry {
     /// false if there is no pending credential with this id: an active one
     /// needs nothing, a revoked one never comes back.
     /// The admin's record is written with it.
-    pub async fn activate_pending(&self, id: &[u8], audit: &AdminEvent) -> Result<bool> {
+    pub async fn activate_pending(&self, id: &[u8], audit: &RegistryEvent) -> Result<bool> {
         self.change_status(
             id,
             CredentialStatus::Active,
@@ -501,21 +533,22 @@ impl DynamoRegistry {
         .await
     }
 
-    /// Revokes a credential (an admin's decision), with the admin's record.
-    /// Returns false if there is no such credential or it is revoked already.
-    pub async fn revoke_by_admin(&self, id: &[u8], audit: &AdminEvent) -> Result<bool> {
+    /// Revokes a credential (its owner's or an admin's decision), with the
+    /// record of who did. Returns false if there is no such credential or
+    /// it is revoked already.
+    pub async fn revoke_credential(&self, id: &[u8], audit: &RegistryEvent) -> Result<bool> {
         self.change_status(id, CredentialStatus::Revoked, None, audit)
             .await
     }
 
     /// Sets a credential's status, only from `from` (or from any other
-    /// status), in one transaction with the admin's record.
+    /// status), in one transaction with the record of who did.
     async fn change_status(
         &self,
         id: &[u8],
         to: CredentialStatus,
         from: Option<CredentialStatus>,
-        audit: &AdminEvent,
+        audit: &RegistryEvent,
     ) -> Result<bool> {
         let update = Update::builder()
             .table_name(&self.tables.registry)
@@ -538,89 +571,40 @@ impl DynamoRegistry {
         self.changed(items).await
     }
 
-    /// Records an enrolment in the audit table, under `user#<name>`, one
-    /// item per credential (never overwritten).
-    pub async fn audit_enrolment(
-        &self,
-        user: &str,
-        credential_id: &Base64Url,
-        at: &UtcTime,
-        record: &serde_json::Value,
-    ) -> Result<()> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.audit)
-            .item("pk", s(format!("user#{user}")))
-            .item(
-                "sk",
-                // One record per event on a credential, even within a second.
-                s(format!(
-                    "{}#{}#{}",
-                    at.as_str(),
-                    record
-                        .get("event")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("enrol"),
-                    credential_id.encode()
-                )),
-            )
-            .condition_expression("attribute_not_exists(pk)")
-            .item("record", s(record.to_string()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(SERVICE, e))?;
-        Ok(())
-    }
-
-    /// Deletes a credential (enrolment rollback).
-    pub async fn delete_credential(&self, id: &[u8]) -> Result<()> {
-        self.client
-            .delete_item()
+    /// Deletes a credential that never signed (the user withdrawing a
+    /// failed enrolment), with the user's record. Returns false if there is
+    /// no such credential.
+    pub async fn delete_credential(&self, id: &[u8], audit: &RegistryEvent) -> Result<bool> {
+        let delete = Delete::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(credential_key(id)))
-            .send()
-            .await
-            .map_err(|e| from_sdk(SERVICE, e))?;
-        Ok(())
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            audit.put(&self.tables.audit)?,
+        ];
+        self.changed(items).await
     }
 
-    /// Gives a credential a new label. Returns false if there is no such
-    /// credential.
-    pub async fn set_label(&self, id: &[u8], label: &str) -> Result<bool> {
-        let update = self
-            .client
-            .update_item()
+    /// Gives a credential a new label, with the record of who did. Returns
+    /// false if there is no such credential.
+    pub async fn set_label(&self, id: &[u8], label: &str, audit: &RegistryEvent) -> Result<bool> {
+        let update = Update::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(credential_key(id)))
             .update_expression("SET #label = :label")
             .expression_attribute_names("#label", "label")
             .expression_attribute_values(":label", s(label))
-            .condition_expression("attribute_exists(pk)");
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(from_sdk(SERVICE, e)),
-        }
-    }
-
-    /// Sets a credential's status (a user revoking their own, through the
-    /// enrolment service, which audits it under `user#`). Returns false if
-    /// there is no such credential.
-    pub async fn set_status(&self, id: &[u8], status: CredentialStatus) -> Result<bool> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(credential_key(id)))
-            .update_expression("SET #status = :to")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(status_text(status)))
-            .condition_expression("attribute_exists(pk)");
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(from_sdk(SERVICE, e)),
-        }
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit.put(&self.tables.audit)?,
+        ];
+        self.changed(items).await
     }
 
     /// A user's credentials.

@@ -3,13 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
-use tapprove_aws::dynamodb::{AdminEvent, DynamoRegistry, TableNames};
+use tapprove_aws::dynamodb::{ChangedBy, DynamoRegistry, RegistryEvent, TableNames};
 use tapprove_core::registry::Registry;
 
 const ADMIN: &str = "arn:aws:sts::123456789012:assumed-role/TapproveAdmin/ada";
 
-fn event(user: &str, event: &'static str, group: &str) -> AdminEvent {
-    AdminEvent {
+fn event(user: &str, event: &'static str, group: &str) -> RegistryEvent {
+    RegistryEvent {
+        by: ChangedBy::Admin,
         user: user.into(),
         event,
         at: tapprove_proto::UtcTime::now(),

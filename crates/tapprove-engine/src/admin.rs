@@ -8,7 +8,7 @@
 //! same DynamoDB transaction as the change itself.
 
 use serde_json::{Map, Value, json};
-use tapprove_aws::dynamodb::{AdminEvent, CredentialListing, DynamoRegistry, TableNames};
+use tapprove_aws::dynamodb::{ChangedBy, CredentialListing, DynamoRegistry, RegistryEvent, TableNames};
 use tapprove_aws::sns::Topics;
 use tapprove_aws::sqs::Queues;
 use tapprove_aws::sts::{CallerIdentity, Identity};
@@ -59,8 +59,9 @@ impl<'a> Admin<'a> {
         &self.caller
     }
 
-    fn event(&self, user: &str, event: &'static str, detail: Value) -> AdminEvent {
-        AdminEvent {
+    fn event(&self, user: &str, event: &'static str, detail: Value) -> RegistryEvent {
+        RegistryEvent {
+            by: ChangedBy::Admin,
             user: user.to_owned(),
             event,
             at: crate::now(),
@@ -193,7 +194,7 @@ impl<'a> Admin<'a> {
         );
         if self
             .registry
-            .revoke_by_admin(credential_id.as_bytes(), &event)
+            .revoke_credential(credential_id.as_bytes(), &event)
             .await?
         {
             Ok(())

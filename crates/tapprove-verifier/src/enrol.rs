@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use serde_json::json;
-use tapprove_aws::dynamodb::{DynamoRegistry, EnrolConflict, TableNames};
+use tapprove_aws::dynamodb::{ChangedBy, DynamoRegistry, EnrolConflict, RegistryEvent, TableNames};
 use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::UtcTime;
@@ -118,7 +118,21 @@ impl EnrolService {
                 )
             })
         };
-        let (event, id, label) = match &request.action {
+        let event = |event, id: &tapprove_proto::Base64Url, label: &str| RegistryEvent {
+            by: ChangedBy::User,
+            user: user.to_owned(),
+            event,
+            at: now.clone(),
+            caller_arn: caller.arn.clone(),
+            account: caller.account.clone(),
+            detail: [
+                ("credential_id".to_owned(), json!(id)),
+                ("label".to_owned(), json!(label)),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let (event, label) = match &request.action {
             CredentialAction::List => {
                 return Ok(CredentialsAnswer {
                     user: user.to_owned(),
@@ -128,20 +142,27 @@ impl EnrolService {
             CredentialAction::Rename { credential_id, label } => {
                 find(credential_id)?;
                 self.registry
-                    .set_label(credential_id.as_bytes(), label)
+                    .set_label(
+                        credential_id.as_bytes(),
+                        label,
+                        &event("renamed", credential_id, label),
+                    )
                     .await
                     .map_err(unavailable)?;
-                ("renamed", credential_id, label.clone())
+                ("renamed", label.clone())
             }
             CredentialAction::Revoke { credential_id } => {
                 let credential = find(credential_id)?;
                 if credential.status != CredentialStatus::Revoked {
                     self.registry
-                        .set_status(credential_id.as_bytes(), CredentialStatus::Revoked)
+                        .revoke_credential(
+                            credential_id.as_bytes(),
+                            &event("revoked", credential_id, &credential.label),
+                        )
                         .await
                         .map_err(unavailable)?;
                 }
-                ("revoked", credential_id, credential.label.clone())
+                ("revoked", credential.label.clone())
             }
             CredentialAction::Withdraw { credential_id } => {
                 let credential = find(credential_id)?;
@@ -156,24 +177,15 @@ impl EnrolService {
                     ));
                 }
                 self.registry
-                    .delete_credential(credential_id.as_bytes())
+                    .delete_credential(
+                        credential_id.as_bytes(),
+                        &event("withdrawn", credential_id, &credential.label),
+                    )
                     .await
                     .map_err(unavailable)?;
-                ("withdrawn", credential_id, credential.label.clone())
+                ("withdrawn", credential.label.clone())
             }
         };
-        let audit = json!({
-            "event": event,
-            "at": now.as_str(),
-            "user": user,
-            "caller_arn": caller.arn,
-            "account": caller.account,
-            "credential_id": id,
-            "label": label,
-        });
-        if let Err(e) = self.registry.audit_enrolment(user, id, now, &audit).await {
-            eprintln!("tapprove-verifier: {event} credential of {user}, audit record failed: {e}");
-        }
         eprintln!("tapprove-verifier: {event} credential `{label}` of {user}");
         Ok(CredentialsAnswer {
             user: user.to_owned(),
@@ -239,9 +251,29 @@ impl EnrolService {
         .map_err(|e| EnrolError::new(422, "attestation_refused", e.to_string()))?;
         let attestation = checked.attestation.name();
         let record = checked.into_record(user, &request.label, CredentialStatus::Pending);
+        // The status the credential gets is added by `enrol`, which writes
+        // this record in the same transaction as the credential.
+        let audit = RegistryEvent {
+            by: ChangedBy::User,
+            user: user.to_owned(),
+            event: "enrolled",
+            at: now.clone(),
+            caller_arn: caller.arn.clone(),
+            account: caller.account.clone(),
+            detail: [
+                ("credential_id", json!(record.credential_id)),
+                ("label", json!(record.label)),
+                ("kind", json!(record.kind)),
+                ("aaguid", json!(record.aaguid.to_string())),
+                ("attestation", json!(attestation)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        };
         let status = match self
             .registry
-            .enrol(&record, now, !self.require_admin)
+            .enrol(&record, now, !self.require_admin, &audit)
             .await
             .map_err(|e| EnrolError::new(503, "registry_unavailable", e.to_string()))?
         {
@@ -255,28 +287,6 @@ impl EnrolService {
                 ));
             }
         };
-        let audit = json!({
-            "event": "enrolled",
-            "at": now.as_str(),
-            "user": user,
-            "caller_arn": caller.arn,
-            "account": caller.account,
-            "credential_id": record.credential_id,
-            "label": record.label,
-            "kind": record.kind,
-            "aaguid": record.aaguid.to_string(),
-            "attestation": attestation,
-            "status": status,
-        });
-        if let Err(e) = self
-            .registry
-            .audit_enrolment(user, &record.credential_id, now, &audit)
-            .await
-        {
-            // The credential is stored; losing its audit line must not go
-            // unnoticed, but it is not a reason to pretend it failed.
-            eprintln!("tapprove-verifier: enrolment of {user} stored, audit record failed: {e}");
-        }
         eprintln!(
             "tapprove-verifier: enrolled `{}` for {user} ({})",
             record.label,

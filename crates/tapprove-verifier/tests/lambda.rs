@@ -352,7 +352,8 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
             tapprove_aws::dynamodb::TableNames::with_prefix("d"),
         );
         registry.create_tables().await.unwrap();
-        let by_admin = |event| tapprove_aws::dynamodb::AdminEvent {
+        let by_admin = |event| tapprove_aws::dynamodb::RegistryEvent {
+            by: tapprove_aws::dynamodb::ChangedBy::Admin,
             user: "bob@example.com".into(),
             event,
             at: tapprove_test_support::t(SIGNED),
