@@ -129,7 +129,7 @@ impl RegistryEvent {
             .item("record", s(self.record().to_string()))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+            .map_err(built)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
@@ -282,7 +282,7 @@ impl DynamoRegistry {
             .key_schema(key("pk", KeyType::Range)?)
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+            .map_err(built)?;
         let tables = [
             (&self.tables.registry, true, true),
             (&self.tables.ledger, false, false),
@@ -352,18 +352,18 @@ impl DynamoRegistry {
             .expression_attribute_values(":g", AttributeValue::Ss(vec![group.to_owned()]))
             .expression_attribute_values(":member", s(group))
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit.put(&self.tables.audit)?,
-        ];
-        self.changed(items).await
+            .map_err(built)?;
+        self.changed(TransactWriteItem::builder().update(update).build(), audit)
+            .await
     }
 
-    /// Runs a change and its audit record (items 0 and 1): true if both
-    /// were written, false if the change's condition did not hold.
-    async fn changed(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
-        match self.transact(items).await? {
+    /// Writes a change and its audit record in one transaction: true if
+    /// both were written, false if the change's condition did not hold.
+    async fn changed(&self, change: TransactWriteItem, audit: &RegistryEvent) -> Result<bool> {
+        match self
+            .transact(vec![change, audit.put(&self.tables.audit)?])
+            .await?
+        {
             Committed::Yes => Ok(true),
             Committed::No(failed) if failed.first() == Some(&true) => Ok(false),
             Committed::No(_) => Err(AwsError::unexpected(
@@ -459,7 +459,7 @@ impl DynamoRegistry {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+            .map_err(built)?;
         let marker = Update::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(user_key(&record.owner)))
@@ -472,7 +472,7 @@ impl DynamoRegistry {
             marker.update_expression("SET enrolled = if_not_exists(enrolled, :t)")
         }
         .build()
-        .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        .map_err(built)?;
         let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(marker).build(),
@@ -563,12 +563,9 @@ impl DynamoRegistry {
             None => update.condition_expression("attribute_exists(pk) AND #status <> :to"),
         }
         .build()
-        .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit.put(&self.tables.audit)?,
-        ];
-        self.changed(items).await
+        .map_err(built)?;
+        self.changed(TransactWriteItem::builder().update(update).build(), audit)
+            .await
     }
 
     /// Deletes a credential that never signed (the user withdrawing a
@@ -580,12 +577,9 @@ impl DynamoRegistry {
             .set_key(Some(credential_key(id)))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            audit.put(&self.tables.audit)?,
-        ];
-        self.changed(items).await
+            .map_err(built)?;
+        self.changed(TransactWriteItem::builder().delete(delete).build(), audit)
+            .await
     }
 
     /// Gives a credential a new label, with the record of who did. Returns
@@ -599,48 +593,36 @@ impl DynamoRegistry {
             .expression_attribute_values(":label", s(label))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit.put(&self.tables.audit)?,
-        ];
-        self.changed(items).await
+            .map_err(built)?;
+        self.changed(TransactWriteItem::builder().update(update).build(), audit)
+            .await
     }
 
     /// A user's credentials.
     pub async fn credentials_of(&self, user: &str) -> Result<Vec<CredentialListing>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        let items = query_all(
+            self.client
                 .query()
                 .table_name(&self.tables.registry)
                 .index_name(OWNER_INDEX)
                 .key_condition_expression("#owner = :o")
                 .expression_attribute_names("#owner", "owner")
-                .expression_attribute_values(":o", s(user))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| from_sdk(SERVICE, e))?;
-            for item in page.items() {
-                let record = credential_from_item(item).map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
-                out.push(CredentialListing {
-                    credential_id: record.credential_id,
-                    label: record.label,
-                    kind: record.kind,
-                    status: record.status,
-                    aaguid: record.aaguid,
-                    counter: record.counter,
-                    created: get_s(item, "created").unwrap_or_default().to_owned(),
-                    last_used: get_s(item, "last_used").ok().map(str::to_owned),
-                });
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+                .expression_attribute_values(":o", s(user)),
+        )
+        .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let record = credential_from_item(item).map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
+            out.push(CredentialListing {
+                credential_id: record.credential_id,
+                label: record.label,
+                kind: record.kind,
+                status: record.status,
+                aaguid: record.aaguid,
+                counter: record.counter,
+                created: get_s(item, "created").unwrap_or_default().to_owned(),
+                last_used: get_s(item, "last_used").ok().map(str::to_owned),
+            });
         }
         out.sort_by(|a, b| a.created.cmp(&b.created));
         Ok(out)
@@ -661,32 +643,22 @@ impl DynamoRegistry {
         self.audit_under(&format!("admin#{user}")).await
     }
 
-    /// Every record under `pk`, all pages (a query answers at most 1 MB).
+    /// Every record under `pk`.
     async fn audit_under(&self, pk: &str) -> Result<Vec<serde_json::Value>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        query_all(
+            self.client
                 .query()
                 .table_name(&self.tables.audit)
                 .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(pk))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| from_sdk(SERVICE, e))?;
-            for item in page.items() {
-                let text = get_s(item, "record").map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
-                out.push(
-                    serde_json::from_str(text).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?,
-                );
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+                .expression_attribute_values(":p", s(pk)),
+        )
+        .await?
+        .iter()
+        .map(|item| {
+            let text = get_s(item, "record").map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
+            serde_json::from_str(text).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))
+        })
+        .collect()
     }
 
     fn audit_put(&self, audit: &AuditRecord) -> Result<Put, StoreError> {
@@ -716,6 +688,24 @@ impl DynamoRegistry {
             .build()
             .map_err(|e| StoreError(e.to_string()))
     }
+}
+
+/// Every item a query finds, all pages (one page answers at most 1 MB).
+async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| from_sdk(SERVICE, e))
+}
+
+/// A request the SDK's builder refused (a missing required field: a bug here).
+fn built(e: aws_sdk_dynamodb::error::BuildError) -> AwsError {
+    AwsError::unexpected(SERVICE, e.to_string())
 }
 
 /// Unique enough for an audit sort key suffix; not a secret.

@@ -164,12 +164,7 @@ impl<'a> Admin<'a> {
 
     /// Confirms `user`'s pending credential (an admin's word that it is theirs).
     pub async fn activate_credential(&self, user: &str, credential_id: &Base64Url) -> Result<()> {
-        let label = self.label_of(user, credential_id).await?;
-        let event = self.event(
-            user,
-            "activated",
-            json!({"credential_id": credential_id, "label": label}),
-        );
+        let event = self.credential_event(user, credential_id, "activated").await?;
         if self
             .registry
             .activate_pending(credential_id.as_bytes(), &event)
@@ -186,12 +181,7 @@ impl<'a> Admin<'a> {
 
     /// Revokes `user`'s credential: it never verifies again.
     pub async fn revoke_credential(&self, user: &str, credential_id: &Base64Url) -> Result<()> {
-        let label = self.label_of(user, credential_id).await?;
-        let event = self.event(
-            user,
-            "revoked",
-            json!({"credential_id": credential_id, "label": label}),
-        );
+        let event = self.credential_event(user, credential_id, "revoked").await?;
         if self
             .registry
             .revoke_credential(credential_id.as_bytes(), &event)
@@ -205,20 +195,31 @@ impl<'a> Admin<'a> {
         }
     }
 
-    /// The label of `user`'s credential; an error if it is not theirs, so
-    /// a change is never filed under the wrong user.
-    async fn label_of(&self, user: &str, credential_id: &Base64Url) -> Result<String> {
-        self.registry
+    /// The record of a change to `user`'s credential; an error if the
+    /// credential is not theirs, so a change is never filed under the
+    /// wrong user.
+    async fn credential_event(
+        &self,
+        user: &str,
+        credential_id: &Base64Url,
+        event: &'static str,
+    ) -> Result<RegistryEvent> {
+        let credential = self
+            .registry
             .credentials_of(user)
             .await?
             .into_iter()
             .find(|c| &c.credential_id == credential_id)
-            .map(|c| c.label)
             .ok_or_else(|| {
                 EngineError::Invalid(format!(
                     "{user} has no credential {credential_id}: list theirs with `tapprove admin credentials {user}`"
                 ))
-            })
+            })?;
+        Ok(self.event(
+            user,
+            event,
+            json!({"credential_id": credential_id, "label": credential.label}),
+        ))
     }
 
     /// Everything recorded about `user`: their own credential events
