@@ -54,11 +54,6 @@ impl<'a> Admin<'a> {
         })
     }
 
-    /// The admin's AWS identity.
-    pub fn caller(&self) -> &CallerIdentity {
-        &self.caller
-    }
-
     fn event(&self, user: &str, event: &'static str, detail: Value) -> RegistryEvent {
         RegistryEvent {
             by: ChangedBy::Admin,
@@ -136,7 +131,7 @@ impl<'a> Admin<'a> {
             Ok(())
         } else {
             Err(EngineError::Invalid(format!(
-                "{user} is not in {group}: nothing to remove (the groups are in `tapprove admin credentials {user}`'s registry entry)"
+                "{user} is not in {group}: nothing to remove (check the user and group names)"
             )))
         }
     }
