@@ -66,6 +66,34 @@ impl World {
     }
 }
 
+#[test]
+fn self_approval_is_refused_through_case_width_and_hidden_characters() {
+    for requested_by in [
+        "Alice@Example.COM",
+        "alice@example.com\u{200B}",
+        "\u{FF41}lice@example.com",
+        "ali\u{00AD}ce@example.com",
+        "\u{202E}alice@example.com",
+    ] {
+        let w = world();
+        let mut r = request_json();
+        r["requested_by"] = requested_by.into();
+        let request = Request::from_json(&bytes(&r)).unwrap();
+        let d =
+            w.h.sign(&request, Verdict::Approve, "alice@example.com", &w.alice, SIGNED);
+        let refused = w.check(&r, &json(&d)).unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Some(Code::SelfApproval),
+            "{requested_by:?}: {refused}"
+        );
+        // Someone else approves it as usual.
+        let d =
+            w.h.sign(&request, Verdict::Approve, "bob@example.com", &w.bob, SIGNED);
+        assert!(w.check(&r, &json(&d)).is_ok(), "{requested_by:?}");
+    }
+}
+
 type Case = (&'static str, Code, fn() -> Result<VerifiedDecision, VerifyError>);
 
 fn cases() -> Vec<Case> {

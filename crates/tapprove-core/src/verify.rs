@@ -517,7 +517,11 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
         );
     }
     check_not_ahead(policy, &statement.signed_at, now)?;
-    if statement.approver == request.requested_by && !policy.allow_self_approval {
+    // Names compared as identities: `Alice@Example.com` or a zero-width
+    // space does not make the requester someone else.
+    let same_person = tapprove_proto::text::canonical_principal(&statement.approver)
+        == tapprove_proto::text::canonical_principal(&request.requested_by);
+    if same_person && !policy.allow_self_approval {
         return reject(
             Code::SelfApproval,
             format!(

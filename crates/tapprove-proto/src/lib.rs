@@ -33,7 +33,7 @@ mod error;
 pub mod limits;
 pub mod registry;
 mod request;
-mod text;
+pub mod text;
 mod time;
 
 pub use bytes::{Aaguid, Base64Url, Sha256Digest};
