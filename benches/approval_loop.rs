@@ -78,6 +78,7 @@ fn main() {
                 table_prefix: "bench".into(),
                 role_arn: "arn:aws:iam::123456789012:role/bench".into(),
                 rp_id: "tapprove.local".into(),
+                identity: tapprove_config::IdentitySettings::default(),
             },
         )
         .await

@@ -302,8 +302,8 @@ pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Res
 }
 
 /// The enrolment service, as the settings name it.
-fn enrolment_service(config: &tapprove_config::Config) -> Result<String> {
-    config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
+fn enrolment_service(config: &tapprove_config::Config) -> Result<enrol::Endpoint> {
+    enrol::Endpoint::from_config(config)?.ok_or_else(|| {
         AppError::new(
             ErrorCode::NotConfigured,
             "no enrolment service is configured ([enrolment] url): ask your admin, or enrol with `tapprove enroll --out FILE`",
@@ -416,7 +416,7 @@ pub async fn enrol<R: Runtime>(
             .block_on(enrol::enrol(
                 enrol::Service {
                     aws: &aws,
-                    url: &service,
+                    endpoint: &service,
                     state_dir: &state_dir,
                 },
                 &*authenticator,

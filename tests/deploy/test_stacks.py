@@ -177,6 +177,10 @@ def test_the_verifier_accepts_the_settings_the_template_gives_it(moto, stacks, e
     assert settings["allow_software_authenticators"] is False
     assert settings["allowed_aaguids"] == ["ee882879-721c-4913-9775-3dfcce97072a", "cb69481e-8ff7-4039-93ec-0a2729a154a8"]
     assert settings["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
+    # Only this account's IAM Identity Center sessions enrol, and proofs
+    # must name this stack.
+    assert settings["identity"] == {"accounts": ["123456789012"], "roles": ["AWSReservedSSO_*"], "iam_users": False}
+    assert settings["enrolment"]["server_id"] == core["EnrolmentServerId"]
     # The verifier itself reads them: its enrolment service starts.
     proc = subprocess.Popen(
         [str(VERIFIER), "serve", "--listen", "127.0.0.1:0"],
@@ -220,6 +224,9 @@ def test_policy_init_writes_the_org_policy_from_the_stacks(moto, stacks, env, tm
         {"kind": "activity", "group": "prod", "arn": prod["ActivityArn"]},
     ]
     assert policy["enrolment"]["url"] == core["EnrolmentUrl"]
+    # Clients sign this stack's name into every identity proof, and its
+    # verifier accepts no other.
+    assert policy["enrolment"]["server_id"] == core["EnrolmentServerId"] == "123456789012:us-east-1:tapprove"
     assert policy["sign_in"] == {"kind": "sso", "start_url": "https://d-9067000000.awsapps.com/start", "region": "eu-west-1"}
     assert policy["notifications"]["quiet_hours"] == {"start": "22:00", "end": "07:00"}
     assert policy["updates"] == {"channel": "stable", "pin": "0.2.0"}

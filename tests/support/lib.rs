@@ -2,7 +2,9 @@
 //! harness that enrols software credentials into an in-memory registry and
 //! signs decisions with them, a raw signer for assertions no honest
 //! authenticator would make, a prompt that counts what it was asked, and
-//! the runner for the Node-based independent verifier.
+//! the runner for the Node-based independent verifier; and the local peers
+//! that stand in for AWS where moto does not check what AWS checks (a
+//! Lambda function URL's IAM auth: [`function_url`]).
 //!
 //! This is test code compiled as a library: a panic is how it reports a
 //! broken expectation, so unwrapping is allowed here.
@@ -11,6 +13,7 @@
 
 pub mod desktop;
 pub mod fake_sso;
+pub mod function_url;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

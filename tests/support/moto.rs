@@ -16,12 +16,15 @@ pub struct Moto {
     endpoint: String,
 }
 
-/// Credentials of an IAM user created in moto.
+/// Credentials of an IAM user created in moto, or of a role session
+/// (with its session token).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct IamUser {
     pub user: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
 }
 
 fn python() -> PathBuf {
@@ -83,13 +86,17 @@ impl Moto {
         let (id, secret) = user.map_or(("testing", "testing"), |u| {
             (&u.access_key_id, &u.secret_access_key)
         });
-        vec![
+        let mut env = vec![
             ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_ACCESS_KEY_ID".into(), id.into()),
             ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        ];
+        if let Some(token) = user.and_then(|u| u.session_token.clone()) {
+            env.push(("AWS_SESSION_TOKEN".into(), token));
+        }
+        env
     }
 
     /// An SDK configuration for this emulator (admin principal).
@@ -106,10 +113,34 @@ impl Moto {
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_credential_types::Credentials::new(
-                id, secret, None, None, "moto",
+                id,
+                secret,
+                user.and_then(|u| u.session_token.clone()),
+                None,
+                "moto",
             ))
             .load()
             .await
+    }
+
+    /// A session of the role `role` (created in `account` if missing, moto's
+    /// default account when `None`) named `session`: what IAM Identity
+    /// Center hands a person (role `AWSReservedSSO_…`, session = user), or
+    /// what anyone allowed to assume a role can make up.
+    pub fn assume_role(&self, role: &str, session: &str, account: Option<&str>) -> IamUser {
+        let mut command = Command::new(python());
+        command
+            .arg(repo_root().join("tests/peers/assume_role.py"))
+            .args([role, session])
+            .args(account)
+            .envs(self.env(None));
+        let out = command.output().expect("cannot run tests/peers/assume_role.py");
+        assert!(
+            out.status.success(),
+            "assume_role.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("assume_role.py printed no JSON")
     }
 
     /// Creates an IAM user with an access key.

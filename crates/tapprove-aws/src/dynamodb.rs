@@ -57,6 +57,22 @@ pub enum EnrolConflict {
     AlreadyRegistered,
     #[error("the user already has enrolled a credential")]
     NotFirst,
+    /// The user's name is bound to another AWS principal.
+    #[error("the user is bound to another AWS principal")]
+    OtherPrincipal,
+}
+
+/// What the registry knows of one user's standing, for the enrolment
+/// service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// The stable id of the AWS principal the name is bound to
+    /// (`GetCallerIdentity`'s `UserId`): the first that enrolled, or the one
+    /// an admin named.
+    pub principal: Option<String>,
+    pub groups: BTreeSet<String>,
+    /// A credential was enrolled or registered for them.
+    pub enrolled: bool,
 }
 
 /// Who changed a user's registry entries: where the audit trail files it.
@@ -162,6 +178,18 @@ impl From<&tapprove_config::Tables> for TableNames {
         }
     }
 }
+
+/// How an enrolment writes the owner's `enrolled` marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    /// Only if absent and the owner has a group: an active first credential.
+    FirstOfGranted,
+    /// Set if absent, else kept.
+    Keep,
+}
+
+/// Where the enrolment service's refusals are filed in the audit table.
+const REFUSED_ENROLMENTS: &str = "refused#enrolment";
 
 /// The registry, ledger and audit trail over DynamoDB.
 #[derive(Debug, Clone)]
@@ -383,17 +411,25 @@ impl DynamoRegistry {
         created: &UtcTime,
         audit: &RegistryEvent,
     ) -> Result<()> {
-        match self.put_with_marker(record, created, false, Some(audit)).await? {
+        match self
+            .put_with_marker(record, created, Marker::Keep, None, Some(audit))
+            .await?
+        {
             Ok(()) => Ok(()),
             Err(e) => Err(AwsError::unexpected(SERVICE, e.to_string())),
         }
     }
 
-    /// Self-service enrolment: the user's first credential becomes active
-    /// (trust on first use), any later one pending, decided atomically by a
-    /// conditional write of the user's `enrolled` marker so two racing first
-    /// enrolments cannot both become active. With `first_may_activate` false
-    /// (the org requires an admin for every enrolment) it is always pending.
+    /// Self-service enrolment by the AWS principal `principal` (its stable
+    /// id). The user's first credential becomes active when an admin has
+    /// already granted them a group (trust on first use, but only for a
+    /// person the organisation named); any other waits as pending. Decided
+    /// atomically by a conditional write of the user's `enrolled` marker, so
+    /// two racing first enrolments cannot both become active. The user's
+    /// name is bound to `principal` by the first enrolment; another
+    /// principal claiming it gets [`EnrolConflict::OtherPrincipal`] and
+    /// nothing is written. With `first_may_activate` false (the org
+    /// requires an admin for every enrolment) it is always pending.
     /// `audit` (the `enrolled` event) is written with it, its `status` the
     /// one the credential got.
     pub async fn enrol(
@@ -401,6 +437,7 @@ impl DynamoRegistry {
         record: &CredentialRecord,
         created: &UtcTime,
         first_may_activate: bool,
+        principal: &str,
         audit: &RegistryEvent,
     ) -> Result<std::result::Result<CredentialStatus, EnrolConflict>> {
         let audit_as = |status| audit.with_detail("status", status_text(status).into());
@@ -410,36 +447,146 @@ impl DynamoRegistry {
                 ..record.clone()
             };
             let audit = audit_as(CredentialStatus::Active);
-            match self.put_with_marker(&active, created, true, Some(&audit)).await? {
+            match self
+                .put_with_marker(
+                    &active,
+                    created,
+                    Marker::FirstOfGranted,
+                    Some(principal),
+                    Some(&audit),
+                )
+                .await?
+            {
                 Ok(()) => return Ok(Ok(CredentialStatus::Active)),
                 Err(EnrolConflict::AlreadyRegistered) => {
                     return Ok(Err(EnrolConflict::AlreadyRegistered));
                 }
-                Err(EnrolConflict::NotFirst) => {}
+                // Not first, not granted, or another principal's name: the
+                // pending write below tells the last apart.
+                Err(EnrolConflict::NotFirst | EnrolConflict::OtherPrincipal) => {}
             }
         }
         let pending = CredentialRecord {
             status: CredentialStatus::Pending,
             ..record.clone()
         };
-        self.put_with_marker(
-            &pending,
-            created,
-            false,
-            Some(&audit_as(CredentialStatus::Pending)),
-        )
-        .await
-        .map(|r| r.map(|()| CredentialStatus::Pending))
+        let written = self
+            .put_with_marker(
+                &pending,
+                created,
+                Marker::Keep,
+                Some(principal),
+                Some(&audit_as(CredentialStatus::Pending)),
+            )
+            .await?;
+        Ok(match written {
+            Ok(()) => Ok(CredentialStatus::Pending),
+            Err(EnrolConflict::NotFirst) => Err(EnrolConflict::OtherPrincipal),
+            Err(e) => Err(e),
+        })
     }
 
-    /// One transaction: the credential (if its id is new) and the owner's
-    /// `enrolled` marker (only if absent when `first`, else kept if set),
-    /// and the audit record of whoever registers it.
+    /// What the registry knows of `user`'s standing (`None`: nothing).
+    pub async fn profile(&self, user: &str) -> Result<Option<Profile>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(user)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(out.item().map(|item| Profile {
+            principal: get_s(item, "principal").ok().map(str::to_owned),
+            groups: item
+                .get("groups")
+                .and_then(|g| g.as_ss().ok())
+                .map(|g| g.iter().cloned().collect())
+                .unwrap_or_default(),
+            enrolled: item.contains_key("enrolled"),
+        }))
+    }
+
+    /// Binds `user`'s name to the AWS principal `principal` if it is bound
+    /// to none yet. Returns false, changing nothing, if it is bound to
+    /// another.
+    pub async fn bind_principal(&self, user: &str, principal: &str) -> Result<bool> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(user)))
+            .update_expression("SET principal = :p")
+            .condition_expression("attribute_not_exists(principal) OR principal = :p")
+            .expression_attribute_values(":p", s(principal))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
+    /// Claims a single-use key (an identity proof's signature) until
+    /// `expires` (the ledger's TTL then removes it). Returns false if it
+    /// was claimed before.
+    pub async fn claim_once(&self, key: &str, expires: &UtcTime) -> Result<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.tables.ledger)
+            .item("pk", s(key))
+            .item("expires", n(expires.unix_seconds()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
+    /// Records a request the enrolment service refused after STS had told
+    /// who sent it, under `refused#enrolment`: the caller's ARN is proven,
+    /// the name they claimed is not (the record says `claimed_user`).
+    pub async fn record_refusal(&self, at: &UtcTime, record: &serde_json::Value) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.audit)
+            .item("pk", s(REFUSED_ENROLMENTS))
+            .item(
+                "sk",
+                s(format!(
+                    "{}#refused#{}",
+                    at.as_str(),
+                    Base64Url::new(random_bytes()).encode()
+                )),
+            )
+            .item("record", s(record.to_string()))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
+    /// The enrolment service's refusals, oldest first.
+    pub async fn enrolment_refusals(&self) -> Result<Vec<serde_json::Value>> {
+        self.audit_under(REFUSED_ENROLMENTS).await
+    }
+
+    /// One transaction: the credential (if its id is new), the owner's
+    /// `enrolled` marker as `marker` says, the owner's binding to
+    /// `principal` (set if unbound, refused if bound to another), and the
+    /// audit record of whoever registers it.
     async fn put_with_marker(
         &self,
         record: &CredentialRecord,
         created: &UtcTime,
-        first: bool,
+        marker: Marker,
+        principal: Option<&str>,
         audit: Option<&RegistryEvent>,
     ) -> Result<std::result::Result<(), EnrolConflict>> {
         let mut item = credential_key(record.credential_id.as_bytes());
@@ -460,16 +607,31 @@ impl DynamoRegistry {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(built)?;
-        let marker = Update::builder()
+        let mut set = vec![match marker {
+            Marker::FirstOfGranted => "enrolled = :t",
+            Marker::Keep => "enrolled = if_not_exists(enrolled, :t)",
+        }];
+        let mut conditions = Vec::new();
+        if marker == Marker::FirstOfGranted {
+            conditions.push("attribute_not_exists(enrolled) AND attribute_exists(#groups)");
+        }
+        let mut update = Update::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(user_key(&record.owner)))
             .expression_attribute_values(":t", s(created.as_str()));
-        let marker = if first {
-            marker
-                .update_expression("SET enrolled = :t")
-                .condition_expression("attribute_not_exists(enrolled)")
+        if marker == Marker::FirstOfGranted {
+            update = update.expression_attribute_names("#groups", "groups");
+        }
+        if let Some(principal) = principal {
+            set.push("principal = :p");
+            conditions.push("(attribute_not_exists(principal) OR principal = :p)");
+            update = update.expression_attribute_values(":p", s(principal));
+        }
+        let update = update.update_expression(format!("SET {}", set.join(", ")));
+        let marker = if conditions.is_empty() {
+            update
         } else {
-            marker.update_expression("SET enrolled = if_not_exists(enrolled, :t)")
+            update.condition_expression(conditions.join(" AND "))
         }
         .build()
         .map_err(built)?;

@@ -16,6 +16,7 @@ pub mod cloudformation;
 pub mod dynamodb;
 mod error;
 pub mod sfn;
+pub mod sigv4;
 pub mod sns;
 pub mod sqs;
 pub mod sts;

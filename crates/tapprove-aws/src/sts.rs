@@ -4,12 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sts::Client;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
-use tapprove_proto::enrolment::{GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER};
+use tapprove_proto::enrolment::{
+    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER,
+};
 
 use crate::error::{AwsError, Result, from_sdk};
 
@@ -95,67 +93,40 @@ pub fn endpoint(config: &aws_config::SdkConfig) -> Result<String> {
     Ok(format!("https://sts.{region}.amazonaws.com"))
 }
 
-/// Signs, but does not send, an `sts:GetCallerIdentity` request carrying
-/// the header [`SERVER_ID_HEADER`] = `server_id`, for an enrolment service
-/// to replay. Valid for the 15 minutes STS accepts a signature.
+/// Signs, but does not send, an `sts:GetCallerIdentity` request for an
+/// enrolment service to replay. Two headers are signed into it: the
+/// service's name ([`SERVER_ID_HEADER`] = `server_id`), so a proof made for
+/// one deployment is refused by every other, and the SHA-256 of the
+/// request it authorises ([`BODY_SHA256_HEADER`] = `body_sha256`, hex), so
+/// it cannot be moved to another request. Valid for the 15 minutes STS
+/// accepts a signature, and only once: the service remembers it.
 pub async fn presign_caller_identity(
     config: &aws_config::SdkConfig,
     server_id: &str,
+    body_sha256: &str,
 ) -> Result<PresignedCallerIdentity> {
     let url = format!("{}/", endpoint(config)?);
-    let region = config
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let provider = config.credentials_provider().ok_or_else(|| {
-        AwsError::unexpected(
-            SERVICE,
-            "no AWS credentials configured: sign in or set AWS_PROFILE",
-        )
-    })?;
-    let credentials = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot load AWS credentials: {e}")))?;
-    let identity: SigningIdentity = credentials.into();
-    let host = url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(&url)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut headers = BTreeMap::from([
-        ("host".to_owned(), host),
+    let headers = BTreeMap::from([
         (
             "content-type".to_owned(),
             "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
         ),
         (SERVER_ID_HEADER.to_owned(), server_id.to_owned()),
+        (BODY_SHA256_HEADER.to_owned(), body_sha256.to_owned()),
     ]);
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name("sts")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(GET_CALLER_IDENTITY_BODY.as_bytes()),
+    let headers = crate::sigv4::sign_request(
+        config,
+        "sts",
+        &crate::sigv4::region_of(config),
+        crate::sigv4::Unsigned {
+            method: "POST",
+            url: &url,
+            headers,
+            body: GET_CALLER_IDENTITY_BODY.as_bytes(),
+        },
+        SystemTime::now(),
     )
-    .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| AwsError::unexpected(SERVICE, format!("cannot sign: {e}")))?
-        .into_parts();
-    for (name, value) in instructions.headers() {
-        headers.insert(name.to_ascii_lowercase(), value.to_owned());
-    }
+    .await?;
     Ok(PresignedCallerIdentity {
         method: "POST".into(),
         url,

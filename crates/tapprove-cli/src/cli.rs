@@ -210,6 +210,18 @@ pub enum GateCommand {
             default_value = "tapprove.local"
         )]
         rp_id: String,
+        /// An AWS account whose people may enrol (repeat for several; default: this account).
+        #[arg(long = "account", value_name = "ID")]
+        accounts: Vec<String>,
+        /// A role whose sessions are people, `*` at the end for any rest (repeat; default:
+        /// IAM Identity Center's permission sets, AWSReservedSSO_*). List only roles whose
+        /// session names the caller cannot choose.
+        #[arg(long = "approver-role", value_name = "NAME")]
+        approver_roles: Vec<String>,
+        /// Let IAM users enrol as approvers (their user name is the approver's name): for
+        /// emulators and demos; an organisation signs its people in through IAM Identity Center.
+        #[arg(long)]
+        allow_iam_users: bool,
     },
     /// Start an execution of the installed gate (to try it, or from scripts); prints its ARN.
     Request {

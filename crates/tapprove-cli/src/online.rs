@@ -404,10 +404,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
     let rp_id = config.rp_id.clone();
     let service = match &args.out {
         Some(_) => None,
-        None => args
-            .service
-            .clone()
-            .or_else(|| config.enrolment.as_ref().and_then(|e| e.url.clone())),
+        None => enrol::Endpoint::from_settings(&session.settings()?, args.service.as_deref())?,
     };
     let choice = match args.authenticator {
         Some(AuthenticatorArg::Usb) => AuthenticatorChoice::SecurityKey,
@@ -444,7 +441,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         let receipt = enrol::enrol(
             enrol::Service {
                 aws: &aws,
-                url: &service,
+                endpoint: &service,
                 state_dir: &state_dir,
             },
             &*authenticator,
@@ -504,7 +501,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
 pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCommand>) -> Result {
     let (engine, aws) = session.engine().await?;
     let config = engine.config();
-    let service = config.enrolment.as_ref().and_then(|e| e.url.clone()).ok_or_else(|| {
+    let service = enrol::Endpoint::from_settings(&session.settings()?, None)?.ok_or_else(|| {
         Failure::input(
             "no enrolment service is configured ([enrolment] url): ask your admin to list or revoke your credentials (`tapprove admin credentials USER`)",
         )
@@ -575,7 +572,7 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
 
 pub async fn gate(session: &Session, command: GateCommand) -> Result {
     let aws = crate::signin::aws_config().await?;
-    let (name, group, source, prefix, role_arn, rp_id) = match command {
+    let install = match command {
         GateCommand::Install {
             name,
             group,
@@ -583,7 +580,26 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
             prefix,
             role_arn,
             rp_id,
-        } => (name, group, source, prefix, role_arn, rp_id),
+            accounts,
+            approver_roles,
+            allow_iam_users,
+        } => (
+            name,
+            group,
+            source,
+            prefix,
+            role_arn,
+            rp_id,
+            tapprove_config::IdentitySettings {
+                accounts,
+                roles: if approver_roles.is_empty() {
+                    tapprove_config::default_approver_roles()
+                } else {
+                    approver_roles
+                },
+                iam_users: allow_iam_users,
+            },
+        ),
         GateCommand::Request {
             title,
             requested_by,
@@ -608,6 +624,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
             return execution_status(session, &aws, &execution, wait).await;
         }
     };
+    let (name, group, source, prefix, role_arn, rp_id, identity) = install;
     let role_arn = match role_arn {
         Some(r) => r,
         None => {
@@ -628,6 +645,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
         table_prefix: prefix,
         role_arn,
         rp_id,
+        identity,
     };
     let config = tapprove_engine::install::install(&aws, &plan).await?;
     let path = Config::locate(Some(&session.config_path));

@@ -7,332 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Approver, Loop, assert_delivery_pending, json_of};
 use serde_json::{Value, json};
-use support::moto::{IamUser, Moto};
-use tapprove_aws::sfn::{ExecutionState, StepFunctions};
+use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Config;
 use tapprove_test_support as support;
-
-/// A gate installed in a fresh emulator, with its verifier running.
-struct Loop {
-    moto: Moto,
-    dir: tempfile::TempDir,
-    state_machine: String,
-    runtime: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    worker: Option<std::thread::JoinHandle<()>>,
-    enrolment_url: String,
-}
-
-struct Approver {
-    iam: IamUser,
-    state: PathBuf,
-}
-
-impl Loop {
-    fn new(source: &str) -> Self {
-        let moto = Moto::start(2);
-        let dir = tempfile::tempdir().unwrap();
-        let mut this = Self {
-            moto,
-            dir,
-            state_machine: String::new(),
-            runtime: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap(),
-            stop: None,
-            worker: None,
-            enrolment_url: String::new(),
-        };
-        let out = this.admin(&[
-            "--json",
-            "gate",
-            "install",
-            "--group",
-            "prod-approvers",
-            "--source",
-            source,
-        ]);
-        assert!(
-            out.status.success(),
-            "gate install: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let mut config = Config::load(&this.config_path()).unwrap();
-        this.state_machine = config.gate.as_ref().unwrap().state_machine_arn.clone();
-        this.enrolment_url = this.start_enrolment(&config);
-        config.enrolment = Some(tapprove_config::EnrolmentSettings {
-            url: Some(this.enrolment_url.clone()),
-            require_admin: false,
-        });
-        // Approvers here run without a desktop session, so their keys are
-        // files; signin.rs covers the keychain default.
-        config.key_store = tapprove_config::KeyStoreKind::Files;
-        config.save(&this.config_path()).unwrap();
-        this.start_verifier(config);
-        this
-    }
-
-    /// Starts the enrolment service and the decision endpoint (what
-    /// `tapprove-verifier serve` runs) on a free port; they stop with the
-    /// runtime.
-    fn start_enrolment(&self, config: &Config) -> String {
-        self.runtime.block_on(async {
-            let aws = self.moto.sdk_config().await;
-            let service = tapprove_verifier::enrol::EnrolService::from_config(&aws, config).unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let decisions = tapprove_verifier::decisions::DecisionService::new(
-                config.policy(),
-                tapprove_engine_admin_registry(&aws, config),
-                StepFunctions::new(&aws),
-            );
-            let services = tapprove_verifier::http::Services {
-                enrolment: std::sync::Arc::new(service),
-                decisions: std::sync::Arc::new(decisions),
-            };
-            tokio::spawn(tapprove_verifier::http::serve(
-                listener,
-                services,
-                std::future::pending(),
-            ));
-            url
-        })
-    }
-
-    fn config_path(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-
-    fn start_verifier(&mut self, config: Config) {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let aws = self.runtime.block_on(self.moto.sdk_config());
-        let handle = self.runtime.handle().clone();
-        self.worker = Some(std::thread::spawn(move || {
-            handle.block_on(async move {
-                let sfn = StepFunctions::new(&aws);
-                let registry = tapprove_engine_admin_registry(&aws, &config);
-                let arn = config.verifier.as_ref().unwrap().activity_arn.clone();
-                tapprove_verifier::worker::run(
-                    &sfn,
-                    &arn,
-                    "test-verifier",
-                    &config.policy(),
-                    &registry,
-                    async {
-                        let _ = rx.await;
-                    },
-                )
-                .await;
-            });
-        }));
-        self.stop = Some(tx);
-    }
-
-    fn run(&self, env: Vec<(String, String)>, state: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tapprove"))
-            .args(args)
-            .envs(env)
-            .env("TAPPROVE_CONFIG", self.config_path())
-            .env("TAPPROVE_STATE_DIR", state)
-            .env_remove("TAPPROVE_RP_ID")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs `tapprove` as the admin (moto's default principal).
-    fn admin(&self, args: &[&str]) -> Output {
-        self.run(self.moto.env(None), &self.dir.path().join("admin"), args)
-    }
-
-    /// Runs `tapprove` as `who`.
-    fn as_(&self, who: &Approver, args: &[&str]) -> Output {
-        self.run(self.moto.env(Some(&who.iam)), &who.state, args)
-    }
-
-    /// Creates an IAM user who enrols a software key through the enrolment
-    /// service (their first, so it is active at once), granted `groups`.
-    fn approver(&self, name: &str, groups: &[&str]) -> Approver {
-        let who = self.user(name);
-        let out = self.as_(&who, &["--json", "enroll", "--label", "laptop"]);
-        assert!(
-            out.status.success(),
-            "enroll: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(json_of(&out)["receipt"]["status"], "active");
-        self.grant(name, groups);
-        who
-    }
-
-    /// Like [`Self::approver`], but the key is registered the admin's way:
-    /// an enrolment request file and `tapprove admin register`.
-    fn approver_registered_by_admin(&self, name: &str, groups: &[&str]) -> Approver {
-        let who = self.user(name);
-        let request = self.dir.path().join(format!("{name}-enrolment.json"));
-        let out = self.as_(
-            &who,
-            &["enroll", "--label", "laptop", "--out", request.to_str().unwrap()],
-        );
-        assert!(
-            out.status.success(),
-            "enroll: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = self.admin(&["admin", "register", request.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "register: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.grant(name, groups);
-        who
-    }
-
-    fn user(&self, name: &str) -> Approver {
-        Approver {
-            iam: self.moto.create_user(name),
-            state: self.dir.path().join(name),
-        }
-    }
-
-    fn grant(&self, name: &str, groups: &[&str]) {
-        for group in groups {
-            let out = self.admin(&["admin", "grant", name, group]);
-            assert!(
-                out.status.success(),
-                "grant: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
-    fn start(&self, title: &str, requested_by: &str, quorum: u32, timeout: u32) -> String {
-        let input = json!({
-            "title": title,
-            "requested_by": requested_by,
-            "approvers": "prod-approvers",
-            "quorum": quorum,
-            "timeout_seconds": timeout,
-            "details": {"service": "api", "version": "2.3.0", "commit": "4f1c2e9"}
-        });
-        self.runtime.block_on(async {
-            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
-            sfn.start_execution(&self.state_machine, &input.to_string())
-                .await
-                .unwrap()
-        })
-    }
-
-    fn state(&self, execution: &str) -> ExecutionState {
-        self.runtime.block_on(async {
-            StepFunctions::new(&self.moto.sdk_config().await)
-                .describe_execution(execution)
-                .await
-                .unwrap()
-        })
-    }
-
-    /// Waits for the execution to leave RUNNING (or for `within`).
-    fn finished(&self, execution: &str, within: Duration) -> ExecutionState {
-        let start = Instant::now();
-        loop {
-            let state = self.state(execution);
-            if state.status != "RUNNING" || start.elapsed() > within {
-                return state;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// The audit trail of `user`'s enrolments and credential changes.
-    fn enrolment_audit(&self, user: &str) -> Vec<Value> {
-        self.runtime.block_on(async {
-            let aws = self.moto.sdk_config().await;
-            tapprove_engine::admin::registry(&aws, &Config::load(&self.config_path()).unwrap())
-                .enrolments_of(user)
-                .await
-                .unwrap()
-        })
-    }
-
-    /// The id of the one pending request `who` sees (polling until it shows).
-    fn inbox_id(&self, who: &Approver) -> String {
-        self.inbox_id_titled(who, "")
-    }
-
-    /// The id of the pending request `who` sees whose title contains
-    /// `title` (polling until it shows).
-    fn inbox_id_titled(&self, who: &Approver, title: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let out = self.as_(who, &["--json", "inbox"]);
-            assert!(
-                out.status.success(),
-                "inbox: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            let found = v["requests"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["title"].as_str().is_some_and(|t| t.contains(title)));
-            if let Some(id) = found.and_then(|r| r["id"].as_str()) {
-                return id.to_owned();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no request reached the inbox"
-            );
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
-fn tapprove_engine_admin_registry(
-    aws: &aws_config::SdkConfig,
-    config: &Config,
-) -> tapprove_aws::dynamodb::DynamoRegistry {
-    tapprove_engine::admin::registry(aws, config)
-}
-
-/// The command signed and journalled its decision but could not deliver it.
-fn assert_delivery_pending(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(json_of(out)["code"], "delivery_pending");
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {} / {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 #[test]
 fn an_approval_resumes_the_workflow_with_the_verified_approver() {
@@ -935,15 +619,15 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
     assert_eq!(
         events,
         [
-            ("enrolled", bob_arn.as_str()),
             ("granted", admin_arn.as_str()),
+            ("enrolled", bob_arn.as_str()),
             ("enrolled", bob_arn.as_str()),
             ("activated", admin_arn.as_str()),
             ("revoked", admin_arn.as_str()),
         ],
         "{records:#?}"
     );
-    assert_eq!(records[1]["group"], "prod-approvers");
+    assert_eq!(records[0]["group"], "prod-approvers");
     for change in &records[3..] {
         assert_eq!(change["credential_id"], pending.as_str());
         assert_eq!(change["label"], "desktop");
@@ -979,7 +663,7 @@ fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
     request.user = "bob".into();
     let refused = l.runtime.block_on(async {
         let aws = l.moto.sdk_config_as(Some(&mallory.iam)).await;
-        tapprove_engine::enrol::submit(&aws, &l.enrolment_url, request.clone()).await
+        tapprove_engine::enrol::submit(&aws, &l.endpoint(), request.clone()).await
     });
     match refused {
         Err(tapprove_engine::EngineError::Enrolment { code, message }) => {
@@ -1246,6 +930,7 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
     let erin = l.user("erin");
     let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&erin.iam)));
     let config = Config::load(&l.config_path()).unwrap();
+    let endpoint = l.endpoint();
     let registered = |l: &Loop| {
         l.runtime.block_on(async {
             let aws = l.moto.sdk_config().await;
@@ -1269,7 +954,7 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
             .block_on(tapprove_engine::enrol::enrol(
                 tapprove_engine::enrol::Service {
                     aws: &aws,
-                    url: &l.enrolment_url,
+                    endpoint: &endpoint,
                     state_dir: &erin.state,
                 },
                 &faulty,

@@ -53,6 +53,10 @@ pub struct Config {
     pub gate: Option<GateSettings>,
     #[serde(default)]
     pub enrolment: Option<EnrolmentSettings>,
+    /// Which AWS principals count as people who may enrol and manage their
+    /// own credentials (the enrolment service enforces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentitySettings>,
     /// How approvers sign in (`tapprove login` with no flags uses this).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<SignIn>,
@@ -152,6 +156,55 @@ pub struct EnrolmentSettings {
     /// Every new credential waits for an admin, even a user's first.
     #[serde(default)]
     pub require_admin: bool,
+    /// The name of this deployment's enrolment service, signed into every
+    /// identity proof (so a proof made for one deployment is refused by
+    /// every other). Absent: `<rp_id>/<registry table>`; the core stack
+    /// writes `<account>:<region>:<stack>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+}
+
+/// Which AWS principals the enrolment service takes for people. A
+/// principal that none of these rules admits is refused, with the rule
+/// that refused it.
+///
+/// A role session's name is the approver's name, so only roles whose
+/// session names the organisation controls may be listed: IAM Identity
+/// Center's permission-set roles (`AWSReservedSSO_<set>_<hash>`, which only
+/// Identity Center's SAML provider can assume, with the user's name as the
+/// session name), or a role whose trust policy pins `sts:RoleSessionName`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// The AWS accounts whose principals may enrol. Empty: only the
+    /// deployment's own account (the account of the service's own
+    /// credentials).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Role names whose sessions are people; a trailing `*` matches any
+    /// rest (`AWSReservedSSO_TapproveApprover_*`).
+    #[serde(default = "default_approver_roles")]
+    pub roles: Vec<String>,
+    /// IAM users count as people (their user name is the approver's name).
+    /// Off by default: an organisation signs its people in through
+    /// IAM Identity Center.
+    #[serde(default)]
+    pub iam_users: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            accounts: Vec::new(),
+            roles: default_approver_roles(),
+            iam_users: false,
+        }
+    }
+}
+
+/// IAM Identity Center's permission-set roles.
+pub fn default_approver_roles() -> Vec<String> {
+    vec!["AWSReservedSSO_*".to_owned()]
 }
 
 /// How an engineer signs in: IAM Identity Center, or any OpenID Connect
@@ -409,6 +462,16 @@ impl Config {
         )
         .map_err(write)?;
         std::fs::rename(&tmp, path).map_err(write)
+    }
+
+    /// The enrolment service's name in identity proofs (see
+    /// [`EnrolmentSettings::server_id`]).
+    pub fn enrolment_server_id(&self) -> String {
+        self.enrolment
+            .as_ref()
+            .and_then(|e| e.server_id.clone())
+            .filter(|id| !id.trim().is_empty())
+            .unwrap_or_else(|| format!("{}/{}", self.rp_id, self.tables.registry))
     }
 
     /// The policy enrolment checks against: [`Self::policy`] with the

@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "sources",
     "gate",
     "enrolment",
+    "identity",
     "sign_in",
     "notifications",
     "updates",

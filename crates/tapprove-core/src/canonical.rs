@@ -19,6 +19,23 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
     serde_json_canonicalizer::to_vec(value).map_err(|e| Error::Encoding(e.to_string()))
 }
 
+/// What an enrolment service's identity proof is bound to: the SHA-256, in
+/// lower-case hex, of the request document `document` (an enrolment or a
+/// credentials request) without its `identity` field, canonicalised with
+/// RFC 8785. The client signs it into the proof
+/// (`tapprove_proto::enrolment::BODY_SHA256_HEADER`) before it attaches
+/// the proof; the service computes it again from what it received.
+pub fn proof_body_sha256<T: Serialize>(document: &T) -> Result<String, Error> {
+    let mut value = serde_json::to_value(document).map_err(|e| Error::Encoding(e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("identity");
+    }
+    Ok(sha256(&canonical_json(&value)?)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// `SHA-256(JCS(request))`: what a statement's `request_sha256` must equal.
 pub fn request_sha256(request: &Request) -> Result<Sha256Digest, Error> {
     Ok(Sha256Digest(sha256(&canonical_json(request)?)))

@@ -17,8 +17,9 @@ use tapprove_authn::{AssertionRequest, Authenticator, AuthnError, SignError, Use
 use tapprove_core::canonical::{client_data_json, origin_for, sha256};
 use tapprove_core::webauthn::{AttestationObject, AuthenticatorData};
 use tapprove_proto::enrolment::{
-    CredentialAction, CredentialsAnswer, CredentialsRequest, CredentialsVersion, EnrolmentReceipt,
-    EnrolmentRequest, EnrolmentStatus, EnrolmentVersion, PresignedCallerIdentity,
+    CREDENTIALS_PATH, CredentialAction, CredentialsAnswer, CredentialsRequest, CredentialsVersion,
+    ENROLMENTS_PATH, EnrolmentReceipt, EnrolmentRequest, EnrolmentStatus, EnrolmentVersion,
+    PresignedCallerIdentity,
 };
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Sha256Digest, UtcTime};
@@ -30,9 +31,91 @@ use crate::keys::{KeySpec, KnownCredential, NewCredentialCeremony, SoftwareKeySp
 #[derive(Debug, Clone, Copy)]
 pub struct Service<'a> {
     pub aws: &'a aws_config::SdkConfig,
-    pub url: &'a str,
+    pub endpoint: &'a Endpoint,
     /// Where the approver's known credentials are cached.
     pub state_dir: &'a Path,
+}
+
+/// One deployment's enrolment service: where it is, and the name it
+/// accepts in identity proofs (`Config::enrolment_server_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub server_id: String,
+}
+
+impl Endpoint {
+    /// The service `settings` name, or `url_override` (`tapprove enroll
+    /// --service`) where the organisation's policy does not fix
+    /// `[enrolment]`. `None` when there is none. The URL must be https
+    /// (plain http only to this machine).
+    pub fn from_settings(
+        settings: &tapprove_config::Settings,
+        url_override: Option<&str>,
+    ) -> Result<Option<Self>> {
+        let config = &settings.config;
+        let url = match url_override {
+            Some(url) if settings.is_fixed("enrolment") => {
+                let fixed = config.enrolment.as_ref().and_then(|e| e.url.as_deref());
+                if fixed != Some(url) {
+                    return Err(EngineError::Invalid(format!(
+                        "your organisation's policy fixes the enrolment service{}: enrol there, without --service",
+                        fixed.map(|u| format!(" ({u})")).unwrap_or_default()
+                    )));
+                }
+                Some(url.to_owned())
+            }
+            Some(url) => Some(url.to_owned()),
+            None => return Self::from_config(config),
+        };
+        let Some(url) = url else { return Ok(None) };
+        check_service_url(&url)?;
+        Ok(Some(Self {
+            url,
+            server_id: config.enrolment_server_id(),
+        }))
+    }
+
+    /// The service the settings name (`[enrolment] url`), if any.
+    pub fn from_config(config: &tapprove_config::Config) -> Result<Option<Self>> {
+        let Some(url) = config.enrolment.as_ref().and_then(|e| e.url.clone()) else {
+            return Ok(None);
+        };
+        check_service_url(&url)?;
+        Ok(Some(Self {
+            url,
+            server_id: config.enrolment_server_id(),
+        }))
+    }
+}
+
+/// Refuses an enrolment service URL that is not `https`, except on this
+/// machine's loopback (a local `tapprove-verifier serve`): identity proofs
+/// and credentials travel to it.
+pub fn check_service_url(url: &str) -> Result<()> {
+    let invalid = |why: &str| {
+        EngineError::Invalid(format!(
+            "the enrolment service URL `{url}` {why}: use the https URL your admin gave you ([enrolment] url)"
+        ))
+    };
+    let parsed = url::Url::parse(url).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(invalid("is plain http to another machine"))
+            }
+        }
+        other => Err(invalid(&format!("uses `{other}`, not https"))),
+    }
 }
 
 /// Creates a credential with `authenticator` and registers it: the whole
@@ -50,7 +133,7 @@ pub async fn enrol(
     let id = new.created.credential_id.clone();
     let receipt = match submit(
         service.aws,
-        service.url,
+        service.endpoint,
         enrolment_request(user, label, rp_id, &new),
     )
     .await
@@ -61,7 +144,7 @@ pub async fn enrol(
     if let Err(e) = test_assertion(authenticator, &new, rp_id, uv, prompt) {
         let taken_back = own_credentials(
             service.aws,
-            service.url,
+            service.endpoint,
             rp_id,
             CredentialAction::Withdraw {
                 credential_id: id.clone(),
@@ -209,66 +292,107 @@ pub fn rollback(store: &dyn KeyStore, id: &Base64Url, error: EngineError) -> Eng
     }
 }
 
-/// The service's path for new credentials.
-pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
-/// The service's path for an approver's own credentials.
-pub const CREDENTIALS_PATH: &str = "/v1/credentials";
-
-/// Signs the identity proof for `rp_id`'s service, attaches it to
-/// `request`, and posts it to `service_url`.
+/// Signs the identity proof for `endpoint`'s service, bound to
+/// `request`, attaches it, and posts it there.
 pub async fn submit(
     aws: &aws_config::SdkConfig,
-    service_url: &str,
+    endpoint: &Endpoint,
     mut request: EnrolmentRequest,
 ) -> Result<EnrolmentReceipt> {
-    request.identity = Some(identity(aws, &request.rp_id).await?);
-    post(service_url, ENROLMENTS_PATH, &request, "a receipt").await
+    request.identity = None;
+    request.identity = Some(identity(aws, endpoint, &request).await?);
+    post(aws, &endpoint.url, ENROLMENTS_PATH, &request, "a receipt").await
 }
 
 /// Lists, renames, revokes or withdraws one of the caller's own
 /// credentials; answers the caller's credentials after the action.
 pub async fn own_credentials(
     aws: &aws_config::SdkConfig,
-    service_url: &str,
+    endpoint: &Endpoint,
     rp_id: &str,
     action: CredentialAction,
 ) -> Result<CredentialsAnswer> {
-    let request = CredentialsRequest {
+    let mut request = CredentialsRequest {
         tapprove: CredentialsVersion,
         rp_id: rp_id.to_owned(),
         action,
-        identity: Some(identity(aws, rp_id).await?),
+        identity: None,
     };
-    post(service_url, CREDENTIALS_PATH, &request, "a credential list").await
+    request.identity = Some(identity(aws, endpoint, &request).await?);
+    post(
+        aws,
+        &endpoint.url,
+        CREDENTIALS_PATH,
+        &request,
+        "a credential list",
+    )
+    .await
 }
 
-async fn identity(aws: &aws_config::SdkConfig, rp_id: &str) -> Result<PresignedCallerIdentity> {
-    Ok(tapprove_aws::sts::presign_caller_identity(aws, rp_id).await?)
+/// The identity proof for one request to `endpoint`: names its service and
+/// carries the request's hash (see `tapprove_core::canonical::proof_body_sha256`).
+async fn identity<Q: Serialize>(
+    aws: &aws_config::SdkConfig,
+    endpoint: &Endpoint,
+    request: &Q,
+) -> Result<PresignedCallerIdentity> {
+    let body_sha256 = tapprove_core::canonical::proof_body_sha256(request)
+        .map_err(|e| EngineError::Invalid(format!("cannot encode the request: {e}")))?;
+    Ok(tapprove_aws::sts::presign_caller_identity(aws, &endpoint.server_id, &body_sha256).await?)
 }
 
+/// Posts `request` to the service, signed with SigV4 for `lambda`: the
+/// verifier's function URL has `AuthType: AWS_IAM`, and AWS answers an
+/// unsigned call with 403 before the service sees it.
 async fn post<Q: Serialize, A: DeserializeOwned>(
+    aws: &aws_config::SdkConfig,
     service_url: &str,
     path: &str,
     request: &Q,
     expected: &str,
 ) -> Result<A> {
+    check_service_url(service_url)?;
     let url = format!("{}{path}", service_url.trim_end_matches('/'));
+    let body = serde_json::to_vec(request)
+        .map_err(|e| EngineError::Invalid(format!("cannot encode the request: {e}")))?;
+    let region = tapprove_aws::sigv4::function_url_region(&url)
+        .map(str::to_owned)
+        .unwrap_or_else(|| tapprove_aws::sigv4::region_of(aws));
+    let headers = tapprove_aws::sigv4::sign_request(
+        aws,
+        "lambda",
+        &region,
+        tapprove_aws::sigv4::Unsigned {
+            method: "POST",
+            url: &url,
+            headers: std::collections::BTreeMap::from([(
+                "content-type".to_owned(),
+                "application/json".to_owned(),
+            )]),
+            body: &body,
+        },
+        std::time::SystemTime::now(),
+    )
+    .await?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| EngineError::Invalid(format!("cannot build an HTTP client: {e}")))?;
-    let response = http
-        .post(&url)
-        .json(request)
-        .send()
-        .await
-        .map_err(|e| EngineError::Enrolment {
-            code: "service_unreachable".into(),
-            message: format!(
-                "the enrolment service at {url} did not answer ({e}): check [enrolment] url and try again"
-            ),
-        })?;
+    let mut post = http.post(&url).body(body);
+    for (name, value) in &headers {
+        // reqwest writes the same Host from the URL.
+        if name != "host" {
+            post = post.header(name, value);
+        }
+    }
+    let response = post.send().await.map_err(|e| EngineError::Enrolment {
+        code: "service_unreachable".into(),
+        message: format!(
+            "the enrolment service at {url} did not answer ({e}): check [enrolment] url and try again"
+        ),
+    })?;
     let status = response.status();
     let body = response.bytes().await.map_err(|e| EngineError::Enrolment {
         code: "service_unreachable".into(),

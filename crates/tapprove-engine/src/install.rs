@@ -33,6 +33,8 @@ pub struct GatePlan {
     /// The state machine's execution role.
     pub role_arn: String,
     pub rp_id: String,
+    /// Who may enrol; empty `accounts` become the installer's own account.
+    pub identity: tapprove_config::IdentitySettings,
 }
 
 /// Fills the gate definition's placeholders.
@@ -103,11 +105,25 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
             state_machine_arn,
         }),
         enrolment: None,
+        identity: Some(identity_for(aws, &plan.identity).await?),
         sign_in: None,
         notifications: None,
         updates: None,
         delivery: None,
     })
+}
+
+/// `identity` with its accounts named: the installer's own account where
+/// it names none, so the settings file says which account enrols.
+async fn identity_for(
+    aws: &aws_config::SdkConfig,
+    identity: &tapprove_config::IdentitySettings,
+) -> Result<tapprove_config::IdentitySettings> {
+    let mut identity = identity.clone();
+    if identity.accounts.is_empty() {
+        identity.accounts = vec![tapprove_aws::sts::Identity::new(aws).caller().await?.account];
+    }
+    Ok(identity)
 }
 
 /// The organisation's policy for a deployment of `deploy/tapprove.yaml`
@@ -179,6 +195,7 @@ pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Resu
         enrolment: tapprove_config::EnrolmentSettings {
             url: Some(output(&core, stack, "EnrolmentUrl")?),
             require_admin: false,
+            server_id: core.get("EnrolmentServerId").filter(|v| !v.is_empty()).cloned(),
         },
         delivery: endpoint.map(|endpoint| tapprove_config::DeliverySettings { endpoint }),
     };

@@ -33,6 +33,17 @@ crate::version_tag!(
 /// another (Vault's `X-Vault-AWS-IAM-Server-ID`).
 pub const SERVER_ID_HEADER: &str = "x-tapprove-server-id";
 
+/// The header that carries, inside the signed STS request, the SHA-256
+/// (lower-case hex) of the request document the proof authorises, that
+/// document without its `identity` field, canonicalised with RFC 8785:
+/// a proof cannot be detached and attached to another request.
+pub const BODY_SHA256_HEADER: &str = "x-tapprove-body-sha256";
+
+/// The enrolment service's path for new credentials.
+pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
+/// The enrolment service's path for an approver's own credentials.
+pub const CREDENTIALS_PATH: &str = "/v1/credentials";
+
 /// The only body a presigned identity request may carry.
 pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 

@@ -3,13 +3,18 @@
 //!
 //! One submission ([`EnrolmentRequest`] with its presigned identity) goes
 //! through: the wire checks, the relying-party id, the caller's identity
-//! ([`CallerCheck`]), the name the client believes it has against that
-//! identity, the attestation and the org's authenticator policy
+//! ([`CallerCheck`]: bound to this request and this deployment, then
+//! claimed once in the ledger), whether that caller is a person of the
+//! organisation ([`IdentityRules`]), the name the client believes it has
+//! against that identity, the principal the name is bound to, the
+//! attestation and the org's authenticator policy
 //! ([`check_new_credential`]), and then one conditional write: the user's
-//! first credential becomes active (trust on first use), a further one
-//! stays pending until an admin confirms it (`tapprove admin credentials
-//! USER --activate ID`), and with `require_admin` every one stays pending.
-//! Every enrolment is recorded in the audit table under the user.
+//! first credential becomes active if an admin has granted them a group
+//! (else it waits), a further one stays pending until an admin confirms it
+//! (`tapprove admin credentials USER --activate ID`), and with
+//! `require_admin` every one stays pending. Every enrolment is recorded in
+//! the audit table under the user; every refusal of a caller STS vouched
+//! for under `refused#enrolment` (the name in it is only claimed).
 
 use serde::Serialize;
 use serde_json::json;
@@ -23,7 +28,7 @@ use tapprove_proto::enrolment::{
 };
 use tapprove_proto::registry::CredentialStatus;
 
-use crate::identity::CallerCheck;
+use crate::identity::{CallerCheck, IdentityRules, Person};
 
 /// Why an enrolment was refused: an HTTP status, a stable code and a
 /// message that says what to do.
@@ -55,6 +60,15 @@ impl EnrolError {
     pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(502, "upstream_unavailable", message)
     }
+
+    /// A caller, or what they asked, that the trust rules refuse.
+    pub(crate) fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(403, code, message)
+    }
+
+    fn registry(e: tapprove_aws::AwsError) -> Self {
+        Self::new(503, "registry_unavailable", e.to_string())
+    }
 }
 
 impl std::fmt::Display for EnrolError {
@@ -65,14 +79,18 @@ impl std::fmt::Display for EnrolError {
 
 impl std::error::Error for EnrolError {}
 
-/// Who made a request, from its presigned identity: a user or an
-/// assumed-role session, never the account root.
 impl EnrolService {
-    async fn caller_of(
+    /// The person behind a request, from its presigned identity: checked,
+    /// replayed to STS, claimed once, and admitted by the identity rules.
+    /// `claimed` is the name the client believes it has (for the record of
+    /// a refusal).
+    async fn person_of<T: Serialize>(
         &self,
+        request: &T,
         identity: Option<&tapprove_proto::enrolment::PresignedCallerIdentity>,
+        claimed: &str,
         now: &UtcTime,
-    ) -> Result<tapprove_aws::sts::CallerIdentity, EnrolError> {
+    ) -> Result<Person, EnrolError> {
         let identity = identity.ok_or_else(|| {
             EnrolError::new(
                 401,
@@ -80,14 +98,84 @@ impl EnrolService {
                 "the request carries no identity proof: use `tapprove enroll` or `tapprove authenticators` while signed in to AWS",
             )
         })?;
-        let caller = self.caller.caller(identity, now).await?;
-        if caller.approver().is_none() {
-            return Err(EnrolError::identity(format!(
-                "{} is not a user or an assumed-role session: act as yourself, not as the account root",
-                caller.arn
-            )));
+        let body = tapprove_core::canonical::proof_body_sha256(request)
+            .map_err(|e| EnrolError::bad_request(e.to_string()))?;
+        let proven = self.caller.caller(identity, &body, now).await?;
+        if !self
+            .registry
+            .claim_once(&proven.once_key, &proven.expires)
+            .await
+            .map_err(EnrolError::registry)?
+        {
+            let refusal = EnrolError::refused(
+                "proof_reused",
+                "this identity proof was used before: each request needs a fresh one (run the command again)",
+            );
+            return Err(self.refusal(&proven.caller, claimed, refusal, now).await);
         }
-        Ok(caller)
+        match self.identity.admit(&proven.caller).await {
+            Ok(person) => Ok(person),
+            Err(refusal) => Err(self.refusal(&proven.caller, claimed, refusal, now).await),
+        }
+    }
+
+    /// Records a refusal of a caller STS vouched for, and answers it.
+    async fn refusal(
+        &self,
+        caller: &tapprove_aws::sts::CallerIdentity,
+        claimed: &str,
+        refusal: EnrolError,
+        now: &UtcTime,
+    ) -> EnrolError {
+        let record = json!({
+            "event": "refused",
+            "at": now.as_str(),
+            "code": refusal.code,
+            "message": refusal.message,
+            "caller_arn": caller.arn,
+            "account": caller.account,
+            "principal": caller.user_id,
+            "claimed_user": claimed,
+        });
+        eprintln!(
+            "tapprove-verifier: refused {} ({}): {}",
+            caller.arn, refusal.code, refusal.message
+        );
+        if let Err(e) = self.registry.record_refusal(now, &record).await {
+            eprintln!("tapprove-verifier: could not record that refusal: {e}");
+        }
+        refusal
+    }
+
+    /// Refuses `person` if their name is bound to another AWS principal;
+    /// with `bind`, binds it to them if it is bound to none.
+    async fn own_name(&self, person: &Person, bind: bool, now: &UtcTime) -> Result<(), EnrolError> {
+        let theirs = if bind {
+            self.registry
+                .bind_principal(&person.name, &person.principal)
+                .await
+                .map_err(EnrolError::registry)?
+        } else {
+            let profile = self
+                .registry
+                .profile(&person.name)
+                .await
+                .map_err(EnrolError::registry)?;
+            profile
+                .and_then(|p| p.principal)
+                .is_none_or(|bound| bound == person.principal)
+        };
+        if theirs {
+            return Ok(());
+        }
+        Err(self
+            .refusal(
+                &caller_of(person),
+                &person.name,
+                other_principal(&person.name),
+                now,
+            )
+            .await)
     }
 
     /// Handles one request about the caller's own credentials: list,
@@ -102,10 +190,13 @@ impl EnrolService {
                 self.rp_id, request.rp_id
             )));
         }
-        let caller = self.caller_of(request.identity.as_ref(), now).await?;
-        let user = caller.approver().unwrap_or_default();
-        let unavailable =
-            |e: tapprove_aws::AwsError| EnrolError::new(503, "registry_unavailable", e.to_string());
+        let person = self
+            .person_of(&request, request.identity.as_ref(), "", now)
+            .await?;
+        let changes = !matches!(request.action, CredentialAction::List);
+        self.own_name(&person, changes, now).await?;
+        let user = person.name.as_str();
+        let unavailable = EnrolError::registry;
         let owned = self.registry.credentials_of(user).await.map_err(unavailable)?;
         let find = |id: &tapprove_proto::Base64Url| {
             owned.iter().find(|c| &c.credential_id == id).ok_or_else(|| {
@@ -123,11 +214,12 @@ impl EnrolService {
             user: user.to_owned(),
             event,
             at: now.clone(),
-            caller_arn: caller.arn.clone(),
-            account: caller.account.clone(),
+            caller_arn: person.arn.clone(),
+            account: person.account.clone(),
             detail: [
                 ("credential_id".to_owned(), json!(id)),
                 ("label".to_owned(), json!(label)),
+                ("principal".to_owned(), json!(person.principal)),
             ]
             .into_iter()
             .collect(),
@@ -203,6 +295,26 @@ pub struct EnrolService {
     pub require_admin: bool,
     pub registry: DynamoRegistry,
     pub caller: CallerCheck,
+    /// Who counts as a person of the organisation.
+    pub identity: IdentityRules,
+}
+
+/// The principal `person` as STS told it.
+fn caller_of(person: &Person) -> tapprove_aws::sts::CallerIdentity {
+    tapprove_aws::sts::CallerIdentity {
+        arn: person.arn.clone(),
+        account: person.account.clone(),
+        user_id: person.principal.clone(),
+    }
+}
+
+fn other_principal(user: &str) -> EnrolError {
+    EnrolError::refused(
+        "principal_mismatch",
+        format!(
+            "the name `{user}` belongs to another AWS principal (the one that enrolled first, or the one an admin named): sign in as yourself, or ask an admin"
+        ),
+    )
 }
 
 impl EnrolService {
@@ -219,7 +331,8 @@ impl EnrolService {
             policy: config.enrolment_policy()?,
             require_admin: config.enrolment.as_ref().is_some_and(|e| e.require_admin),
             registry: DynamoRegistry::new(aws, TableNames::from(&config.tables)),
-            caller: CallerCheck::new(&endpoint, &config.rp_id)?,
+            caller: CallerCheck::new(&endpoint, &config.enrolment_server_id())?,
+            identity: IdentityRules::new(&config.identity.clone().unwrap_or_default(), Some(aws)),
         })
     }
 
@@ -233,14 +346,20 @@ impl EnrolService {
                 request.rp_id, self.rp_id
             )));
         }
-        let caller = self.caller_of(request.identity.as_ref(), now).await?;
-        let user = caller.approver().unwrap_or_default();
+        let person = self
+            .person_of(&request, request.identity.as_ref(), &request.user, now)
+            .await?;
+        let user = person.name.as_str();
         if request.user != user {
-            return Err(EnrolError::identity(format!(
+            let refusal = EnrolError::identity(format!(
                 "the credential was made for `{}`, but you are signed in as `{user}`: create it again while signed in as yourself",
                 request.user
-            )));
+            ));
+            return Err(self
+                .refusal(&caller_of(&person), &request.user, refusal, now)
+                .await);
         }
+        self.own_name(&person, false, now).await?;
         let checked = check_new_credential(
             &self.policy,
             request.challenge.as_bytes(),
@@ -258,9 +377,10 @@ impl EnrolService {
             user: user.to_owned(),
             event: "enrolled",
             at: now.clone(),
-            caller_arn: caller.arn.clone(),
-            account: caller.account.clone(),
+            caller_arn: person.arn.clone(),
+            account: person.account.clone(),
             detail: [
+                ("principal", json!(person.principal)),
                 ("credential_id", json!(record.credential_id)),
                 ("label", json!(record.label)),
                 ("kind", json!(record.kind)),
@@ -273,12 +393,17 @@ impl EnrolService {
         };
         let status = match self
             .registry
-            .enrol(&record, now, !self.require_admin, &audit)
+            .enrol(&record, now, !self.require_admin, &person.principal, &audit)
             .await
-            .map_err(|e| EnrolError::new(503, "registry_unavailable", e.to_string()))?
+            .map_err(EnrolError::registry)?
         {
             Ok(CredentialStatus::Active) => EnrolmentStatus::Active,
             Ok(_) => EnrolmentStatus::Pending,
+            Err(EnrolConflict::OtherPrincipal) => {
+                return Err(self
+                    .refusal(&caller_of(&person), user, other_principal(user), now)
+                    .await);
+            }
             Err(EnrolConflict::AlreadyRegistered | EnrolConflict::NotFirst) => {
                 return Err(EnrolError::new(
                     409,

@@ -23,10 +23,7 @@ use tapprove_proto::limits::MAX_ENROLMENT_BYTES;
 use crate::decisions::{DECISIONS_PATH, DecisionService};
 use crate::enrol::{EnrolError, EnrolService};
 
-/// The path enrolments are posted to.
-pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
-/// The path an approver's requests about their own credentials go to.
-pub const CREDENTIALS_PATH: &str = "/v1/credentials";
+pub use tapprove_proto::enrolment::{CREDENTIALS_PATH, ENROLMENTS_PATH};
 
 /// What the server answers with.
 #[derive(Debug, Clone)]

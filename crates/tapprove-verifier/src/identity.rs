@@ -1,20 +1,33 @@
-//! Who is enrolling: a presigned `sts:GetCallerIdentity` request, checked
-//! and replayed to STS (the scheme of Vault's AWS auth method and
-//! aws-iam-authenticator).
+//! Who is calling the enrolment service, and whether they count as a
+//! person of this organisation.
 //!
-//! Before anything is sent, the request must be exactly the one this
-//! service accepts: `POST` of the fixed GetCallerIdentity body to the STS
-//! endpoint the service itself is configured with (never a URL of the
-//! client's choosing), a SigV4 `Authorization` whose signed headers include
-//! `host`, `x-amz-date` and [`SERVER_ID_HEADER`] carrying this service's id,
-//! a signing time within [`MAX_SKEW`] of now, and no header outside a short
-//! list. STS then checks the signature and answers with the caller's ARN.
+//! The proof is a presigned `sts:GetCallerIdentity` request, checked and
+//! replayed to STS (the scheme of Vault's AWS auth method and
+//! aws-iam-authenticator). Before anything is sent, the request must be
+//! exactly the one this service accepts: `POST` of the fixed
+//! GetCallerIdentity body to the STS endpoint the service itself is
+//! configured with (never a URL of the client's choosing), a SigV4
+//! `Authorization` whose signed headers include `host`, `x-amz-date`,
+//! [`SERVER_ID_HEADER`] carrying this deployment's name and
+//! [`BODY_SHA256_HEADER`] carrying the hash of the very request it came
+//! with, a signing time within [`MAX_SKEW`] of now, and no header outside a
+//! short list. STS then checks the signature and answers with the caller.
+//! The service then claims the proof in the ledger, so it is good once.
+//!
+//! Who the caller is does not yet make them an approver: [`IdentityRules`]
+//! admit only principals of the organisation's accounts, of the roles
+//! whose session names the organisation controls (IAM Identity Center's
+//! permission sets), and IAM users only where the settings say so. The
+//! danger here is the session name: whoever can assume a role can pick it,
+//! so a role that is not pinned to its person must never be admitted.
 
 use std::time::Duration;
 
 use tapprove_aws::sts::CallerIdentity;
 use tapprove_proto::UtcTime;
-use tapprove_proto::enrolment::{GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER};
+use tapprove_proto::enrolment::{
+    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER,
+};
 
 use crate::enrol::EnrolError;
 
@@ -31,7 +44,18 @@ const ALLOWED_HEADERS: &[&str] = &[
     "x-amz-security-token",
     "x-amz-content-sha256",
     SERVER_ID_HEADER,
+    BODY_SHA256_HEADER,
 ];
+
+/// A caller STS vouched for, and the proof's single-use key.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    pub caller: CallerIdentity,
+    /// `proof#<signature>`: claimed in the ledger before anything is done.
+    pub once_key: String,
+    /// When the proof's signature stops being accepted (the claim's TTL).
+    pub expires: UtcTime,
+}
 
 /// Checks presigned identity requests against one STS endpoint.
 #[derive(Debug, Clone)]
@@ -43,8 +67,8 @@ pub struct CallerCheck {
 
 impl CallerCheck {
     /// `endpoint` as [`tapprove_aws::sts::endpoint`] gives it; `server_id`
-    /// the value the clients put in [`SERVER_ID_HEADER`] (the relying-party
-    /// id).
+    /// the value the clients put in [`SERVER_ID_HEADER`]
+    /// (`Config::enrolment_server_id`).
     pub fn new(endpoint: &str, server_id: &str) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
@@ -64,8 +88,16 @@ impl CallerCheck {
         &self.endpoint
     }
 
-    /// The checks made before anything is sent.
-    pub fn check(&self, p: &PresignedCallerIdentity, now: &UtcTime) -> Result<(), EnrolError> {
+    /// The checks made before anything is sent; `body_sha256` is the hash
+    /// of the request the proof came with
+    /// (`tapprove_core::canonical::proof_body_sha256`). Answers the
+    /// signing time.
+    pub fn check(
+        &self,
+        p: &PresignedCallerIdentity,
+        body_sha256: &str,
+        now: &UtcTime,
+    ) -> Result<UtcTime, EnrolError> {
         let refuse = |what: &str| EnrolError::identity(format!("the identity proof {what}"));
         if p.method != "POST" {
             return Err(refuse(&format!("uses {}, not POST", p.method)));
@@ -110,10 +142,15 @@ impl CallerCheck {
             .get("authorization")
             .ok_or_else(|| refuse("is not signed"))?;
         let signed = signed_headers(auth).ok_or_else(|| refuse("is not signed with SigV4"))?;
-        for needed in ["host", "x-amz-date", SERVER_ID_HEADER] {
+        for needed in ["host", "x-amz-date", SERVER_ID_HEADER, BODY_SHA256_HEADER] {
             if !signed.contains(&needed) {
                 return Err(refuse(&format!("does not sign `{needed}`")));
             }
+        }
+        if p.headers.get(BODY_SHA256_HEADER).map(String::as_str) != Some(body_sha256) {
+            return Err(refuse(
+                "was made for another request: each request needs its own proof (is the client up to date?)",
+            ));
         }
         let date = p
             .headers
@@ -128,16 +165,28 @@ impl CallerCheck {
                 MAX_SKEW.as_secs() / 60
             )));
         }
-        Ok(())
+        Ok(date)
     }
 
-    /// Checks the request, replays it to STS, and returns who signed it.
+    /// Checks the request, replays it to STS, and returns who signed it
+    /// with the proof's single-use key.
     pub async fn caller(
         &self,
         p: &PresignedCallerIdentity,
+        body_sha256: &str,
         now: &UtcTime,
-    ) -> Result<CallerIdentity, EnrolError> {
-        self.check(p, now)?;
+    ) -> Result<Proven, EnrolError> {
+        let signed_at = self.check(p, body_sha256, now)?;
+        let signature = p
+            .headers
+            .get("authorization")
+            .and_then(|a| {
+                a.split(',')
+                    .find_map(|part| part.trim().strip_prefix("Signature="))
+            })
+            .filter(|sig| !sig.is_empty())
+            .ok_or_else(|| EnrolError::identity("the identity proof carries no signature"))?
+            .to_owned();
         let mut request = self.http.post(format!("{}/", self.endpoint)).body(p.body.clone());
         for (name, value) in &p.headers {
             if name != "host" {
@@ -167,10 +216,18 @@ impl CallerCheck {
             xml_field(&text, "Account"),
             xml_field(&text, "UserId"),
         ) {
-            (Some(arn), Some(account), Some(user_id)) => Ok(CallerIdentity {
-                arn,
-                account,
-                user_id,
+            (Some(arn), Some(account), Some(user_id)) => Ok(Proven {
+                caller: CallerIdentity {
+                    arn,
+                    account,
+                    user_id,
+                },
+                once_key: format!("proof#{signature}"),
+                expires: UtcTime::from_unix(
+                    signed_at
+                        .unix_seconds()
+                        .saturating_add(i64::try_from(MAX_SKEW.as_secs()).unwrap_or(i64::MAX)),
+                ),
             }),
             _ => Err(EnrolError::unavailable("STS answered without a caller ARN")),
         }
@@ -220,6 +277,155 @@ fn xml_field(xml: &str, name: &str) -> Option<String> {
     )
 }
 
+/// A caller the [`IdentityRules`] admitted as a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The approver's name: the IAM user's name, or the role session's.
+    pub name: String,
+    /// The stable id the registry binds the name to: `GetCallerIdentity`'s
+    /// `UserId` (`AIDA…` for an IAM user, `AROA…:<session>` for a role
+    /// session: the role's unique id, so a same-named session of another
+    /// role is another principal).
+    pub principal: String,
+    pub arn: String,
+    pub account: String,
+}
+
+/// Which AWS principals count as people (`[identity]` in the settings).
+#[derive(Debug, Clone)]
+pub struct IdentityRules {
+    /// Allowed accounts; empty until resolved means the service's own.
+    accounts: Vec<String>,
+    roles: Vec<String>,
+    iam_users: bool,
+    own_account: tokio::sync::OnceCell<String>,
+    sts: Option<tapprove_aws::sts::Identity>,
+}
+
+impl IdentityRules {
+    /// The rules of `settings`; the deployment's own account is asked of
+    /// STS through `aws` the first time it is needed.
+    pub fn new(settings: &tapprove_config::IdentitySettings, aws: Option<&aws_config::SdkConfig>) -> Self {
+        Self {
+            accounts: settings.accounts.clone(),
+            roles: settings.roles.clone(),
+            iam_users: settings.iam_users,
+            own_account: tokio::sync::OnceCell::new(),
+            sts: aws.map(tapprove_aws::sts::Identity::new),
+        }
+    }
+
+    async fn accounts(&self) -> Result<Vec<String>, EnrolError> {
+        if !self.accounts.is_empty() {
+            return Ok(self.accounts.clone());
+        }
+        let sts = self.sts.as_ref().ok_or_else(|| {
+            EnrolError::unavailable(
+                "no [identity] accounts are configured and the service's own account is unknown",
+            )
+        })?;
+        let own = self
+            .own_account
+            .get_or_try_init(|| async {
+                sts.caller().await.map(|c| c.account).map_err(|e| {
+                    EnrolError::unavailable(format!("cannot ask STS for this deployment's account: {e}"))
+                })
+            })
+            .await?;
+        Ok(vec![own.clone()])
+    }
+
+    /// `caller` as a person, or the rule that refuses it.
+    pub async fn admit(&self, caller: &CallerIdentity) -> Result<Person, EnrolError> {
+        let refuse = |code, message: String| Err(EnrolError::refused(code, message));
+        let mut parts = caller.arn.splitn(6, ':');
+        let (Some("arn"), Some(_partition), Some(service), Some(_), Some(arn_account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return refuse(
+                "principal_refused",
+                format!("`{}` is not an AWS principal ARN", caller.arn),
+            );
+        };
+        let accounts = self.accounts().await?;
+        if arn_account != caller.account || !accounts.contains(&caller.account) {
+            return refuse(
+                "account_refused",
+                format!(
+                    "{} belongs to account {}, which may not enrol here ([identity] accounts: {}): sign in to your organisation's account",
+                    caller.arn,
+                    caller.account,
+                    accounts.join(", ")
+                ),
+            );
+        }
+        let name = match (service, resource.split_once('/')) {
+            ("iam", Some(("user", path))) => {
+                if !self.iam_users {
+                    return refuse(
+                        "iam_user_refused",
+                        format!(
+                            "{} is an IAM user, and IAM users do not count as approvers here ([identity] iam_users = false): sign in through IAM Identity Center",
+                            caller.arn
+                        ),
+                    );
+                }
+                path.rsplit('/').next().unwrap_or_default()
+            }
+            ("sts", Some(("assumed-role", rest))) => {
+                let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+                if !self.roles.iter().any(|pattern| role_matches(pattern, role)) {
+                    return refuse(
+                        "role_refused",
+                        format!(
+                            "sessions of the role {role} do not count as approvers here ([identity] roles: {}): sign in with your approver permission set",
+                            if self.roles.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                self.roles.join(", ")
+                            }
+                        ),
+                    );
+                }
+                session
+            }
+            _ => {
+                return refuse(
+                    "principal_refused",
+                    format!(
+                        "{} is neither an IAM Identity Center session nor an IAM user: act as yourself, not as the account root or a federated user",
+                        caller.arn
+                    ),
+                );
+            }
+        };
+        if name.is_empty() || caller.user_id.is_empty() {
+            return refuse("principal_refused", format!("{} names no person", caller.arn));
+        }
+        Ok(Person {
+            name: name.to_owned(),
+            principal: caller.user_id.clone(),
+            arn: caller.arn.clone(),
+            account: caller.account.clone(),
+        })
+    }
+}
+
+/// A role name against a pattern: exact, or a prefix before a trailing
+/// `*`; case-insensitive, as IAM role names are unique regardless of case.
+fn role_matches(pattern: &str, role: &str) -> bool {
+    let (pattern, role) = (pattern.to_ascii_lowercase(), role.to_ascii_lowercase());
+    match pattern.strip_suffix('*') {
+        Some(prefix) => role.starts_with(prefix),
+        None => role == pattern,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -227,6 +433,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_795_300_000; // 2026-11-22T...Z
+    const BODY: &str = "5d41402abc4b2a76b9719d911017c592aa0e1df5a9d1e4d4d0d8e9b5f1d6d2c3";
 
     fn presigned() -> PresignedCallerIdentity {
         let date = UtcTime::from_unix(NOW - 60);
@@ -239,9 +446,10 @@ mod tests {
                 ("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into()),
                 ("x-amz-date".into(), d),
                 (SERVER_ID_HEADER.into(), "approve.example.com".into()),
+                (BODY_SHA256_HEADER.into(), BODY.into()),
                 (
                     "authorization".into(),
-                    "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-tapprove-server-id, Signature=abc".into(),
+                    "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256;x-tapprove-server-id, Signature=abc".into(),
                 ),
             ]),
             body: GET_CALLER_IDENTITY_BODY.into(),
@@ -253,12 +461,17 @@ mod tests {
     }
 
     fn refusal(p: &PresignedCallerIdentity) -> String {
-        check().check(p, &UtcTime::from_unix(NOW)).unwrap_err().message
+        check()
+            .check(p, BODY, &UtcTime::from_unix(NOW))
+            .unwrap_err()
+            .message
     }
 
     #[test]
     fn accepts_a_well_formed_request() {
-        check().check(&presigned(), &UtcTime::from_unix(NOW)).unwrap();
+        check()
+            .check(&presigned(), BODY, &UtcTime::from_unix(NOW))
+            .unwrap();
     }
 
     #[test]
@@ -292,7 +505,7 @@ mod tests {
         let mut p = presigned();
         p.headers.insert(
             "authorization".into(),
-            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date, Signature=abc"
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256, Signature=abc"
                 .into(),
         );
         assert!(refusal(&p).contains("does not sign `x-tapprove-server-id`"));
@@ -300,6 +513,115 @@ mod tests {
         p.headers
             .insert("authorization".into(), "Basic dXNlcjpwYXNz".into());
         assert!(refusal(&p).contains("SigV4"));
+    }
+
+    #[test]
+    fn refuses_a_proof_made_for_another_request_or_with_its_hash_unsigned() {
+        let mut p = presigned();
+        p.headers.insert(BODY_SHA256_HEADER.into(), "00".repeat(32));
+        assert!(refusal(&p).contains("made for another request"));
+        let mut p = presigned();
+        p.headers.remove(BODY_SHA256_HEADER);
+        assert!(refusal(&p).contains("made for another request"));
+        let mut p = presigned();
+        p.headers.insert(
+            "authorization".into(),
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-server-id, Signature=abc"
+                .into(),
+        );
+        assert!(refusal(&p).contains("does not sign `x-tapprove-body-sha256`"));
+    }
+
+    fn caller(arn: &str, account: &str) -> CallerIdentity {
+        CallerIdentity {
+            arn: arn.into(),
+            account: account.into(),
+            user_id: "AROAEXAMPLE:bob@example.com".into(),
+        }
+    }
+
+    fn rules(iam_users: bool) -> IdentityRules {
+        IdentityRules::new(
+            &tapprove_config::IdentitySettings {
+                accounts: vec!["123456789012".into()],
+                roles: vec!["AWSReservedSSO_TapproveApprover_*".into(), "Exact".into()],
+                iam_users,
+            },
+            None,
+        )
+    }
+
+    fn admitted(rules: &IdentityRules, arn: &str, account: &str) -> Result<Person, EnrolError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(rules.admit(&caller(arn, account)))
+    }
+
+    #[test]
+    fn admits_only_the_organisations_people() {
+        let sso =
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_TapproveApprover_0a1b2c/bob@example.com";
+        let person = admitted(&rules(false), sso, "123456789012").unwrap();
+        assert_eq!(person.name, "bob@example.com");
+        assert_eq!(person.principal, "AROAEXAMPLE:bob@example.com");
+        assert_eq!(
+            admitted(
+                &rules(false),
+                "arn:aws:sts::123456789012:assumed-role/exact/bob",
+                "123456789012"
+            )
+            .unwrap()
+            .name,
+            "bob"
+        );
+        let code =
+            |arn: &str, account: &str, iam: bool| admitted(&rules(iam), arn, account).unwrap_err().code;
+        // Another account, even with the right role name, or an ARN whose
+        // account is not the one STS answered.
+        assert_eq!(
+            code(
+                "arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_TapproveApprover_0a1b2c/carol",
+                "999999999999",
+                false
+            ),
+            "account_refused"
+        );
+        assert_eq!(code(sso, "999999999999", false), "account_refused");
+        // A role whose sessions anyone can name.
+        assert_eq!(
+            code(
+                "arn:aws:sts::123456789012:assumed-role/ci-deploy/bob@example.com",
+                "123456789012",
+                false
+            ),
+            "role_refused"
+        );
+        assert_eq!(
+            code(
+                "arn:aws:sts::123456789012:assumed-role/ExactButLonger/bob",
+                "123456789012",
+                false
+            ),
+            "role_refused"
+        );
+        // IAM users only where allowed.
+        let user = "arn:aws:iam::123456789012:user/eng/bob";
+        assert_eq!(code(user, "123456789012", false), "iam_user_refused");
+        assert_eq!(admitted(&rules(true), user, "123456789012").unwrap().name, "bob");
+        // Never the root or a federated user.
+        assert_eq!(
+            code("arn:aws:iam::123456789012:root", "123456789012", true),
+            "principal_refused"
+        );
+        assert_eq!(
+            code(
+                "arn:aws:sts::123456789012:federated-user/bob",
+                "123456789012",
+                true
+            ),
+            "principal_refused"
+        );
     }
 
     #[test]

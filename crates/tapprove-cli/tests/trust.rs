@@ -1,0 +1,458 @@
+//! The trust model under attack: one test per way an attacker could make
+//! Tapprove believe an identity it should not, each against the real
+//! enrolment service, the real `tapprove` binary and moto (see
+//! docs/protocol.md, "Where each identity comes from").
+//!
+//! The loop here is set up as an organisation sets it up: only sessions of
+//! the approver role (standing in for IAM Identity Center's permission-set
+//! role, whose session name is the person) enrol, in the deployment's own
+//! account; IAM users do not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
+mod common;
+
+use common::{APPROVER_ROLE, Approver, Loop, json_of};
+use serde_json::Value;
+use tapprove_config::Config;
+
+/// The command failed, refused with `code`.
+#[track_caller]
+fn refused(out: &std::process::Output, code: &str) -> Value {
+    let answer = json_of(out);
+    assert_eq!(answer["code"], code, "{answer}");
+    assert_ne!(out.status.code(), Some(0), "{answer}");
+    answer
+}
+
+/// The credentials the registry holds for `user`, as `(label, status)`.
+fn credentials(l: &Loop, user: &str) -> Vec<(String, String)> {
+    let list = json_of(&l.admin(&["--json", "admin", "credentials", user]));
+    list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["label"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The enrolment service's refusals of callers STS vouched for.
+fn refusals(l: &Loop) -> Vec<Value> {
+    l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
+            .enrolment_refusals()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn an_outsider_from_another_account_cannot_enrol_even_with_the_approver_roles_name() {
+    let l = Loop::organisation("activity");
+    let outsider = l.session_of(APPROVER_ROLE, "carol", Some("999999999999"));
+    let out = l.as_(&outsider, &["--json", "enroll", "--label", "laptop"]);
+    let answer = refused(&out, "account_refused");
+    assert!(
+        answer["message"].as_str().unwrap().contains("999999999999"),
+        "{answer}"
+    );
+    // Granting carol later gives the outsider nothing: no credential was kept.
+    l.grant("carol", &["prod-approvers"]);
+    assert!(credentials(&l, "carol").is_empty());
+    // The refusal is on record with the outsider's proven ARN; the name is
+    // only what they claimed.
+    let records = refusals(&l);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["code"], "account_refused");
+    assert_eq!(records[0]["claimed_user"], "carol");
+    assert!(
+        records[0]["caller_arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::999999999999:assumed-role/")
+    );
+    // A real person of the organisation with the same name enrols.
+    let carol = l.person("carol");
+    let out = l.as_(&carol, &["--json", "enroll", "--label", "laptop"]);
+    assert_eq!(json_of(&out)["receipt"]["status"], "active", "{}", json_of(&out));
+}
+
+#[test]
+fn iam_users_do_not_count_as_approvers_unless_the_settings_say_so() {
+    let l = Loop::organisation("activity");
+    let bob = l.user("bob");
+    l.grant("bob", &["prod-approvers"]);
+    let out = l.as_(&bob, &["--json", "enroll", "--label", "laptop"]);
+    refused(&out, "iam_user_refused");
+    assert!(credentials(&l, "bob").is_empty());
+}
+
+#[test]
+fn a_session_of_another_role_named_like_an_approver_cannot_enrol_list_or_revoke() {
+    let l = Loop::organisation("activity");
+    let bob = l.enrolled(l.person("bob"), "bob", &["prod-approvers"]);
+    // Anyone who may assume the CI role can call its session "bob".
+    let impostor = l.session_of("ci-deploy", "bob", None);
+    refused(
+        &l.as_(&impostor, &["--json", "enroll", "--label", "mine"]),
+        "role_refused",
+    );
+    refused(&l.as_(&impostor, &["--json", "authenticators"]), "role_refused");
+    let id = json_of(&l.as_(&bob, &["--json", "authenticators"]))["credentials"][0]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &l.as_(&impostor, &["--json", "authenticators", "revoke", &id]),
+        "role_refused",
+    );
+    assert_eq!(
+        credentials(&l, "bob"),
+        [("laptop".to_owned(), "active".to_owned())]
+    );
+}
+
+#[test]
+fn a_name_belongs_to_the_principal_that_enrolled_it_first() {
+    // Two roles count as people here (two permission sets, say); a session
+    // of the second that calls itself bob is still not bob.
+    let l = Loop::installed(
+        "activity",
+        &[
+            "--approver-role",
+            APPROVER_ROLE,
+            "--approver-role",
+            "TapproveAuditors",
+        ],
+    );
+    let bob = l.enrolled(l.person("bob"), "bob", &["prod-approvers"]);
+    let other = l.session_of("TapproveAuditors", "bob", None);
+    refused(
+        &l.as_(&other, &["--json", "enroll", "--label", "mine"]),
+        "principal_mismatch",
+    );
+    refused(
+        &l.as_(&other, &["--json", "authenticators"]),
+        "principal_mismatch",
+    );
+    let id = json_of(&l.as_(&bob, &["--json", "authenticators"]))["credentials"][0]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &l.as_(&other, &["--json", "authenticators", "rename", &id, "pwned"]),
+        "principal_mismatch",
+    );
+    refused(
+        &l.as_(&other, &["--json", "authenticators", "revoke", &id]),
+        "principal_mismatch",
+    );
+    assert_eq!(
+        credentials(&l, "bob"),
+        [("laptop".to_owned(), "active".to_owned())]
+    );
+    // Bob himself still manages his own.
+    let out = l.as_(&bob, &["--json", "authenticators", "rename", &id, "work laptop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let codes: Vec<Value> = refusals(&l).iter().map(|r| r["code"].clone()).collect();
+    assert_eq!(codes.len(), 4, "{codes:?}");
+    assert!(codes.iter().all(|c| c == "principal_mismatch"), "{codes:?}");
+}
+
+#[test]
+fn a_first_credential_waits_for_an_admin_unless_the_person_was_granted_a_group() {
+    let l = Loop::organisation("activity");
+    // Dave is a person of the organisation, but no admin named him an
+    // approver: his key waits.
+    let dave = l.enrolled(l.person("dave"), "dave", &[]);
+    assert_eq!(
+        credentials(&l, "dave"),
+        [("laptop".to_owned(), "pending".to_owned())]
+    );
+    // Granting him a group later does not activate what he enrolled before.
+    l.grant("dave", &["prod-approvers"]);
+    assert_eq!(
+        credentials(&l, "dave"),
+        [("laptop".to_owned(), "pending".to_owned())]
+    );
+    let id = json_of(&l.as_(&dave, &["--json", "authenticators"]))["credentials"][0]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = l.admin(&["admin", "credentials", "dave", "--activate", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        credentials(&l, "dave"),
+        [("laptop".to_owned(), "active".to_owned())]
+    );
+}
+
+/// Posts `body` to the enrolment service as is (no SigV4: `serve` on
+/// loopback), answering the status and the JSON body.
+fn post(l: &Loop, path: &str, body: &[u8]) -> (u16, Value) {
+    l.runtime.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", l.enrolment_url))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+/// A presigned identity proof of `who` for the request whose proof hash is
+/// `body_sha256`, naming `server_id`.
+fn proof(
+    l: &Loop,
+    who: &Approver,
+    server_id: &str,
+    body_sha256: &str,
+) -> tapprove_proto::enrolment::PresignedCallerIdentity {
+    l.runtime.block_on(async {
+        let aws = l.moto.sdk_config_as(Some(&who.iam)).await;
+        tapprove_aws::sts::presign_caller_identity(&aws, server_id, body_sha256)
+            .await
+            .unwrap()
+    })
+}
+
+fn list_request() -> tapprove_proto::enrolment::CredentialsRequest {
+    tapprove_proto::enrolment::CredentialsRequest {
+        tapprove: tapprove_proto::enrolment::CredentialsVersion,
+        rp_id: "tapprove.local".into(),
+        action: tapprove_proto::enrolment::CredentialAction::List,
+        identity: None,
+    }
+}
+
+#[test]
+fn an_identity_proof_is_good_once_for_its_own_request_and_deployment() {
+    use tapprove_core::canonical::proof_body_sha256;
+    use tapprove_proto::enrolment::CREDENTIALS_PATH;
+    let l = Loop::organisation("activity");
+    let bob = l.enrolled(l.person("bob"), "bob", &["prod-approvers"]);
+    let server_id = l.endpoint().server_id;
+
+    // Replayed: the same request with the same proof works once.
+    let mut request = list_request();
+    request.identity = Some(proof(&l, &bob, &server_id, &proof_body_sha256(&request).unwrap()));
+    let body = serde_json::to_vec(&request).unwrap();
+    let (status, first) = post(&l, CREDENTIALS_PATH, &body);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["user"], "bob");
+    let (status, again) = post(&l, CREDENTIALS_PATH, &body);
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (403, Some("proof_reused")),
+        "{again}"
+    );
+
+    // Attached to another body: a proof made for a listing, moved to a
+    // revocation of Bob's key.
+    let id = first["credentials"][0]["credential_id"].clone();
+    let listing = list_request();
+    let mut revoke = list_request();
+    revoke.action = serde_json::from_value(serde_json::json!({"revoke": {"credential_id": id}})).unwrap();
+    revoke.identity = Some(proof(&l, &bob, &server_id, &proof_body_sha256(&listing).unwrap()));
+    let (status, answer) = post(&l, CREDENTIALS_PATH, &serde_json::to_vec(&revoke).unwrap());
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("identity_refused")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("made for another request")
+    );
+
+    // Made for another deployment of the same organisation (same rp id).
+    let mut request = list_request();
+    request.identity = Some(proof(
+        &l,
+        &bob,
+        "tapprove.local/other-registry",
+        &proof_body_sha256(&request).unwrap(),
+    ));
+    let (status, answer) = post(&l, CREDENTIALS_PATH, &serde_json::to_vec(&request).unwrap());
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("names the service"),
+        "{answer}"
+    );
+
+    // Stale: signed 20 minutes ago.
+    let mut request = list_request();
+    let mut stale = proof(&l, &bob, &server_id, &proof_body_sha256(&request).unwrap());
+    let then = tapprove_proto::UtcTime::from_unix(tapprove_proto::UtcTime::now().unix_seconds() - 20 * 60);
+    stale
+        .headers
+        .insert("x-amz-date".into(), then.as_str().replace(['-', ':'], ""));
+    request.identity = Some(stale);
+    let (status, answer) = post(&l, CREDENTIALS_PATH, &serde_json::to_vec(&request).unwrap());
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 15 minutes"),
+        "{answer}"
+    );
+
+    assert_eq!(
+        credentials(&l, "bob"),
+        [("laptop".to_owned(), "active".to_owned())]
+    );
+}
+
+#[test]
+fn the_enrolment_service_is_https_and_the_org_policy_fixes_it() {
+    let l = Loop::organisation("activity");
+    let bob = l.person("bob");
+    l.grant("bob", &["prod-approvers"]);
+    // Plain http to another machine is refused before any proof is made.
+    let out = l.as_(
+        &bob,
+        &["--json", "enroll", "--service", "http://enrol.example.com"],
+    );
+    let answer = refused(&out, "input_error");
+    assert!(
+        answer["message"].as_str().unwrap().contains("plain http"),
+        "{answer}"
+    );
+    // Under a policy that fixes [enrolment], --service cannot send the
+    // proof elsewhere.
+    let policy = l.dir.path().join("policy.toml");
+    std::fs::write(&policy, format!("[enrolment]\nurl = \"{}\"\n", l.enrolment_url)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut env = l.moto.env(Some(&bob.iam));
+    env.push(("TAPPROVE_POLICY".into(), policy.to_str().unwrap().into()));
+    let out = l.run(
+        env,
+        &bob.state,
+        &["--json", "enroll", "--service", "https://enrol.example.com"],
+    );
+    let answer = refused(&out, "input_error");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("policy fixes the enrolment service"),
+        "{answer}"
+    );
+    assert!(credentials(&l, "bob").is_empty());
+}
+
+/// Signs `body` for a POST to `url` as `who`, for `service`, at `time`.
+fn signed_headers(
+    l: &Loop,
+    who: &Approver,
+    service: &str,
+    url: &str,
+    body: &[u8],
+    time: std::time::SystemTime,
+) -> std::collections::BTreeMap<String, String> {
+    l.runtime.block_on(async {
+        let aws = l.moto.sdk_config_as(Some(&who.iam)).await;
+        tapprove_aws::sigv4::sign_request(
+            &aws,
+            service,
+            "us-east-1",
+            tapprove_aws::sigv4::Unsigned {
+                method: "POST",
+                url,
+                headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+                body,
+            },
+            time,
+        )
+        .await
+        .unwrap()
+    })
+}
+
+fn post_with(l: &Loop, url: &str, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> u16 {
+    l.runtime.block_on(async {
+        let mut post = reqwest::Client::new().post(url).body(body.to_vec());
+        for (name, value) in headers {
+            if name != "host" {
+                post = post.header(name, value);
+            }
+        }
+        post.send().await.unwrap().status().as_u16()
+    })
+}
+
+#[test]
+fn behind_an_iam_authorised_function_url_only_signed_calls_reach_the_service() {
+    use tapprove_test_support::function_url::{FunctionUrl, Key};
+    let l = Loop::organisation("activity");
+    let bob = l.person("bob");
+    l.grant("bob", &["prod-approvers"]);
+    let keys = [(
+        bob.iam.access_key_id.clone(),
+        Key {
+            secret_access_key: bob.iam.secret_access_key.clone(),
+            session_token: bob.iam.session_token.clone(),
+        },
+    )]
+    .into();
+    let front = l
+        .runtime
+        .block_on(FunctionUrl::start(&l.enrolment_url, "us-east-1", keys));
+    let mut config = Config::load(&l.config_path()).unwrap();
+    config.enrolment.as_mut().unwrap().url = Some(front.url.clone());
+    config.save(&l.config_path()).unwrap();
+
+    // The real client's calls pass IAM auth: enrol, then list.
+    let out = l.as_(&bob, &["--json", "enroll", "--label", "laptop"]);
+    assert_eq!(json_of(&out)["receipt"]["status"], "active", "{}", json_of(&out));
+    let out = l.as_(&bob, &["--json", "authenticators"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(front.refused(), Vec::<String>::new());
+
+    // Unsigned, signed for another body, stale, or for another service:
+    // 403 before the service sees it.
+    let url = format!("{}{}", front.url, tapprove_proto::enrolment::CREDENTIALS_PATH);
+    let body = serde_json::to_vec(&list_request()).unwrap();
+    let now = std::time::SystemTime::now();
+    assert_eq!(post_with(&l, &url, &Default::default(), &body), 403);
+    let for_other_body = signed_headers(&l, &bob, "lambda", &url, b"{}", now);
+    assert_eq!(post_with(&l, &url, &for_other_body, &body), 403);
+    let stale = signed_headers(
+        &l,
+        &bob,
+        "lambda",
+        &url,
+        &body,
+        now - std::time::Duration::from_secs(600),
+    );
+    assert_eq!(post_with(&l, &url, &stale, &body), 403);
+    let other_service = signed_headers(&l, &bob, "execute-api", &url, &body, now);
+    assert_eq!(post_with(&l, &url, &other_service, &body), 403);
+    let refused = front.refused();
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(refused[0].contains("no Authorization"), "{refused:?}");
+    assert!(refused[1].contains("does not match"), "{refused:?}");
+    assert!(refused[2].contains("away from now"), "{refused:?}");
+    assert!(refused[3].contains("not lambda"), "{refused:?}");
+    // And a correctly signed call of the same shape goes through (to the
+    // service, which then wants its identity proof).
+    let good = signed_headers(&l, &bob, "lambda", &url, &body, now);
+    assert_eq!(post_with(&l, &url, &good, &body), 401);
+    assert_eq!(
+        credentials(&l, "bob"),
+        [("laptop".to_owned(), "active".to_owned())]
+    );
+}
