@@ -65,6 +65,10 @@ small, targeted patches (see ``install_patches``):
 11. moto's CloudFormation resolves ``Ref: AWS::NoValue`` in a list (such as
    an ``Fn::If`` choosing whether a policy statement exists) to a null
    element; CloudFormation removes the element.  We remove it.
+12. moto's CloudFormation splits a ``CommaDelimitedList`` (or ``List<...>``)
+   parameter at commas only when the stack passes it; a default stays one
+   string, which ``Fn::Join`` then joins letter by letter.  CloudFormation
+   splits the default too.  We split it.
 """
 
 from __future__ import annotations
@@ -1125,6 +1129,25 @@ def install_patches() -> None:
 
         clean_json._tapprove_patched = True
         cfn_parsing.clean_json = clean_json
+
+    # ------------------------------------------------------------------
+    # CloudFormation: list parameters' defaults are lists (patch 12).
+    # ------------------------------------------------------------------
+    if not getattr(cfn_parsing.ResourceMap.load_parameters, "_tapprove_patched", False):
+        load_parameters = cfn_parsing.ResourceMap.load_parameters
+
+        def load_parameters_with_list_defaults(self):
+            load_parameters(self)
+            for name, slot in self._template.get("Parameters", {}).items():
+                kind = slot.get("Type", "String")
+                value = self.resolved_parameters.get(name)
+                is_list = kind == "CommaDelimitedList" or (kind.startswith("List<") and not kind.startswith("List<Number"))
+                if is_list and isinstance(value, str):
+                    self.resolved_parameters[name] = value.split(",")
+                    self._parsed_resources[name] = self.resolved_parameters[name]
+
+        load_parameters_with_list_defaults._tapprove_patched = True
+        cfn_parsing.ResourceMap.load_parameters = load_parameters_with_list_defaults
 
 
 def enable_state_machine_execution(base_url: str) -> None:
