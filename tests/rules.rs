@@ -1,4 +1,4 @@
-//! Every verification rule of DESIGN.md, each with a decision that breaks
+//! Every verification rule of docs/protocol.md, each with a decision that breaks
 //! it and must be refused with that rule's code; and the properties that
 //! hold across rules (single use under races, audit of every outcome, the
 //! verified value).

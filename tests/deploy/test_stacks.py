@@ -337,6 +337,12 @@ def test_the_decision_endpoint_sends_signed_decisions_through_the_verifier(moto,
     # and keep only the heartbeat of the activity tasks they hold.
     sends = {"states:SendTaskSuccess", "states:SendTaskFailure"}
     assert sends <= verifier_role_actions(moto, core["VerifierFunctionArn"])
+    # ...but only for a running execution of one of this stack's gates,
+    # which it reads first.
+    assert "states:DescribeExecution" in verifier_role_actions(moto, core["VerifierFunctionArn"])
+    function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
+    settings = tomllib.loads(function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"])
+    assert settings["decision_endpoint"]["gates"] == [f"arn:aws:states:{REGION}:123456789012:stateMachine:tapdec-*-gate"]
     assert not sends & verifier_role_actions(moto, stacks[0]["VerifierFunctionArn"])
     assert not actions(statements_of(moto, ops["ApproverPolicyArn"])) & (sends | {"states:SendTaskHeartbeat"})
     build_actions = actions(statements_of(moto, build["ApproverPolicyArn"]))

@@ -47,7 +47,7 @@ pub fn t(text: &str) -> UtcTime {
     UtcTime::parse(text).unwrap()
 }
 
-/// The sample request of DESIGN.md, as JSON.
+/// The sample request of docs/protocol.md, as JSON.
 pub fn request_json() -> serde_json::Value {
     serde_json::json!({
         "tapprove": "request/v1",

@@ -1014,4 +1014,33 @@ impl Ledger for DynamoRegistry {
             .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
         Ok(())
     }
+
+    async fn used(
+        &self,
+        statement: &tapprove_proto::Sha256Digest,
+        request_sha256: &tapprove_proto::Sha256Digest,
+        approver: &str,
+    ) -> Result<Option<UseConflict>, StoreError> {
+        for (pk, conflict) in [
+            (format!("stmt#{}", statement.encode()), UseConflict::StatementUsed),
+            (
+                format!("vote#{}#{approver}", request_sha256.encode()),
+                UseConflict::ApproverAlreadyDecided,
+            ),
+        ] {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.tables.ledger)
+                .key("pk", s(pk))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+            if out.item().is_some() {
+                return Ok(Some(conflict));
+            }
+        }
+        Ok(None)
+    }
 }

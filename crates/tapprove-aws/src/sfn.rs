@@ -75,6 +75,8 @@ pub enum Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExecutionState {
     pub status: String,
+    /// The state machine the execution runs.
+    pub state_machine_arn: String,
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -262,6 +264,7 @@ impl StepFunctions {
             .map_err(|e| from_sdk(SERVICE, e))?;
         Ok(ExecutionState {
             status: out.status().as_str().to_owned(),
+            state_machine_arn: out.state_machine_arn().to_owned(),
             output: out.output().map(str::to_owned),
             error: out.error().map(str::to_owned),
             cause: out.cause().map(str::to_owned),

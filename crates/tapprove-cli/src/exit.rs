@@ -18,7 +18,7 @@ pub struct Failure {
     pub kind: Kind,
     pub code: String,
     pub message: String,
-    /// For rejections: the rule of DESIGN.md that was broken.
+    /// For rejections: the rule of docs/protocol.md that was broken.
     pub rule: Option<u8>,
 }
 

@@ -456,3 +456,47 @@ fn behind_an_iam_authorised_function_url_only_signed_calls_reach_the_service() {
         [("laptop".to_owned(), "active".to_owned())]
     );
 }
+
+#[test]
+fn only_a_verified_result_ends_a_gate_and_garbage_from_a_token_holder_is_audited_and_not_counted() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let execution = l.start("Deploy", "alice", 2, 600);
+
+    // Whoever holds the task token can send any result for it.
+    let (token, request) = l.claim();
+    l.send(&token, "{}");
+    assert_eq!(l.outcomes_after(&execution, 1), ["malformed_decision"]);
+    let (token, _) = l.claim();
+    l.fail_task(&token, "Pipeline.Cancel", "not a decision");
+    assert_eq!(l.outcomes_after(&execution, 2)[1], "unverified_result");
+    let (token, _) = l.claim();
+    l.fail_task(&token, "Tapprove.Denied", "");
+    assert_eq!(l.outcomes_after(&execution, 3)[2], "malformed_decision");
+    assert_eq!(l.state(&execution).status, "RUNNING");
+
+    // A counted statement sent again counts once.
+    let bobs = l.sign_as(&bob, "bob", &request).to_json();
+    let (token, _) = l.claim();
+    l.send(&token, &bobs);
+    assert_eq!(l.outcomes_after(&execution, 4)[3], "accepted");
+    let (token, _) = l.claim();
+    l.send(&token, &bobs);
+    assert_eq!(l.outcomes_after(&execution, 5)[4], "statement_replayed");
+    assert_eq!(l.state(&execution).status, "RUNNING");
+
+    // A second, distinct, verified approval meets the quorum.
+    let (token, _) = l.claim();
+    l.send(&token, &l.sign_as(&carol, "carol", &request).to_json());
+    let state = l.finished(&execution, std::time::Duration::from_secs(60));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    let approvers: Vec<&str> = output["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["statement"]["approver"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(approvers.len(), 2, "{output}");
+}

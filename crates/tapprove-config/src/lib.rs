@@ -71,6 +71,54 @@ pub struct Config {
     /// organisation's decision endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliverySettings>,
+    /// For the verifier that serves the decision endpoint: which gates it
+    /// delivers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_endpoint: Option<DecisionEndpointSettings>,
+}
+
+/// The decision endpoint's side (in the verifier): it sends a result only
+/// for a running execution of one of these gates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionEndpointSettings {
+    /// Gate state machine ARNs; `*` matches any run of characters
+    /// (`arn:aws:states:eu-west-1:123456789012:stateMachine:tapprove-*-gate`).
+    /// Empty: the installed `[gate]` only.
+    #[serde(default)]
+    pub gates: Vec<String>,
+}
+
+impl Config {
+    /// The gates the decision endpoint delivers to: `[decision_endpoint]
+    /// gates`, else the installed `[gate]`.
+    pub fn endpoint_gates(&self) -> Vec<String> {
+        match &self.decision_endpoint {
+            Some(d) if !d.gates.is_empty() => d.gates.clone(),
+            _ => self.gate.iter().map(|g| g.state_machine_arn.clone()).collect(),
+        }
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of
+/// characters (and nothing else is special).
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Delivery through the decision endpoint, for approvers who hold no Step
@@ -536,6 +584,29 @@ pub fn state_dir() -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gate_patterns_match_whole_arns() {
+        let pattern = "arn:aws:states:eu-west-1:1:stateMachine:tapprove-*-gate";
+        assert!(glob_matches(
+            pattern,
+            "arn:aws:states:eu-west-1:1:stateMachine:tapprove-prod-gate"
+        ));
+        assert!(!glob_matches(
+            pattern,
+            "arn:aws:states:eu-west-1:1:stateMachine:tapprove-prod-gate2"
+        ));
+        assert!(!glob_matches(
+            pattern,
+            "arn:aws:states:eu-west-1:1:stateMachine:other-prod-gate"
+        ));
+        assert!(!glob_matches(
+            pattern,
+            "arn:aws:states:eu-west-1:1:stateMachine:tapprove-gate"
+        ));
+        assert!(glob_matches("a", "a") && !glob_matches("a", "ab"));
+        assert!(glob_matches("a*", "abc") && glob_matches("*", ""));
+    }
+
     use super::*;
 
     const SAMPLE: &str = r#"

@@ -36,6 +36,7 @@ pub const KEYS: &[&str] = &[
     "notifications",
     "updates",
     "delivery",
+    "decision_endpoint",
 ];
 
 /// Where the installers put the organisation's policy on this OS.

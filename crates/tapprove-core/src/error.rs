@@ -15,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 macro_rules! codes {
     ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, rule $rule:literal; )*) => {
         /// Why the verifier refused a decision: a closed set, one code per
-        /// broken rule of DESIGN.md "Verification rules". The text form
+        /// broken rule of docs/protocol.md "Verification rules". The text form
         /// (`request_mismatch`) is what the CLI prints, the gate reports as
         /// `Tapprove.<code>` and the UI matches on; it never changes meaning.
         #[non_exhaustive]
@@ -34,7 +34,7 @@ macro_rules! codes {
                 match self { $(Code::$variant => $text,)* }
             }
 
-            /// The number of the rule in DESIGN.md this code enforces.
+            /// The number of the rule in docs/protocol.md this code enforces.
             pub fn rule(self) -> u8 {
                 match self { $(Code::$variant => $rule,)* }
             }

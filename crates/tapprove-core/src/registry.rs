@@ -94,6 +94,16 @@ pub trait Ledger: Sync {
     ) -> impl Future<Output = Result<Result<(), UseConflict>, StoreError>> + Send;
     /// Appends the audit record of a refused verification.
     fn record_rejection(&self, audit: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Reads, without claiming, whether the statement `statement` was
+    /// verified before or `approver` already decided `request_sha256`: the
+    /// decision endpoint's check before it sends a result (the gate's
+    /// verifier then claims both atomically).
+    fn used(
+        &self,
+        statement: &Sha256Digest,
+        request_sha256: &Sha256Digest,
+        approver: &str,
+    ) -> impl Future<Output = Result<Option<UseConflict>, StoreError>> + Send;
 }
 
 /// One verification, passed or failed: the evidence an auditor reads.
@@ -290,6 +300,22 @@ impl Ledger for MemoryRegistry {
     async fn record_rejection(&self, audit: &AuditRecord) -> Result<(), StoreError> {
         self.lock().audit.push(audit.clone());
         Ok(())
+    }
+
+    async fn used(
+        &self,
+        statement: &Sha256Digest,
+        request_sha256: &Sha256Digest,
+        approver: &str,
+    ) -> Result<Option<UseConflict>, StoreError> {
+        let state = self.lock();
+        if state.statements.contains(statement) {
+            return Ok(Some(UseConflict::StatementUsed));
+        }
+        if state.votes.contains(&(*request_sha256, approver.to_owned())) {
+            return Ok(Some(UseConflict::ApproverAlreadyDecided));
+        }
+        Ok(None)
     }
 }
 

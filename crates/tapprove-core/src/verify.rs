@@ -1,4 +1,4 @@
-//! The verification rules of DESIGN.md, in order.
+//! The verification rules of docs/protocol.md, in order.
 //!
 //! [`Verifier::verify_json`] takes the request as the workflow holds it, the
 //! decision as it came back from the approver, and the verifier's clock. It
@@ -175,9 +175,17 @@ pub struct Admitted {
     credential_id: Base64Url,
     credential_label: String,
     decision: Decision,
+    /// The execution of the request it was checked against
+    /// ([`Verifier::check_json`]; none for [`Verifier::admit_json`]).
+    execution: Option<String>,
 }
 
 impl Admitted {
+    /// The execution of the request the decision was checked against.
+    pub fn execution(&self) -> Option<&str> {
+        self.execution.as_deref()
+    }
+
     /// Who signed: the registry's name for them.
     pub fn approver(&self) -> &str {
         &self.approver
@@ -257,6 +265,65 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             .await
     }
 
+    /// Checks `decision` against `request` at `now` by every rule the gate's
+    /// verifier applies (1 to 7, and 8 and 9 by reading the ledger), but
+    /// claims nothing: the decision endpoint's check before it sends a
+    /// result to Step Functions, so an old, used, or mismatched decision is
+    /// never sent. The gate's verifier still verifies and claims it.
+    pub async fn check_json(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &UtcTime,
+    ) -> Result<Admitted, VerifyError> {
+        let mut audit = audit_record(decision, now);
+        let outcome = self.check(request, decision, now, &mut audit).await;
+        self.audit_stop(outcome, audit, "the decision endpoint refused to deliver it: ")
+            .await
+    }
+
+    async fn check(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &UtcTime,
+        audit: &mut AuditRecord,
+    ) -> Result<Admitted, Stop> {
+        let (parsed, approver, credential) = self
+            .rules_before_the_ledger(request, decision, now, audit)
+            .await?;
+        let conflict = self
+            .ledger
+            .used(&parsed.signed.challenge, &parsed.request_hash, &approver.name)
+            .await?;
+        match conflict {
+            None => {}
+            Some(UseConflict::StatementUsed) => {
+                return Err(Rejection::new(
+                    Code::StatementReplayed,
+                    "this statement was already verified once; sign a new decision",
+                )
+                .into());
+            }
+            Some(_) => {
+                return Err(Rejection::new(
+                    Code::DuplicateApprover,
+                    format!("`{}` already decided this request", approver.name),
+                )
+                .into());
+            }
+        }
+        let statement = &parsed.signed.decision.statement;
+        Ok(Admitted {
+            approver: approver.name,
+            verdict: statement.decision,
+            credential_id: credential.credential_id,
+            credential_label: credential.label,
+            execution: Some(parsed.request.execution.clone()),
+            decision: parsed.signed.decision,
+        })
+    }
+
     /// Writes the audit record of a rejection (its message after `context`).
     async fn audit_stop<T>(
         &self,
@@ -300,6 +367,7 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             credential_id: credential.credential_id,
             credential_label: credential.label,
             decision: signed.decision,
+            execution: None,
         })
     }
 
@@ -322,6 +390,20 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         now: &UtcTime,
         audit: &mut AuditRecord,
     ) -> Result<VerifiedDecision, Stop> {
+        let (parsed, approver, credential) = self
+            .rules_before_the_ledger(request, decision, now, audit)
+            .await?;
+        self.commit(parsed, approver, credential, now, audit).await
+    }
+
+    /// Rules 1 to 7 but for the counter: everything that needs no claim.
+    async fn rules_before_the_ledger(
+        &self,
+        request: &[u8],
+        decision: &[u8],
+        now: &UtcTime,
+        audit: &mut AuditRecord,
+    ) -> Result<(Parsed, ApproverRecord, CredentialRecord), Stop> {
         // Rule 1: versions, shapes, sizes.
         let parsed = parse(request, decision, audit)?;
         let statement = &parsed.signed.decision.statement;
@@ -347,9 +429,21 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         let credential = check_credential(self.policy, &approver.name, credential)?;
         // Rule 7, but for the counter, which the commit checks atomically.
         check_assertion(self.policy, &parsed.signed, &credential)?;
+        Ok((parsed, approver, credential))
+    }
 
-        // Rules 7 (counter), 8 and 9, and 10 for the passing case: one
-        // conditional write.
+    /// Rules 7 (counter), 8 and 9, and 10 for the passing case: one
+    /// conditional write.
+    async fn commit(
+        &self,
+        parsed: Parsed,
+        approver: ApproverRecord,
+        credential: CredentialRecord,
+        now: &UtcTime,
+        audit: &mut AuditRecord,
+    ) -> Result<VerifiedDecision, Stop> {
+        let statement = &parsed.signed.decision.statement;
+
         let verified = Verified {
             execution: parsed.request.execution.clone(),
             request_sha256: parsed.request_hash,

@@ -3,7 +3,9 @@
 //! signed decision is the credential.
 //!
 //! `POST <endpoint>/v1/decisions` with `Authorization: Tapprove
-//! <base64url(decision JSON)>` and `{"task_token"}`; the endpoint's
+//! <base64url(decision JSON)>` and `{"task_token", "request"}` (the
+//! request the decision is for, which the endpoint checks it against before
+//! it sends anything); the endpoint's
 //! wire format is documented in `tapprove_verifier::decisions` and
 //! `docs/admin.md`.
 
@@ -13,6 +15,17 @@ use tapprove_aws::sfn::{Delivery, TaskGone, TaskToken};
 use tapprove_proto::delivery::{DECISIONS_PATH, authorization_for};
 
 use crate::{EngineError, Result};
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`):
+/// where plain http is allowed for credentials and signed decisions.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
 
 /// A client of one decision endpoint.
 #[derive(Debug, Clone)]
@@ -30,13 +43,7 @@ impl DecisionEndpoint {
                 "[delivery] endpoint `{base}` is not a URL ({e}): use the core stack's DecisionEndpointUrl output"
             ))
         })?;
-        let local = match parsed.host() {
-            Some(url::Host::Domain(domain)) => domain == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && is_loopback(&parsed)) {
             return Err(EngineError::Invalid(format!(
                 "[delivery] endpoint `{base}` must be https:// (http:// only to this machine): a signed decision is a credential"
             )));
@@ -57,14 +64,23 @@ impl DecisionEndpoint {
         &self.url
     }
 
-    /// Delivers `decision` (its JSON text) for the task `token`. `Err` is a
-    /// message for the outbox: the decision stays pending and is retried.
-    pub async fn send(&self, token: &TaskToken, decision: &str) -> std::result::Result<Delivery, String> {
+    /// Delivers `decision` (its JSON text) for the task `token` of
+    /// `request` (its JSON text). `Err` is a message for the outbox: the
+    /// decision stays pending and is retried.
+    pub async fn send(
+        &self,
+        token: &TaskToken,
+        decision: &str,
+        request: Option<&str>,
+    ) -> std::result::Result<Delivery, String> {
+        let request: serde_json::Value = request
+            .and_then(|r| serde_json::from_str(r).ok())
+            .ok_or("the request this decision is for is no longer on this machine, and the decision endpoint wants it: ask your admin to deliver the decision, or decide again")?;
         let response = self
             .http
             .post(&self.url)
             .header(reqwest::header::AUTHORIZATION, authorization_for(decision))
-            .json(&serde_json::json!({"task_token": token.0}))
+            .json(&serde_json::json!({"task_token": token.0, "request": request}))
             .send()
             .await
             .map_err(|e| format!("the decision endpoint {} did not answer: {e}", self.url))?;

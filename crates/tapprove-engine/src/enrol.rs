@@ -101,19 +101,8 @@ pub fn check_service_url(url: &str) -> Result<()> {
     let parsed = url::Url::parse(url).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" => {
-            let loopback = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            if loopback {
-                Ok(())
-            } else {
-                Err(invalid("is plain http to another machine"))
-            }
-        }
+        "http" if crate::endpoint::is_loopback(&parsed) => Ok(()),
+        "http" => Err(invalid("is plain http to another machine")),
         other => Err(invalid(&format!("uses `{other}`, not https"))),
     }
 }

@@ -110,6 +110,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         notifications: None,
         updates: None,
         delivery: None,
+        decision_endpoint: None,
     })
 }
 

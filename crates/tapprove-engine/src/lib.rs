@@ -394,7 +394,9 @@ impl Engine {
     /// Sends one journalled decision and records the outcome.
     async fn deliver(&self, entry: &OutboxEntry) -> Result<DeliveryOutcome> {
         let sent = if let Some(endpoint) = &self.endpoint {
-            endpoint.send(&entry.task_token, &entry.decision).await
+            endpoint
+                .send(&entry.task_token, &entry.decision, entry.request.as_deref())
+                .await
         } else if entry.verdict == Verdict::Approve.as_str() {
             self.sfn
                 .send_success(&entry.task_token, &entry.decision)

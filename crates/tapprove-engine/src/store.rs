@@ -47,10 +47,27 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    request TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state) WHERE state = 'pending';
 ";
+
+/// Databases from before the decision endpoint took the request with each
+/// decision lack the outbox's `request` column; their old rows keep NULL
+/// (sent to Step Functions directly as before, or refused by an endpoint
+/// that now wants the request, and then retried from the inbox's copy).
+fn add_outbox_request_column(conn: &Connection) -> Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'request'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(db)?;
+    if !has {
+        conn.execute_batch("ALTER TABLE outbox ADD COLUMN request TEXT")
+            .map_err(db)?;
+    }
+    Ok(())
+}
 
 /// A pending request as the inbox holds it.
 #[derive(Debug, Clone)]
@@ -89,6 +106,10 @@ pub struct OutboxEntry {
     pub verdict: String,
     #[serde(skip)]
     pub decision: String,
+    /// The request it decides (request/v1 JSON), which the decision
+    /// endpoint checks it against; `None` in rows journalled before.
+    #[serde(skip)]
+    pub request: Option<String>,
     pub state: OutboxState,
     /// For closed entries: why Step Functions did not take it.
     pub reason: Option<TaskGone>,
@@ -119,6 +140,7 @@ impl Store {
             .map_err(|e| EngineError::Store(format!("cannot open {}: {e}", path.display())))?;
         restrict(path);
         conn.execute_batch(SCHEMA).map_err(db)?;
+        add_outbox_request_column(&conn)?;
         Ok(Self { conn })
     }
 
@@ -259,11 +281,12 @@ impl Store {
         decision: &str,
         now: &UtcTime,
     ) -> Result<OutboxEntry> {
+        let request = serde_json::to_string(&item.request).map_err(|e| EngineError::Store(e.to_string()))?;
         self.conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         self.conn
             .execute(
-                "INSERT INTO outbox (request_id, request_sha256, title, task_token, verdict, decision, state, created, updated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+                "INSERT INTO outbox (request_id, request_sha256, title, task_token, verdict, decision, state, created, updated, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?8)",
                 params![
                     item.id,
                     item.request_sha256,
@@ -271,7 +294,8 @@ impl Store {
                     item.task_token.0,
                     verdict,
                     decision,
-                    now.as_str()
+                    now.as_str(),
+                    request
                 ],
             )
             .map_err(db)?;
@@ -283,6 +307,7 @@ impl Store {
             task_token: item.task_token.clone(),
             verdict: verdict.to_owned(),
             decision: decision.to_owned(),
+            request: Some(request),
             state: OutboxState::Pending,
             reason: None,
             attempts: 0,
@@ -340,7 +365,9 @@ impl Store {
     fn outbox_where(&self, filter: &str) -> Result<Vec<OutboxEntry>> {
         let sql = format!(
             "SELECT seq, request_id, request_sha256, title, task_token, verdict, decision, state, reason, attempts,
-                    last_error, created, updated FROM outbox {filter} ORDER BY seq"
+                    last_error, created, updated,
+                    COALESCE(request, (SELECT i.request FROM inbox i WHERE i.request_sha256 = outbox.request_sha256))
+             FROM outbox {filter} ORDER BY seq"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(db)?;
         let rows = stmt
@@ -365,6 +392,7 @@ impl Store {
                     last_error: row.get(10)?,
                     created: row.get(11)?,
                     updated: row.get(12)?,
+                    request: row.get(13)?,
                 })
             })
             .map_err(db)?;

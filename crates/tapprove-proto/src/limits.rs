@@ -16,7 +16,7 @@ pub const MAX_REGISTRY_BYTES: usize = 16 * 1024 * 1024;
 
 /// `title`, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
-/// `reason`, in characters (DESIGN.md: at most 1024).
+/// `reason`, in characters (docs/protocol.md: at most 1024).
 pub const MAX_REASON_CHARS: usize = 1024;
 /// `requested_by` and `approver`, in characters.
 pub const MAX_PRINCIPAL_CHARS: usize = 256;

@@ -4,7 +4,7 @@
 //!
 //! Wire format, `POST /v1/decisions`:
 //! - header `Authorization: Tapprove <base64url(the decision's JSON)>`;
-//! - body `{"task_token": "..."}`.
+//! - body `{"task_token": "...", "request": {the request/v1 it decides}}`.
 //!
 //! Answers, all JSON:
 //! - `200 {"delivered": true, "verdict", "approver"}`;
@@ -25,9 +25,18 @@
 //! the cause), as the app would have. `tapprove-verifier serve` answers the
 //! same route itself.
 //!
-//! Admission is not verification: the gate's verifier still checks the
-//! decision in full (request, time window, group, counter, single use)
-//! when Step Functions hands it on.
+//! The integration sends nothing it has not checked: the decision against
+//! the request it came with by every rule the gate's verifier applies (the
+//! request's hash, the time window, self-approval, the group, the
+//! credential, the signature, and single use by reading the ledger:
+//! [`Verifier::check_json`]), and that request's execution must be running
+//! and one of this deployment's gates (`[decision_endpoint] gates`). So an
+//! old decision, or a decision for another request, cannot complete a task
+//! token that leaked from elsewhere in the account. What remains: a fresh
+//! decision not yet counted could be sent to another task of a running gate
+//! execution by whoever holds both; the gate's own verification (which
+//! claims it) is what counts. Refusals before the signature is admitted
+//! cost one log line; after it, an audit record (the signer is known).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,7 +51,7 @@ use tapprove_proto::limits::MAX_DECISION_BYTES;
 pub use tapprove_proto::delivery::{AUTHORIZATION_SCHEME as SCHEME, DECISIONS_PATH, authorization_for};
 /// Task tokens are at most 1024 characters (Step Functions' limit); the
 /// body is the token and little else.
-pub const MAX_BODY_BYTES: usize = 4096;
+pub const MAX_BODY_BYTES: usize = 4096 + tapprove_proto::limits::MAX_REQUEST_BYTES;
 
 /// Why the endpoint did not deliver: an HTTP status and `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +87,7 @@ impl Refusal {
 #[serde(deny_unknown_fields)]
 struct DeliveryBody {
     task_token: String,
+    request: Value,
 }
 
 /// Admits and delivers decisions.
@@ -86,15 +96,100 @@ pub struct DecisionService {
     policy: VerifierPolicy,
     registry: DynamoRegistry,
     sfn: StepFunctions,
+    /// Gate state machine ARN patterns (`tapprove_config::glob_matches`).
+    gates: Vec<String>,
 }
 
 impl DecisionService {
-    pub fn new(policy: VerifierPolicy, registry: DynamoRegistry, sfn: StepFunctions) -> Self {
+    /// Delivers for the gates `gates` (`Config::endpoint_gates`).
+    pub fn new(
+        policy: VerifierPolicy,
+        registry: DynamoRegistry,
+        sfn: StepFunctions,
+        gates: Vec<String>,
+    ) -> Self {
         Self {
             policy,
             registry,
             sfn,
+            gates,
         }
+    }
+
+    /// The decision, checked in full against `request`, and the request's
+    /// execution running one of this deployment's gates.
+    async fn check(
+        &self,
+        authorization: Option<&str>,
+        request: &Value,
+    ) -> Result<(Admitted, String), Refusal> {
+        // Admission first: a caller without a validly signed decision gets
+        // no further (and costs no more than a log line).
+        let (_, text) = self.admit(authorization).await?;
+        let request_bytes = serde_json::to_vec(request).unwrap_or_default();
+        let verifier = Verifier::new(&self.policy, &self.registry, &self.registry);
+        let checked = match verifier
+            .check_json(&request_bytes, text.as_bytes(), &crate::now())
+            .await
+        {
+            Ok(checked) => checked,
+            Err(VerifyError::Rejected(r)) => return Err(Refusal::new(403, r.code.as_str(), r.message)),
+            Err(e) => {
+                return Err(Refusal::new(
+                    503,
+                    "registry_unavailable",
+                    format!("the registry could not be read; try again: {e}"),
+                ));
+            }
+        };
+        let execution = checked.execution().unwrap_or_default();
+        let state = self.sfn.describe_execution(execution).await.map_err(|e| {
+            if e.is_transient() {
+                Refusal::new(
+                    503,
+                    "step_functions_unavailable",
+                    format!("Step Functions did not answer; try again: {e}"),
+                )
+            } else {
+                Refusal::new(
+                    403,
+                    "not_a_gate",
+                    format!("the request's execution {execution} cannot be read: {e}"),
+                )
+            }
+        })?;
+        if !self
+            .gates
+            .iter()
+            .any(|g| tapprove_config::glob_matches(g, &state.state_machine_arn))
+        {
+            eprintln!(
+                "tapprove-verifier: decision endpoint refused a decision for {execution}: {} is not one of its gates",
+                state.state_machine_arn
+            );
+            return Err(Refusal::new(
+                403,
+                "not_a_gate",
+                format!(
+                    "the request's execution runs {}, which is not one of this deployment's gates: the endpoint delivers only to its own gates",
+                    state.state_machine_arn
+                ),
+            ));
+        }
+        if state.status != "RUNNING" {
+            return Err(Refusal {
+                gone: Some(TaskGone::DoesNotExist),
+                ..Refusal::new(
+                    410,
+                    "task_gone",
+                    format!(
+                        "the request's execution is {}: it takes no decision any more",
+                        state.status
+                    ),
+                )
+            });
+        }
+        Ok((checked, text))
     }
 
     /// Admits the decision an `Authorization` header carries; returns it
@@ -133,13 +228,13 @@ impl DecisionService {
             Refusal::new(
                 400,
                 "bad_request",
-                format!("the body must be {{\"task_token\": \"...\"}}: {e}"),
+                format!("the body must be {{\"task_token\": \"...\", \"request\": {{the request it decides}}}}: {e}"),
             )
         })?;
         if body.task_token.trim().is_empty() {
             return Err(Refusal::new(400, "bad_request", "the task token is empty"));
         }
-        let (admitted, text) = self.admit(authorization).await?;
+        let (admitted, text) = self.check(authorization, &body.request).await?;
         let token = TaskToken(body.task_token);
         let sent = match admitted.verdict() {
             Verdict::Approve => self.sfn.send_success(&token, &text).await,

@@ -1,8 +1,16 @@
 //! The gate ↔ verifier protocol.
+//!
+//! Only a verified result ends a gate: a quorum of verified approvals, a
+//! verified denial, or the deadline. Whoever holds a task token can send any
+//! result for it (every approver of a queue group holds every token), so a
+//! result that fails verification, or is no decision at all, is audited and
+//! not counted, and the gate asks again while time remains, after a pause
+//! that grows with each refusal ([`Tally::backoff_seconds`]) so a flood of
+//! refused results cannot spin the execution.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tapprove_core::registry::{Ledger, Registry};
+use tapprove_core::registry::{AuditRecord, Ledger, Registry};
 use tapprove_core::{Code, VerifiedDecision, Verifier, VerifierPolicy, VerifyError};
 use tapprove_proto::{Request, UtcTime};
 
@@ -17,15 +25,29 @@ pub enum GateCall {
         tally: Tally,
     },
     /// A decision arrived through `SendTaskFailure` (`Tapprove.Denied`),
-    /// with the decision as the failure's cause (a JSON string).
+    /// with the decision as the failure's cause (a JSON string): the
+    /// catcher's `{"Error", "Cause"}`, or the cause alone.
     VerifyDenial {
         request: Value,
-        denial: String,
+        denial: Value,
         tally: Tally,
     },
-    /// How long the request stays open (after a task was handed back).
+    /// How long the request stays open (after a task was handed back, or
+    /// a wait timed out: a forged `States.Timeout` does not end the gate
+    /// before its deadline).
     Remaining { request: Value, tally: Tally },
+    /// The wait ended with a task failure that is no decision (any error
+    /// but `Tapprove.Denied` and `Tapprove.Released`): Step Functions'
+    /// `{"Error", "Cause"}`.
+    Unverified {
+        request: Value,
+        result: Value,
+        tally: Tally,
+    },
 }
+
+/// The longest pause before asking again after a refused result.
+pub const MAX_BACKOFF_SECONDS: i64 = 60;
 
 /// The gate's running count of verified approvals, kept in its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,9 +56,34 @@ pub struct Tally {
     pub approvals: Vec<Value>,
     pub met: bool,
     pub remaining_seconds: i64,
-    /// What the last call did: `counted`, `duplicate`, `waiting`.
+    /// What the last call did: `counted`, `duplicate`, `waiting`,
+    /// `refused`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
+    /// How many results were refused so far.
+    #[serde(default)]
+    pub refusals: u32,
+    /// The last refusal: `{code, rule, message}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Value>,
+    /// How long the gate waits before asking again after a refusal: 1, 2,
+    /// 4 … seconds, at most [`MAX_BACKOFF_SECONDS`].
+    #[serde(default)]
+    pub backoff_seconds: i64,
+}
+
+impl Tally {
+    /// Records a refused result: the gate will ask again.
+    fn refused(mut self, refusal: Value) -> Self {
+        self.refusals = self.refusals.saturating_add(1);
+        self.backoff_seconds = 1i64
+            .checked_shl(self.refusals.saturating_sub(1).min(6))
+            .unwrap_or(MAX_BACKOFF_SECONDS)
+            .min(MAX_BACKOFF_SECONDS);
+        self.refusal = Some(refusal);
+        self.last = Some("refused".into());
+        self
+    }
 }
 
 /// A Step Functions task failure: error name and cause.
@@ -54,6 +101,9 @@ impl GateFailure {
         }
     }
 }
+
+/// The audit outcome of a task result that was no decision at all.
+pub const UNVERIFIED_RESULT: &str = "unverified_result";
 
 /// The error name the gate fails with for a rejection.
 pub fn error_name(code: Code) -> String {
@@ -77,7 +127,8 @@ pub async fn handle<R: Registry, L: Ledger>(
     let (request_value, tally) = match &call {
         GateCall::Verify { request, tally, .. }
         | GateCall::VerifyDenial { request, tally, .. }
-        | GateCall::Remaining { request, tally } => (request, tally),
+        | GateCall::Remaining { request, tally }
+        | GateCall::Unverified { request, tally, .. } => (request, tally),
     };
     let request_bytes = serde_json::to_vec(request_value).unwrap_or_default();
     // The request comes from the gate's own state; a malformed one is the
@@ -96,14 +147,49 @@ pub async fn handle<R: Registry, L: Ledger>(
     let mut tally = tally.clone();
     tally.remaining_seconds = remaining;
 
+    let answer = |tally: Tally| {
+        serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
+    };
     let decision_bytes = match &call {
         GateCall::Remaining { .. } => {
             tally.last = Some("waiting".into());
-            return serde_json::to_value(tally)
-                .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()));
+            return answer(tally);
+        }
+        GateCall::Unverified { result, .. } => {
+            let error = result.get("Error").and_then(Value::as_str).unwrap_or("(none)");
+            let message = format!(
+                "a task result that is no signed decision (error `{}`) was not counted; the gate asks again",
+                error.chars().take(256).collect::<String>()
+            );
+            let audit = AuditRecord {
+                at: now.clone(),
+                outcome: UNVERIFIED_RESULT.into(),
+                message: message.clone(),
+                execution: Some(request.execution.clone()),
+                request_sha256: tapprove_core::canonical::request_sha256(&request).ok(),
+                approver: None,
+                verdict: None,
+                credential_id: None,
+                statement_challenge: None,
+                decision: Some(result.to_string().chars().take(4096).collect()),
+            };
+            ledger
+                .record_rejection(&audit)
+                .await
+                .map_err(|e| GateFailure::new("Tapprove.RegistryUnavailable", e.to_string()))?;
+            return answer(tally.refused(json!({"code": UNVERIFIED_RESULT, "message": message})));
         }
         GateCall::Verify { decision, .. } => serde_json::to_vec(decision).unwrap_or_default(),
-        GateCall::VerifyDenial { denial, .. } => denial.clone().into_bytes(),
+        // A failure without a cause is no decision: it fails verification.
+        GateCall::VerifyDenial { denial, .. } => match denial {
+            Value::String(cause) => cause.clone().into_bytes(),
+            other => other
+                .get("Cause")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .as_bytes()
+                .to_vec(),
+        },
     };
     let verifier = Verifier::new(policy, registry, ledger);
     match verifier.verify_json(&request_bytes, &decision_bytes, now).await {
@@ -124,10 +210,10 @@ pub async fn handle<R: Registry, L: Ledger>(
             tally.last = Some("duplicate".into());
             serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
         }
-        Err(VerifyError::Rejected(r)) => Err(GateFailure::new(
-            error_name(r.code),
-            json!({"code": r.code, "rule": r.code.rule(), "message": r.message}).to_string(),
-        )),
+        // Audited by the verifier; not counted, and not the end of the gate.
+        Err(VerifyError::Rejected(r)) => {
+            answer(tally.refused(json!({"code": r.code, "rule": r.code.rule(), "message": r.message})))
+        }
         Err(e) => Err(GateFailure::new("Tapprove.RegistryUnavailable", e.to_string())),
     }
 }

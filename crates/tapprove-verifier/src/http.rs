@@ -37,9 +37,13 @@ pub fn router(services: Services) -> Router {
     Router::new()
         .route(ENROLMENTS_PATH, post(enrol))
         .route(CREDENTIALS_PATH, post(credentials))
-        .route(DECISIONS_PATH, post(decide))
-        .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_ENROLMENT_BYTES))
+        // A delivery carries the request it decides.
+        .route(
+            DECISIONS_PATH,
+            post(decide).layer(DefaultBodyLimit::max(crate::decisions::MAX_BODY_BYTES)),
+        )
+        .route("/healthz", get(|| async { "ok" }))
         .with_state(services)
 }
 

@@ -5,7 +5,8 @@
 //! - the gate's verification states (`arn:aws:states:::lambda:invoke` with
 //!   the gate call as `Payload`): answered like the activity worker does,
 //!   a failure becoming the function error whose `errorType` is the
-//!   Step Functions error name (`Tapprove.Denied`, `Tapprove.<code>`) and
+//!   Step Functions error name (`Tapprove.Denied`; a refused decision is
+//!   an answer, `last: "refused"`, not an error) and
 //!   whose `errorMessage` is the cause;
 //! - HTTP requests through a Lambda function URL or an API Gateway HTTP
 //!   API (payload format 2.0): `POST /v1/enrolments` and `/v1/credentials`,

@@ -169,7 +169,12 @@ fn decision_service(
     config: &Config,
     registry: DynamoRegistry,
 ) -> DecisionService {
-    DecisionService::new(config.policy(), registry, StepFunctions::new(aws))
+    DecisionService::new(
+        config.policy(),
+        registry,
+        StepFunctions::new(aws),
+        config.endpoint_gates(),
+    )
 }
 
 fn enrol_service(

@@ -241,16 +241,18 @@ fn the_binary_answers_gate_calls_and_enrolment_urls_as_a_lambda_function() {
     assert_eq!(remaining.body["last"], "waiting");
     assert!(remaining.body["remaining_seconds"].as_i64().unwrap() > 0);
 
-    // A rejected decision is the function's error: errorType is the
-    // Step Functions error name the gate fails with.
+    // A refused decision does not end the gate: the function answers the
+    // tally with the refusal, which the gate counts as none and asks again.
     let rejected = api.next();
     assert_eq!(
         (rejected.request_id.as_str(), rejected.kind.as_str()),
-        ("req-1", "error")
+        ("req-1", "response")
     );
-    assert_eq!(rejected.body["errorType"], "Tapprove.malformed_decision");
-    let cause: Value = serde_json::from_str(rejected.body["errorMessage"].as_str().unwrap()).unwrap();
-    assert_eq!(cause["code"], "malformed_decision");
+    assert_eq!(rejected.body["last"], "refused", "{}", rejected.body);
+    assert_eq!(rejected.body["met"], false);
+    assert_eq!(rejected.body["refusals"], 1);
+    assert_eq!(rejected.body["backoff_seconds"], 1);
+    assert_eq!(rejected.body["refusal"]["code"], "malformed_decision");
     // ...and audited like every verification.
     let audit = runtime.block_on(async {
         let aws = moto.sdk_config().await;
@@ -387,7 +389,7 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
     let mut edited = serde_json::to_value(&decision).unwrap();
     edited["statement"]["reason"] = "edited after signing".into();
     let edited = authorization_for(&edited.to_string());
-    let token = json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus"});
+    let token = json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus", "request": tapprove_test_support::request_json()});
 
     let api = RuntimeApi::start(vec![
         decisions_event(Some(&valid), None),
@@ -421,11 +423,15 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
         (403, Some("challenge_mismatch")),
         "{body}"
     );
-    // An admitted decision for a task Step Functions does not know: gone.
+    // An admitted decision that matches its request, but the request's
+    // execution is no running execution of this deployment's gates (here it
+    // does not exist at all): nothing is sent, whatever task token comes
+    // with it. (A delivery that passes every check reaches Step Functions
+    // in approval_loop.rs.)
     let (status, body) = answer(api.next());
     assert_eq!(
         (status, body["code"].as_str()),
-        (410, Some("task_gone")),
+        (403, Some("not_a_gate")),
         "{body}"
     );
 }

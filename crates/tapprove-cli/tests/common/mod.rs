@@ -113,6 +113,7 @@ impl Loop {
                 config.policy(),
                 tapprove_engine_admin_registry(&aws, config),
                 StepFunctions::new(&aws),
+                config.endpoint_gates(),
             );
             let services = tapprove_verifier::http::Services {
                 enrolment: std::sync::Arc::new(service),
@@ -347,6 +348,109 @@ impl Loop {
                 start.elapsed() < Duration::from_secs(30),
                 "no request reached the inbox"
             );
+        }
+    }
+}
+
+/// Playing an app (or an attacker holding a task token) by hand.
+impl Loop {
+    /// Claims the next decision task as an app would (GetActivityTask).
+    pub fn claim(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::Request) {
+        let config = Config::load(&self.config_path()).unwrap();
+        let arn = match &config.sources[0] {
+            tapprove_config::Source::Activity { arn, .. } => arn.clone(),
+            other => panic!("not an activity source: {other:?}"),
+        };
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            let start = Instant::now();
+            loop {
+                if let Some(task) = sfn.poll_activity(&arn, "test-app").await.unwrap() {
+                    return (
+                        task.token,
+                        tapprove_proto::Request::from_json(task.input.as_bytes()).unwrap(),
+                    );
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "no task to claim");
+            }
+        })
+    }
+
+    /// Signs `verdict` on `request` with `who`'s enrolled software key.
+    pub fn sign_as(
+        &self,
+        who: &Approver,
+        name: &str,
+        request: &tapprove_proto::Request,
+    ) -> tapprove_proto::Decision {
+        use tapprove_authn::software::{FileKeyStore, KeyStore, SoftwareAuthenticator};
+        let store = FileKeyStore::open(who.state.join("keys")).unwrap();
+        let keys = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.credential_id)
+            .collect();
+        tapprove_authn::sign_decision(
+            &SoftwareAuthenticator::new(&store, tapprove_engine::now()),
+            &support::CountingPrompt::new(),
+            &tapprove_authn::SigningRequest {
+                request,
+                verdict: tapprove_proto::Verdict::Approve,
+                reason: None,
+                approver: name.into(),
+                rp_id: "tapprove.local".into(),
+                signed_at: tapprove_engine::now(),
+                allow_credentials: keys,
+                user_verification: tapprove_authn::UserVerification::Discouraged,
+            },
+        )
+        .unwrap()
+    }
+
+    pub fn send(&self, token: &tapprove_aws::sfn::TaskToken, decision: &str) {
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            sfn.send_success(token, decision).await.unwrap();
+        });
+    }
+
+    /// `SendTaskFailure` with any error and cause, as anyone holding the
+    /// token can send it.
+    pub fn fail_task(&self, token: &tapprove_aws::sfn::TaskToken, error: &str, cause: &str) {
+        self.runtime.block_on(async {
+            let sfn = StepFunctions::new(&self.moto.sdk_config().await);
+            sfn.send_failure(token, error, cause).await.unwrap();
+        });
+    }
+}
+
+/// Audit records and outcomes of one execution.
+impl Loop {
+    /// The outcome of each verification of `execution`, oldest first.
+    pub fn outcomes(&self, execution: &str) -> Vec<String> {
+        self.runtime.block_on(async {
+            let aws = self.moto.sdk_config().await;
+            tapprove_engine::admin::registry(&aws, &Config::load(&self.config_path()).unwrap())
+                .audit_of(execution)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+    }
+
+    /// Waits (up to 30 s) until `execution`'s audit trail has `count`
+    /// records, and answers their outcomes.
+    pub fn outcomes_after(&self, execution: &str, count: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let outcomes = self.outcomes(execution);
+            if outcomes.len() >= count || start.elapsed() > Duration::from_secs(30) {
+                return outcomes;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }
