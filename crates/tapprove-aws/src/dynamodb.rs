@@ -93,7 +93,8 @@ pub struct RegistryEvent {
     /// The user the change is about.
     pub user: String,
     /// By the user: `enrolled`, `renamed`, `revoked`, `withdrawn`; by an
-    /// admin: `granted`, `ungranted`, `registered`, `activated`, `revoked`.
+    /// admin: `granted`, `ungranted`, `registered`, `activated`, `revoked`,
+    /// `bound`.
     pub event: &'static str,
     pub at: UtcTime,
     /// Who made it (from STS, never from what a client claims).
@@ -508,6 +509,22 @@ impl DynamoRegistry {
         }))
     }
 
+    /// Binds `user`'s name to the AWS principal `principal`, whatever it
+    /// was bound to (an admin's decision: a person who moved to another
+    /// permission set), with the admin's record.
+    pub async fn set_principal(&self, user: &str, principal: &str, audit: &RegistryEvent) -> Result<()> {
+        let update = Update::builder()
+            .table_name(&self.tables.registry)
+            .set_key(Some(user_key(user)))
+            .update_expression("SET principal = :p")
+            .expression_attribute_values(":p", s(principal))
+            .build()
+            .map_err(built)?;
+        self.changed(TransactWriteItem::builder().update(update).build(), audit)
+            .await
+            .map(|_| ())
+    }
+
     /// Binds `user`'s name to the AWS principal `principal` if it is bound
     /// to none yet. Returns false, changing nothing, if it is bound to
     /// another.
@@ -870,8 +887,9 @@ fn built(e: aws_sdk_dynamodb::error::BuildError) -> AwsError {
     AwsError::unexpected(SERVICE, e.to_string())
 }
 
-/// Unique enough for an audit sort key suffix; not a secret.
-fn random_bytes() -> Vec<u8> {
+/// Unique enough for an audit sort key suffix or a proof's nonce; not a
+/// secret.
+pub(crate) fn random_bytes() -> Vec<u8> {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

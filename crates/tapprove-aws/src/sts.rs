@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use aws_sdk_sts::Client;
 use tapprove_proto::enrolment::{
-    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER,
+    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PROOF_NONCE_HEADER, PresignedCallerIdentity,
+    SERVER_ID_HEADER,
 };
 
 use crate::error::{AwsError, Result, from_sdk};
@@ -98,7 +99,8 @@ pub fn endpoint(config: &aws_config::SdkConfig) -> Result<String> {
 /// service's name ([`SERVER_ID_HEADER`] = `server_id`), so a proof made for
 /// one deployment is refused by every other, and the SHA-256 of the
 /// request it authorises ([`BODY_SHA256_HEADER`] = `body_sha256`, hex), so
-/// it cannot be moved to another request. Valid for the 15 minutes STS
+/// it cannot be moved to another request; and a random nonce
+/// ([`PROOF_NONCE_HEADER`]), so each proof is another. Valid for the 15 minutes STS
 /// accepts a signature, and only once: the service remembers it.
 pub async fn presign_caller_identity(
     config: &aws_config::SdkConfig,
@@ -113,6 +115,13 @@ pub async fn presign_caller_identity(
         ),
         (SERVER_ID_HEADER.to_owned(), server_id.to_owned()),
         (BODY_SHA256_HEADER.to_owned(), body_sha256.to_owned()),
+        (
+            PROOF_NONCE_HEADER.to_owned(),
+            crate::dynamodb::random_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        ),
     ]);
     let headers = crate::sigv4::sign_request(
         config,

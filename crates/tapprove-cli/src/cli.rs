@@ -256,6 +256,9 @@ pub enum AdminCommand {
     Grant { user: String, group: String },
     /// Remove a user from an approver group.
     Revoke { user: String, group: String },
+    /// Bind a user's name to an AWS principal (GetCallerIdentity's UserId), e.g. after they
+    /// moved to another permission set: only that principal enrols or manages credentials as them.
+    Bind { user: String, principal: String },
     /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
     Register {
         /// The enrolment request file (`-` for standard input).

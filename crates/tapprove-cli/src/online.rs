@@ -699,6 +699,14 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 },
             );
         }
+        AdminCommand::Bind { user, principal } => {
+            Admin::new(&aws, &config).await?.bind(&user, &principal).await?;
+            session
+                .out
+                .result(json!({"ok": true, "user": user, "principal": principal}), || {
+                    format!("{user} now belongs to the AWS principal {principal}.")
+                });
+        }
         AdminCommand::Revoke { user, group } => {
             Admin::new(&aws, &config).await?.revoke(&user, &group).await?;
             session

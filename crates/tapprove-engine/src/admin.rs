@@ -69,6 +69,35 @@ impl<'a> Admin<'a> {
         }
     }
 
+    /// Binds `user`'s name to the AWS principal whose stable id
+    /// (`GetCallerIdentity`'s `UserId`: `AROA…:<session>` for a role
+    /// session, `AIDA…` for an IAM user) is `principal`: from then on only
+    /// that principal enrols or manages credentials as `user`. Replaces any
+    /// earlier binding (the first enrolment's, or an admin's).
+    pub async fn bind(&self, user: &str, principal: &str) -> Result<()> {
+        if user.trim().is_empty() {
+            return Err(EngineError::Invalid("the user must not be empty".into()));
+        }
+        let valid = !principal.is_empty()
+            && principal.len() <= 256
+            && principal
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_:-".contains(c));
+        if !valid {
+            return Err(EngineError::Invalid(format!(
+                "`{principal}` is not an AWS principal id: give GetCallerIdentity's UserId (`aws sts get-caller-identity --query UserId`, as the user), e.g. AROAEXAMPLE:bob@example.com"
+            )));
+        }
+        self.registry
+            .set_principal(
+                user,
+                principal,
+                &self.event(user, "bound", json!({"principal": principal})),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Adds `user` to `group`; for a queue-source group, also creates the
     /// user's queue, lets the group's topic send to it, and subscribes it
     /// (again, if the user was in the group already: that repairs a queue).

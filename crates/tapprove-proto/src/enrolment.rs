@@ -39,6 +39,11 @@ pub const SERVER_ID_HEADER: &str = "x-tapprove-server-id";
 /// a proof cannot be detached and attached to another request.
 pub const BODY_SHA256_HEADER: &str = "x-tapprove-body-sha256";
 
+/// A random value signed into each identity proof, so two proofs of the
+/// same request in the same second (SigV4 signs to the second) are two
+/// proofs, each good once.
+pub const PROOF_NONCE_HEADER: &str = "x-tapprove-nonce";
+
 /// The enrolment service's path for new credentials.
 pub const ENROLMENTS_PATH: &str = "/v1/enrolments";
 /// The enrolment service's path for an approver's own credentials.

@@ -4,9 +4,11 @@
 //! verified denial, or the deadline. Whoever holds a task token can send any
 //! result for it (every approver of a queue group holds every token), so a
 //! result that fails verification, or is no decision at all, is audited and
-//! not counted, and the gate asks again while time remains, after a pause
-//! that grows with each refusal ([`Tally::backoff_seconds`]) so a flood of
-//! refused results cannot spin the execution.
+//! not counted, and the gate asks again while time remains. Every lap that
+//! counts nothing (a refusal, a hand-back, a timed-out wait, a repeated
+//! approver) is followed by a pause that doubles with each such lap in a
+//! row ([`Tally::backoff_seconds`]), so whoever holds the task tokens cannot
+//! spin the execution through its history limit in minutes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -63,11 +65,14 @@ pub struct Tally {
     /// How many results were refused so far.
     #[serde(default)]
     pub refusals: u32,
+    /// Laps in a row that counted nothing.
+    #[serde(default)]
+    pub idle_laps: u32,
     /// The last refusal: `{code, rule, message}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Value>,
-    /// How long the gate waits before asking again after a refusal: 1, 2,
-    /// 4 … seconds, at most [`MAX_BACKOFF_SECONDS`].
+    /// How long the gate waits before asking again after a lap that
+    /// counted nothing: 1, 2, 4 … seconds, at most [`MAX_BACKOFF_SECONDS`].
     #[serde(default)]
     pub backoff_seconds: i64,
 }
@@ -76,12 +81,27 @@ impl Tally {
     /// Records a refused result: the gate will ask again.
     fn refused(mut self, refusal: Value) -> Self {
         self.refusals = self.refusals.saturating_add(1);
+        self.refusal = Some(refusal);
+        self.idle("refused")
+    }
+
+    /// Records a lap that counted nothing (`last`), and the pause before
+    /// the next.
+    fn idle(mut self, last: &str) -> Self {
+        self.idle_laps = self.idle_laps.saturating_add(1);
         self.backoff_seconds = 1i64
-            .checked_shl(self.refusals.saturating_sub(1).min(6))
+            .checked_shl(self.idle_laps.saturating_sub(1).min(6))
             .unwrap_or(MAX_BACKOFF_SECONDS)
             .min(MAX_BACKOFF_SECONDS);
-        self.refusal = Some(refusal);
-        self.last = Some("refused".into());
+        self.last = Some(last.into());
+        self
+    }
+
+    /// Records a counted approval: no pause.
+    fn counted(mut self) -> Self {
+        self.idle_laps = 0;
+        self.backoff_seconds = 0;
+        self.last = Some("counted".into());
         self
     }
 }
@@ -151,10 +171,7 @@ pub async fn handle<R: Registry, L: Ledger>(
         serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
     };
     let decision_bytes = match &call {
-        GateCall::Remaining { .. } => {
-            tally.last = Some("waiting".into());
-            return answer(tally);
-        }
+        GateCall::Remaining { .. } => return answer(tally.idle("waiting")),
         GateCall::Unverified { result, .. } => {
             let error = result.get("Error").and_then(Value::as_str).unwrap_or("(none)");
             let message = format!(
@@ -198,8 +215,7 @@ pub async fn handle<R: Registry, L: Ledger>(
                 .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
             tally.approvals.push(value);
             tally.met = tally.approvals.len() >= request.quorum as usize;
-            tally.last = Some("counted".into());
-            serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
+            answer(tally.counted())
         }
         Ok(VerifiedDecision::Deny(denial)) => Err(GateFailure::new(
             "Tapprove.Denied",
@@ -207,8 +223,7 @@ pub async fn handle<R: Registry, L: Ledger>(
         )),
         Err(VerifyError::Rejected(r)) if r.code == Code::DuplicateApprover => {
             // Not a reason to fail the workflow: the gate asks again.
-            tally.last = Some("duplicate".into());
-            serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
+            answer(tally.idle("duplicate"))
         }
         // Audited by the verifier; not counted, and not the end of the gate.
         Err(VerifyError::Rejected(r)) => {

@@ -26,7 +26,8 @@ use std::time::Duration;
 use tapprove_aws::sts::CallerIdentity;
 use tapprove_proto::UtcTime;
 use tapprove_proto::enrolment::{
-    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PresignedCallerIdentity, SERVER_ID_HEADER,
+    BODY_SHA256_HEADER, GET_CALLER_IDENTITY_BODY, PROOF_NONCE_HEADER, PresignedCallerIdentity,
+    SERVER_ID_HEADER,
 };
 
 use crate::enrol::EnrolError;
@@ -45,6 +46,7 @@ const ALLOWED_HEADERS: &[&str] = &[
     "x-amz-content-sha256",
     SERVER_ID_HEADER,
     BODY_SHA256_HEADER,
+    PROOF_NONCE_HEADER,
 ];
 
 /// A caller STS vouched for, and the proof's single-use key.
@@ -142,7 +144,13 @@ impl CallerCheck {
             .get("authorization")
             .ok_or_else(|| refuse("is not signed"))?;
         let signed = signed_headers(auth).ok_or_else(|| refuse("is not signed with SigV4"))?;
-        for needed in ["host", "x-amz-date", SERVER_ID_HEADER, BODY_SHA256_HEADER] {
+        for needed in [
+            "host",
+            "x-amz-date",
+            SERVER_ID_HEADER,
+            BODY_SHA256_HEADER,
+            PROOF_NONCE_HEADER,
+        ] {
             if !signed.contains(&needed) {
                 return Err(refuse(&format!("does not sign `{needed}`")));
             }
@@ -177,16 +185,10 @@ impl CallerCheck {
         now: &UtcTime,
     ) -> Result<Proven, EnrolError> {
         let signed_at = self.check(p, body_sha256, now)?;
-        let signature = p
-            .headers
-            .get("authorization")
-            .and_then(|a| {
-                a.split(',')
-                    .find_map(|part| part.trim().strip_prefix("Signature="))
-            })
-            .filter(|sig| !sig.is_empty())
-            .ok_or_else(|| EnrolError::identity("the identity proof carries no signature"))?
-            .to_owned();
+        let signature =
+            single_signature(p.headers.get("authorization").map(String::as_str)).ok_or_else(|| {
+                EnrolError::identity("the identity proof's signature is not one SigV4 signature")
+            })?;
         let mut request = self.http.post(format!("{}/", self.endpoint)).body(p.body.clone());
         for (name, value) in &p.headers {
             if name != "host" {
@@ -232,6 +234,24 @@ impl CallerCheck {
             _ => Err(EnrolError::unavailable("STS answered without a caller ARN")),
         }
     }
+}
+
+/// The one `Signature=` of a SigV4 `Authorization` header, lower-cased: 64
+/// hex digits, exactly once among exactly three components. The
+/// single-use key is made from it, so no other spelling of the same
+/// signature (a second component, upper-case hex) passes as another proof.
+fn single_signature(auth: Option<&str>) -> Option<String> {
+    let rest = auth?.strip_prefix("AWS4-HMAC-SHA256 ")?;
+    let parts: Vec<&str> = rest.split(',').map(str::trim).collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let mut found = parts.iter().filter_map(|p| p.strip_prefix("Signature="));
+    let signature = found.next()?;
+    if found.next().is_some() || signature.len() != 64 || !signature.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(signature.to_ascii_lowercase())
 }
 
 /// The `SignedHeaders=` list of a SigV4 `Authorization` header.
@@ -357,10 +377,8 @@ impl IdentityRules {
             return refuse(
                 "account_refused",
                 format!(
-                    "{} belongs to account {}, which may not enrol here ([identity] accounts: {}): sign in to your organisation's account",
-                    caller.arn,
-                    caller.account,
-                    accounts.join(", ")
+                    "{} belongs to account {}, which may not enrol here ([identity] accounts): sign in to your organisation's account",
+                    caller.arn, caller.account
                 ),
             );
         }
@@ -383,12 +401,7 @@ impl IdentityRules {
                     return refuse(
                         "role_refused",
                         format!(
-                            "sessions of the role {role} do not count as approvers here ([identity] roles: {}): sign in with your approver permission set",
-                            if self.roles.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                self.roles.join(", ")
-                            }
+                            "sessions of the role {role} do not count as approvers here ([identity] roles): sign in with your approver permission set"
                         ),
                     );
                 }
@@ -447,9 +460,10 @@ mod tests {
                 ("x-amz-date".into(), d),
                 (SERVER_ID_HEADER.into(), "approve.example.com".into()),
                 (BODY_SHA256_HEADER.into(), BODY.into()),
+                (PROOF_NONCE_HEADER.into(), "0123456789abcdef".into()),
                 (
                     "authorization".into(),
-                    "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256;x-tapprove-server-id, Signature=abc".into(),
+                    "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256;x-tapprove-nonce;x-tapprove-server-id, Signature=abc".into(),
                 ),
             ]),
             body: GET_CALLER_IDENTITY_BODY.into(),
@@ -505,7 +519,7 @@ mod tests {
         let mut p = presigned();
         p.headers.insert(
             "authorization".into(),
-            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256, Signature=abc"
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256;x-tapprove-nonce, Signature=abc"
                 .into(),
         );
         assert!(refusal(&p).contains("does not sign `x-tapprove-server-id`"));
@@ -526,10 +540,17 @@ mod tests {
         let mut p = presigned();
         p.headers.insert(
             "authorization".into(),
-            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-server-id, Signature=abc"
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-nonce;x-tapprove-server-id, Signature=abc"
                 .into(),
         );
         assert!(refusal(&p).contains("does not sign `x-tapprove-body-sha256`"));
+        let mut p = presigned();
+        p.headers.insert(
+            "authorization".into(),
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=content-type;host;x-amz-date;x-tapprove-body-sha256;x-tapprove-server-id, Signature=abc"
+                .into(),
+        );
+        assert!(refusal(&p).contains("does not sign `x-tapprove-nonce`"));
     }
 
     fn caller(arn: &str, account: &str) -> CallerIdentity {
@@ -622,6 +643,29 @@ mod tests {
             ),
             "principal_refused"
         );
+    }
+
+    #[test]
+    fn the_single_use_key_is_one_normalised_signature() {
+        let sig = "ab".repeat(32);
+        let auth = |rest: &str| format!("AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=host, {rest}");
+        assert_eq!(
+            single_signature(Some(&auth(&format!("Signature={sig}")))),
+            Some(sig.clone())
+        );
+        assert_eq!(
+            single_signature(Some(&auth(&format!("Signature={}", sig.to_uppercase())))),
+            Some(sig.clone())
+        );
+        for bad in [
+            auth(&format!("Signature={sig}, Signature={sig}")),
+            auth("Signature=abc"),
+            auth(&format!("Signature={}", "zz".repeat(32))),
+            format!("Basic {sig}"),
+        ] {
+            assert_eq!(single_signature(Some(&bad)), None, "{bad}");
+        }
+        assert_eq!(single_signature(None), None);
     }
 
     #[test]

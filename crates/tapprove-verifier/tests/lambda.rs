@@ -389,7 +389,8 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
     let mut edited = serde_json::to_value(&decision).unwrap();
     edited["statement"]["reason"] = "edited after signing".into();
     let edited = authorization_for(&edited.to_string());
-    let token = json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus", "request": tapprove_test_support::request_json()});
+    let token =
+        json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAbogus", "request": tapprove_test_support::request_json()});
 
     let api = RuntimeApi::start(vec![
         decisions_event(Some(&valid), None),

@@ -355,25 +355,30 @@ impl Loop {
 /// Playing an app (or an attacker holding a task token) by hand.
 impl Loop {
     /// Claims the next decision task as an app would (GetActivityTask).
+    #[track_caller]
     pub fn claim(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::Request) {
         let config = Config::load(&self.config_path()).unwrap();
         let arn = match &config.sources[0] {
             tapprove_config::Source::Activity { arn, .. } => arn.clone(),
             other => panic!("not an activity source: {other:?}"),
         };
-        self.runtime.block_on(async {
+        let claimed = self.runtime.block_on(async {
             let sfn = StepFunctions::new(&self.moto.sdk_config().await);
             let start = Instant::now();
-            loop {
+            while start.elapsed() < Duration::from_secs(30) {
                 if let Some(task) = sfn.poll_activity(&arn, "test-app").await.unwrap() {
-                    return (
+                    return Some((
                         task.token,
                         tapprove_proto::Request::from_json(task.input.as_bytes()).unwrap(),
-                    );
+                    ));
                 }
-                assert!(start.elapsed() < Duration::from_secs(30), "no task to claim");
             }
-        })
+            None
+        });
+        match claimed {
+            Some(claimed) => claimed,
+            None => panic!("no task to claim within 30 s"),
+        }
     }
 
     /// Signs `verdict` on `request` with `who`'s enrolled software key.
