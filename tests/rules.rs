@@ -299,6 +299,39 @@ fn cases() -> Vec<Case> {
             );
             w.check(&request_json(), &json(&d))
         }),
+        (
+            "request naming another group than the gate's policy",
+            Code::GatePolicyRefused,
+            || {
+                let w = world();
+                // An admin pinned the gate `deploy` to staging-approvers; the
+                // workflow asked prod-approvers, whom bob belongs to.
+                w.h.registry.set_gate_policy(
+                    "deploy",
+                    tapprove_proto::gate_policy::GatePolicy::single("staging-approvers", 1, 3600),
+                );
+                w.check(&request_json(), &json(&w.approve(&request())))
+            },
+        ),
+        (
+            "approver in none of the policy's groups",
+            Code::NotInGroup,
+            || {
+                let w = world();
+                // The policy wants prod-approvers and security; dave is in
+                // staging-approvers only.
+                let mut policy = tapprove_proto::gate_policy::GatePolicy::single("prod-approvers", 1, 3600);
+                policy.rule.push(tapprove_proto::gate_policy::Clause {
+                    group: "security".into(),
+                    count: 1,
+                });
+                policy.min_quorum = 2;
+                w.h.registry.set_gate_policy("deploy", policy);
+                let d =
+                    w.h.sign(&request(), Verdict::Approve, "dave@example.com", &w.dave, SIGNED);
+                w.check(&request_json(), &json(&d))
+            },
+        ),
         ("approver not in the group", Code::NotInGroup, || {
             let w = world();
             let d =

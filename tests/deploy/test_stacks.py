@@ -339,7 +339,7 @@ def test_the_decision_endpoint_sends_signed_decisions_through_the_verifier(moto,
     assert sends <= verifier_role_actions(moto, core["VerifierFunctionArn"])
     # ...but only for a running execution of one of this stack's gates,
     # which it reads first.
-    assert "states:DescribeExecution" in verifier_role_actions(moto, core["VerifierFunctionArn"])
+    assert {"states:DescribeExecution", "states:GetExecutionHistory"} <= verifier_role_actions(moto, core["VerifierFunctionArn"])
     function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
     settings = tomllib.loads(function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"])
     assert settings["decision_endpoint"]["gates"] == [f"arn:aws:states:{REGION}:123456789012:stateMachine:tapdec-*-gate"]

@@ -216,6 +216,13 @@ fn user_key(name: &str) -> Item {
     ])
 }
 
+fn gate_key(gate: &str) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("gate#{gate}"))),
+        ("sk".into(), s("policy")),
+    ])
+}
+
 fn credential_key(id: &[u8]) -> Item {
     HashMap::from([
         (
@@ -507,6 +514,27 @@ impl DynamoRegistry {
                 .unwrap_or_default(),
             enrolled: item.contains_key("enrolled"),
         }))
+    }
+
+    /// Sets the policy of the gate `gate` (an admin's decision), with the
+    /// admin's record.
+    pub async fn put_gate_policy(
+        &self,
+        gate: &str,
+        policy: &tapprove_proto::gate_policy::GatePolicy,
+        audit: &RegistryEvent,
+    ) -> Result<()> {
+        let text = serde_json::to_string(policy).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+        let mut item = gate_key(gate);
+        item.insert("policy".into(), s(text));
+        let put = Put::builder()
+            .table_name(&self.tables.registry)
+            .set_item(Some(item))
+            .build()
+            .map_err(built)?;
+        self.changed(TransactWriteItem::builder().put(put).build(), audit)
+            .await
+            .map(|_| ())
     }
 
     /// Binds `user`'s name to the AWS principal `principal`, whatever it
@@ -919,6 +947,34 @@ impl Registry for DynamoRegistry {
                 .map(|g| g.iter().cloned().collect())
                 .unwrap_or_else(BTreeSet::new),
         }))
+    }
+
+    async fn gate_policy(
+        &self,
+        gate: &str,
+    ) -> Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.registry)
+            .set_key(Some(gate_key(gate)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        // A stored policy that does not parse stops verification (fail
+        // closed) rather than falling back to the request's own group.
+        out.item()
+            .map(|item| {
+                tapprove_proto::gate_policy::GatePolicy::from_json(get_s(item, "policy")?.as_bytes()).map_err(
+                    |e| {
+                        StoreError(format!(
+                            "the policy of gate `{gate}` in the registry is invalid: {e}"
+                        ))
+                    },
+                )
+            })
+            .transpose()
     }
 
     async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {

@@ -82,6 +82,15 @@ pub struct ExecutionState {
     pub cause: Option<String>,
 }
 
+/// What a gate's latest wait offered (see [`StepFunctions::latest_wait`]).
+#[derive(Debug, Clone)]
+pub struct GateWait {
+    /// The request/v1 JSON the gate holds.
+    pub request: serde_json::Value,
+    /// The task token the queue source published.
+    pub task_token: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct StepFunctions {
     client: Client,
@@ -252,6 +261,67 @@ impl StepFunctions {
             .await
             .map_err(|e| from_sdk(SERVICE, e))?;
         Ok(())
+    }
+
+    /// What a gate execution's latest wait offered to approvers, from its
+    /// history (newest first): the request it held and, for the queue
+    /// source, the task token it published (an activity's token is made at
+    /// `GetActivityTask` and is in no event). `None` if no wait was
+    /// scheduled yet, or its details were truncated.
+    pub async fn latest_wait(&self, execution_arn: &str) -> Result<Option<GateWait>> {
+        let mut pages = self
+            .client
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .max_results(100)
+            .into_paginator()
+            .send();
+        // A lap is about fifteen events: five pages reach far back enough.
+        for _ in 0..5 {
+            let Some(page) = pages.next().await else { break };
+            let page = page.map_err(|e| from_sdk(SERVICE, e))?;
+            for event in page.events() {
+                // The verifier's own steps are tasks too (an activity, or a
+                // Lambda function): their input is a gate call (`op`), not
+                // a request, and they are passed over.
+                if let Some(d) = event.activity_scheduled_event_details() {
+                    if d.input_details().is_some_and(|i| i.truncated()) {
+                        return Ok(None);
+                    }
+                    let input: serde_json::Value = d
+                        .input()
+                        .and_then(|i| serde_json::from_str(i).ok())
+                        .unwrap_or_default();
+                    if input["tapprove"] == "request/v1" {
+                        return Ok(Some(GateWait {
+                            request: input,
+                            task_token: None,
+                        }));
+                    }
+                    continue;
+                }
+                if let Some(d) = event.task_scheduled_event_details()
+                    && d.resource_type() == "sns"
+                {
+                    let parameters: serde_json::Value =
+                        serde_json::from_str(d.parameters()).unwrap_or_default();
+                    // The message as the state built it: an object, or its
+                    // JSON text.
+                    let message = match &parameters["Message"] {
+                        serde_json::Value::String(text) => serde_json::from_str(text).unwrap_or_default(),
+                        other => other.clone(),
+                    };
+                    if message["request"]["tapprove"] == "request/v1" {
+                        return Ok(Some(GateWait {
+                            request: message["request"].clone(),
+                            task_token: message["task_token"].as_str().map(str::to_owned),
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     pub async fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionState> {

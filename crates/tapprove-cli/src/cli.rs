@@ -259,6 +259,22 @@ pub enum AdminCommand {
     /// Bind a user's name to an AWS principal (GetCallerIdentity's UserId), e.g. after they
     /// moved to another permission set: only that principal enrols or manages credentials as them.
     Bind { user: String, principal: String },
+    /// Show a gate's policy, or set it with --rule: who must approve what passes the gate,
+    /// whatever the workflow's request asks (it may ask for more, never for less or for
+    /// another group).
+    GatePolicy {
+        /// The gate's state machine name (tapprove-prod-approvers-gate).
+        gate: String,
+        /// GROUP:COUNT, repeated for several groups that must all approve (--rule sre:1 --rule security:1).
+        #[arg(long = "rule", value_name = "GROUP:COUNT")]
+        rules: Vec<String>,
+        /// At least this many distinct approvers in all (default: the rule's counts added up).
+        #[arg(long, value_name = "N", requires = "rules")]
+        min_quorum: Option<u32>,
+        /// The longest a request may wait, in seconds (default: a year).
+        #[arg(long, value_name = "SECONDS", requires = "rules")]
+        max_timeout: Option<u64>,
+    },
     /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
     Register {
         /// The enrolment request file (`-` for standard input).

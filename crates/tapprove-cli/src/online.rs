@@ -699,6 +699,53 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 },
             );
         }
+        AdminCommand::GatePolicy {
+            gate,
+            rules,
+            min_quorum,
+            max_timeout,
+        } => {
+            let admin = Admin::new(&aws, &config).await?;
+            if !rules.is_empty() {
+                let mut rule = Vec::new();
+                for text in &rules {
+                    let (group, count) = text
+                        .rsplit_once(':')
+                        .and_then(|(g, n)| n.parse::<u32>().ok().map(|n| (g, n)))
+                        .ok_or_else(|| {
+                            Failure::input(format!("`{text}` is not GROUP:COUNT (for example sre:1)"))
+                        })?;
+                    rule.push(tapprove_proto::gate_policy::Clause {
+                        group: group.to_owned(),
+                        count,
+                    });
+                }
+                let total = rule.iter().map(|c| c.count).fold(0u32, u32::saturating_add);
+                let policy = tapprove_proto::gate_policy::GatePolicy {
+                    tapprove: tapprove_proto::gate_policy::GatePolicyVersion,
+                    rule,
+                    min_quorum: min_quorum.unwrap_or(total),
+                    max_timeout_seconds: max_timeout.unwrap_or(tapprove_proto::limits::MAX_TIMEOUT_SECONDS),
+                    require_verified_requester: false,
+                };
+                admin.set_gate_policy(&gate, &policy).await?;
+            }
+            match admin.gate_policy(&gate).await? {
+                Some(policy) => session.out.result(json!({"ok": true, "gate": gate, "policy": policy}), || {
+                    format!(
+                        "{gate}: {}, at least {} in all; requests wait at most {} s.",
+                        policy.describe(),
+                        policy.min_quorum,
+                        policy.max_timeout_seconds
+                    )
+                }),
+                None => session.out.result(json!({"ok": true, "gate": gate, "policy": null}), || {
+                    format!(
+                        "{gate} has no policy: its requests' own group and quorum decide. Set one: tapprove admin gate-policy {gate} --rule GROUP:1"
+                    )
+                }),
+            }
+        }
         AdminCommand::Bind { user, principal } => {
             Admin::new(&aws, &config).await?.bind(&user, &principal).await?;
             session

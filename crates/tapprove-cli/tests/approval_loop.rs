@@ -1111,8 +1111,27 @@ fn through_the_decision_endpoint_approvers_need_no_step_functions_access() {
         (403, Some("not_a_gate")),
         "{answer}"
     );
-    // A valid decision for the waiting request, but a task that takes no
-    // result: checked, sent, and the task is gone.
+    // A request of the caller's own making that names the real, running
+    // gate execution (another requester, so that bob may approve it): not
+    // the request the gate holds.
+    let mut forged = shown["request"].clone();
+    forged["requested_by"] = "mallory".into();
+    forged["title"] = "Rotate the signing key (as agreed)".into();
+    let forged_request = tapprove_proto::Request::from_json(forged.to_string().as_bytes()).unwrap();
+    let signed = serde_json::to_value(l.sign_as(&bob, "bob", &forged_request)).unwrap();
+    let (status, answer) = post_decision(
+        &l.enrolment_url,
+        &auth(&signed),
+        &json!({"task_token": bogus, "request": forged}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("request_mismatch")),
+        "{answer}"
+    );
+    // A valid decision for the waiting request, with a task token that is
+    // not the one the gate published for it (one of another workflow,
+    // say): checked, and nothing is sent.
     let waiting_request =
         tapprove_proto::Request::from_json(shown["request"].to_string().as_bytes()).unwrap();
     let fresh = serde_json::to_value(l.sign_as(&bob, "bob", &waiting_request)).unwrap();
@@ -1123,7 +1142,7 @@ fn through_the_decision_endpoint_approvers_need_no_step_functions_access() {
     );
     assert_eq!(
         (status, answer["code"].as_str()),
-        (410, Some("task_gone")),
+        (403, Some("token_mismatch")),
         "{answer}"
     );
     assert_eq!(l.state(&waiting).status, "RUNNING");

@@ -541,3 +541,102 @@ fn only_a_verified_result_ends_a_gate_and_garbage_from_a_token_holder_is_audited
     assert_eq!(approvers, ["bob", "carol"], "{output}");
     assert_eq!(l.outcomes(&execution).len(), 6, "the hand-back left no record");
 }
+
+#[test]
+fn the_gate_decides_who_approves_and_a_workflow_cannot_name_another_group() {
+    let l = Loop::new("activity");
+    let _dev = l.approver("dave", &["dev-approvers"]);
+    // `gate install` pinned the gate to its group.
+    let shown = json_of(&l.admin(&["--json", "admin", "gate-policy", "tapprove-gate"]));
+    assert_eq!(
+        shown["policy"]["rule"],
+        serde_json::json!([{"group": "prod-approvers", "count": 1}])
+    );
+
+    // A request to this gate naming the dev group fails at its first step,
+    // before anyone is asked, and the refusal is audited.
+    let execution = l.start_for("Deploy api to prod", "alice", "dev-approvers", 1, 600);
+    let state = l.finished(&execution, std::time::Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.gate_policy_refused")),
+        "{state:?}"
+    );
+    assert!(
+        state
+            .cause
+            .as_deref()
+            .unwrap()
+            .contains("cannot choose its approvers"),
+        "{state:?}"
+    );
+    assert_eq!(l.outcomes(&execution), ["gate_policy_refused"]);
+    // So does a quorum of 0.
+    let execution = l.start_for("Deploy api to prod", "alice", "prod-approvers", 0, 600);
+    let state = l.finished(&execution, std::time::Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.malformed_request")),
+        "{state:?}"
+    );
+    // Absurd policies are refused with what to do.
+    for rule in ["prod-approvers:0", "prod-approvers", "prod-approvers:99"] {
+        let out = l.admin(&["--json", "admin", "gate-policy", "tapprove-gate", "--rule", rule]);
+        refused(&out, "input_error");
+    }
+}
+
+#[test]
+fn a_rule_of_two_groups_needs_one_approver_of_each() {
+    // The activity source hands each lap's task to the next approver who
+    // polls, so three approvers in turn each answer the current task.
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let carol = l.approver("carol", &["prod-approvers"]);
+    let sam = l.approver("sam", &["security"]);
+    let out = l.admin(&[
+        "--json",
+        "admin",
+        "gate-policy",
+        "tapprove-gate",
+        "--rule",
+        "prod-approvers:1",
+        "--rule",
+        "security:1",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(json_of(&out)["policy"]["min_quorum"], 2);
+    let records =
+        json_of(&l.admin(&["--json", "admin", "audit", "--user", "gate:tapprove-gate"]))["records"].clone();
+    assert!(
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event"] == "gate_policy_set"),
+        "{records}"
+    );
+
+    // The workflow asks for one approver of prod-approvers; the gate's
+    // rule wants one of prod-approvers and one of security.
+    let execution = l.start("Rotate the root key", "alice", 1, 600);
+    for who in [&bob, &carol] {
+        let id = l.inbox_id(who);
+        let out = l.as_(who, &["--json", "approve", &id]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    assert_eq!(l.outcomes_after(&execution, 2), ["accepted", "accepted"]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        l.state(&execution).status,
+        "RUNNING",
+        "two of one group are not enough"
+    );
+    let id = l.inbox_id(&sam);
+    let out = l.as_(&sam, &["--json", "approve", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let state = l.finished(&execution, std::time::Duration::from_secs(30));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["approvals"].as_array().unwrap().len(), 3, "{output}");
+}

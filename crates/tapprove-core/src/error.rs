@@ -85,6 +85,8 @@ codes! {
     UnknownApprover = "unknown_approver", rule 5;
     /// The approver does not belong to the request's approver group.
     NotInGroup = "not_in_group", rule 5;
+    /// The gate's policy in the registry refuses the request: another group than its rule's, or a longer timeout.
+    GatePolicyRefused = "gate_policy_refused", rule 5;
     /// No registered credential has this id.
     UnknownCredential = "unknown_credential", rule 6;
     /// The credential is registered to another user than the statement's approver.

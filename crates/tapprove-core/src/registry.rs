@@ -52,6 +52,12 @@ pub trait Registry: Sync {
         &self,
         id: &[u8],
     ) -> impl Future<Output = Result<Option<CredentialRecord>, StoreError>> + Send;
+    /// The policy of the gate `gate` (the state machine's name), if an
+    /// admin set one.
+    fn gate_policy(
+        &self,
+        gate: &str,
+    ) -> impl Future<Output = Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError>> + Send;
 }
 
 /// The writes of a passed verification, applied all or nothing.
@@ -153,11 +159,17 @@ struct MemoryState {
     statements: HashSet<Sha256Digest>,
     votes: HashSet<(Sha256Digest, String)>,
     audit: Vec<AuditRecord>,
+    gate_policies: BTreeMap<String, tapprove_proto::gate_policy::GatePolicy>,
 }
 
 impl MemoryRegistry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the policy of the gate `gate`.
+    pub fn set_gate_policy(&self, gate: &str, policy: tapprove_proto::gate_policy::GatePolicy) {
+        self.lock().gate_policies.insert(gate.to_owned(), policy);
     }
 
     /// Loads approvers, groups and credentials from a registry file.
@@ -267,6 +279,13 @@ impl Registry for MemoryRegistry {
 
     async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {
         Ok(self.lock().credentials.get(id).cloned())
+    }
+
+    async fn gate_policy(
+        &self,
+        gate: &str,
+    ) -> Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError> {
+        Ok(self.lock().gate_policies.get(gate).cloned())
     }
 }
 

@@ -409,17 +409,37 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         let statement = &parsed.signed.decision.statement;
         // Rules 2 to 4 need nothing but the inputs.
         check_statement(self.policy, &parsed, now)?;
-        // Rule 5.
+        // Rule 5: under the gate's policy, if an admin set one, else the
+        // group the request names.
         let approver = self.registered_approver(&statement.approver).await?;
-        if !approver.groups.contains(&parsed.request.approvers) {
-            return Err(Rejection::new(
-                Code::NotInGroup,
-                format!(
-                    "`{}` is not in the approver group `{}`",
-                    approver.name, parsed.request.approvers
-                ),
-            )
-            .into());
+        match self.registry.gate_policy(&parsed.request.gate()).await? {
+            Some(policy) => {
+                policy
+                    .admits(&parsed.request)
+                    .map_err(|r| Rejection::new(Code::GatePolicyRefused, r.0))?;
+                if !policy.rule.iter().any(|c| approver.groups.contains(&c.group)) {
+                    return Err(Rejection::new(
+                        Code::NotInGroup,
+                        format!(
+                            "`{}` is in none of this gate's groups ({})",
+                            approver.name,
+                            policy.describe()
+                        ),
+                    )
+                    .into());
+                }
+            }
+            None if !approver.groups.contains(&parsed.request.approvers) => {
+                return Err(Rejection::new(
+                    Code::NotInGroup,
+                    format!(
+                        "`{}` is not in the approver group `{}`",
+                        approver.name, parsed.request.approvers
+                    ),
+                )
+                .into());
+            }
+            None => {}
         }
         // Rule 6.
         let credential = self

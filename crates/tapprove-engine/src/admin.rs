@@ -14,6 +14,7 @@ use tapprove_aws::sqs::Queues;
 use tapprove_aws::sts::{CallerIdentity, Identity};
 use tapprove_config::{Config, Source};
 use tapprove_core::registry::CredentialRecord;
+use tapprove_proto::gate_policy::GatePolicy;
 use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::approver_queue_name;
@@ -31,6 +32,21 @@ pub struct Granted {
     pub added: bool,
     /// The user's queue, for a queue-source group.
     pub queue_url: Option<String>,
+}
+
+/// A state machine's name, as Step Functions allows it.
+fn check_gate_name(gate: &str) -> Result<()> {
+    let ok = (1..=80).contains(&gate.len())
+        && gate
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!(
+            "`{gate}` is not a gate: give its state machine's name (tapprove-prod-approvers-gate), as in `tapprove gate status`"
+        )))
+    }
 }
 
 /// An admin at work: the registry, and who the admin is.
@@ -67,6 +83,35 @@ impl<'a> Admin<'a> {
                 _ => Map::new(),
             },
         }
+    }
+
+    /// Sets the policy of the gate `gate` (its state machine's name): who
+    /// must approve what passes it, whatever the workflow's request asks.
+    /// Audited under `admin#gate:<gate>`.
+    pub async fn set_gate_policy(&self, gate: &str, policy: &GatePolicy) -> Result<()> {
+        check_gate_name(gate)?;
+        policy.check().map_err(|e| {
+            EngineError::Invalid(format!(
+                "{e}: a rule is GROUP:COUNT, e.g. --rule sre:1 --rule security:1"
+            ))
+        })?;
+        let detail = json!({"gate": gate, "policy": policy});
+        self.registry
+            .put_gate_policy(
+                gate,
+                policy,
+                &self.event(&format!("gate:{gate}"), "gate_policy_set", detail),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The policy of the gate `gate`, if one was set.
+    pub async fn gate_policy(&self, gate: &str) -> Result<Option<GatePolicy>> {
+        check_gate_name(gate)?;
+        tapprove_core::registry::Registry::gate_policy(&self.registry, gate)
+            .await
+            .map_err(|e| EngineError::Store(e.0))
     }
 
     /// Binds `user`'s name to the AWS principal whose stable id

@@ -8,6 +8,7 @@ use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_aws::sns::Topics;
 use tapprove_config::{Config, GateSettings, Source, Tables, VerifierSettings};
+use tapprove_proto::gate_policy::GatePolicy;
 
 use crate::error::Result;
 
@@ -82,6 +83,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
     let state_machine_arn = sfn
         .put_state_machine(&plan.name, &definition, &plan.role_arn)
         .await?;
+    first_gate_policy(aws, &tables, plan).await?;
     Ok(Config {
         rp_id: plan.rp_id.clone(),
         extra_origins: Vec::new(),
@@ -112,6 +114,39 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         delivery: None,
         decision_endpoint: None,
     })
+}
+
+/// Pins the new gate to its group (one approver of it, requests of at
+/// most a year), so the workflow cannot name another; kept if an admin set
+/// a policy already (`tapprove admin gate-policy`). Recorded under
+/// `admin#gate:<name>` with the installer's identity.
+async fn first_gate_policy(aws: &aws_config::SdkConfig, tables: &TableNames, plan: &GatePlan) -> Result<()> {
+    let registry = DynamoRegistry::new(aws, tables.clone());
+    if tapprove_core::registry::Registry::gate_policy(&registry, &plan.name)
+        .await
+        .map_err(|e| crate::EngineError::Store(e.0))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let policy = GatePolicy::single(&plan.group, 1, tapprove_proto::limits::MAX_TIMEOUT_SECONDS);
+    let caller = tapprove_aws::sts::Identity::new(aws).caller().await?;
+    let audit = tapprove_aws::dynamodb::RegistryEvent {
+        by: tapprove_aws::dynamodb::ChangedBy::Admin,
+        user: format!("gate:{}", plan.name),
+        event: "gate_policy_set",
+        at: crate::now(),
+        caller_arn: caller.arn,
+        account: caller.account,
+        detail: [
+            ("gate".to_owned(), serde_json::json!(plan.name)),
+            ("policy".to_owned(), serde_json::json!(policy)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    registry.put_gate_policy(&plan.name, &policy, &audit).await?;
+    Ok(())
 }
 
 /// `identity` with its accounts named: the installer's own account where

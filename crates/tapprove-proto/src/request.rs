@@ -90,6 +90,18 @@ impl Request {
         Ok(())
     }
 
+    /// The gate this request passes: the state machine of its execution
+    /// (`arn:aws:states:<region>:<account>:execution:<gate>:<name>`), which
+    /// Step Functions sets (`$$.Execution.Id`), so a workflow's input cannot
+    /// choose it. Empty if the ARN is not an execution's.
+    pub fn gate(&self) -> String {
+        let mut parts = self.execution.split(':');
+        match (parts.nth(5), parts.next()) {
+            (Some("execution" | "express"), Some(machine)) => machine.to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// The instant after which no decision is valid.
     pub fn deadline(&self) -> UtcTime {
         let secs = i64::try_from(self.timeout_seconds).unwrap_or(i64::MAX);
@@ -100,6 +112,15 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_is_the_executions_state_machine() {
+        let mut v = sample();
+        v["execution"] = "arn:aws:states:eu-west-1:1:execution:tapprove-prod-gate:7f3c".into();
+        assert_eq!(parse(&v).unwrap().gate(), "tapprove-prod-gate");
+        v["execution"] = "not an arn".into();
+        assert_eq!(parse(&v).unwrap().gate(), "");
+    }
 
     pub(crate) fn sample() -> serde_json::Value {
         serde_json::json!({

@@ -29,13 +29,18 @@
 //! the request it came with by every rule the gate's verifier applies (the
 //! request's hash, the time window, self-approval, the group, the
 //! credential, the signature, and single use by reading the ledger:
-//! [`Verifier::check_json`]), and that request's execution must be running
-//! and one of this deployment's gates (`[decision_endpoint] gates`). So an
-//! old decision, or a decision for another request, cannot complete a task
-//! token that leaked from elsewhere in the account. What remains: a fresh
-//! decision not yet counted could be sent to another task of a running gate
-//! execution by whoever holds both; the gate's own verification (which
-//! claims it) is what counts. Refusals before the signature is admitted
+//! [`Verifier::check_json`]); that request's execution must be running
+//! and one of this deployment's gates (`[decision_endpoint] gates`); the
+//! request must be the one that gate offered in its latest wait (read from
+//! the execution's history, so a request the caller wrote, naming a real
+//! execution, is refused); and for the queue source the task token must be
+//! the one the gate published with it. So an old decision, a decision for a
+//! request of the caller's making, or any decision with a queue token of
+//! another workflow, completes nothing. What remains, for the activity
+//! source only (its tokens are made at `GetActivityTask` and are in no
+//! history event): an approver holding a fresh, not yet counted decision
+//! for a gate's current request and a token of another activity task could
+//! send the one to the other. Refusals before the signature is admitted
 //! cost one log line; after it, an audit record (the signer is known).
 
 use base64::Engine;
@@ -45,8 +50,8 @@ use serde_json::{Value, json};
 use tapprove_aws::dynamodb::DynamoRegistry;
 use tapprove_aws::sfn::{Delivery, StepFunctions, TaskGone, TaskToken};
 use tapprove_core::{Admitted, Verifier, VerifierPolicy, VerifyError};
-use tapprove_proto::Verdict;
 use tapprove_proto::limits::MAX_DECISION_BYTES;
+use tapprove_proto::{Request, Verdict};
 
 pub use tapprove_proto::delivery::{AUTHORIZATION_SCHEME as SCHEME, DECISIONS_PATH, authorization_for};
 /// Task tokens are at most 1024 characters (Step Functions' limit); the
@@ -116,12 +121,14 @@ impl DecisionService {
         }
     }
 
-    /// The decision, checked in full against `request`, and the request's
-    /// execution running one of this deployment's gates.
+    /// The decision, checked in full against `request`; the request's
+    /// execution running one of this deployment's gates, which offered
+    /// exactly this request (and, for the queue source, `token`).
     async fn check(
         &self,
         authorization: Option<&str>,
         request: &Value,
+        token: &TaskToken,
     ) -> Result<(Admitted, String), Refusal> {
         // Admission first: a caller without a validly signed decision gets
         // no further (and costs no more than a log line).
@@ -189,6 +196,7 @@ impl DecisionService {
                 )
             });
         }
+        self.bound_to_the_gate(execution, request, &token.0).await?;
         Ok((checked, text))
     }
 
@@ -206,6 +214,50 @@ impl DecisionService {
                 format!("the registry could not be read; try again: {e}"),
             )),
         }
+    }
+
+    /// The request is the one the execution's gate holds (not one the
+    /// caller wrote naming a real execution), and, for the queue source,
+    /// the token is the one that gate published for it.
+    async fn bound_to_the_gate(&self, execution: &str, request: &Value, token: &str) -> Result<(), Refusal> {
+        let wait = self.sfn.latest_wait(execution).await.map_err(|e| {
+            Refusal::new(
+                503,
+                "step_functions_unavailable",
+                format!("the gate's history could not be read; try again: {e}"),
+            )
+        })?;
+        let Some(wait) = wait else {
+            return Err(Refusal::new(
+                403,
+                "not_a_gate",
+                "the execution has offered no request to approvers (or its history is truncated): nothing to deliver",
+            ));
+        };
+        let hash = |v: &Value| {
+            Request::from_json(&serde_json::to_vec(v).unwrap_or_default())
+                .ok()
+                .and_then(|r| tapprove_core::canonical::request_sha256(&r).ok())
+        };
+        if hash(&wait.request).is_none() || hash(&wait.request) != hash(request) {
+            return Err(Refusal::new(
+                403,
+                "request_mismatch",
+                "the request is not the one the gate holds: send the decision with the request as the gate offered it",
+            ));
+        }
+        if wait
+            .task_token
+            .as_deref()
+            .is_some_and(|published| published != token)
+        {
+            return Err(Refusal::new(
+                403,
+                "token_mismatch",
+                "the task token is not the one the gate published for this request",
+            ));
+        }
+        Ok(())
     }
 
     /// Answers one `POST /v1/decisions`: a status and a JSON body.
@@ -234,8 +286,8 @@ impl DecisionService {
         if body.task_token.trim().is_empty() {
             return Err(Refusal::new(400, "bad_request", "the task token is empty"));
         }
-        let (admitted, text) = self.check(authorization, &body.request).await?;
         let token = TaskToken(body.task_token);
+        let (admitted, text) = self.check(authorization, &body.request, &token).await?;
         let sent = match admitted.verdict() {
             Verdict::Approve => self.sfn.send_success(&token, &text).await,
             Verdict::Deny => self.sfn.send_failure(&token, "Tapprove.Denied", &text).await,

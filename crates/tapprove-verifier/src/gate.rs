@@ -20,6 +20,10 @@ use tapprove_proto::{Request, UtcTime};
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GateCall {
+    /// The gate's first step: may this request pass this gate at all (its
+    /// policy in the registry)? A refusal ends the execution before anyone
+    /// is asked.
+    Open { request: Value, tally: Tally },
     /// A decision arrived through `SendTaskSuccess`.
     Verify {
         request: Value,
@@ -71,6 +75,13 @@ pub struct Tally {
     /// The last refusal: `{code, rule, message}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Value>,
+    /// The gate's rule from its policy ("1 of sre and 1 of security"), if
+    /// it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Under a policy: per group of its rule, `[approvals counted, needed]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<serde_json::Map<String, Value>>,
     /// How long the gate waits before asking again after a lap that
     /// counted nothing: 1, 2, 4 … seconds, at most [`MAX_BACKOFF_SECONDS`].
     #[serde(default)]
@@ -145,7 +156,8 @@ pub async fn handle<R: Registry, L: Ledger>(
         )
     })?;
     let (request_value, tally) = match &call {
-        GateCall::Verify { request, tally, .. }
+        GateCall::Open { request, tally }
+        | GateCall::Verify { request, tally, .. }
         | GateCall::VerifyDenial { request, tally, .. }
         | GateCall::Remaining { request, tally }
         | GateCall::Unverified { request, tally, .. } => (request, tally),
@@ -170,7 +182,36 @@ pub async fn handle<R: Registry, L: Ledger>(
     let answer = |tally: Tally| {
         serde_json::to_value(tally).map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))
     };
+    let store =
+        |e: tapprove_core::StoreError| GateFailure::new("Tapprove.RegistryUnavailable", e.to_string());
+    let gate_policy = registry.gate_policy(&request.gate()).await.map_err(store)?;
+    if let Some(p) = &gate_policy {
+        tally.rule = Some(p.describe());
+    }
     let decision_bytes = match &call {
+        GateCall::Open { .. } => {
+            if let Some(refusal) = gate_policy.as_ref().and_then(|p| p.admits(&request).err()) {
+                let audit = AuditRecord {
+                    at: now.clone(),
+                    outcome: Code::GatePolicyRefused.as_str().into(),
+                    message: refusal.0.clone(),
+                    execution: Some(request.execution.clone()),
+                    request_sha256: tapprove_core::canonical::request_sha256(&request).ok(),
+                    approver: None,
+                    verdict: None,
+                    credential_id: None,
+                    statement_challenge: None,
+                    decision: None,
+                };
+                ledger.record_rejection(&audit).await.map_err(store)?;
+                return Err(GateFailure::new(
+                    error_name(Code::GatePolicyRefused),
+                    json!({"code": Code::GatePolicyRefused, "rule": 5, "message": refusal.0}).to_string(),
+                ));
+            }
+            tally.last = Some("open".into());
+            return answer(tally);
+        }
         GateCall::Remaining { .. } => return answer(tally.idle("waiting")),
         GateCall::Unverified { result, .. } => {
             let error = result.get("Error").and_then(Value::as_str).unwrap_or("(none)");
@@ -214,7 +255,25 @@ pub async fn handle<R: Registry, L: Ledger>(
             let value = serde_json::to_value(&approval)
                 .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
             tally.approvals.push(value);
-            tally.met = tally.approvals.len() >= request.quorum as usize;
+            tally.met = match &gate_policy {
+                None => tally.approvals.len() >= request.quorum as usize,
+                Some(p) => {
+                    // Each approver's groups as the registry holds them now.
+                    let mut groups = Vec::with_capacity(tally.approvals.len());
+                    for approval in &tally.approvals {
+                        let name = approval["approver"].as_str().unwrap_or_default();
+                        let record = registry.approver(name).await.map_err(store)?;
+                        groups.push(record.map(|r| r.groups).unwrap_or_default());
+                    }
+                    tally.progress = Some(
+                        p.progress(&groups)
+                            .into_iter()
+                            .map(|(group, (have, need))| (group, json!([have, need])))
+                            .collect(),
+                    );
+                    p.met(&groups, p.quorum_for(&request))
+                }
+            };
             answer(tally.counted())
         }
         Ok(VerifiedDecision::Deny(denial)) => Err(GateFailure::new(

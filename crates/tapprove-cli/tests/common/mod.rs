@@ -271,10 +271,23 @@ impl Loop {
     }
 
     pub fn start(&self, title: &str, requested_by: &str, quorum: u32, timeout: u32) -> String {
+        self.start_for(title, requested_by, "prod-approvers", quorum, timeout)
+    }
+
+    /// Starts the gate with a request naming `approvers` (which the gate's
+    /// policy may refuse).
+    pub fn start_for(
+        &self,
+        title: &str,
+        requested_by: &str,
+        approvers: &str,
+        quorum: u32,
+        timeout: u32,
+    ) -> String {
         let input = json!({
             "title": title,
             "requested_by": requested_by,
-            "approvers": "prod-approvers",
+            "approvers": approvers,
             "quorum": quorum,
             "timeout_seconds": timeout,
             "details": {"service": "api", "version": "2.3.0", "commit": "4f1c2e9"}
@@ -332,7 +345,8 @@ impl Loop {
             let out = self.as_(who, &["--json", "inbox"]);
             assert!(
                 out.status.success(),
-                "inbox: {}",
+                "inbox: {} {}",
+                String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
