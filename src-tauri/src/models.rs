@@ -62,6 +62,9 @@ pub struct RequestSummary {
     pub id: String,
     pub title: String,
     pub requested_by: String,
+    /// Whether an AWS identity proved the requester (else the workflow
+    /// only claims it, and the UI says so).
+    pub requester_verified: bool,
     pub approvers: String,
     pub quorum: u32,
     pub deadline: String,
@@ -75,6 +78,7 @@ impl From<&InboxItem> for RequestSummary {
             id: item.id.clone(),
             title: item.request.title.clone(),
             requested_by: item.request.requested_by.clone(),
+            requester_verified: item.request.requester_verified(),
             approvers: item.request.approvers.clone(),
             quorum: item.request.quorum,
             deadline: item.request.deadline().as_str().to_owned(),

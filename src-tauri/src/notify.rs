@@ -48,8 +48,13 @@ pub fn notes(new: &[RequestSummary]) -> Vec<Note> {
         .map(|r| Note {
             summary: escape_markup(&one_line(&r.title, 120)),
             body: escape_markup(&format!(
-                "Requested by {} · {} · closes {}",
+                "Requested by {}{} · {} · closes {}",
                 one_line(&r.requested_by, 60),
+                if r.requester_verified {
+                    String::new()
+                } else {
+                    format!(" ({})", tapprove_proto::REQUESTER_CLAIMED)
+                },
                 one_line(&r.approvers, 40),
                 short_time(&r.deadline)
             )),
@@ -163,6 +168,7 @@ mod tests {
             id: id.into(),
             title: title.into(),
             requested_by: "alice".into(),
+            requester_verified: false,
             approvers: "prod-approvers".into(),
             quorum: 1,
             deadline: "2026-11-21T14:05:00Z".into(),
@@ -176,7 +182,11 @@ mod tests {
         let notes = notes(&[request("abc", "Deploy <b>api</b>")]);
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].summary, "Deploy &lt;b&gt;api&lt;/b&gt;");
-        assert!(notes[0].body.contains("Requested by alice"), "{}", notes[0].body);
+        assert!(
+            notes[0].body.contains("Requested by alice (not verified)"),
+            "the workflow only claims the requester, and the notification says so: {}",
+            notes[0].body
+        );
         assert_eq!(notes[0].review, "/request/abc");
         assert_eq!(notes[0].approve.as_deref(), Some("/request/abc/approve"));
     }

@@ -155,6 +155,7 @@ fn inbox_json(engine: &Engine) -> Result<Value> {
                 "id": i.id,
                 "title": i.request.title,
                 "requested_by": i.request.requested_by,
+                "requester_verified": i.request.requester_verified(),
                 "approvers": i.request.approvers,
                 "quorum": i.request.quorum,
                 "deadline": deadline,
@@ -181,7 +182,14 @@ fn inbox_text(items: &Value) -> String {
             "{:<11} {:<40} {:<22} {:>6}m{:02}s",
             i["id"].as_str().unwrap_or(""),
             truncate(i["title"].as_str().unwrap_or(""), 40),
-            truncate(i["requested_by"].as_str().unwrap_or(""), 22),
+            truncate(
+                &if i["requester_verified"] == true {
+                    i["requested_by"].as_str().unwrap_or("").to_owned()
+                } else {
+                    format!("{} (?)", i["requested_by"].as_str().unwrap_or(""))
+                },
+                22
+            ),
             left / 60,
             left % 60
         ));
@@ -269,13 +277,14 @@ pub async fn show(session: &Session, id: &str) -> Result {
         "request_sha256": item.request_sha256,
         "deadline": deadline,
         "source": item.source,
+        "requester_verified": item.request.requester_verified(),
         "request": item.request,
     });
     session.out.result(value.clone(), || {
         format!(
             "{}\n\nrequested by  {}\napprovers     {} (quorum {})\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
             truncate(&item.request.title, 200),
-            item.request.requested_by,
+            item.request.requester_shown(),
             item.request.approvers,
             item.request.quorum,
             deadline,

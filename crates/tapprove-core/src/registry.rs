@@ -125,6 +125,12 @@ pub struct AuditRecord {
     /// Hash of the request the workflow holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_sha256: Option<Sha256Digest>,
+    /// Who the request says asked, and whether an AWS identity proved it
+    /// (not yet: always false, so the record says the name is claimed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +146,32 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record of something the gate refused about `request` itself
+    /// (no decision involved): its policy, or a task result that was no
+    /// decision (`decision`: what arrived, if anything).
+    pub fn of_request(
+        request: &tapprove_proto::Request,
+        now: &UtcTime,
+        outcome: &str,
+        message: String,
+        decision: Option<String>,
+    ) -> Self {
+        Self {
+            at: now.clone(),
+            outcome: outcome.to_owned(),
+            message,
+            execution: Some(request.execution.clone()),
+            request_sha256: crate::canonical::request_sha256(request).ok(),
+            requested_by: Some(request.requested_by.clone()),
+            requester_verified: Some(request.requester_verified()),
+            approver: None,
+            verdict: None,
+            credential_id: None,
+            statement_challenge: None,
+            decision,
+        }
+    }
+
     pub fn outcome_code(&self) -> Option<Code> {
         Code::parse(&self.outcome)
     }

@@ -565,6 +565,8 @@ fn parse(request: &[u8], decision: &[u8], audit: &mut AuditRecord) -> Result<Par
         request_sha256(&request).map_err(|e| Rejection::new(Code::MalformedRequest, e.to_string()))?;
     audit.execution = Some(request.execution.clone());
     audit.request_sha256 = Some(request_hash);
+    audit.requested_by = Some(request.requested_by.clone());
+    audit.requester_verified = Some(request.requester_verified());
     let signed = parse_decision(decision, audit)?;
     Ok(Parsed {
         request,
@@ -669,6 +671,8 @@ fn audit_record(decision: &[u8], now: &UtcTime) -> AuditRecord {
         message: String::new(),
         execution: None,
         request_sha256: None,
+        requested_by: None,
+        requester_verified: None,
         approver: None,
         verdict: None,
         credential_id: None,

@@ -80,10 +80,11 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
         },
     };
     let definition = render_gate(plan.source, &activity, &topic, &verifier);
+    // The policy first: a gate is never live without it.
+    first_gate_policy(aws, &tables, plan).await?;
     let state_machine_arn = sfn
         .put_state_machine(&plan.name, &definition, &plan.role_arn)
         .await?;
-    first_gate_policy(aws, &tables, plan).await?;
     Ok(Config {
         rp_id: plan.rp_id.clone(),
         extra_origins: Vec::new(),

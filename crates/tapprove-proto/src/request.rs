@@ -41,6 +41,9 @@ pub struct Request {
     pub details: serde_json::Value,
 }
 
+/// How every face marks a requester that only the workflow claims.
+pub const REQUESTER_CLAIMED: &str = "not verified";
+
 impl Request {
     /// Parses and checks a request document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
@@ -99,6 +102,24 @@ impl Request {
         match (parts.nth(5), parts.next()) {
             (Some("execution" | "express"), Some(machine)) => machine.to_owned(),
             _ => String::new(),
+        }
+    }
+
+    /// Whether an AWS identity proved `requested_by`. Not yet: the request
+    /// endpoint that would (docs/protocol.md, "Where each identity comes
+    /// from") is not built, so every requester is the workflow's claim, and
+    /// every face says so ([`Self::requester_shown`]).
+    pub fn requester_verified(&self) -> bool {
+        false
+    }
+
+    /// The requester as the faces show it: `alice (not verified)` while
+    /// the workflow only claims it.
+    pub fn requester_shown(&self) -> String {
+        if self.requester_verified() {
+            self.requested_by.clone()
+        } else {
+            format!("{} ({REQUESTER_CLAIMED})", self.requested_by)
         }
     }
 

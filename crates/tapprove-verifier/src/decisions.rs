@@ -34,13 +34,14 @@
 //! request must be the one that gate offered in its latest wait (read from
 //! the execution's history, so a request the caller wrote, naming a real
 //! execution, is refused); and for the queue source the task token must be
-//! the one the gate published with it. So an old decision, a decision for a
-//! request of the caller's making, or any decision with a queue token of
-//! another workflow, completes nothing. What remains, for the activity
-//! source only (its tokens are made at `GetActivityTask` and are in no
-//! history event): an approver holding a fresh, not yet counted decision
-//! for a gate's current request and a token of another activity task could
-//! send the one to the other. Refusals before the signature is admitted
+//! the one the gate published with it. So an old decision, or a decision
+//! for a request of the caller's making, completes nothing, and for a
+//! queue-source gate neither does a decision sent with any other token.
+//! What remains, for activity-source gates (their tokens are made at
+//! `GetActivityTask` and appear in no history event): an approver holding
+//! a fresh, not yet counted decision for such a gate's current request
+//! could send it with any task token they hold, of any workflow in the
+//! account, and the endpoint's role would complete that task. Refusals before the signature is admitted
 //! cost one log line; after it, an audit record (the signer is known).
 
 use base64::Engine;

@@ -184,25 +184,26 @@ pub async fn handle<R: Registry, L: Ledger>(
     };
     let store =
         |e: tapprove_core::StoreError| GateFailure::new("Tapprove.RegistryUnavailable", e.to_string());
-    let gate_policy = registry.gate_policy(&request.gate()).await.map_err(store)?;
+    // Only the calls that judge the request or count read the policy.
+    let gate_policy = match &call {
+        GateCall::Open { .. } | GateCall::Verify { .. } | GateCall::VerifyDenial { .. } => {
+            registry.gate_policy(&request.gate()).await.map_err(store)?
+        }
+        GateCall::Remaining { .. } | GateCall::Unverified { .. } => None,
+    };
     if let Some(p) = &gate_policy {
         tally.rule = Some(p.describe());
     }
     let decision_bytes = match &call {
         GateCall::Open { .. } => {
             if let Some(refusal) = gate_policy.as_ref().and_then(|p| p.admits(&request).err()) {
-                let audit = AuditRecord {
-                    at: now.clone(),
-                    outcome: Code::GatePolicyRefused.as_str().into(),
-                    message: refusal.0.clone(),
-                    execution: Some(request.execution.clone()),
-                    request_sha256: tapprove_core::canonical::request_sha256(&request).ok(),
-                    approver: None,
-                    verdict: None,
-                    credential_id: None,
-                    statement_challenge: None,
-                    decision: None,
-                };
+                let audit = AuditRecord::of_request(
+                    &request,
+                    now,
+                    Code::GatePolicyRefused.as_str(),
+                    refusal.0.clone(),
+                    None,
+                );
                 ledger.record_rejection(&audit).await.map_err(store)?;
                 return Err(GateFailure::new(
                     error_name(Code::GatePolicyRefused),
@@ -219,18 +220,13 @@ pub async fn handle<R: Registry, L: Ledger>(
                 "a task result that is no signed decision (error `{}`) was not counted; the gate asks again",
                 error.chars().take(256).collect::<String>()
             );
-            let audit = AuditRecord {
-                at: now.clone(),
-                outcome: UNVERIFIED_RESULT.into(),
-                message: message.clone(),
-                execution: Some(request.execution.clone()),
-                request_sha256: tapprove_core::canonical::request_sha256(&request).ok(),
-                approver: None,
-                verdict: None,
-                credential_id: None,
-                statement_challenge: None,
-                decision: Some(result.to_string().chars().take(4096).collect()),
-            };
+            let audit = AuditRecord::of_request(
+                &request,
+                now,
+                UNVERIFIED_RESULT,
+                message.clone(),
+                Some(result.to_string().chars().take(4096).collect()),
+            );
             ledger
                 .record_rejection(&audit)
                 .await
@@ -258,12 +254,17 @@ pub async fn handle<R: Registry, L: Ledger>(
             tally.met = match &gate_policy {
                 None => tally.approvals.len() >= request.quorum as usize,
                 Some(p) => {
-                    // Each approver's groups as the registry holds them now.
+                    // Each approver's groups as the registry holds them now;
+                    // someone since removed from every group of the rule
+                    // counts for nothing.
                     let mut groups = Vec::with_capacity(tally.approvals.len());
                     for approval in &tally.approvals {
                         let name = approval["approver"].as_str().unwrap_or_default();
                         let record = registry.approver(name).await.map_err(store)?;
-                        groups.push(record.map(|r| r.groups).unwrap_or_default());
+                        let theirs = record.map(|r| r.groups).unwrap_or_default();
+                        if p.rule.iter().any(|c| theirs.contains(&c.group)) {
+                            groups.push(theirs);
+                        }
                     }
                     tally.progress = Some(
                         p.progress(&groups)

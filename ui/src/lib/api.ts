@@ -79,6 +79,8 @@ export interface RequestSummary {
   id: string;
   title: string;
   requestedBy: string;
+  /** false: only the workflow claims the requester (shown as "not verified") */
+  requesterVerified: boolean;
   approvers: string;
   quorum: number;
   /** RFC 3339 UTC */

@@ -24,9 +24,17 @@ describe('RequestDetail', () => {
     expect(commands(calls, 'request')).toEqual([{ id: 'AbC123xyz0' }]);
     expect(screen.getByTestId('detail-title').textContent).toBe('Deploy payments v42 to prod');
     expect(screen.getByTestId('detail-requester').textContent).toBe('bob@example.com');
+    // Only the workflow names the requester: the screen says so.
+    expect(screen.getByTestId('detail-requester-unverified').textContent).toBe('not verified');
     expect(screen.getByTestId('detail-hash').textContent?.trim()).toBe('n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg');
     expect(screen.getByTestId('details-tree').textContent).toContain('"payments"');
     expect(screen.queryByTestId('bidi-warning')).toBeNull();
+  });
+
+  it('marks only a requester that no AWS identity proved', async () => {
+    await open(detail({ requesterVerified: true }));
+    expect(screen.getByTestId('detail-requester').textContent).toBe('bob@example.com');
+    expect(screen.queryByTestId('detail-requester-unverified')).toBeNull();
   });
 
   it('keeps Deny disabled until a reason is written, then sends it', async () => {

@@ -20,6 +20,7 @@ export function summary(overrides: Partial<RequestSummary> = {}): RequestSummary
     id: 'AbC123xyz0',
     title: 'Deploy payments v42 to prod',
     requestedBy: 'bob@example.com',
+    requesterVerified: false,
     approvers: 'prod-approvers',
     quorum: 1,
     deadline: at(14 * 60_000 + 30_000),
