@@ -187,42 +187,7 @@ pub enum SourceArg {
 pub enum GateCommand {
     /// Create the gate, its tables, activities or topic, in the current AWS account or emulator,
     /// and write the settings file for it.
-    Install {
-        /// The gate state machine's name.
-        #[arg(long, value_name = "NAME", default_value = "tapprove-gate")]
-        name: String,
-        /// The approver group the gate asks.
-        #[arg(long, value_name = "GROUP")]
-        group: String,
-        /// Where requests wait: an activity per group, or an SNS topic fanned out to a queue per approver.
-        #[arg(long, value_enum, default_value = "activity")]
-        source: SourceArg,
-        /// Prefix of the table, activity and topic names.
-        #[arg(long, value_name = "PREFIX", default_value = "tapprove")]
-        prefix: String,
-        /// The state machine's execution role (default: arn:aws:iam::<account>:role/tapprove-gate).
-        #[arg(long, value_name = "ARN")]
-        role_arn: Option<String>,
-        #[arg(
-            long,
-            value_name = "ID",
-            env = "TAPPROVE_RP_ID",
-            default_value = "tapprove.local"
-        )]
-        rp_id: String,
-        /// An AWS account whose people may enrol (repeat for several; default: this account).
-        #[arg(long = "account", value_name = "ID")]
-        accounts: Vec<String>,
-        /// A role whose sessions are people, `*` at the end for any rest (repeat; default:
-        /// IAM Identity Center's permission sets, AWSReservedSSO_*). List only roles whose
-        /// session names the caller cannot choose.
-        #[arg(long = "approver-role", value_name = "NAME")]
-        approver_roles: Vec<String>,
-        /// Let IAM users enrol as approvers (their user name is the approver's name): for
-        /// emulators and demos; an organisation signs its people in through IAM Identity Center.
-        #[arg(long)]
-        allow_iam_users: bool,
-    },
+    Install(InstallArgs),
     /// Start an execution of the installed gate (to try it, or from scripts); prints its ARN.
     Request {
         #[arg(long)]
@@ -248,6 +213,45 @@ pub enum GateCommand {
         #[arg(long, value_name = "SECONDS")]
         wait: Option<u64>,
     },
+}
+
+/// `tapprove gate install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The gate state machine's name.
+    #[arg(long, value_name = "NAME", default_value = "tapprove-gate")]
+    pub name: String,
+    /// The approver group the gate asks.
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+    /// Where requests wait: an activity per group, or an SNS topic fanned out to a queue per approver.
+    #[arg(long, value_enum, default_value = "activity")]
+    pub source: SourceArg,
+    /// Prefix of the table, activity and topic names.
+    #[arg(long, value_name = "PREFIX", default_value = "tapprove")]
+    pub prefix: String,
+    /// The state machine's execution role (default: arn:aws:iam::<account>:role/tapprove-gate).
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TAPPROVE_RP_ID",
+        default_value = "tapprove.local"
+    )]
+    pub rp_id: String,
+    /// An AWS account whose people may enrol (repeat for several; default: this account).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// A role whose sessions are people, `*` at the end for any rest (repeat; default:
+    /// IAM Identity Center's permission sets, AWSReservedSSO_*). List only roles whose
+    /// session names the caller cannot choose.
+    #[arg(long = "approver-role", value_name = "NAME")]
+    pub approver_roles: Vec<String>,
+    /// Let IAM users enrol as approvers (their user name is the approver's name): for
+    /// emulators and demos; an organisation signs its people in through IAM Identity Center.
+    #[arg(long)]
+    pub allow_iam_users: bool,
 }
 
 #[derive(Debug, Subcommand)]

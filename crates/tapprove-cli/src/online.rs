@@ -20,7 +20,7 @@ use tapprove_proto::{Base64Url, Verdict};
 
 use crate::cli::{
     AdminCommand, AuthenticatorArg, AuthenticatorsCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs,
-    SourceArg, UvArg,
+    InstallArgs, SourceArg, UvArg,
 };
 use crate::exit::{Failure, Kind, Result};
 use crate::files::{read_input, write_atomically};
@@ -581,34 +581,8 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
 
 pub async fn gate(session: &Session, command: GateCommand) -> Result {
     let aws = crate::signin::aws_config().await?;
-    let install = match command {
-        GateCommand::Install {
-            name,
-            group,
-            source,
-            prefix,
-            role_arn,
-            rp_id,
-            accounts,
-            approver_roles,
-            allow_iam_users,
-        } => (
-            name,
-            group,
-            source,
-            prefix,
-            role_arn,
-            rp_id,
-            tapprove_config::IdentitySettings {
-                accounts,
-                roles: if approver_roles.is_empty() {
-                    tapprove_config::default_approver_roles()
-                } else {
-                    approver_roles
-                },
-                iam_users: allow_iam_users,
-            },
-        ),
+    match command {
+        GateCommand::Install(args) => install_gate(session, &aws, args).await,
         GateCommand::Request {
             title,
             requested_by,
@@ -617,7 +591,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
             timeout,
             details,
         } => {
-            return request_execution(
+            request_execution(
                 session,
                 &aws,
                 title,
@@ -627,17 +601,38 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
                 timeout,
                 &details,
             )
-            .await;
+            .await
         }
-        GateCommand::Status { execution, wait } => {
-            return execution_status(session, &aws, &execution, wait).await;
-        }
+        GateCommand::Status { execution, wait } => execution_status(session, &aws, &execution, wait).await,
+    }
+}
+
+/// `tapprove gate install`.
+async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: InstallArgs) -> Result {
+    let InstallArgs {
+        name,
+        group,
+        source,
+        prefix,
+        role_arn,
+        rp_id,
+        accounts,
+        approver_roles,
+        allow_iam_users,
+    } = args;
+    let identity = tapprove_config::IdentitySettings {
+        accounts,
+        roles: if approver_roles.is_empty() {
+            tapprove_config::default_approver_roles()
+        } else {
+            approver_roles
+        },
+        iam_users: allow_iam_users,
     };
-    let (name, group, source, prefix, role_arn, rp_id, identity) = install;
     let role_arn = match role_arn {
         Some(r) => r,
         None => {
-            let caller = tapprove_aws::sts::Identity::new(&aws)
+            let caller = tapprove_aws::sts::Identity::new(aws)
                 .caller()
                 .await
                 .map_err(|e| Failure::failed("aws_error", e))?;
@@ -656,7 +651,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
         rp_id,
         identity,
     };
-    let config = tapprove_engine::install::install(&aws, &plan).await?;
+    let config = tapprove_engine::install::install(aws, &plan).await?;
     let path = Config::locate(Some(&session.config_path));
     config
         .save(&path)

@@ -468,18 +468,7 @@ fn enrolment_registers_under_the_aws_caller_first_active_then_pending() {
     );
     let pending = receipt["credential_id"].as_str().unwrap().to_owned();
     let statuses = |l: &Loop| -> std::collections::BTreeMap<String, String> {
-        let list = json_of(&l.admin(&["--json", "admin", "credentials", "bob"]));
-        list["credentials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["label"].as_str().unwrap().to_owned(),
-                    c["status"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
+        l.credential_statuses("bob").into_iter().collect()
     };
     assert_eq!(
         statuses(&l),

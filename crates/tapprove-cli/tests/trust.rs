@@ -27,18 +27,7 @@ fn refused(out: &std::process::Output, code: &str) -> Value {
 
 /// The credentials the registry holds for `user`, as `(label, status)`.
 fn credentials(l: &Loop, user: &str) -> Vec<(String, String)> {
-    let list = json_of(&l.admin(&["--json", "admin", "credentials", user]));
-    list["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["label"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    l.credential_statuses(user)
 }
 
 /// The enrolment service's refusals of callers STS vouched for.

@@ -296,22 +296,10 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             .ledger
             .used(&parsed.signed.challenge, &parsed.request_hash, &approver.name)
             .await?;
-        match conflict {
-            None => {}
-            Some(UseConflict::StatementUsed) => {
-                return Err(Rejection::new(
-                    Code::StatementReplayed,
-                    "this statement was already verified once; sign a new decision",
-                )
-                .into());
-            }
-            Some(_) => {
-                return Err(Rejection::new(
-                    Code::DuplicateApprover,
-                    format!("`{}` already decided this request", approver.name),
-                )
-                .into());
-            }
+        if let Some(conflict) = conflict {
+            return Err(
+                conflict_rejection(conflict, &approver.name, parsed.signed.auth_data.sign_count).into(),
+            );
         }
         let statement = &parsed.signed.decision.statement;
         Ok(Admitted {
@@ -497,40 +485,35 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             used_at: now.clone(),
             audit: audit.clone(),
         };
-        match self.ledger.commit(&use_).await? {
-            Ok(()) => {}
-            Err(UseConflict::StatementUsed) => {
-                return Err(Rejection::new(
-                    Code::StatementReplayed,
-                    "this statement was already verified once; sign a new decision",
-                )
-                .into());
-            }
-            Err(UseConflict::ApproverAlreadyDecided) => {
-                return Err(Rejection::new(
-                    Code::DuplicateApprover,
-                    format!(
-                        "`{}` already decided this request; a quorum needs distinct approvers",
-                        approver.name
-                    ),
-                )
-                .into());
-            }
-            Err(UseConflict::CounterNotIncreased { stored }) => {
-                return Err(Rejection::new(
-                    Code::CounterRegression,
-                    format!(
-                        "signature counter {} is not above the stored {stored}: the authenticator may be cloned",
-                        parsed.signed.auth_data.sign_count
-                    ),
-                )
-                .into());
-            }
+        if let Err(conflict) = self.ledger.commit(&use_).await? {
+            return Err(
+                conflict_rejection(conflict, &approver.name, parsed.signed.auth_data.sign_count).into(),
+            );
         }
         Ok(match statement.decision {
             Verdict::Approve => VerifiedDecision::Approve(VerifiedApproval(verified)),
             Verdict::Deny => VerifiedDecision::Deny(VerifiedDenial(verified)),
         })
+    }
+}
+
+/// Rules 7 (counter), 8 and 9 as the ledger found them broken.
+fn conflict_rejection(conflict: UseConflict, approver: &str, counter: u32) -> Rejection {
+    match conflict {
+        UseConflict::StatementUsed => Rejection::new(
+            Code::StatementReplayed,
+            "this statement was already verified once; sign a new decision",
+        ),
+        UseConflict::ApproverAlreadyDecided => Rejection::new(
+            Code::DuplicateApprover,
+            format!("`{approver}` already decided this request; a quorum needs distinct approvers"),
+        ),
+        UseConflict::CounterNotIncreased { stored } => Rejection::new(
+            Code::CounterRegression,
+            format!(
+                "signature counter {counter} is not above the stored {stored}: the authenticator may be cloned"
+            ),
+        ),
     }
 }
 

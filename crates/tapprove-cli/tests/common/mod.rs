@@ -168,6 +168,23 @@ impl Loop {
             .unwrap()
     }
 
+    /// The credentials the registry holds for `user`, as `(label, status)`,
+    /// oldest first (what `tapprove admin credentials` lists).
+    pub fn credential_statuses(&self, user: &str) -> Vec<(String, String)> {
+        let list = json_of(&self.admin(&["--json", "admin", "credentials", user]));
+        list["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["label"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// The enrolment service as the approvers' settings name it.
     pub fn endpoint(&self) -> tapprove_engine::enrol::Endpoint {
         tapprove_engine::enrol::Endpoint::from_config(&Config::load(&self.config_path()).unwrap())
