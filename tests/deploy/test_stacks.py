@@ -3,7 +3,7 @@ the launcher's models for function URLs, activities and substituted state
 machines, tests/peers/README.md), then checked against the code:
 
 - the gate each group stack creates is deploy/gate.asl.json, byte for byte
-  in the template and with exactly the four placeholders filled once
+  in the template and with exactly the five placeholders filled once
   deployed;
 - the tables have the keys `tapprove gate install` gives its own;
 - the verifier Lambda's inline settings are ones the verifier accepts;
@@ -119,22 +119,27 @@ def test_the_template_embeds_the_gate_byte_for_byte():
     assert template["Resources"]["Gate"]["Properties"]["DefinitionString"] == GATE
     placeholders = set(re.findall(r"\$\{(\w+)\}", GATE))
     substitutions = template["Resources"]["Gate"]["Properties"]["DefinitionSubstitutions"]
-    assert set(substitutions) == placeholders == {"Source", "DecisionActivityArn", "DecisionTopicArn", "VerifierResource"}
+    assert set(substitutions) == placeholders == {"Group", "Source", "DecisionActivityArn", "DecisionTopicArn", "VerifierResource"}
 
 
 def test_each_group_gets_the_gate_with_its_own_resources(moto, stacks):
     core, prod, dba = stacks
     sfn = client(moto, "stepfunctions")
-    for group, source in ((prod, "activity"), (dba, "queue")):
+    for group, source, name in ((prod, "activity", "prod"), (dba, "queue", "dba")):
         deployed = sfn.describe_state_machine(stateMachineArn=group["GateArn"])["definition"]
         expected = (
             GATE.replace("${DecisionActivityArn}", group["ActivityArn"])
             .replace("${DecisionTopicArn}", group["TopicArn"])
             .replace("${VerifierResource}", core["VerifierFunctionArn"])
             .replace("${Source}", source)
+            .replace("${Group}", name)
         )
         assert deployed == expected
-        assert json.loads(deployed)["States"]["Build request"]["Parameters"]["gate"]["source"] == source
+        states = json.loads(deployed)["States"]
+        assert states["Build request"]["Parameters"]["gate"]["source"] == source
+        # Without a policy in the registry, the gate is still its group's.
+        for state in ("Check request", "Verify", "Verify denial"):
+            assert states[state]["Parameters"]["gate_group"] == name, state
         sfn.describe_activity(activityArn=group["ActivityArn"])
         client(moto, "sns").get_topic_attributes(TopicArn=group["TopicArn"])
     policy = client(moto, "iam").get_policy(PolicyArn=prod["ApproverPolicyArn"])["Policy"]

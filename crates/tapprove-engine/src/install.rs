@@ -39,7 +39,13 @@ pub struct GatePlan {
 }
 
 /// Fills the gate definition's placeholders.
-pub fn render_gate(source: SourceKind, activity: &str, topic: &str, verifier_resource: &str) -> String {
+pub fn render_gate(
+    group: &str,
+    source: SourceKind,
+    activity: &str,
+    topic: &str,
+    verifier_resource: &str,
+) -> String {
     let kind = match source {
         SourceKind::Activity => "activity",
         SourceKind::Queue => "queue",
@@ -49,6 +55,7 @@ pub fn render_gate(source: SourceKind, activity: &str, topic: &str, verifier_res
         .replace("${DecisionTopicArn}", topic)
         .replace("${VerifierResource}", verifier_resource)
         .replace("${Source}", kind)
+        .replace("${Group}", group)
 }
 
 /// Installs (or updates) everything and returns the settings to write.
@@ -79,7 +86,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
             topic_arn: topic.clone(),
         },
     };
-    let definition = render_gate(plan.source, &activity, &topic, &verifier);
+    let definition = render_gate(&plan.group, plan.source, &activity, &topic, &verifier);
     // The policy first: a gate is never live without it.
     first_gate_policy(aws, &tables, plan).await?;
     let state_machine_arn = sfn

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tapprove_core::registry::{AuditRecord, Ledger, Registry};
 use tapprove_core::{Code, VerifiedDecision, Verifier, VerifierPolicy, VerifyError};
+use tapprove_proto::gate_policy::GatePolicy;
 use tapprove_proto::{Request, UtcTime};
 
 /// What the gate asks.
@@ -23,12 +24,21 @@ pub enum GateCall {
     /// The gate's first step: may this request pass this gate at all (its
     /// policy in the registry)? A refusal ends the execution before anyone
     /// is asked.
-    Open { request: Value, tally: Tally },
+    Open {
+        request: Value,
+        tally: Tally,
+        /// The group the gate's definition was installed for: its policy
+        /// when the registry holds none ([`PinnedGroup`]).
+        #[serde(default)]
+        gate_group: Option<String>,
+    },
     /// A decision arrived through `SendTaskSuccess`.
     Verify {
         request: Value,
         decision: Value,
         tally: Tally,
+        #[serde(default)]
+        gate_group: Option<String>,
     },
     /// A decision arrived through `SendTaskFailure` (`Tapprove.Denied`),
     /// with the decision as the failure's cause (a JSON string): the
@@ -37,6 +47,8 @@ pub enum GateCall {
         request: Value,
         denial: Value,
         tally: Tally,
+        #[serde(default)]
+        gate_group: Option<String>,
     },
     /// How long the request stays open (after a task was handed back, or
     /// a wait timed out: a forged `States.Timeout` does not end the gate
@@ -133,6 +145,43 @@ impl GateFailure {
     }
 }
 
+/// The registry as the gate sees it: where the registry holds no policy
+/// for the gate, the group its definition was installed for is the policy
+/// (one approver of it, requests of at most a year), so a gate deployed by
+/// CloudFormation is its group's before an admin writes a policy, and a
+/// workflow cannot name another group.
+#[derive(Debug)]
+pub struct PinnedGroup<'a, R> {
+    pub inner: &'a R,
+    pub group: Option<String>,
+}
+
+impl<R: Registry> Registry for PinnedGroup<'_, R> {
+    async fn approver(
+        &self,
+        name: &str,
+    ) -> Result<Option<tapprove_core::registry::ApproverRecord>, tapprove_core::StoreError> {
+        self.inner.approver(name).await
+    }
+
+    async fn credential(
+        &self,
+        id: &[u8],
+    ) -> Result<Option<tapprove_core::registry::CredentialRecord>, tapprove_core::StoreError> {
+        self.inner.credential(id).await
+    }
+
+    async fn gate_policy(&self, gate: &str) -> Result<Option<GatePolicy>, tapprove_core::StoreError> {
+        Ok(match self.inner.gate_policy(gate).await? {
+            Some(policy) => Some(policy),
+            None => self
+                .group
+                .as_deref()
+                .map(|g| GatePolicy::single(g, 1, tapprove_proto::limits::MAX_TIMEOUT_SECONDS)),
+        })
+    }
+}
+
 /// The audit outcome of a task result that was no decision at all.
 pub const UNVERIFIED_RESULT: &str = "unverified_result";
 
@@ -156,11 +205,21 @@ pub async fn handle<R: Registry, L: Ledger>(
         )
     })?;
     let (request_value, tally) = match &call {
-        GateCall::Open { request, tally }
+        GateCall::Open { request, tally, .. }
         | GateCall::Verify { request, tally, .. }
         | GateCall::VerifyDenial { request, tally, .. }
         | GateCall::Remaining { request, tally }
         | GateCall::Unverified { request, tally, .. } => (request, tally),
+    };
+    let gate_group = match &call {
+        GateCall::Open { gate_group, .. }
+        | GateCall::Verify { gate_group, .. }
+        | GateCall::VerifyDenial { gate_group, .. } => gate_group.clone(),
+        GateCall::Remaining { .. } | GateCall::Unverified { .. } => None,
+    };
+    let registry = &PinnedGroup {
+        inner: registry,
+        group: gate_group.filter(|g| !g.is_empty()),
     };
     let request_bytes = serde_json::to_vec(request_value).unwrap_or_default();
     // The request comes from the gate's own state; a malformed one is the
@@ -290,5 +349,72 @@ pub async fn handle<R: Registry, L: Ledger>(
             answer(tally.refused(json!({"code": r.code, "rule": r.code.rule(), "message": r.message})))
         }
         Err(e) => Err(GateFailure::new("Tapprove.RegistryUnavailable", e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapprove_core::registry::MemoryRegistry;
+
+    fn open(
+        registry: &MemoryRegistry,
+        approvers: &str,
+        gate_group: Option<&str>,
+    ) -> Result<Value, GateFailure> {
+        let request = json!({
+            "tapprove": "request/v1",
+            "execution": "arn:aws:states:eu-west-1:123456789012:execution:tapprove-prod-gate:run-1",
+            "nonce": "n-1",
+            "created": "2026-11-21T10:00:00Z",
+            "timeout_seconds": 3600,
+            "title": "Deploy",
+            "requested_by": "alice",
+            "approvers": approvers,
+            "quorum": 1,
+            "details": {}
+        });
+        let call = json!({
+            "op": "open",
+            "request": request,
+            "tally": {"approvals": [], "met": false, "remaining_seconds": 3600},
+            "gate_group": gate_group,
+        });
+        let now = UtcTime::parse("2026-11-21T10:00:01Z").unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(handle(
+                &call.to_string(),
+                &now,
+                &VerifierPolicy::new("example.com"),
+                registry,
+                registry,
+            ))
+    }
+
+    #[test]
+    fn a_gate_without_a_policy_is_its_installed_groups() {
+        let registry = MemoryRegistry::new();
+        let refused = open(&registry, "dev-approvers", Some("prod-approvers")).unwrap_err();
+        assert_eq!(refused.error, "Tapprove.gate_policy_refused");
+        assert!(
+            refused.cause.contains("cannot choose its approvers"),
+            "{}",
+            refused.cause
+        );
+        assert_eq!(
+            open(&registry, "prod-approvers", Some("prod-approvers")).unwrap()["last"],
+            "open"
+        );
+        // Refusals are audited.
+        assert_eq!(registry.audit_log().len(), 1);
+        // A definition from before the pin (no gate_group) and no policy:
+        // the request decides, as before.
+        assert!(open(&registry, "dev-approvers", None).is_ok());
+        // The registry's policy wins over the pin.
+        registry.set_gate_policy("tapprove-prod-gate", GatePolicy::single("dev-approvers", 1, 3600));
+        assert!(open(&registry, "dev-approvers", Some("prod-approvers")).is_ok());
+        assert!(open(&registry, "prod-approvers", Some("prod-approvers")).is_err());
     }
 }
