@@ -120,7 +120,8 @@ impl RegistryEvent {
         record
     }
 
-    fn with_detail(&self, key: &str, value: serde_json::Value) -> Self {
+    /// The event with one more detail.
+    pub fn with_detail(&self, key: &str, value: serde_json::Value) -> Self {
         let mut event = self.clone();
         event.detail.insert(key.to_owned(), value);
         event

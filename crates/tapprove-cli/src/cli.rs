@@ -141,6 +141,14 @@ pub enum AuthenticatorsCommand {
         /// The credential id, as `tapprove authenticators` lists it.
         id: String,
     },
+    /// Confirm one of your pending credentials (a new machine's) with a key that already signs
+    /// for you, on the machine that has it: it is active from then on.
+    Confirm {
+        /// The pending credential's id, as `tapprove authenticators` lists it.
+        id: String,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -523,6 +523,42 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
         })
     };
     let (action, done) = match command.unwrap_or(AuthenticatorsCommand::List) {
+        AuthenticatorsCommand::Confirm { id, pin } => {
+            let pending = parse_id(&id)?;
+            let user = engine.approver().await?;
+            let signer = tapprove_engine::keys::signer(
+                config,
+                &tapprove_config::state_dir(),
+                key_store(config)?,
+                &user,
+                now(),
+            )?;
+            let answer = enrol::confirm(
+                &aws,
+                &service,
+                &*signer.authenticator,
+                enrol::ConfirmSpec {
+                    user: &user,
+                    rp_id: &config.rp_id,
+                    pending: &pending,
+                    signers: signer.credentials,
+                    user_verification: if config.require_user_verification {
+                        UserVerification::Required
+                    } else {
+                        UserVerification::Preferred
+                    },
+                },
+                &TerminalPrompt::new(&pin),
+                &now(),
+            )
+            .await?;
+            return show_credentials(
+                session,
+                config,
+                answer,
+                Some(format!("Confirmed {id}: it signs from now on.")),
+            );
+        }
         AuthenticatorsCommand::List => (CredentialAction::List, None),
         AuthenticatorsCommand::Rename { id, label } => (
             CredentialAction::Rename {
@@ -539,6 +575,16 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
         ),
     };
     let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
+    show_credentials(session, config, answer, done)
+}
+
+/// Remembers and prints the caller's credentials after an action.
+fn show_credentials(
+    session: &Session,
+    config: &Config,
+    answer: tapprove_proto::enrolment::CredentialsAnswer,
+    done: Option<String>,
+) -> Result {
     tapprove_engine::keys::remember(
         &tapprove_config::state_dir(),
         &answer.user,

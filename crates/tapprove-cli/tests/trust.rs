@@ -629,3 +629,62 @@ fn a_rule_of_two_groups_needs_one_approver_of_each() {
     let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
     assert_eq!(output["approvals"].as_array().unwrap().len(), 3, "{output}");
 }
+
+#[test]
+fn a_new_machines_key_is_confirmed_by_the_key_the_person_already_has() {
+    let l = Loop::new("activity");
+    let laptop = l.approver("bob", &["prod-approvers"]);
+    let desktop = Approver {
+        iam: laptop.iam.clone(),
+        state: l.dir.path().join("bob-desktop"),
+    };
+    let out = l.as_(&desktop, &["--json", "enroll", "--label", "desktop"]);
+    let receipt = json_of(&out)["receipt"].clone();
+    assert_eq!(receipt["status"], "pending", "{receipt}");
+    let pending = receipt["credential_id"].as_str().unwrap().to_owned();
+
+    // The new machine cannot vouch for itself: it holds no other key of bob's.
+    let out = l.as_(&desktop, &["--json", "authenticators", "confirm", &pending]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Nor can another person's active key, even granted the same group.
+    let mallory = l.approver("mallory", &["prod-approvers"]);
+    refused(
+        &l.as_(&mallory, &["--json", "authenticators", "confirm", &pending]),
+        "no_such_credential",
+    );
+    assert_eq!(
+        credentials(&l, "bob"),
+        [
+            ("laptop".to_owned(), "active".to_owned()),
+            ("desktop".to_owned(), "pending".to_owned())
+        ]
+    );
+
+    // The laptop's key confirms it, and it is on record by which key.
+    let out = l.as_(&laptop, &["--json", "authenticators", "confirm", &pending]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        credentials(&l, "bob"),
+        [
+            ("laptop".to_owned(), "active".to_owned()),
+            ("desktop".to_owned(), "active".to_owned())
+        ]
+    );
+    let records = l.enrolment_audit("bob");
+    let confirmed = records
+        .iter()
+        .find(|r| r["event"] == "confirmed")
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(confirmed["credential_id"], pending.as_str());
+    assert_ne!(confirmed["confirmed_by"], pending.as_str());
+    // Nothing left to confirm.
+    refused(
+        &l.as_(&laptop, &["--json", "authenticators", "confirm", &pending]),
+        "not_pending",
+    );
+}

@@ -36,6 +36,25 @@ pub fn proof_body_sha256<T: Serialize>(document: &T) -> Result<String, Error> {
         .collect())
 }
 
+/// The WebAuthn challenge of a confirmation: an active credential of `user`
+/// vouching, at the deployment `server_id`, for their pending credential
+/// `credential_id`, at `signed_at`.
+pub fn confirmation_challenge(
+    server_id: &str,
+    user: &str,
+    credential_id: &tapprove_proto::Base64Url,
+    signed_at: &tapprove_proto::UtcTime,
+) -> Result<Sha256Digest, Error> {
+    let statement = serde_json::json!({
+        "tapprove": "confirm/v1",
+        "server_id": server_id,
+        "user": user,
+        "credential_id": credential_id,
+        "signed_at": signed_at,
+    });
+    Ok(Sha256Digest(sha256(&canonical_json(&statement)?)))
+}
+
 /// `SHA-256(JCS(request))`: what a statement's `request_sha256` must equal.
 pub fn request_sha256(request: &Request) -> Result<Sha256Digest, Error> {
     Ok(Sha256Digest(sha256(&canonical_json(request)?)))

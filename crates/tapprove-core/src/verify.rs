@@ -666,8 +666,9 @@ fn audit_record(decision: &[u8], now: &UtcTime) -> AuditRecord {
     }
 }
 
-/// Rule 6.
-fn check_credential(
+/// Rule 6: `credential` is registered to `approver`, active, and of a
+/// model the policy allows.
+pub fn check_credential(
     policy: &VerifierPolicy,
     approver: &str,
     credential: Option<CredentialRecord>,
@@ -729,7 +730,59 @@ fn check_assertion(
     parsed: &Signed,
     credential: &CredentialRecord,
 ) -> Result<(), Rejection> {
-    let client = &parsed.client_data;
+    let assertion = &parsed.decision.assertion;
+    check_parsed_assertion(
+        policy,
+        &parsed.client_data,
+        &parsed.auth_data,
+        &AssertionParts {
+            challenge: &parsed.challenge,
+            authenticator_data: assertion.authenticator_data.as_bytes(),
+            client_data_json: assertion.client_data_json.as_bytes(),
+            signature: assertion.signature.as_bytes(),
+        },
+        credential,
+    )
+}
+
+/// One WebAuthn assertion as it was signed, and the challenge it must
+/// carry.
+#[derive(Debug, Clone, Copy)]
+pub struct AssertionParts<'a> {
+    pub challenge: &'a Sha256Digest,
+    pub authenticator_data: &'a [u8],
+    pub client_data_json: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+/// Rule 7 (but the counter) for any assertion of `credential`: the
+/// decision path's rules, for other ceremonies that a registered
+/// credential confirms (a user's active key confirming their new one).
+/// Answers the authenticator data it parsed.
+pub fn check_assertion_parts(
+    policy: &VerifierPolicy,
+    parts: &AssertionParts<'_>,
+    credential: &CredentialRecord,
+) -> Result<AuthenticatorData, Rejection> {
+    let auth_data = AuthenticatorData::parse(parts.authenticator_data).map_err(webauthn_rejection)?;
+    if auth_data.attested_credential.is_some() {
+        return reject(
+            Code::MalformedAuthenticatorData,
+            "an assertion's authenticator data must not carry attested credential data",
+        );
+    }
+    let client = ClientData::parse(parts.client_data_json).map_err(webauthn_rejection)?;
+    check_parsed_assertion(policy, &client, &auth_data, parts, credential)?;
+    Ok(auth_data)
+}
+
+fn check_parsed_assertion(
+    policy: &VerifierPolicy,
+    client: &ClientData,
+    auth_data: &AuthenticatorData,
+    parts: &AssertionParts<'_>,
+    credential: &CredentialRecord,
+) -> Result<(), Rejection> {
     if client.kind != WEBAUTHN_GET {
         return reject(
             Code::WrongClientDataType,
@@ -741,7 +794,7 @@ fn check_assertion(
     }
     let challenge_matches = URL_SAFE_NO_PAD
         .decode(&client.challenge)
-        .is_ok_and(|c| c == parsed.challenge.as_bytes());
+        .is_ok_and(|c| c == parts.challenge.as_bytes());
     if !challenge_matches {
         return reject(
             Code::ChallengeMismatch,
@@ -764,7 +817,7 @@ fn check_assertion(
             "the assertion was made in a cross-origin frame",
         );
     }
-    if parsed.auth_data.rp_id_hash != sha256(policy.rp_id.as_bytes()) {
+    if auth_data.rp_id_hash != sha256(policy.rp_id.as_bytes()) {
         return reject(
             Code::RpIdMismatch,
             format!(
@@ -773,24 +826,22 @@ fn check_assertion(
             ),
         );
     }
-    if !parsed.auth_data.flags.user_present() {
+    if !auth_data.flags.user_present() {
         return reject(
             Code::UserNotPresent,
             "the authenticator did not confirm user presence (no touch)",
         );
     }
-    if policy.require_user_verification && !parsed.auth_data.flags.user_verified() {
+    if policy.require_user_verification && !auth_data.flags.user_verified() {
         return reject(
             Code::UserNotVerified,
             "the org requires user verification (PIN or biometrics) and the authenticator did not perform it",
         );
     }
     let key = CoseKey::parse(credential.public_key.as_bytes()).map_err(webauthn_rejection)?;
-    let assertion = &parsed.decision.assertion;
-    let mut message = assertion.authenticator_data.as_bytes().to_vec();
-    message.extend_from_slice(&sha256(assertion.client_data_json.as_bytes()));
-    key.verify(&message, assertion.signature.as_bytes())
-        .map_err(webauthn_rejection)
+    let mut message = parts.authenticator_data.to_vec();
+    message.extend_from_slice(&sha256(parts.client_data_json));
+    key.verify(&message, parts.signature).map_err(webauthn_rejection)
 }
 
 /// Counts verified approvals towards a request's quorum (rule 9): distinct

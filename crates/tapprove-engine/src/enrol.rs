@@ -281,6 +281,73 @@ pub fn rollback(store: &dyn KeyStore, id: &Base64Url, error: EngineError) -> Eng
     }
 }
 
+/// What confirming a pending credential takes: whose, which, and the
+/// active credentials on this machine that may vouch for it.
+#[derive(Debug, Clone)]
+pub struct ConfirmSpec<'a> {
+    pub user: &'a str,
+    pub rp_id: &'a str,
+    /// The pending credential (a new machine's).
+    pub pending: &'a Base64Url,
+    /// The user's credentials `authenticator` may sign with (the pending
+    /// one is left out).
+    pub signers: Vec<Base64Url>,
+    pub user_verification: tapprove_authn::UserVerification,
+}
+
+/// Confirms `spec.pending` with an assertion of one of the user's active
+/// credentials (the new-laptop case: the key they already have vouches for
+/// the new one), through the enrolment service, which activates it. Blocks
+/// while the authenticator asks for a touch or a PIN.
+pub async fn confirm(
+    aws: &aws_config::SdkConfig,
+    endpoint: &Endpoint,
+    authenticator: &dyn Authenticator,
+    spec: ConfirmSpec<'_>,
+    prompt: &dyn UserPrompt,
+    now: &UtcTime,
+) -> Result<CredentialsAnswer> {
+    let challenge =
+        tapprove_core::canonical::confirmation_challenge(&endpoint.server_id, spec.user, spec.pending, now)
+            .map_err(|e| EngineError::Invalid(format!("cannot encode the confirmation: {e}")))?;
+    let ours = client_data_json(&challenge, &origin_for(spec.rp_id));
+    let signers: Vec<Base64Url> = spec.signers.into_iter().filter(|id| id != spec.pending).collect();
+    if signers.is_empty() {
+        return Err(EngineError::NoAuthenticator(format!(
+            "no other credential of yours for `{}` is on this machine: confirm from the machine whose key already signs for you, or ask an admin (`tapprove admin credentials {} --activate {}`)",
+            spec.rp_id, spec.user, spec.pending
+        )));
+    }
+    let signed = authenticator
+        .get_assertion(
+            &AssertionRequest {
+                rp_id: spec.rp_id.to_owned(),
+                client_data_json: ours.clone(),
+                allow_credentials: signers,
+                user_verification: spec.user_verification,
+            },
+            prompt,
+        )
+        .map_err(|e| EngineError::Sign(SignError::Authenticator(e)))?;
+    let by = tapprove_proto::enrolment::Confirmation {
+        credential_id: signed.credential_id,
+        signed_at: now.clone(),
+        authenticator_data: Base64Url::new(signed.authenticator_data),
+        client_data_json: Base64Url::new(signed.client_data_json.unwrap_or(ours)),
+        signature: Base64Url::new(signed.signature),
+    };
+    own_credentials(
+        aws,
+        endpoint,
+        spec.rp_id,
+        CredentialAction::Confirm {
+            credential_id: spec.pending.clone(),
+            by,
+        },
+    )
+    .await
+}
+
 /// Signs the identity proof for `endpoint`'s service, bound to
 /// `request`, attaches it, and posts it there.
 pub async fn submit(

@@ -160,6 +160,30 @@ pub enum CredentialAction {
     /// Takes back a credential that never signed: the enrolment whose first
     /// test assertion failed. Deleted, not kept as revoked.
     Withdraw { credential_id: Base64Url },
+    /// Activates one of the caller's pending credentials (a new laptop's)
+    /// with an assertion of one of their active ones: the person proves,
+    /// with the key they already had, that the new one is theirs.
+    Confirm {
+        credential_id: Base64Url,
+        by: Confirmation,
+    },
+}
+
+/// An active credential's signature over a confirmation: the WebAuthn
+/// challenge is `SHA-256(JCS({"tapprove": "confirm/v1", "server_id",
+/// "user", "credential_id", "signed_at"}))`
+/// (`tapprove_core::canonical::confirmation_challenge`), so it confirms
+/// one pending credential, of one user, at one deployment, once in a
+/// five-minute window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// The active credential that signed.
+    pub credential_id: Base64Url,
+    pub signed_at: crate::UtcTime,
+    pub authenticator_data: Base64Url,
+    pub client_data_json: Base64Url,
+    pub signature: Base64Url,
 }
 
 impl CredentialAction {
@@ -169,7 +193,8 @@ impl CredentialAction {
             Self::List => None,
             Self::Rename { credential_id, .. }
             | Self::Revoke { credential_id }
-            | Self::Withdraw { credential_id } => Some(credential_id),
+            | Self::Withdraw { credential_id }
+            | Self::Confirm { credential_id, .. } => Some(credential_id),
         }
     }
 }

@@ -277,12 +277,87 @@ impl EnrolService {
                     .map_err(unavailable)?;
                 ("withdrawn", credential.label.clone())
             }
+            CredentialAction::Confirm { credential_id, by } => {
+                let pending = find(credential_id)?;
+                if pending.status != CredentialStatus::Pending {
+                    return Err(EnrolError::new(
+                        409,
+                        "not_pending",
+                        format!(
+                            "credential `{}` is {:?}, not pending: nothing to confirm",
+                            pending.label, pending.status
+                        ),
+                    ));
+                }
+                self.check_confirmation(user, credential_id, by, now).await?;
+                self.registry
+                    .activate_pending(
+                        credential_id.as_bytes(),
+                        &event("confirmed", credential_id, &pending.label)
+                            .with_detail("confirmed_by", json!(by.credential_id)),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                ("confirmed", pending.label.clone())
+            }
         };
         eprintln!("tapprove-verifier: {event} credential `{label}` of {user}");
         Ok(CredentialsAnswer {
             user: user.to_owned(),
             credentials: self.registry.credentials_of(user).await.map_err(unavailable)?,
         })
+    }
+}
+
+impl EnrolService {
+    /// A confirmation of `user`'s pending credential `pending` by `by`: an
+    /// assertion of one of `user`'s active credentials over this
+    /// deployment's confirmation challenge, signed within five minutes of
+    /// now, passing rule 7 as a decision's assertion would.
+    async fn check_confirmation(
+        &self,
+        user: &str,
+        pending: &tapprove_proto::Base64Url,
+        by: &tapprove_proto::enrolment::Confirmation,
+        now: &UtcTime,
+    ) -> Result<(), EnrolError> {
+        let refuse = |message: String| EnrolError::refused("confirmation_refused", message);
+        let skew = (now.unix_seconds() - by.signed_at.unix_seconds()).unsigned_abs();
+        if skew > 5 * 60 {
+            return Err(refuse(format!(
+                "the confirmation was signed at {}, more than 5 minutes from now: sign it again",
+                by.signed_at
+            )));
+        }
+        let signer =
+            tapprove_core::registry::Registry::credential(&self.registry, by.credential_id.as_bytes())
+                .await
+                .map_err(|e| EnrolError::new(503, "registry_unavailable", e.0))?;
+        let signer = tapprove_core::verify::check_credential(&self.policy, user, signer).map_err(|r| {
+            refuse(format!(
+                "{} cannot confirm: {} ({}); confirm with a key that already signs for you, or ask an admin",
+                by.credential_id, r.message, r.code
+            ))
+        })?;
+        let challenge = tapprove_core::canonical::confirmation_challenge(
+            self.caller.server_id(),
+            user,
+            pending,
+            &by.signed_at,
+        )
+        .map_err(|e| EnrolError::bad_request(e.to_string()))?;
+        tapprove_core::verify::check_assertion_parts(
+            &self.policy,
+            &tapprove_core::verify::AssertionParts {
+                challenge: &challenge,
+                authenticator_data: by.authenticator_data.as_bytes(),
+                client_data_json: by.client_data_json.as_bytes(),
+                signature: by.signature.as_bytes(),
+            },
+            &signer,
+        )
+        .map_err(|r| refuse(format!("{} ({})", r.message, r.code)))?;
+        Ok(())
     }
 }
 

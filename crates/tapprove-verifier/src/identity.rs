@@ -85,6 +85,11 @@ impl CallerCheck {
         })
     }
 
+    /// The name identity proofs must carry (this deployment's).
+    pub fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
     /// The STS endpoint identities are replayed to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
