@@ -603,7 +603,7 @@ fn show_credentials(
             }
             for c in &answer.credentials {
                 text.push_str(&format!(
-                    "{}  {:<12}  {:<8}  {}  created {}{}\n",
+                    "{}  {:<12}  {:<8}  {}  key {}  created {}{}\n",
                     c.credential_id,
                     c.kind.as_str(),
                     match c.status {
@@ -612,6 +612,7 @@ fn show_credentials(
                         CredentialStatus::Revoked => "revoked",
                     },
                     truncate(&c.label, 60),
+                    c.key_sha256.get(..16).unwrap_or(&c.key_sha256),
                     c.created,
                     c.last_used
                         .as_deref()

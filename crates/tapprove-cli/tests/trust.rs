@@ -651,11 +651,15 @@ fn a_new_machines_key_is_confirmed_by_the_key_the_person_already_has() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // Nor can another person's active key, even granted the same group.
+    // Nor can another person's active key, even granted the same group:
+    // the credential is not theirs.
     let mallory = l.approver("mallory", &["prod-approvers"]);
-    refused(
-        &l.as_(&mallory, &["--json", "authenticators", "confirm", &pending]),
-        "no_such_credential",
+    let out = l.as_(&mallory, &["--json", "authenticators", "confirm", &pending]);
+    assert!(
+        refused(&out, "input_error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("no pending credential")
     );
     assert_eq!(
         credentials(&l, "bob"),
@@ -681,10 +685,42 @@ fn a_new_machines_key_is_confirmed_by_the_key_the_person_already_has() {
         .find(|r| r["event"] == "confirmed")
         .unwrap_or_else(|| panic!("{records:?}"));
     assert_eq!(confirmed["credential_id"], pending.as_str());
-    assert_ne!(confirmed["confirmed_by"], pending.as_str());
+    let laptop_id = json_of(&l.as_(&laptop, &["--json", "authenticators"]))["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == "laptop")
+        .unwrap()["credential_id"]
+        .clone();
+    assert_eq!(confirmed["confirmed_by"], laptop_id);
+    assert_eq!(confirmed["key_sha256"].as_str().unwrap().len(), 64);
     // Nothing left to confirm.
+    let out = l.as_(&laptop, &["--json", "authenticators", "confirm", &pending]);
+    assert!(
+        refused(&out, "input_error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("no pending credential")
+    );
+
+    // Where the organisation has an admin confirm every credential, a
+    // person cannot confirm their own.
+    let mut config = Config::load(&l.config_path()).unwrap();
+    config.enrolment.as_mut().unwrap().require_admin = true;
+    let strict = l.start_enrolment(&config);
+    config.enrolment.as_mut().unwrap().url = Some(strict);
+    config.save(&l.config_path()).unwrap();
+    let third = Approver {
+        iam: laptop.iam.clone(),
+        state: l.dir.path().join("bob-third"),
+    };
+    let out = l.as_(&third, &["--json", "enroll", "--label", "third"]);
+    let third_id = json_of(&out)["receipt"]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     refused(
-        &l.as_(&laptop, &["--json", "authenticators", "confirm", &pending]),
-        "not_pending",
+        &l.as_(&laptop, &["--json", "authenticators", "confirm", &third_id]),
+        "admin_required",
     );
 }

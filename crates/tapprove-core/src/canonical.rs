@@ -43,6 +43,7 @@ pub fn confirmation_challenge(
     server_id: &str,
     user: &str,
     credential_id: &tapprove_proto::Base64Url,
+    key_sha256: &str,
     signed_at: &tapprove_proto::UtcTime,
 ) -> Result<Sha256Digest, Error> {
     let statement = serde_json::json!({
@@ -50,9 +51,15 @@ pub fn confirmation_challenge(
         "server_id": server_id,
         "user": user,
         "credential_id": credential_id,
+        "key_sha256": key_sha256,
         "signed_at": signed_at,
     });
     Ok(Sha256Digest(sha256(&canonical_json(&statement)?)))
+}
+
+/// A public key's fingerprint: SHA-256 of its COSE bytes, lower-case hex.
+pub fn key_sha256(public_key: &[u8]) -> String {
+    sha256(public_key).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `SHA-256(JCS(request))`: what a statement's `request_sha256` must equal.

@@ -307,9 +307,29 @@ pub async fn confirm(
     prompt: &dyn UserPrompt,
     now: &UtcTime,
 ) -> Result<CredentialsAnswer> {
-    let challenge =
-        tapprove_core::canonical::confirmation_challenge(&endpoint.server_id, spec.user, spec.pending, now)
-            .map_err(|e| EngineError::Invalid(format!("cannot encode the confirmation: {e}")))?;
+    // The key being confirmed, as the registry holds it: its fingerprint
+    // is signed, so a key swapped in under the same id meanwhile is not
+    // the one activated.
+    let listing = own_credentials(aws, endpoint, spec.rp_id, CredentialAction::List).await?;
+    let key_sha256 = listing
+        .credentials
+        .iter()
+        .find(|c| &c.credential_id == spec.pending && c.status == CredentialStatus::Pending)
+        .map(|c| c.key_sha256.clone())
+        .ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "you have no pending credential {}: list yours with `tapprove authenticators`",
+                spec.pending
+            ))
+        })?;
+    let challenge = tapprove_core::canonical::confirmation_challenge(
+        &endpoint.server_id,
+        spec.user,
+        spec.pending,
+        &key_sha256,
+        now,
+    )
+    .map_err(|e| EngineError::Invalid(format!("cannot encode the confirmation: {e}")))?;
     let ours = client_data_json(&challenge, &origin_for(spec.rp_id));
     let signers: Vec<Base64Url> = spec.signers.into_iter().filter(|id| id != spec.pending).collect();
     if signers.is_empty() {
@@ -331,6 +351,7 @@ pub async fn confirm(
         .map_err(|e| EngineError::Sign(SignError::Authenticator(e)))?;
     let by = tapprove_proto::enrolment::Confirmation {
         credential_id: signed.credential_id,
+        key_sha256,
         signed_at: now.clone(),
         authenticator_data: Base64Url::new(signed.authenticator_data),
         client_data_json: Base64Url::new(signed.client_data_json.unwrap_or(ours)),

@@ -564,6 +564,7 @@ mod tests {
             counter: 0,
             created: "2026-11-21T10:00:00Z".into(),
             last_used: None,
+            key_sha256: String::new(),
         };
         remember(
             dir.path(),

@@ -171,15 +171,19 @@ pub enum CredentialAction {
 
 /// An active credential's signature over a confirmation: the WebAuthn
 /// challenge is `SHA-256(JCS({"tapprove": "confirm/v1", "server_id",
-/// "user", "credential_id", "signed_at"}))`
+/// "user", "credential_id", "key_sha256", "signed_at"}))`
 /// (`tapprove_core::canonical::confirmation_challenge`), so it confirms
-/// one pending credential, of one user, at one deployment, once in a
+/// one pending credential with one public key (not another key registered
+/// later under a withdrawn id), of one user, at one deployment, in a
 /// five-minute window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Confirmation {
     /// The active credential that signed.
     pub credential_id: Base64Url,
+    /// The pending credential's key, as the person confirmed it
+    /// ([`CredentialSummary::key_sha256`]).
+    pub key_sha256: String,
     pub signed_at: crate::UtcTime,
     pub authenticator_data: Base64Url,
     pub client_data_json: Base64Url,
@@ -246,6 +250,11 @@ pub struct CredentialSummary {
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<String>,
+    /// SHA-256 of the credential's public key (COSE), lower-case hex: what
+    /// a person compares between machines before confirming a new key, and
+    /// what a confirmation signs.
+    #[serde(default)]
+    pub key_sha256: String,
 }
 
 /// The service's answer: the caller's credentials after the action.

@@ -278,6 +278,12 @@ impl EnrolService {
                 ("withdrawn", credential.label.clone())
             }
             CredentialAction::Confirm { credential_id, by } => {
+                if self.require_admin {
+                    return Err(EnrolError::refused(
+                        "admin_required",
+                        "your organisation has every credential confirmed by an admin: ask one to run `tapprove admin credentials USER --activate ID`",
+                    ));
+                }
                 let pending = find(credential_id)?;
                 if pending.status != CredentialStatus::Pending {
                     return Err(EnrolError::new(
@@ -289,15 +295,25 @@ impl EnrolService {
                         ),
                     ));
                 }
-                self.check_confirmation(user, credential_id, by, now).await?;
-                self.registry
+                self.check_confirmation(user, pending, by, now).await?;
+                let activated = self
+                    .registry
                     .activate_pending(
                         credential_id.as_bytes(),
                         &event("confirmed", credential_id, &pending.label)
-                            .with_detail("confirmed_by", json!(by.credential_id)),
+                            .with_detail("confirmed_by", json!(by.credential_id))
+                            .with_detail("key_sha256", json!(pending.key_sha256))
+                            .with_detail("signed_at", json!(by.signed_at)),
                     )
                     .await
                     .map_err(unavailable)?;
+                if !activated {
+                    return Err(EnrolError::new(
+                        409,
+                        "not_pending",
+                        "the credential stopped being pending meanwhile: list yours with `tapprove authenticators`",
+                    ));
+                }
                 ("confirmed", pending.label.clone())
             }
         };
@@ -317,7 +333,7 @@ impl EnrolService {
     async fn check_confirmation(
         &self,
         user: &str,
-        pending: &tapprove_proto::Base64Url,
+        pending: &tapprove_proto::enrolment::CredentialSummary,
         by: &tapprove_proto::enrolment::Confirmation,
         now: &UtcTime,
     ) -> Result<(), EnrolError> {
@@ -327,6 +343,14 @@ impl EnrolService {
             return Err(refuse(format!(
                 "the confirmation was signed at {}, more than 5 minutes from now: sign it again",
                 by.signed_at
+            )));
+        }
+        // The key the person confirmed is the key that becomes active: the
+        // challenge carries the registry's fingerprint of the pending key.
+        if by.key_sha256 != pending.key_sha256 {
+            return Err(refuse(format!(
+                "you confirmed the key {}, but `{}` now has the key {}: compare the fingerprints on both machines, then confirm again",
+                by.key_sha256, pending.label, pending.key_sha256
             )));
         }
         let signer =
@@ -342,11 +366,12 @@ impl EnrolService {
         let challenge = tapprove_core::canonical::confirmation_challenge(
             self.caller.server_id(),
             user,
-            pending,
+            &pending.credential_id,
+            &pending.key_sha256,
             &by.signed_at,
         )
         .map_err(|e| EnrolError::bad_request(e.to_string()))?;
-        tapprove_core::verify::check_assertion_parts(
+        let auth_data = tapprove_core::verify::check_assertion_parts(
             &self.policy,
             &tapprove_core::verify::AssertionParts {
                 challenge: &challenge,
@@ -357,6 +382,13 @@ impl EnrolService {
             &signer,
         )
         .map_err(|r| refuse(format!("{} ({})", r.message, r.code)))?;
+        // A cloned key betrays itself by its counter here as in a decision.
+        if !tapprove_core::registry::counter_advances(signer.counter, auth_data.sign_count) {
+            return Err(refuse(format!(
+                "the signing key's counter {} is not above the stored {}: the authenticator may be cloned",
+                auth_data.sign_count, signer.counter
+            )));
+        }
         Ok(())
     }
 }

@@ -415,6 +415,11 @@ mod tests {
         // The registry's policy wins over the pin.
         registry.set_gate_policy("tapprove-prod-gate", GatePolicy::single("dev-approvers", 1, 3600));
         assert!(open(&registry, "dev-approvers", Some("prod-approvers")).is_ok());
-        assert!(open(&registry, "prod-approvers", Some("prod-approvers")).is_err());
+        assert_eq!(
+            open(&registry, "prod-approvers", Some("prod-approvers"))
+                .unwrap_err()
+                .error,
+            "Tapprove.gate_policy_refused"
+        );
     }
 }
