@@ -2,10 +2,164 @@
 //! gate installer makes.
 
 use aws_sdk_sqs::Client;
+use tapprove_config::IdentitySettings;
 
 use crate::error::{AwsError, Result, from_sdk};
 
 const SERVICE: &str = "SQS";
+
+/// The access policy of every approver queue, with `${...}` placeholders:
+/// the text that is shipped, filled by [`approver_queue_policy`] and
+/// evaluated by the IAM suite (`tests/iam/`).
+pub const APPROVER_QUEUE_POLICY: &str = include_str!("../../../deploy/approver-queue-policy.json");
+
+/// What an approver queue's policy names: the queue, the group's topic,
+/// the queue's owner, and who counts as a person.
+#[derive(Debug, Clone, Copy)]
+pub struct ApproverQueue<'a> {
+    pub queue_arn: &'a str,
+    pub topic_arn: &'a str,
+    /// The approver, as their role session (or IAM user) is named.
+    pub owner: &'a str,
+    /// The settings' `[identity]`: the approver roles, and whether IAM
+    /// users are people.
+    pub identity: &'a IdentitySettings,
+}
+
+/// Refuses an owner or role pattern that the policy could not hold as a
+/// literal: only the characters IAM allows in role session names and user
+/// names (`[A-Za-z0-9+=,.@_-]`, at most 64), so no `*`, `?` or `${` turns
+/// into a wildcard or a policy variable; role patterns may also hold `*`.
+pub fn check_queue_owner(owner: &str, identity: &IdentitySettings) -> std::result::Result<(), String> {
+    let iam_name = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if owner.is_empty() || owner.len() > 64 || !owner.chars().all(iam_name) {
+        return Err(format!(
+            "`{owner}` cannot own an approver queue: give the user name exactly as the role session \
+             (the IAM Identity Center user name) or IAM user is named, 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"
+        ));
+    }
+    if identity.roles.is_empty() {
+        return Err(
+            "no approver roles in the settings' [identity] roles: nobody could read an approver queue".into(),
+        );
+    }
+    if let Some(bad) = identity
+        .roles
+        .iter()
+        .find(|r| r.is_empty() || !r.chars().all(|c| iam_name(c) || c == '*'))
+    {
+        return Err(format!(
+            "the approver role pattern `{bad}` in [identity] roles is not a role name (A-Z a-z 0-9 + = , . @ _ - and *)"
+        ));
+    }
+    Ok(())
+}
+
+/// The access policy of `queue`: deploy/approver-queue-policy.json filled.
+///
+/// - `TapproveGroupTopic` lets the group's topic (and no other) send: SNS
+///   delivers to a queue only when the queue's policy allows it.
+///   [`Queues::allowed_topics`] reads the topic back from it
+///   ([`policy_topics`]).
+/// - `OnlyTheOwnerByName` denies reading, deleting and hiding messages
+///   unless the caller is named the owner. The group's approver policy
+///   allows every queue of the group (`tapprove-<group>_*`); an explicit
+///   deny in the resource policy wins over that allow. Its two conditions
+///   must both hold for the deny to apply (operators in one statement are
+///   ANDed). `aws:userid` is present in every signed request
+///   (`<role id>:<session name>` for a role session, the user's unique id
+///   for an IAM user, no `:` in either part), so `StringNotLike *:<owner>`
+///   is false exactly for sessions named the owner. `aws:username` is
+///   present only for IAM users; for anything else the negated operator
+///   on the missing key is true, so a role session is judged by its
+///   session name alone, and an IAM user is let through by this statement
+///   only when it is the user `<owner>`. An unsigned request has
+///   `aws:userid` = `anonymous` and no `aws:username`: denied.
+/// - `OnlyApproverPrincipals` denies the same unless the caller is one of
+///   the approver roles (`[identity] roles`, whose session names only
+///   IAM Identity Center sets) or, where IAM users are people, the IAM
+///   user `<owner>`. Without it a session of any other role (a CI role)
+///   named like the owner would pass the statement above. `ArnNotLike` on
+///   a missing `aws:PrincipalArn` (anonymous) is true: denied. Each role
+///   pattern is listed without and with a path (`role/<p>`,
+///   `role/*/<p>`): Identity Center's roles live under
+///   `/aws-reserved/sso.amazonaws.com/`, and `aws:PrincipalArn` of a
+///   session is its role's ARN with the path.
+///
+/// Only the owner's approver-role session (or IAM user) passes both.
+pub fn approver_queue_policy(queue: &ApproverQueue<'_>) -> std::result::Result<String, String> {
+    check_queue_owner(queue.owner, queue.identity)?;
+    let parts: Vec<&str> = queue.queue_arn.split(':').collect();
+    let [_, partition, "sqs", _, account, _] = parts[..] else {
+        return Err(format!("`{}` is not an SQS queue ARN", queue.queue_arn));
+    };
+    let mut principals: Vec<String> = queue
+        .identity
+        .roles
+        .iter()
+        .flat_map(|role| {
+            [
+                format!("arn:{partition}:iam::{account}:role/{role}"),
+                format!("arn:{partition}:iam::{account}:role/*/{role}"),
+            ]
+        })
+        .collect();
+    if queue.identity.iam_users {
+        principals.push(format!("arn:{partition}:iam::{account}:user/{}", queue.owner));
+    }
+    let mut policy: serde_json::Value = serde_json::from_str(APPROVER_QUEUE_POLICY)
+        .map_err(|e| format!("deploy/approver-queue-policy.json: {e}"))?;
+    fill(&mut policy, queue, &principals);
+    let text = policy.to_string();
+    if text.contains("${") {
+        return Err(format!(
+            "deploy/approver-queue-policy.json has a placeholder Tapprove does not fill: {text}"
+        ));
+    }
+    Ok(text)
+}
+
+/// The `aws:SourceArn` of every statement that has one (the topics a
+/// policy as [`approver_queue_policy`] writes it lets send).
+pub fn policy_topics(policy: &str) -> std::result::Result<Vec<String>, serde_json::Error> {
+    let policy: serde_json::Value = serde_json::from_str(policy)?;
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    Ok(statements
+        .iter()
+        .filter_map(|s| s["Condition"]["ArnEquals"]["aws:SourceArn"].as_str())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Replaces `${QueueArn}`, `${TopicArn}` and `${User}` in every string, and
+/// an array element that is exactly `${ApproverPrincipalArns}` by the list.
+fn fill(value: &mut serde_json::Value, queue: &ApproverQueue<'_>, principals: &[String]) {
+    match value {
+        serde_json::Value::String(text) => {
+            *text = text
+                .replace("${QueueArn}", queue.queue_arn)
+                .replace("${TopicArn}", queue.topic_arn)
+                .replace("${User}", queue.owner);
+        }
+        serde_json::Value::Array(items) => {
+            let mut filled = Vec::with_capacity(items.len());
+            for mut item in items.drain(..) {
+                if item.as_str() == Some("${ApproverPrincipalArns}") {
+                    filled.extend(principals.iter().cloned().map(serde_json::Value::String));
+                } else {
+                    fill(&mut item, queue, principals);
+                    filled.push(item);
+                }
+            }
+            *items = filled;
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| fill(v, queue, principals)),
+        _ => {}
+    }
+}
 
 /// A received message.
 #[derive(Debug, Clone)]
@@ -99,24 +253,13 @@ impl Queues {
         }
     }
 
-    /// Lets `topic_arn` (and nothing else) send to the queue: without a
-    /// queue policy, SNS cannot deliver to a subscribed queue.
-    pub async fn allow_topic(&self, queue_url: &str, queue_arn: &str, topic_arn: &str) -> Result<()> {
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "TapproveGroupTopic",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }],
-        });
+    /// Sets the queue's access policy (as [`approver_queue_policy`] writes
+    /// it), replacing any policy it had.
+    pub async fn set_policy(&self, queue_url: &str, policy: &str) -> Result<()> {
         self.client
             .set_queue_attributes()
             .queue_url(queue_url)
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy)
             .send()
             .await
             .map_err(|e| from_sdk(SERVICE, e))?;
@@ -140,22 +283,13 @@ impl Queues {
     }
 
     /// The topics the queue's access policy lets send to it (as
-    /// [`Self::allow_topic`] writes it); empty without a policy.
+    /// [`approver_queue_policy`] writes it); empty without a policy.
     pub async fn allowed_topics(&self, queue_url: &str) -> Result<Vec<String>> {
-        let Some(policy) = self.access_policy(queue_url).await? else {
-            return Ok(Vec::new());
-        };
-        let policy: serde_json::Value = serde_json::from_str(&policy)
-            .map_err(|e| AwsError::unexpected(SERVICE, format!("the queue's policy is not JSON: {e}")))?;
-        let statements = match &policy["Statement"] {
-            serde_json::Value::Array(list) => list.clone(),
-            one => vec![one.clone()],
-        };
-        Ok(statements
-            .iter()
-            .filter_map(|s| s["Condition"]["ArnEquals"]["aws:SourceArn"].as_str())
-            .map(str::to_owned)
-            .collect())
+        match self.access_policy(queue_url).await? {
+            None => Ok(Vec::new()),
+            Some(policy) => policy_topics(&policy)
+                .map_err(|e| AwsError::unexpected(SERVICE, format!("the queue's policy is not JSON: {e}"))),
+        }
     }
 
     /// The ARN of a queue.

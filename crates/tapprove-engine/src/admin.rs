@@ -10,7 +10,7 @@
 use serde_json::{Map, Value, json};
 use tapprove_aws::dynamodb::{ChangedBy, CredentialListing, DynamoRegistry, RegistryEvent, TableNames};
 use tapprove_aws::sns::Topics;
-use tapprove_aws::sqs::Queues;
+use tapprove_aws::sqs::{ApproverQueue, Queues, approver_queue_policy};
 use tapprove_aws::sts::{CallerIdentity, Identity};
 use tapprove_config::{Config, Source};
 use tapprove_core::registry::CredentialRecord;
@@ -144,8 +144,10 @@ impl<'a> Admin<'a> {
     }
 
     /// Adds `user` to `group`; for a queue-source group, also creates the
-    /// user's queue, lets the group's topic send to it, and subscribes it
-    /// (again, if the user was in the group already: that repairs a queue).
+    /// user's queue, gives it the approver queue policy (the group's topic
+    /// sends, only `user`'s approver-role session receives), and subscribes
+    /// it (again, if the user was in the group already: that repairs a
+    /// queue, and brings its policy up to date).
     pub async fn grant(&self, user: &str, group: &str) -> Result<Granted> {
         if user.trim().is_empty() || group.trim().is_empty() {
             return Err(EngineError::Invalid("user and group must not be empty".into()));
@@ -154,7 +156,9 @@ impl<'a> Admin<'a> {
             Source::Queue { group: g, topic_arn } if g == group => Some(topic_arn),
             _ => None,
         });
+        let identity = self.config.identity.clone().unwrap_or_default();
         if let Some(topic) = topic {
+            tapprove_aws::sqs::check_queue_owner(user, &identity).map_err(EngineError::Invalid)?;
             self.check_queue_is_ours(user, group, topic).await?;
         }
         let added = self
@@ -166,14 +170,21 @@ impl<'a> Admin<'a> {
             let queues = Queues::new(self.aws);
             let url = queues.create_queue(&approver_queue_name(group, user)).await?;
             let arn = queues.queue_arn(&url).await?;
-            queues.allow_topic(&url, &arn, topic_arn).await?;
+            let policy = approver_queue_policy(&ApproverQueue {
+                queue_arn: &arn,
+                topic_arn,
+                owner: user,
+                identity: &identity,
+            })
+            .map_err(EngineError::Invalid)?;
+            queues.set_policy(&url, &policy).await?;
             Topics::new(self.aws).subscribe_queue(topic_arn, &arn).await?;
             queue_url = Some(url);
         }
         Ok(Granted { added, queue_url })
     }
 
-    /// Queue names (`tapprove-<group>-<user>-<hash>`) are per account and
+    /// Queue names (`tapprove-<group>_<user>-<hash>`) are per account and
     /// region, not per core stack: refuses a queue that another topic
     /// (another core stack's group of the same name) already sends to,
     /// before anything is changed, rather than taking it over.
@@ -300,5 +311,99 @@ impl<'a> Admin<'a> {
         // By time, not text: `…:00Z` and `…:00.250Z` are both RFC 3339.
         records.sort_by_key(|r| r["at"].as_str().and_then(|t| UtcTime::parse(t).ok()));
         Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod queue_policy_tests {
+    use tapprove_aws::sqs::{ApproverQueue, approver_queue_policy, check_queue_owner, policy_topics};
+    use tapprove_config::IdentitySettings;
+
+    fn identity(roles: &[&str], iam_users: bool) -> IdentitySettings {
+        IdentitySettings {
+            accounts: Vec::new(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            iam_users,
+            ..IdentitySettings::default()
+        }
+    }
+
+    const QUEUE: &str = "arn:aws:sqs:eu-west-1:111122223333:tapprove-prod_alice-3d9e4fa1";
+    const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:tapprove-prod";
+
+    /// The policy `grant` gives a queue (tapprove_aws fills
+    /// deploy/approver-queue-policy.json). The IAM suite (tests/iam/) fills
+    /// the template itself and checks it gets this same fixture, so the
+    /// policy it evaluates is the one `grant` writes.
+    #[test]
+    fn the_policy_is_the_fixture_the_iam_suite_evaluates() {
+        let identity = identity(&["AWSReservedSSO_*"], false);
+        let queue = ApproverQueue {
+            queue_arn: QUEUE,
+            topic_arn: TOPIC,
+            owner: "alice",
+            identity: &identity,
+        };
+        let policy: serde_json::Value =
+            serde_json::from_str(&approver_queue_policy(&queue).unwrap()).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/iam/fixtures/alice-queue-policy.json"
+        ))
+        .unwrap();
+        assert_eq!(policy, fixture);
+    }
+
+    #[test]
+    fn iam_users_add_only_the_owner() {
+        let identity = identity(&["Approver"], true);
+        let queue = ApproverQueue {
+            queue_arn: "arn:aws-us-gov:sqs:us-gov-west-1:444455556666:tapprove-prod_bob-1",
+            topic_arn: TOPIC,
+            owner: "bob",
+            identity: &identity,
+        };
+        let policy: serde_json::Value =
+            serde_json::from_str(&approver_queue_policy(&queue).unwrap()).unwrap();
+        assert_eq!(
+            policy["Statement"][2]["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            serde_json::json!([
+                "arn:aws-us-gov:iam::444455556666:role/Approver",
+                "arn:aws-us-gov:iam::444455556666:role/*/Approver",
+                "arn:aws-us-gov:iam::444455556666:user/bob",
+            ])
+        );
+    }
+
+    #[test]
+    fn the_topic_is_read_back_from_the_policy() {
+        let identity = identity(&["AWSReservedSSO_*"], false);
+        let queue = ApproverQueue {
+            queue_arn: QUEUE,
+            topic_arn: TOPIC,
+            owner: "alice",
+            identity: &identity,
+        };
+        let policy = approver_queue_policy(&queue).unwrap();
+        assert_eq!(policy_topics(&policy).unwrap(), vec![TOPIC.to_owned()]);
+    }
+
+    #[test]
+    fn names_that_would_be_wildcards_or_variables_are_refused() {
+        let identity = identity(&["AWSReservedSSO_*"], false);
+        for owner in ["", "a*", "a?", "${aws:username}", "a b", "a:b", &"x".repeat(65)] {
+            let queue = ApproverQueue {
+                queue_arn: QUEUE,
+                topic_arn: TOPIC,
+                owner,
+                identity: &identity,
+            };
+            let err = approver_queue_policy(&queue).unwrap_err();
+            assert!(err.contains("cannot own an approver queue"), "{owner}: {err}");
+        }
+        assert!(check_queue_owner("bob@example.com", &identity).is_ok());
+        let err = check_queue_owner("bob", &self::identity(&["Role/x"], false)).unwrap_err();
+        assert!(err.contains("`Role/x`"), "{err}");
+        let err = check_queue_owner("bob", &self::identity(&[], false)).unwrap_err();
+        assert!(err.contains("nobody could read"), "{err}");
     }
 }
