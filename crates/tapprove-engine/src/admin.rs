@@ -328,7 +328,7 @@ mod queue_policy_tests {
         }
     }
 
-    const QUEUE: &str = "arn:aws:sqs:eu-west-1:111122223333:tapprove-prod_alice-3d9e4fa1";
+    const QUEUE: &str = "arn:aws:sqs:eu-west-1:111122223333:tapprove-prod_alice-872213e7";
     const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:tapprove-prod";
 
     /// The policy `grant` gives a queue (tapprove_aws fills

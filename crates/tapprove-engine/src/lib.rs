@@ -548,6 +548,19 @@ mod tests {
         );
     }
 
+    /// The IAM suite (tests/iam/) evaluates the policies against these
+    /// names.
+    #[test]
+    fn the_iam_suite_uses_the_names_grant_gives() {
+        let names: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(include_str!("../../../tests/iam/fixtures/queue-names.json")).unwrap();
+        assert_eq!(names.len(), 4);
+        for (key, name) in names {
+            let (group, user) = key.split_once('/').unwrap();
+            assert_eq!(approver_queue_name(group, user), name, "{key}");
+        }
+    }
+
     #[test]
     fn similar_user_names_get_different_queues() {
         assert_ne!(

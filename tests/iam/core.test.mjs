@@ -1,0 +1,86 @@
+// The core stack's policies: admins write audit records only under
+// admin#*, and only Lambda may assume the verifier's role.
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ACCOUNT, REGION, coreStack, decide, managedPolicy, roleSession } from './sim.mjs'
+
+const core = coreStack()
+const admin = managedPolicy(core, 'AdminPolicy')
+const carol = roleSession('AWSReservedSSO_Tapprove-Admin_def456', 'carol', {
+  path: `/aws-reserved/sso.amazonaws.com/${REGION}/`,
+  roleId: 'AROAADMINSETROLE1234'
+})
+const AUDIT = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/tapprove-audit`
+const REGISTRY = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/tapprove-registry`
+
+function putItem(resource, leadingKeys) {
+  return decide({
+    who: carol,
+    action: 'dynamodb:PutItem',
+    resource,
+    identityPolicies: [admin],
+    context: leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys }
+  })
+}
+
+describe('the admin policy', () => {
+  it('writes audit records under admin#<user>', async () => {
+    assert.equal(await putItem(AUDIT, ['admin#bob']), 'Allowed')
+    assert.equal(await putItem(AUDIT, ['admin#gate:tapprove-prod-gate']), 'Allowed')
+  })
+
+  it('writes no verification, enrolment or refusal record', async () => {
+    for (const key of ['user#bob', 'verified#arn:aws:states:eu-west-1:111122223333:execution:x:y', 'refused#enrolment', 'xadmin#bob']) {
+      assert.equal(await putItem(AUDIT, [key]), 'ImplicitlyDenied', key)
+    }
+  })
+
+  it('writes nothing to the audit table without a leading key in the request', async () => {
+    // ForAllValues holds vacuously on a missing key; the statement's Null
+    // condition is what refuses this.
+    assert.equal(await putItem(AUDIT, undefined), 'ImplicitlyDenied')
+  })
+
+  it('reads the audit trail and writes the registry', async () => {
+    assert.equal(await decide({ who: carol, action: 'dynamodb:Query', resource: AUDIT, identityPolicies: [admin] }), 'Allowed')
+    assert.equal(await putItem(REGISTRY, ['user#bob']), 'Allowed')
+  })
+})
+
+describe("the verifier's role", () => {
+  const trust = core.properties('VerifierRole').AssumeRolePolicyDocument
+  const role = `arn:aws:iam::${ACCOUNT}:role/tapprove-VerifierRole-ABCDEF123456`
+  const everything = { name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }
+
+  it('is assumed by Lambda', async () => {
+    const lambda = { principal: 'lambda.amazonaws.com', context: {} }
+    assert.equal(await decide({ who: lambda, action: 'sts:AssumeRole', resource: role, resourcePolicy: trust }), 'Allowed')
+  })
+
+  it('is assumed by no other service nor by anyone of the account, an administrator included', async () => {
+    for (const service of ['states.amazonaws.com', 'ec2.amazonaws.com', 'apigateway.amazonaws.com']) {
+      const who = { principal: service, context: {} }
+      assert.equal(await decide({ who, action: 'sts:AssumeRole', resource: role, resourcePolicy: trust }), 'ImplicitlyDenied', service)
+    }
+    assert.equal(
+      await decide({ who: carol, action: 'sts:AssumeRole', resource: role, identityPolicies: [everything], resourcePolicy: trust }),
+      'ImplicitlyDenied'
+    )
+    const root = {
+      principal: `arn:aws:iam::${ACCOUNT}:root`,
+      context: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:root`, 'aws:PrincipalAccount': ACCOUNT }
+    }
+    assert.equal(await decide({ who: root, action: 'sts:AssumeRole', resource: role, resourcePolicy: trust }), 'ImplicitlyDenied')
+  })
+
+  it('is not assumed with a web identity or SAML either', async () => {
+    for (const action of ['sts:AssumeRoleWithWebIdentity', 'sts:AssumeRoleWithSAML']) {
+      assert.equal(
+        await decide({ who: carol, action, resource: role, identityPolicies: [everything], resourcePolicy: trust }),
+        'ImplicitlyDenied',
+        action
+      )
+    }
+  })
+})
