@@ -129,6 +129,38 @@ fn self_approval_is_refused_through_case_width_and_hidden_characters() {
     }
 }
 
+#[test]
+fn the_requester_aws_proved_cannot_approve_whatever_the_workflow_claims() {
+    // Alice asked through the request endpoint (AWS proved her session);
+    // the input names ci-bot. She is still the requester.
+    let w = world();
+    let mut r = request_json();
+    r["requested_by"] = "ci-bot".into();
+    r["requester"] = serde_json::json!({
+        "arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_1/Alice@Example.com",
+        "principal": "AROAEXAMPLE:Alice@Example.com",
+        "person": "Alice@Example.com"
+    });
+    let request = Request::from_json(&bytes(&r)).unwrap();
+    let d =
+        w.h.sign(&request, Verdict::Approve, "alice@example.com", &w.alice, SIGNED);
+    assert_eq!(
+        w.check(&r, &json(&d)).unwrap_err().code(),
+        Some(Code::SelfApproval)
+    );
+    let d =
+        w.h.sign(&request, Verdict::Approve, "bob@example.com", &w.bob, SIGNED);
+    assert!(w.check(&r, &json(&d)).is_ok());
+    // The proven requester is part of what is signed: a decision for the
+    // request without it does not verify for the request with it.
+    let mut bare = r.clone();
+    bare.as_object_mut().unwrap().remove("requester");
+    assert_eq!(
+        w.check(&bare, &json(&d)).unwrap_err().code(),
+        Some(Code::RequestMismatch)
+    );
+}
+
 type Case = (&'static str, Code, fn() -> Result<VerifiedDecision, VerifyError>);
 
 fn cases() -> Vec<Case> {

@@ -77,7 +77,7 @@ impl From<&InboxItem> for RequestSummary {
         Self {
             id: item.id.clone(),
             title: item.request.title.clone(),
-            requested_by: item.request.requested_by.clone(),
+            requested_by: item.request.requester_name().to_owned(),
             requester_verified: item.request.requester_verified(),
             approvers: item.request.approvers.clone(),
             quorum: item.request.quorum,

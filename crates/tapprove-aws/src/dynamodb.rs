@@ -33,7 +33,8 @@ use aws_sdk_dynamodb::types::{
 };
 use tapprove_core::StoreError;
 use tapprove_core::registry::{
-    ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, UseConflict,
+    ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, RequesterRecord,
+    UseConflict,
 };
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Aaguid, Base64Url, UtcTime};
@@ -192,6 +193,17 @@ enum Marker {
 
 /// Where the enrolment service's refusals are filed in the audit table.
 const REFUSED_ENROLMENTS: &str = "refused#enrolment";
+/// The sort key of an execution's requester record in the audit table,
+/// under `exec#<execution>`: `!` sorts before the records' timestamps, so
+/// the request comes first in the execution's trail, as it happened.
+const REQUESTED_SK: &str = "!requested";
+
+fn requested_key(execution: &str) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("exec#{execution}"))),
+        ("sk".into(), s(REQUESTED_SK)),
+    ])
+}
 
 /// The registry, ledger and audit trail over DynamoDB.
 #[derive(Debug, Clone)]
@@ -618,6 +630,40 @@ impl DynamoRegistry {
         Ok(())
     }
 
+    /// Records who asked for `execution` before the request endpoint starts
+    /// it: the execution's first audit record, and what the gate's first
+    /// step vouches from. Written once: false if the execution already has
+    /// a requester.
+    pub async fn record_requester(
+        &self,
+        execution: &str,
+        record: &RequesterRecord,
+        at: &UtcTime,
+    ) -> Result<bool> {
+        let mut item = requested_key(execution);
+        let text = serde_json::json!({
+            "outcome": "requested",
+            "at": at.as_str(),
+            "execution": execution,
+            "requester": record.requester,
+            "input_sha256": record.input_sha256,
+        });
+        item.insert("record".into(), s(text.to_string()));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.tables.audit)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(from_sdk(SERVICE, e)),
+        }
+    }
+
     /// The enrolment service's refusals, oldest first.
     pub async fn enrolment_refusals(&self) -> Result<Vec<serde_json::Value>> {
         self.audit_under(REFUSED_ENROLMENTS).await
@@ -977,6 +1023,31 @@ impl Registry for DynamoRegistry {
                 )
             })
             .transpose()
+    }
+
+    async fn requester(&self, execution: &str) -> Result<Option<RequesterRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.audit)
+            .set_key(Some(requested_key(execution)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let bad = |e: String| StoreError(format!("the requester record of {execution} is invalid: {e}"));
+        let record: serde_json::Value =
+            serde_json::from_str(get_s(item, "record")?).map_err(|e| bad(e.to_string()))?;
+        Ok(Some(RequesterRecord {
+            requester: serde_json::from_value(record["requester"].clone()).map_err(|e| bad(e.to_string()))?,
+            input_sha256: record["input_sha256"]
+                .as_str()
+                .ok_or_else(|| bad("no input_sha256".into()))?
+                .to_owned(),
+        }))
     }
 
     async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {

@@ -239,10 +239,22 @@ impl StepFunctions {
     }
 
     pub async fn start_execution(&self, state_machine_arn: &str, input: &str) -> Result<String> {
+        self.start_named(state_machine_arn, None, input).await
+    }
+
+    /// Starts an execution named `name` (Step Functions picks one when
+    /// `None`); answers its ARN.
+    pub async fn start_named(
+        &self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input: &str,
+    ) -> Result<String> {
         let out = self
             .client
             .start_execution()
             .state_machine_arn(state_machine_arn)
+            .set_name(name.map(str::to_owned))
             .input(input)
             .send()
             .await

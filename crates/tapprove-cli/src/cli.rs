@@ -196,12 +196,15 @@ pub enum GateCommand {
     /// Create the gate, its tables, activities or topic, in the current AWS account or emulator,
     /// and write the settings file for it.
     Install(InstallArgs),
-    /// Start an execution of the installed gate (to try it, or from scripts); prints its ARN.
+    /// Start an execution of the installed gate; prints its ARN. Through the request endpoint
+    /// ([enrolment] url), AWS proves who asks; with --requested-by the gate is started directly
+    /// and the requester is only claimed (shown as not verified).
     Request {
         #[arg(long)]
         title: String,
+        /// Start the gate directly, naming the requester (not verified).
         #[arg(long, value_name = "WHO")]
-        requested_by: String,
+        requested_by: Option<String>,
         /// The approver group (default: the installed gate's group).
         #[arg(long, value_name = "GROUP")]
         approvers: Option<String>,
@@ -260,6 +263,11 @@ pub struct InstallArgs {
     /// emulators and demos; an organisation signs its people in through IAM Identity Center.
     #[arg(long)]
     pub allow_iam_users: bool,
+    /// Who may open requests through the request endpoint, as AWS proves them: an ARN
+    /// pattern, `*` for any run (repeat; e.g. arn:aws:sts::111122223333:assumed-role/ci-deploy/*).
+    /// Default: nobody (the endpoint is off).
+    #[arg(long = "requester", value_name = "ARN_PATTERN")]
+    pub requesters: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +294,9 @@ pub enum AdminCommand {
         /// The longest a request may wait, in seconds (default: a year).
         #[arg(long, value_name = "SECONDS", requires = "rules")]
         max_timeout: Option<u64>,
+        /// Only requests whose requester AWS proved (started through the request endpoint) pass.
+        #[arg(long, requires = "rules")]
+        require_verified_requester: bool,
     },
     /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
     Register {

@@ -154,7 +154,7 @@ fn inbox_json(engine: &Engine) -> Result<Value> {
             json!({
                 "id": i.id,
                 "title": i.request.title,
-                "requested_by": i.request.requested_by,
+                "requested_by": i.request.requester_name(),
                 "requester_verified": i.request.requester_verified(),
                 "approvers": i.request.approvers,
                 "quorum": i.request.quorum,
@@ -666,6 +666,7 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
         accounts,
         approver_roles,
         allow_iam_users,
+        requesters,
     } = args;
     let identity = tapprove_config::IdentitySettings {
         accounts,
@@ -675,6 +676,7 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
             approver_roles
         },
         iam_users: allow_iam_users,
+        requesters,
     };
     let role_arn = match role_arn {
         Some(r) => r,
@@ -755,6 +757,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
             rules,
             min_quorum,
             max_timeout,
+            require_verified_requester,
         } => {
             let admin = Admin::new(&aws, &config).await?;
             if !rules.is_empty() {
@@ -777,17 +780,22 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                     rule,
                     min_quorum: min_quorum.unwrap_or(total),
                     max_timeout_seconds: max_timeout.unwrap_or(tapprove_proto::limits::MAX_TIMEOUT_SECONDS),
-                    require_verified_requester: false,
+                    require_verified_requester,
                 };
                 admin.set_gate_policy(&gate, &policy).await?;
             }
             match admin.gate_policy(&gate).await? {
                 Some(policy) => session.out.result(json!({"ok": true, "gate": gate, "policy": policy}), || {
                     format!(
-                        "{gate}: {}, at least {} in all; requests wait at most {} s.",
+                        "{gate}: {}, at least {} in all; requests wait at most {} s{}.",
                         policy.describe(),
                         policy.min_quorum,
-                        policy.max_timeout_seconds
+                        policy.max_timeout_seconds,
+                        if policy.require_verified_requester {
+                            "; only requesters AWS proved"
+                        } else {
+                            ""
+                        }
                     )
                 }),
                 None => session.out.result(json!({"ok": true, "gate": gate, "policy": null}), || {
@@ -900,7 +908,7 @@ async fn request_execution(
     session: &Session,
     aws: &aws_config::SdkConfig,
     title: String,
-    requested_by: String,
+    requested_by: Option<String>,
     approvers: Option<String>,
     quorum: u32,
     timeout: u64,
@@ -923,17 +931,44 @@ async fn request_execution(
     let approvers = approvers
         .or_else(|| config.sources.first().map(|s| s.group().to_owned()))
         .ok_or_else(|| Failure::input("--approvers is needed: the settings name no group"))?;
-    let input = json!({
-        "title": title, "requested_by": requested_by, "approvers": approvers,
-        "quorum": quorum, "timeout_seconds": timeout, "details": details,
-    });
-    let arn = tapprove_aws::sfn::StepFunctions::new(aws)
-        .start_execution(&gate.state_machine_arn, &input.to_string())
-        .await
-        .map_err(|e| Failure::failed("aws_error", e))?;
-    session
-        .out
-        .result(json!({"ok": true, "execution": arn}), || arn.clone());
+    let submission = tapprove_proto::submission::RequestSubmission {
+        tapprove: tapprove_proto::submission::SubmissionVersion,
+        gate: gate.state_machine_arn.clone(),
+        title,
+        approvers,
+        quorum,
+        timeout_seconds: timeout,
+        details,
+        identity: None,
+    };
+    // Directly, the workflow's input names the requester: only a claim.
+    if let Some(requested_by) = requested_by {
+        let input = submission.input(&requested_by);
+        let arn = tapprove_aws::sfn::StepFunctions::new(aws)
+            .start_execution(&gate.state_machine_arn, &input.to_string())
+            .await
+            .map_err(|e| Failure::failed("aws_error", e))?;
+        session.out.result(
+            json!({"ok": true, "execution": arn, "requester_verified": false}),
+            || {
+                format!(
+                    "{arn}\n(requested by {requested_by}, {})",
+                    tapprove_proto::REQUESTER_CLAIMED
+                )
+            },
+        );
+        return Ok(());
+    }
+    let endpoint = tapprove_engine::enrol::Endpoint::from_config(&config)?.ok_or_else(|| {
+        Failure::input(
+            "no request endpoint: the settings name no service ([enrolment] url); pass --requested-by WHO to start the gate directly (the requester is then not verified)",
+        )
+    })?;
+    let receipt = tapprove_engine::enrol::submit_request(aws, &endpoint, submission).await?;
+    session.out.result(
+        json!({"ok": true, "execution": receipt.execution, "requester": receipt.requester, "requester_verified": true}),
+        || format!("{}\n(requested by {}, verified by AWS)", receipt.execution, receipt.requester.name()),
+    );
     Ok(())
 }
 

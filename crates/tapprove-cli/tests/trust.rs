@@ -724,3 +724,187 @@ fn a_new_machines_key_is_confirmed_by_the_key_the_person_already_has() {
         "admin_required",
     );
 }
+
+/// The loop with a request endpoint open to the emulator's IAM users (the
+/// demo's people) and to the `ci-deploy` role's sessions.
+fn with_request_endpoint() -> Loop {
+    Loop::installed(
+        "activity",
+        &[
+            "--allow-iam-users",
+            "--requester",
+            "arn:aws:iam::*:user/*",
+            "--requester",
+            "arn:aws:sts::*:assumed-role/ci-deploy/*",
+        ],
+    )
+}
+
+/// `tapprove gate request` through the request endpoint, as `who`.
+fn request_as(l: &Loop, who: &Approver, title: &str) -> std::process::Output {
+    l.as_(
+        who,
+        &["--json", "gate", "request", "--title", title, "--timeout", "600"],
+    )
+}
+
+#[test]
+fn a_requester_aws_proved_is_what_approvers_see_and_sign_and_cannot_approve() {
+    let l = with_request_endpoint();
+    let alice = l.approver("alice", &["prod-approvers"]);
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let out = request_as(&l, &alice, "Deploy api to prod");
+    let receipt = json_of(&out);
+    assert!(out.status.success(), "{receipt}");
+    assert_eq!(receipt["requester_verified"], true, "{receipt}");
+    assert_eq!(receipt["requester"]["person"], "alice", "{receipt}");
+    let execution = receipt["execution"].as_str().unwrap().to_owned();
+
+    // The request every approver sees carries the proven requester.
+    let (token, request) = l.claim();
+    let requester = request.requester.clone().expect("a proven requester");
+    assert_eq!(requester.person.as_deref(), Some("alice"));
+    assert!(requester.arn.ends_with(":user/alice"), "{requester:?}");
+    assert_eq!(request.requested_by, "alice");
+    // Alice cannot approve her own request, whatever name she signs with.
+    l.send(&token, &l.sign_as(&alice, "alice", &request).to_json());
+    assert_eq!(l.outcomes_after(&execution, 2)[1], "self_approval");
+    // Bob approves; the gate's output names the requester as verified.
+    let (token, request) = l.claim();
+    l.send(&token, &l.sign_as(&bob, "bob", &request).to_json());
+    let state = l.finished(&execution, std::time::Duration::from_secs(60));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        output["requester"],
+        serde_json::json!({"name": "alice", "verified": true}),
+        "{output}"
+    );
+    // The execution's trail opens with who asked, as AWS said.
+    let records = json_of(&l.admin(&["--json", "admin", "audit", &execution]))["records"].clone();
+    assert_eq!(records[0]["outcome"], "requested", "{records}");
+    assert!(
+        records[0]["requester"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":user/alice")
+    );
+    // Bob's inbox said so while it waited (the CLI marks only claims).
+    let out = l.as_(&bob, &["--json", "inbox"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn a_claimed_requester_is_shown_as_such_and_refused_where_the_gate_wants_a_proven_one() {
+    let l = with_request_endpoint();
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let alice = l.user("alice");
+    // A workflow names ci-bot, and even writes a requester of its own into
+    // the input: the gate takes neither as proven.
+    let forged = l.runtime.block_on(async {
+        let sfn = tapprove_aws::sfn::StepFunctions::new(&l.moto.sdk_config().await);
+        let input = serde_json::json!({
+            "title": "Deploy api to prod", "requested_by": "ci-bot",
+            "approvers": "prod-approvers", "quorum": 1, "timeout_seconds": 600,
+            "details": {},
+            "requester": {"arn": "arn:aws:iam::123456789012:user/ci-bot", "principal": "AIDAX", "person": "ci-bot"}
+        });
+        sfn.start_execution(&l.state_machine, &input.to_string())
+            .await
+            .unwrap()
+    });
+    let id = l.inbox_id(&bob);
+    let shown = json_of(&l.as_(&bob, &["--json", "show", &id]));
+    assert_eq!(shown["requester_verified"], false, "{shown}");
+    let out = l.as_(&bob, &["inbox"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ci-bot (?)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    l.runtime.block_on(async {
+        let sfn = tapprove_aws::sfn::StepFunctions::new(&l.moto.sdk_config().await);
+        sfn.stop_execution(&forged, "Test.Done", "").await.unwrap();
+    });
+
+    // The admin requires proven requesters at this gate.
+    let out = l.admin(&[
+        "--json",
+        "admin",
+        "gate-policy",
+        "tapprove-gate",
+        "--rule",
+        "prod-approvers:1",
+        "--require-verified-requester",
+    ]);
+    assert!(out.status.success(), "{}", json_of(&out));
+    let direct = l.as_(
+        &alice,
+        &[
+            "--json",
+            "gate",
+            "request",
+            "--title",
+            "Deploy",
+            "--requested-by",
+            "alice",
+            "--timeout",
+            "600",
+        ],
+    );
+    let execution = json_of(&direct)["execution"].as_str().unwrap().to_owned();
+    let state = l.finished(&execution, std::time::Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.gate_policy_refused")),
+        "{state:?}"
+    );
+    assert_eq!(l.outcomes(&execution), ["gate_policy_refused"]);
+    // Through the endpoint, the same person's request waits for approval.
+    let receipt = json_of(&request_as(&l, &alice, "Deploy"));
+    let execution = receipt["execution"].as_str().unwrap().to_owned();
+    let id = l.inbox_id_titled(&bob, "Deploy");
+    let shown = json_of(&l.as_(&bob, &["--json", "show", &id]));
+    assert_eq!(shown["requester_verified"], true, "{shown}");
+    assert_eq!(l.state(&execution).status, "RUNNING");
+}
+
+#[test]
+fn only_listed_callers_open_requests_and_a_pipeline_is_named_by_its_role() {
+    let l = with_request_endpoint();
+    // A session of a role nobody listed: refused, audited, nothing started.
+    let dev = l.session_of("developer", "alice", None);
+    let out = request_as(&l, &dev, "Deploy");
+    refused(&out, "requester_refused");
+    let records = refusals(&l);
+    assert_eq!(
+        records.last().unwrap()["code"],
+        "requester_refused",
+        "{records:?}"
+    );
+    let started = l.runtime.block_on(async {
+        aws_sdk_sfn::Client::new(&l.moto.sdk_config().await)
+            .list_executions()
+            .state_machine_arn(&l.state_machine)
+            .send()
+            .await
+            .unwrap()
+            .executions()
+            .len()
+    });
+    assert_eq!(started, 0, "a refused caller started nothing");
+
+    // The pipeline's role: proven, but no person; shown by its ARN.
+    let ci = l.session_of("ci-deploy", "run-42", None);
+    let receipt = json_of(&request_as(&l, &ci, "Deploy"));
+    assert_eq!(receipt["requester_verified"], true, "{receipt}");
+    assert!(receipt["requester"].get("person").is_none(), "{receipt}");
+    let (_, request) = l.claim();
+    assert!(
+        request
+            .requester_shown()
+            .ends_with(":assumed-role/ci-deploy/run-42"),
+        "{}",
+        request.requester_shown()
+    );
+}

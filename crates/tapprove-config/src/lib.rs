@@ -238,6 +238,13 @@ pub struct IdentitySettings {
     /// IAM Identity Center.
     #[serde(default)]
     pub iam_users: bool,
+    /// Who may open requests through the request endpoint: ARN patterns
+    /// (`*` matches any run) of the callers STS proves, such as a
+    /// pipeline's role sessions (`arn:aws:sts::111122223333:assumed-role/ci-deploy/*`)
+    /// or the people's permission-set sessions. Empty: the endpoint is off.
+    /// Each caller must also be of one of `accounts`.
+    #[serde(default)]
+    pub requesters: Vec<String>,
 }
 
 impl Default for IdentitySettings {
@@ -246,6 +253,7 @@ impl Default for IdentitySettings {
             accounts: Vec::new(),
             roles: default_approver_roles(),
             iam_users: false,
+            requesters: Vec::new(),
         }
     }
 }

@@ -36,6 +36,17 @@ pub fn proof_body_sha256<T: Serialize>(document: &T) -> Result<String, Error> {
         .collect())
 }
 
+/// The SHA-256 (lower-case hex) of a gate's input as RFC 8785 encodes it:
+/// what the request endpoint records with the requester of an execution it
+/// starts, and what the gate's first step compares with its request
+/// ([`tapprove_proto::Request::input`]).
+pub fn input_sha256(input: &serde_json::Value) -> Result<String, Error> {
+    Ok(sha256(&canonical_json(input)?)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// The WebAuthn challenge of a confirmation: an active credential of `user`
 /// vouching, at the deployment `server_id`, for their pending credential
 /// `credential_id`, at `signed_at`.

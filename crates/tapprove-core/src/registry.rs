@@ -44,6 +44,15 @@ pub struct CredentialRecord {
     pub label: String,
 }
 
+/// What the request endpoint recorded before it started an execution: who
+/// AWS said asked, and the SHA-256 (hex) of the canonical input it started
+/// the gate with ([`tapprove_proto::Request::input`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequesterRecord {
+    pub requester: tapprove_proto::Requester,
+    pub input_sha256: String,
+}
+
 /// Read access to approvers and credentials.
 pub trait Registry: Sync {
     fn approver(&self, name: &str)
@@ -58,6 +67,12 @@ pub trait Registry: Sync {
         &self,
         gate: &str,
     ) -> impl Future<Output = Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError>> + Send;
+    /// Who the request endpoint recorded as the requester of `execution`
+    /// (an execution ARN), if it started that execution.
+    fn requester(
+        &self,
+        execution: &str,
+    ) -> impl Future<Output = Result<Option<RequesterRecord>, StoreError>> + Send;
 }
 
 /// The writes of a passed verification, applied all or nothing.
@@ -192,6 +207,7 @@ struct MemoryState {
     votes: HashSet<(Sha256Digest, String)>,
     audit: Vec<AuditRecord>,
     gate_policies: BTreeMap<String, tapprove_proto::gate_policy::GatePolicy>,
+    requesters: BTreeMap<String, RequesterRecord>,
 }
 
 impl MemoryRegistry {
@@ -202,6 +218,11 @@ impl MemoryRegistry {
     /// Sets the policy of the gate `gate`.
     pub fn set_gate_policy(&self, gate: &str, policy: tapprove_proto::gate_policy::GatePolicy) {
         self.lock().gate_policies.insert(gate.to_owned(), policy);
+    }
+
+    /// Records the proven requester of `execution`.
+    pub fn set_requester(&self, execution: &str, record: RequesterRecord) {
+        self.lock().requesters.insert(execution.to_owned(), record);
     }
 
     /// Loads approvers, groups and credentials from a registry file.
@@ -318,6 +339,10 @@ impl Registry for MemoryRegistry {
         gate: &str,
     ) -> Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError> {
         Ok(self.lock().gate_policies.get(gate).cloned())
+    }
+
+    async fn requester(&self, execution: &str) -> Result<Option<RequesterRecord>, StoreError> {
+        Ok(self.lock().requesters.get(execution).cloned())
     }
 }
 

@@ -617,17 +617,19 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
     }
     check_not_ahead(policy, &statement.signed_at, now)?;
     // Names compared as identities: `Alice@Example.com` or a zero-width
-    // space does not make the requester someone else.
-    let same_person = tapprove_proto::text::canonical_principal(&statement.approver)
-        == tapprove_proto::text::canonical_principal(&request.requested_by);
-    if same_person && !policy.allow_self_approval {
-        return reject(
-            Code::SelfApproval,
-            format!(
-                "`{}` requested this and cannot also decide it",
-                request.requested_by
-            ),
-        );
+    // space does not make the requester someone else. Both the claimed
+    // requester and the one AWS proved count: a pipeline's claim cannot
+    // hide the person who really asked.
+    let approver = tapprove_proto::text::canonical_principal(&statement.approver);
+    let requesters = std::iter::once(request.requested_by.as_str())
+        .chain(request.requester.as_ref().and_then(|r| r.person.as_deref()));
+    for requester in requesters {
+        if approver == tapprove_proto::text::canonical_principal(requester) && !policy.allow_self_approval {
+            return reject(
+                Code::SelfApproval,
+                format!("`{requester}` requested this and cannot also decide it"),
+            );
+        }
     }
     Ok(())
 }

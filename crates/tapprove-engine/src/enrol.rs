@@ -406,6 +406,26 @@ pub async fn own_credentials(
     .await
 }
 
+/// Asks the service to start a gate for the caller (the request endpoint):
+/// AWS proves who asks, the gate shows and judges that requester. Answers
+/// the execution and the requester as the service recorded them.
+pub async fn submit_request(
+    aws: &aws_config::SdkConfig,
+    endpoint: &Endpoint,
+    mut submission: tapprove_proto::submission::RequestSubmission,
+) -> Result<tapprove_proto::submission::RequestReceipt> {
+    submission.identity = None;
+    submission.identity = Some(identity(aws, endpoint, &submission).await?);
+    post(
+        aws,
+        &endpoint.url,
+        tapprove_proto::submission::REQUESTS_PATH,
+        &submission,
+        "a request receipt",
+    )
+    .await
+}
+
 /// The identity proof for one request to `endpoint`: names its service and
 /// carries the request's hash (see `tapprove_core::canonical::proof_body_sha256`).
 async fn identity<Q: Serialize>(

@@ -47,8 +47,8 @@ pub struct GatePolicy {
     pub min_quorum: u32,
     /// The longest `timeout_seconds` a request may ask for.
     pub max_timeout_seconds: u64,
-    /// Only requests whose requester an AWS identity proved (not yet
-    /// built: such a policy refuses every request, see docs/protocol.md).
+    /// Only requests whose requester an AWS identity proved (started
+    /// through the request endpoint, `tapprove gate request`).
     #[serde(default)]
     pub require_verified_requester: bool,
 }
@@ -160,9 +160,9 @@ impl GatePolicy {
                 request.timeout_seconds, self.max_timeout_seconds
             )));
         }
-        if self.require_verified_requester {
+        if self.require_verified_requester && !request.requester_verified() {
             return Err(PolicyRefusal(
-                "this gate requires a verified requester, and this request's requester is only claimed by the workflow"
+                "this gate requires a verified requester, and this request's requester is only claimed by the workflow: start it through the request endpoint (`tapprove gate request` without --requested-by)"
                     .into(),
             ));
         }

@@ -40,5 +40,6 @@ mod time;
 pub use bytes::{Aaguid, Base64Url, Sha256Digest};
 pub use decision::{Assertion, Decision, DecisionVersion, Statement, StatementVersion, Verdict};
 pub use error::{__version_error, WireError, WireErrorKind};
-pub use request::{REQUESTER_CLAIMED, Request, RequestVersion};
+pub use request::{REQUESTER_CLAIMED, Request, RequestVersion, Requester};
+pub mod submission;
 pub use time::UtcTime;

@@ -39,6 +39,59 @@ pub struct Request {
     pub quorum: u32,
     /// JSON the approver must see, verbatim. Shown as data, never as markup.
     pub details: serde_json::Value,
+    /// Who asked, as AWS proved it: set by the gate's first step only when
+    /// the request endpoint recorded this execution's requester (never
+    /// from the workflow's input). Absent, `requested_by` is only claimed.
+    /// The gate writes `null` for "none proven", which reads as absent
+    /// (hashes are taken over the re-serialised value, where both are
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<Requester>,
+}
+
+/// A requester an AWS identity proved: the request endpoint checked the
+/// caller's presigned `sts:GetCallerIdentity` and recorded it for the
+/// execution it started; the gate's first step copied it from that record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    /// The caller's ARN as STS answered it.
+    pub arn: String,
+    /// `GetCallerIdentity`'s `UserId` (`AROA…:<session>` for a role
+    /// session, `AIDA…` for an IAM user): the registry binds approver
+    /// names to it.
+    pub principal: String,
+    /// The approver name of the person behind it, when the identity rules
+    /// count the caller as a person of the organisation (an IAM Identity
+    /// Center session); absent for a pipeline's role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+}
+
+impl Requester {
+    fn validate(&self) -> Result<(), WireError> {
+        for (field, value) in [
+            ("requester.arn", &self.arn),
+            ("requester.principal", &self.principal),
+        ] {
+            text::check(DOC, field, value, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        }
+        if let Some(person) = &self.person {
+            text::check(
+                DOC,
+                "requester.person",
+                person,
+                MAX_PRINCIPAL_CHARS,
+                Lines::Single,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The name faces show: the person's, else the principal's ARN.
+    pub fn name(&self) -> &str {
+        self.person.as_deref().unwrap_or(&self.arn)
+    }
 }
 
 /// How every face marks a requester that only the workflow claims.
@@ -90,7 +143,25 @@ impl Request {
         let details = serde_json::to_vec(&self.details)
             .map_err(|e| WireError::new(WireErrorKind::Malformed, DOC, "details", e.to_string()))?;
         text::check_len(DOC, "details", details.len(), 0, MAX_DETAILS_BYTES)?;
+        if let Some(requester) = &self.requester {
+            requester.validate()?;
+        }
         Ok(())
+    }
+
+    /// The workflow input this request was built from (what the gate's
+    /// `Build request` state reads): the request endpoint records its hash,
+    /// and the gate's first step vouches for the requester only when the
+    /// request still matches it.
+    pub fn input(&self) -> serde_json::Value {
+        serde_json::json!({
+            "title": self.title,
+            "requested_by": self.requested_by,
+            "approvers": self.approvers,
+            "quorum": self.quorum,
+            "timeout_seconds": self.timeout_seconds,
+            "details": self.details,
+        })
     }
 
     /// The gate this request passes: the state machine of its execution
@@ -105,19 +176,25 @@ impl Request {
         }
     }
 
-    /// Whether an AWS identity proved `requested_by`. Not yet: the request
-    /// endpoint that would (docs/protocol.md, "Where each identity comes
-    /// from") is not built, so every requester is the workflow's claim, and
-    /// every face says so ([`Self::requester_shown`]).
+    /// Whether an AWS identity proved who asked ([`Self::requester`]);
+    /// otherwise `requested_by` is only the workflow's claim, and every face
+    /// says so ([`Self::requester_shown`]).
     pub fn requester_verified(&self) -> bool {
-        false
+        self.requester.is_some()
     }
 
-    /// The requester as the faces show it: `alice (not verified)` while
-    /// the workflow only claims it.
+    /// Who asked: the proven requester's name, else the claimed one.
+    pub fn requester_name(&self) -> &str {
+        self.requester
+            .as_ref()
+            .map_or(self.requested_by.as_str(), Requester::name)
+    }
+
+    /// The requester as the faces show it: `alice` when AWS proved it,
+    /// `alice (not verified)` while the workflow only claims it.
     pub fn requester_shown(&self) -> String {
         if self.requester_verified() {
-            self.requested_by.clone()
+            self.requester_name().to_owned()
         } else {
             format!("{} ({REQUESTER_CLAIMED})", self.requested_by)
         }
@@ -160,6 +237,27 @@ mod tests {
 
     fn parse(v: &serde_json::Value) -> Result<Request, WireError> {
         Request::from_json(&serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn a_proven_requester_round_trips_and_is_shown_without_the_mark() {
+        let mut v = sample();
+        let claimed = parse(&v).unwrap();
+        assert!(!claimed.requester_verified());
+        assert_eq!(claimed.requester_shown(), "alice@example.com (not verified)");
+        v["requester"] = serde_json::json!({
+            "arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_1/alice",
+            "principal": "AROAEXAMPLE:alice",
+            "person": "alice"
+        });
+        let proven = parse(&v).unwrap();
+        assert_eq!(serde_json::to_value(&proven).unwrap(), v);
+        assert_eq!(proven.requester_shown(), "alice");
+        v["requester"]["person"] = serde_json::Value::Null;
+        v["requester"].as_object_mut().unwrap().remove("person");
+        assert!(parse(&v).unwrap().requester_shown().starts_with("arn:aws:sts::"));
+        v["requester"]["extra"] = true.into();
+        assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::Malformed);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct EnrolError {
 }
 
 impl EnrolError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -66,7 +66,7 @@ impl EnrolError {
         Self::new(403, code, message)
     }
 
-    fn registry(e: tapprove_aws::AwsError) -> Self {
+    pub(crate) fn registry(e: tapprove_aws::AwsError) -> Self {
         Self::new(503, "registry_unavailable", e.to_string())
     }
 }
@@ -91,11 +91,29 @@ impl EnrolService {
         claimed: &str,
         now: &UtcTime,
     ) -> Result<Person, EnrolError> {
+        let caller = self.proven_caller(request, identity, claimed, now).await?;
+        match self.identity.admit(&caller).await {
+            Ok(person) => Ok(person),
+            Err(refusal) => Err(self.refusal(&caller, claimed, refusal, now).await),
+        }
+    }
+
+    /// The caller behind a request, from its presigned identity: checked
+    /// against this request and deployment, replayed to STS, and claimed
+    /// once. `claimed` is the name the client believes it has (for the
+    /// record of a refusal).
+    pub(crate) async fn proven_caller<T: Serialize>(
+        &self,
+        request: &T,
+        identity: Option<&tapprove_proto::enrolment::PresignedCallerIdentity>,
+        claimed: &str,
+        now: &UtcTime,
+    ) -> Result<tapprove_aws::sts::CallerIdentity, EnrolError> {
         let identity = identity.ok_or_else(|| {
             EnrolError::new(
                 401,
                 "identity_required",
-                "the request carries no identity proof: use `tapprove enroll` or `tapprove authenticators` while signed in to AWS",
+                "the request carries no identity proof: use the `tapprove` client while signed in to AWS",
             )
         })?;
         let body = tapprove_core::canonical::proof_body_sha256(request)
@@ -113,14 +131,11 @@ impl EnrolService {
             );
             return Err(self.refusal(&proven.caller, claimed, refusal, now).await);
         }
-        match self.identity.admit(&proven.caller).await {
-            Ok(person) => Ok(person),
-            Err(refusal) => Err(self.refusal(&proven.caller, claimed, refusal, now).await),
-        }
+        Ok(proven.caller)
     }
 
     /// Records a refusal of a caller STS vouched for, and answers it.
-    async fn refusal(
+    pub(crate) async fn refusal(
         &self,
         caller: &tapprove_aws::sts::CallerIdentity,
         claimed: &str,

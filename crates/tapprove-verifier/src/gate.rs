@@ -171,6 +171,13 @@ impl<R: Registry> Registry for PinnedGroup<'_, R> {
         self.inner.credential(id).await
     }
 
+    async fn requester(
+        &self,
+        execution: &str,
+    ) -> Result<Option<tapprove_core::registry::RequesterRecord>, tapprove_core::StoreError> {
+        self.inner.requester(execution).await
+    }
+
     async fn gate_policy(&self, gate: &str) -> Result<Option<GatePolicy>, tapprove_core::StoreError> {
         Ok(match self.inner.gate_policy(gate).await? {
             Some(policy) => Some(policy),
@@ -255,6 +262,12 @@ pub async fn handle<R: Registry, L: Ledger>(
     }
     let decision_bytes = match &call {
         GateCall::Open { .. } => {
+            // The requester AWS proved, if the request endpoint started
+            // this execution: the gate puts it into its request (the
+            // `Vouch requester` state), so approvers see it and sign it.
+            let requester = vouched_requester(&request, now, registry, ledger).await?;
+            let mut request = request.clone();
+            request.requester = requester.clone();
             if let Some(refusal) = gate_policy.as_ref().and_then(|p| p.admits(&request).err()) {
                 let audit = AuditRecord::of_request(
                     &request,
@@ -270,7 +283,17 @@ pub async fn handle<R: Registry, L: Ledger>(
                 ));
             }
             tally.last = Some("open".into());
-            return answer(tally);
+            // Besides the tally: `requester_shown` for the gate's output,
+            // and `requester` only when AWS proved it (the gate's
+            // `Requester proven?` state tests for its presence).
+            let mut opened = answer(tally)?;
+            opened["requester_shown"] =
+                json!({"name": request.requester_name(), "verified": request.requester_verified()});
+            if let Some(requester) = requester {
+                opened["requester"] = serde_json::to_value(requester)
+                    .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
+            }
+            return Ok(opened);
         }
         GateCall::Remaining { .. } => return answer(tally.idle("waiting")),
         GateCall::Unverified { result, .. } => {
@@ -352,6 +375,38 @@ pub async fn handle<R: Registry, L: Ledger>(
     }
 }
 
+/// The requester the request endpoint recorded for `request`'s execution,
+/// if that record's input is this request's: an execution someone else
+/// started under a recorded name, or whose input differs from what the
+/// requester submitted, fails here rather than borrow their identity.
+async fn vouched_requester<R: Registry, L: Ledger>(
+    request: &Request,
+    now: &UtcTime,
+    registry: &R,
+    ledger: &L,
+) -> Result<Option<tapprove_proto::Requester>, GateFailure> {
+    let store =
+        |e: tapprove_core::StoreError| GateFailure::new("Tapprove.RegistryUnavailable", e.to_string());
+    let record = registry.requester(&request.execution).await.map_err(store)?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let input = tapprove_core::canonical::input_sha256(&request.input())
+        .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
+    if input != record.input_sha256 {
+        let message = "this execution's input is not what its requester submitted to the request endpoint: nobody is asked";
+        let audit =
+            AuditRecord::of_request(request, now, Code::RequestMismatch.as_str(), message.into(), None);
+        ledger.record_rejection(&audit).await.map_err(store)?;
+        return Err(GateFailure::new(
+            error_name(Code::RequestMismatch),
+            json!({"code": Code::RequestMismatch, "rule": Code::RequestMismatch.rule(), "message": message})
+                .to_string(),
+        ));
+    }
+    Ok(Some(record.requester))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,18 +417,33 @@ mod tests {
         approvers: &str,
         gate_group: Option<&str>,
     ) -> Result<Value, GateFailure> {
-        let request = json!({
+        let mut request = sample_request();
+        request["approvers"] = approvers.into();
+        open_request(registry, &request, gate_group)
+    }
+
+    const EXECUTION: &str = "arn:aws:states:eu-west-1:123456789012:execution:tapprove-prod-gate:run-1";
+
+    fn sample_request() -> Value {
+        json!({
             "tapprove": "request/v1",
-            "execution": "arn:aws:states:eu-west-1:123456789012:execution:tapprove-prod-gate:run-1",
+            "execution": EXECUTION,
             "nonce": "n-1",
             "created": "2026-11-21T10:00:00Z",
             "timeout_seconds": 3600,
             "title": "Deploy",
             "requested_by": "alice",
-            "approvers": approvers,
+            "approvers": "prod-approvers",
             "quorum": 1,
             "details": {}
-        });
+        })
+    }
+
+    fn open_request(
+        registry: &MemoryRegistry,
+        request: &Value,
+        gate_group: Option<&str>,
+    ) -> Result<Value, GateFailure> {
         let call = json!({
             "op": "open",
             "request": request,
@@ -421,5 +491,60 @@ mod tests {
                 .error,
             "Tapprove.gate_policy_refused"
         );
+    }
+
+    fn record_requester(registry: &MemoryRegistry, input: &Value) {
+        registry.set_requester(
+            EXECUTION,
+            tapprove_core::registry::RequesterRecord {
+                requester: tapprove_proto::Requester {
+                    arn: "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42".into(),
+                    principal: "AROAEXAMPLE:run-42".into(),
+                    person: None,
+                },
+                input_sha256: tapprove_core::canonical::input_sha256(input).unwrap(),
+            },
+        );
+    }
+
+    #[test]
+    fn the_first_step_vouches_only_for_the_requester_recorded_with_this_input() {
+        let registry = MemoryRegistry::new();
+        let request = sample_request();
+        // Nothing recorded: the requester is the input's claim.
+        let opened = open_request(&registry, &request, None).unwrap();
+        assert_eq!(
+            opened["requester_shown"],
+            json!({"name": "alice", "verified": false})
+        );
+        assert!(opened.get("requester").is_none(), "{opened}");
+        // Recorded with this input: vouched.
+        let parsed = Request::from_json(request.to_string().as_bytes()).unwrap();
+        record_requester(&registry, &parsed.input());
+        let opened = open_request(&registry, &request, None).unwrap();
+        assert_eq!(opened["requester"]["principal"], "AROAEXAMPLE:run-42");
+        assert_eq!(opened["requester_shown"]["verified"], true);
+        // The same execution with other input (the title changed) fails
+        // before anyone is asked, and the refusal is audited.
+        let mut other = request.clone();
+        other["title"] = "Deploy something else".into();
+        let refused = open_request(&registry, &other, None).unwrap_err();
+        assert_eq!(refused.error, "Tapprove.request_mismatch");
+        assert_eq!(registry.audit_log().last().unwrap().outcome, "request_mismatch");
+    }
+
+    #[test]
+    fn a_gate_that_wants_a_proven_requester_refuses_a_claimed_one() {
+        let registry = MemoryRegistry::new();
+        let mut policy = GatePolicy::single("prod-approvers", 1, 3600);
+        policy.require_verified_requester = true;
+        registry.set_gate_policy("tapprove-prod-gate", policy);
+        let request = sample_request();
+        let refused = open_request(&registry, &request, None).unwrap_err();
+        assert_eq!(refused.error, "Tapprove.gate_policy_refused");
+        assert!(refused.cause.contains("verified requester"), "{}", refused.cause);
+        let parsed = Request::from_json(request.to_string().as_bytes()).unwrap();
+        record_requester(&registry, &parsed.input());
+        assert!(open_request(&registry, &request, None).is_ok());
     }
 }

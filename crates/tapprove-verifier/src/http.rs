@@ -5,7 +5,9 @@
 //! receipt, or an error status with `{code, message}`; `POST
 //! /v1/credentials` (list, rename, revoke, withdraw one's own) answers
 //! `200` with the caller's credentials; `POST /v1/decisions` delivers a
-//! signed decision ([`crate::decisions`]); `GET /healthz` answers `ok`.
+//! signed decision ([`crate::decisions`]); `POST /v1/requests` starts a
+//! gate for a proven requester ([`crate::requests`]); `GET /healthz`
+//! answers `ok`.
 //! The Lambda handler routes function URL and API Gateway events to the
 //! same services.
 
@@ -18,18 +20,21 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tapprove_proto::limits::MAX_ENROLMENT_BYTES;
+use tapprove_proto::limits::{MAX_ENROLMENT_BYTES, MAX_REQUEST_BYTES};
 
 use crate::decisions::{DECISIONS_PATH, DecisionService};
 use crate::enrol::{EnrolError, EnrolService};
+use crate::requests::RequestService;
 
 pub use tapprove_proto::enrolment::{CREDENTIALS_PATH, ENROLMENTS_PATH};
+pub use tapprove_proto::submission::REQUESTS_PATH;
 
 /// What the server answers with.
 #[derive(Debug, Clone)]
 pub struct Services {
     pub enrolment: Arc<EnrolService>,
     pub decisions: Arc<DecisionService>,
+    pub requests: Arc<RequestService>,
 }
 
 /// The service's routes.
@@ -38,6 +43,11 @@ pub fn router(services: Services) -> Router {
         .route(ENROLMENTS_PATH, post(enrol))
         .route(CREDENTIALS_PATH, post(credentials))
         .layer(DefaultBodyLimit::max(MAX_ENROLMENT_BYTES))
+        // A submission carries the request's details.
+        .route(
+            REQUESTS_PATH,
+            post(request).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
         // A delivery carries the request it decides.
         .route(
             DECISIONS_PATH,
@@ -58,6 +68,18 @@ fn json_response((status, body): (u16, String)) -> Response {
 
 async fn enrol(State(services): State<Services>, body: Bytes) -> Response {
     json_response(answer(&services.enrolment, &body).await)
+}
+
+async fn request(State(services): State<Services>, body: Bytes) -> Response {
+    json_response(answer_request(&services.requests, &body).await)
+}
+
+/// One request submission as an HTTP status and a JSON body.
+pub async fn answer_request(service: &RequestService, body: &[u8]) -> (u16, String) {
+    match service.submit(body, &crate::now()).await {
+        Ok(receipt) => (201, serde_json::to_string(&receipt).unwrap_or_default()),
+        Err(e) => (e.status, error_body(&e)),
+    }
 }
 
 async fn credentials(State(services): State<Services>, body: Bytes) -> Response {

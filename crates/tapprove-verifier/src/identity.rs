@@ -323,6 +323,7 @@ pub struct IdentityRules {
     accounts: Vec<String>,
     roles: Vec<String>,
     iam_users: bool,
+    requesters: Vec<String>,
     own_account: tokio::sync::OnceCell<String>,
     sts: Option<tapprove_aws::sts::Identity>,
 }
@@ -335,6 +336,7 @@ impl IdentityRules {
             accounts: settings.accounts.clone(),
             roles: settings.roles.clone(),
             iam_users: settings.iam_users,
+            requesters: settings.requesters.clone(),
             own_account: tokio::sync::OnceCell::new(),
             sts: aws.map(tapprove_aws::sts::Identity::new),
         }
@@ -430,6 +432,51 @@ impl IdentityRules {
             principal: caller.user_id.clone(),
             arn: caller.arn.clone(),
             account: caller.account.clone(),
+        })
+    }
+}
+
+impl IdentityRules {
+    /// `caller` as a requester: of an allowed account, matching one of the
+    /// `requesters` patterns. `person` is the caller's approver name when
+    /// the rules count them as a person (the caller of the service checks
+    /// the name's binding before vouching for it).
+    pub async fn requester(&self, caller: &CallerIdentity) -> Result<tapprove_proto::Requester, EnrolError> {
+        if self.requesters.is_empty() {
+            return Err(EnrolError::refused(
+                "requests_off",
+                "this service opens no requests ([identity] requesters is empty): ask an admin to list your role, or start the gate yourself (the requester is then shown as not verified)",
+            ));
+        }
+        let accounts = self.accounts().await?;
+        if caller.arn.split(':').nth(4).is_none_or(|a| a != caller.account)
+            || !accounts.contains(&caller.account)
+        {
+            return Err(EnrolError::refused(
+                "account_refused",
+                format!(
+                    "{} belongs to account {}, which may not open requests here ([identity] accounts)",
+                    caller.arn, caller.account
+                ),
+            ));
+        }
+        if !self
+            .requesters
+            .iter()
+            .any(|pattern| tapprove_config::glob_matches(pattern, &caller.arn))
+        {
+            return Err(EnrolError::refused(
+                "requester_refused",
+                format!(
+                    "{} may not open requests here ([identity] requesters): ask an admin to list your role",
+                    caller.arn
+                ),
+            ));
+        }
+        Ok(tapprove_proto::Requester {
+            arn: caller.arn.clone(),
+            principal: caller.user_id.clone(),
+            person: self.admit(caller).await.ok().map(|p| p.name),
         })
     }
 }
@@ -572,9 +619,57 @@ mod tests {
                 accounts: vec!["123456789012".into()],
                 roles: vec!["AWSReservedSSO_TapproveApprover_*".into(), "Exact".into()],
                 iam_users,
+                requesters: vec![
+                    "arn:aws:sts::123456789012:assumed-role/ci-deploy/*".into(),
+                    "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_TapproveApprover_*".into(),
+                ],
             },
             None,
         )
+    }
+
+    #[test]
+    fn only_listed_callers_of_allowed_accounts_open_requests() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rules = rules(false);
+        let ask = |arn: &str, account: &str| rt.block_on(rules.requester(&caller(arn, account)));
+        let ci = ask(
+            "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42",
+            "123456789012",
+        )
+        .unwrap();
+        assert_eq!(ci.person, None, "a pipeline's role is no person");
+        let person = ask(
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_TapproveApprover_0a1b/bob@example.com",
+            "123456789012",
+        )
+        .unwrap();
+        assert_eq!(person.person.as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            ask("arn:aws:sts::123456789012:assumed-role/dev/bob", "123456789012")
+                .unwrap_err()
+                .code,
+            "requester_refused"
+        );
+        assert_eq!(
+            ask(
+                "arn:aws:sts::999999999999:assumed-role/ci-deploy/run-1",
+                "999999999999"
+            )
+            .unwrap_err()
+            .code,
+            "account_refused"
+        );
+        let off = IdentityRules::new(&tapprove_config::IdentitySettings::default(), None);
+        assert_eq!(
+            rt.block_on(off.requester(&caller(
+                "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42",
+                "123456789012"
+            )))
+            .unwrap_err()
+            .code,
+            "requests_off"
+        );
     }
 
     fn admitted(rules: &IdentityRules, arn: &str, account: &str) -> Result<Person, EnrolError> {

@@ -10,7 +10,8 @@
 //!   whose `errorMessage` is the cause;
 //! - HTTP requests through a Lambda function URL or an API Gateway HTTP
 //!   API (payload format 2.0): `POST /v1/enrolments` and `/v1/credentials`,
-//!   answered by the enrolment service, and `POST /v1/decisions`, the
+//!   answered by the enrolment service, `POST /v1/requests`, the request
+//!   endpoint ([`crate::requests`]), and `POST /v1/decisions`, the
 //!   decision endpoint ([`crate::decisions`]);
 //! - the decision endpoint's Lambda authorizer events (payload format 2.0,
 //!   `type: REQUEST`), answered with a simple response.
@@ -26,7 +27,10 @@ use tapprove_core::VerifierPolicy;
 use crate::decisions::{DECISIONS_PATH, DecisionService, header};
 use crate::enrol::{EnrolError, EnrolService};
 use crate::gate::handle;
-use crate::http::{CREDENTIALS_PATH, ENROLMENTS_PATH, answer, answer_credentials, error_body};
+use crate::http::{
+    CREDENTIALS_PATH, ENROLMENTS_PATH, REQUESTS_PATH, answer, answer_credentials, answer_request, error_body,
+};
+use crate::requests::RequestService;
 
 /// What one invocation needs.
 #[derive(Debug, Clone)]
@@ -35,6 +39,7 @@ pub struct Handler {
     pub registry: DynamoRegistry,
     pub enrolment: Arc<EnrolService>,
     pub decisions: Arc<DecisionService>,
+    pub requests: Arc<RequestService>,
 }
 
 impl Handler {
@@ -76,6 +81,10 @@ impl Handler {
                 Ok(bytes) => answer_credentials(&self.enrolment, &bytes).await,
                 Err(e) => (e.status, error_body(&e)),
             },
+            ("POST", REQUESTS_PATH) => match body_of(event) {
+                Ok(bytes) => answer_request(&self.requests, &bytes).await,
+                Err(e) => (e.status, error_body(&e)),
+            },
             ("POST", DECISIONS_PATH) => match body_of(event) {
                 Ok(bytes) => {
                     self.decisions
@@ -88,7 +97,7 @@ impl Handler {
             _ => (
                 404,
                 error_body(&EnrolError::bad_request(format!(
-                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}, decisions to {DECISIONS_PATH}"
+                    "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}, requests to {REQUESTS_PATH}, decisions to {DECISIONS_PATH}"
                 ))),
             ),
         };

@@ -12,7 +12,9 @@
 //! `sts:GetCallerIdentity` request ([`identity`]); it is served over HTTP
 //! by `tapprove-verifier serve` ([`http`]) and through a Lambda function
 //! URL. The decision endpoint ([`decisions`]) delivers signed decisions to
-//! Step Functions for approvers who hold no Step Functions permission.
+//! Step Functions for approvers who hold no Step Functions permission. The
+//! request endpoint ([`requests`]) starts a gate for a requester AWS
+//! proved, so the gate shows and judges who really asked.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod gate;
 pub mod http;
 pub mod identity;
 pub mod lambda;
+pub mod requests;
 pub mod worker;
 
 /// The system clock as the protocol's time type, to the millisecond (the

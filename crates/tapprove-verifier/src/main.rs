@@ -3,8 +3,8 @@
 //!
 //! - `tapprove-verifier worker [--config FILE]` long-polls the verifier
 //!   activity named in the configuration and answers the gate.
-//! - `tapprove-verifier serve [--listen ADDR]` serves enrolments and the
-//!   decision endpoint over HTTP.
+//! - `tapprove-verifier serve [--listen ADDR]` serves enrolments, the
+//!   request endpoint and the decision endpoint over HTTP.
 //! - `tapprove-verifier lambda` (or the binary deployed as a Lambda
 //!   `bootstrap`, where `AWS_LAMBDA_RUNTIME_API` is set) runs both as a
 //!   Lambda function.
@@ -26,6 +26,7 @@ use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Config;
 use tapprove_verifier::decisions::DecisionService;
 use tapprove_verifier::enrol::EnrolService;
+use tapprove_verifier::requests::RequestService;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -130,8 +131,10 @@ async fn main() -> ExitCode {
                 ),
                 Err(e) => eprintln!("tapprove-verifier: listening (address unknown: {e})"),
             }
+            let enrolment = Arc::new(service);
             let services = tapprove_verifier::http::Services {
-                enrolment: Arc::new(service),
+                requests: Arc::new(request_service(&aws, &config, &enrolment)),
+                enrolment,
                 decisions: Arc::new(decision_service(&aws, &config, registry)),
             };
             match tapprove_verifier::http::serve(listener, services, shutdown()).await {
@@ -147,10 +150,12 @@ async fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            let enrolment = Arc::new(service);
             let handler = tapprove_verifier::lambda::Handler {
                 policy: config.policy(),
                 registry: registry.clone(),
-                enrolment: Arc::new(service),
+                requests: Arc::new(request_service(&aws, &config, &enrolment)),
+                enrolment,
                 decisions: Arc::new(decision_service(&aws, &config, registry)),
             };
             match tapprove_verifier::lambda::run(handler).await {
@@ -172,6 +177,18 @@ fn decision_service(
     DecisionService::new(
         config.policy(),
         registry,
+        StepFunctions::new(aws),
+        config.endpoint_gates(),
+    )
+}
+
+fn request_service(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+    enrolment: &Arc<EnrolService>,
+) -> RequestService {
+    RequestService::new(
+        Arc::clone(enrolment),
         StepFunctions::new(aws),
         config.endpoint_gates(),
     )

@@ -115,8 +115,14 @@ impl Loop {
                 StepFunctions::new(&aws),
                 config.endpoint_gates(),
             );
+            let enrolment = std::sync::Arc::new(service);
             let services = tapprove_verifier::http::Services {
-                enrolment: std::sync::Arc::new(service),
+                requests: std::sync::Arc::new(tapprove_verifier::requests::RequestService::new(
+                    std::sync::Arc::clone(&enrolment),
+                    StepFunctions::new(&aws),
+                    config.endpoint_gates(),
+                )),
+                enrolment,
                 decisions: std::sync::Arc::new(decisions),
             };
             tokio::spawn(tapprove_verifier::http::serve(
