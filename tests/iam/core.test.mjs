@@ -84,3 +84,51 @@ describe("the verifier's role", () => {
     }
   })
 })
+
+describe("the verifier's permissions for requests", () => {
+  const withRequesters = coreStack({ RequesterPrincipals: `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deploy/*` })
+  const inline = (stack) => {
+    const p = stack.properties('VerifierRole').Policies[0]
+    return { name: p.PolicyName, policy: p.PolicyDocument }
+  }
+  const verifier = roleSession('tapprove-VerifierRole-ABCDEF123456', 'tapprove-verifier', { roleId: 'AROAVERIFIERROLE1234' })
+  const GATE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:tapprove-prod-approvers-gate`
+  const OTHER = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:payments-release`
+  const getItem = (stack, keys) =>
+    decide({ who: verifier, action: 'dynamodb:GetItem', resource: AUDIT, identityPolicies: [inline(stack)], context: keys === undefined ? {} : { 'dynamodb:LeadingKeys': keys } })
+
+  it("reads an execution's requester record and nothing else of the trail", async () => {
+    assert.equal(await getItem(core, ['exec#arn:aws:states:eu-west-1:111122223333:execution:tapprove-prod-approvers-gate:req-1']), 'Allowed')
+    for (const key of ['user#bob', 'admin#bob', 'refused#enrolment']) {
+      assert.equal(await getItem(core, [key]), 'ImplicitlyDenied', key)
+    }
+    assert.equal(await getItem(core, undefined), 'ImplicitlyDenied')
+    assert.equal(
+      await decide({ who: verifier, action: 'dynamodb:Query', resource: AUDIT, identityPolicies: [inline(core)], context: { 'dynamodb:LeadingKeys': ['exec#x'] } }),
+      'ImplicitlyDenied'
+    )
+  })
+
+  it("starts this stack's gates only where requesters are listed, and no other state machine", async () => {
+    const start = (stack, resource) => decide({ who: verifier, action: 'states:StartExecution', resource, identityPolicies: [inline(stack)] })
+    assert.equal(await start(core, GATE), 'ImplicitlyDenied', 'the endpoint is off by default')
+    assert.equal(await start(withRequesters, GATE), 'Allowed')
+    assert.equal(await start(withRequesters, OTHER), 'ImplicitlyDenied')
+  })
+
+  it('a requester calls the function URL and starts no gate itself', async () => {
+    const ci = roleSession('ci-deploy', 'run-42', { roleId: 'AROACIDEPLOYROLE1234' })
+    const requester = managedPolicy(withRequesters, 'RequesterPolicy')
+    const fn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:tapprove-verifier`
+    assert.equal(
+      await decide({ who: ci, action: 'lambda:InvokeFunctionUrl', resource: fn, identityPolicies: [requester], context: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } }),
+      'Allowed'
+    )
+    assert.equal(
+      await decide({ who: ci, action: 'lambda:InvokeFunction', resource: fn, identityPolicies: [requester], context: { 'lambda:InvokedViaFunctionUrl': 'false' } }),
+      'ImplicitlyDenied',
+      'a direct invocation would reach the gate operations'
+    )
+    assert.equal(await decide({ who: ci, action: 'states:StartExecution', resource: GATE, identityPolicies: [requester] }), 'ImplicitlyDenied')
+  })
+})

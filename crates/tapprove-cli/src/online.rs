@@ -948,14 +948,14 @@ async fn request_execution(
             .start_execution(&gate.state_machine_arn, &input.to_string())
             .await
             .map_err(|e| Failure::failed("aws_error", e))?;
+        // Scripts read the ARN from stdout; the note goes to stderr.
+        session.out.note(&format!(
+            "requested by {requested_by} ({}): the gate was started directly",
+            tapprove_proto::REQUESTER_CLAIMED
+        ));
         session.out.result(
             json!({"ok": true, "execution": arn, "requester_verified": false}),
-            || {
-                format!(
-                    "{arn}\n(requested by {requested_by}, {})",
-                    tapprove_proto::REQUESTER_CLAIMED
-                )
-            },
+            || arn.clone(),
         );
         return Ok(());
     }
@@ -965,9 +965,13 @@ async fn request_execution(
         )
     })?;
     let receipt = tapprove_engine::enrol::submit_request(aws, &endpoint, submission).await?;
+    session.out.note(&format!(
+        "requested by {}, as AWS proved it",
+        receipt.requester.name()
+    ));
     session.out.result(
         json!({"ok": true, "execution": receipt.execution, "requester": receipt.requester, "requester_verified": true}),
-        || format!("{}\n(requested by {}, verified by AWS)", receipt.execution, receipt.requester.name()),
+        || receipt.execution.clone(),
     );
     Ok(())
 }
