@@ -15,6 +15,7 @@ pub mod desktop;
 pub mod fake_sso;
 pub mod function_url;
 pub mod moto;
+pub mod oidc;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -268,6 +268,19 @@ pub struct InstallArgs {
     /// Default: nobody (the endpoint is off).
     #[arg(long = "requester", value_name = "ARN_PATTERN")]
     pub requesters: Vec<String>,
+    /// People who sign in through this OpenID Connect provider (its issuer): sessions of the
+    /// --oidc-role roles count as people only with its ID token naming them.
+    #[arg(long, value_name = "URL", requires_all = ["oidc_client_id", "oidc_roles"])]
+    pub oidc_issuer: Option<String>,
+    /// The client id the provider issues Tapprove's ID tokens to (their audience).
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// A role whose sessions come from that provider's tokens (repeat; `*` at the end for any rest).
+    #[arg(long = "oidc-role", value_name = "NAME", requires = "oidc_issuer")]
+    pub oidc_roles: Vec<String>,
+    /// The ID-token claim that names the approver (the approvers' [sign_in] approver_claim).
+    #[arg(long, value_name = "CLAIM", default_value = "email", requires = "oidc_issuer")]
+    pub oidc_claim: String,
 }
 
 #[derive(Debug, Subcommand)]

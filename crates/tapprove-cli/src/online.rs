@@ -667,6 +667,10 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
         approver_roles,
         allow_iam_users,
         requesters,
+        oidc_issuer,
+        oidc_client_id,
+        oidc_roles,
+        oidc_claim,
     } = args;
     let identity = tapprove_config::IdentitySettings {
         accounts,
@@ -677,6 +681,12 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
         },
         iam_users: allow_iam_users,
         requesters,
+        oidc: oidc_issuer.map(|issuer| tapprove_config::OidcIdentity {
+            issuer,
+            audience: oidc_client_id.unwrap_or_default(),
+            roles: oidc_roles,
+            claim: oidc_claim,
+        }),
     };
     let role_arn = match role_arn {
         Some(r) => r,

@@ -8,14 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 use tapprove_test_support::desktop::{Desktop, Keychain, stdout_json};
 use tapprove_test_support::fake_sso::{ACCOUNT_ID, FakeSso, START_URL};
 use tapprove_test_support::moto::Moto;
+use tapprove_test_support::oidc::Provider;
 use tapprove_test_support::{block_on, repo_root};
 
 const BROWSER: &str = "tests/peers/oidc/browser.mjs";
@@ -24,7 +24,7 @@ const BROWSER: &str = "tests/peers/oidc/browser.mjs";
 struct World {
     fake: FakeSso,
     desktop: Desktop,
-    _moto: Moto,
+    moto: Moto,
 }
 
 impl World {
@@ -38,11 +38,7 @@ impl World {
         desktop.env("AWS_REGION", "us-east-1");
         desktop.env("AWS_EC2_METADATA_DISABLED", "true");
         desktop.env("BROWSER", &repo_root().join(BROWSER).to_string_lossy());
-        Self {
-            fake,
-            desktop,
-            _moto: moto,
-        }
+        Self { fake, desktop, moto }
     }
 
     fn run(&self, script: &str) -> Output {
@@ -394,40 +390,6 @@ fn a_locked_keychain_stops_sign_in_before_anything_is_asked_or_written() {
     assert!(!w.desktop.path("state/tapprove/session.json").exists());
 }
 
-/// `oidc-provider` on loopback, stopped when dropped.
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Provider {
-    fn start() -> Self {
-        let mut child = Command::new("node")
-            .arg(repo_root().join("tests/peers/oidc/provider.mjs"))
-            .current_dir(repo_root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node is missing: run scripts/test");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let issuer = serde_json::from_str::<Value>(&line).unwrap()["issuer"]
-            .as_str()
-            .unwrap_or_else(|| panic!("provider.mjs printed {line:?}"))
-            .to_owned();
-        Self { child, issuer }
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The token values in the keychain's Tapprove session items.
 fn keychain_tokens(w: &World) -> Vec<String> {
     let out = w.run("secret-tool search --all service tapprove > items.txt 2>/dev/null\ngrep '^secret = ' items.txt | cut -c10- || true");
@@ -492,4 +454,112 @@ approver_claim = "email"
 
     w.desktop
         .assert_no_secret_leaked(&secrets, &[&login, &device, &logout]);
+}
+
+#[test]
+fn an_openid_connect_approver_enrols_with_a_fresh_id_token_each_time() {
+    let w = World::new();
+    let idp = Provider::start();
+    let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/approver");
+    // The organisation: tables, bob granted a group, and the enrolment
+    // service taking the approver's name from the provider's tokens, for
+    // sessions of the web-identity role `approver` only.
+    let org = tapprove_config::Config::parse(&format!(
+        r#"rp_id = "approvals.example.com"
+[tables]
+registry = "oidc-registry"
+ledger = "oidc-ledger"
+audit = "oidc-audit"
+[identity]
+roles = []
+[identity.oidc]
+issuer = "{}"
+audience = "{}"
+roles = ["approver"]
+"#,
+        idp.issuer,
+        tapprove_test_support::oidc::CLIENT_ID
+    ))
+    .unwrap();
+    // The role exists, so its sessions' UserId (AROA…:session) is stable,
+    // as in AWS.
+    w.moto.assume_role("approver", "setup", None);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(async {
+        let aws = w.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &org)
+            .create_tables()
+            .await
+            .unwrap();
+        tapprove_engine::admin::Admin::new(&aws, &org)
+            .await
+            .unwrap()
+            .grant("bob@example.com", "prod-approvers")
+            .await
+            .unwrap();
+        let service = tapprove_verifier::enrol::EnrolService::from_config(&aws, &org).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let enrolment = std::sync::Arc::new(service);
+        let services = tapprove_verifier::http::Services {
+            requests: std::sync::Arc::new(tapprove_verifier::requests::RequestService::new(
+                std::sync::Arc::clone(&enrolment),
+                tapprove_aws::sfn::StepFunctions::new(&aws),
+                Vec::new(),
+            )),
+            decisions: std::sync::Arc::new(tapprove_verifier::decisions::DecisionService::new(
+                org.policy(),
+                tapprove_engine::admin::registry(&aws, &org),
+                tapprove_aws::sfn::StepFunctions::new(&aws),
+                Vec::new(),
+            )),
+            enrolment,
+        };
+        tokio::spawn(tapprove_verifier::http::serve(
+            listener,
+            services,
+            std::future::pending(),
+        ));
+        url
+    });
+    let dir = w.desktop.path("config/tapprove");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            r#"rp_id = "approvals.example.com"
+key_store = "files"
+[tables]
+registry = "oidc-registry"
+ledger = "oidc-ledger"
+audit = "oidc-audit"
+[enrolment]
+url = "{url}"
+[sign_in]
+kind = "oidc"
+issuer = "{}"
+client_id = "{}"
+role_arn = "{role_arn}"
+approver_claim = "email"
+"#,
+            idp.issuer,
+            tapprove_test_support::oidc::CLIENT_ID
+        ),
+    )
+    .unwrap();
+
+    // Bob signs in through the provider and enrols: the client sends a
+    // fresh ID token with each request, and the service names him by it.
+    let out = w.run(
+        r#"OIDC_TEST_ACCOUNT=bob "$TAPPROVE" --json login >/dev/null && "$TAPPROVE" --json enroll --label laptop"#,
+    );
+    let receipt = ok(&out)["receipt"].clone();
+    assert_eq!(receipt["user"], "bob@example.com", "{receipt}");
+    assert_eq!(receipt["status"], "active", "{receipt}");
+    // Every call carries a new token (each is good once): the listing
+    // right after works too.
+    let out = w.run(r#""$TAPPROVE" --json authenticators"#);
+    let listed = ok(&out);
+    assert_eq!(listed["credentials"].as_array().unwrap().len(), 1, "{listed}");
+    drop(runtime);
 }

@@ -251,6 +251,7 @@ fn list_request() -> tapprove_proto::enrolment::CredentialsRequest {
         rp_id: "tapprove.local".into(),
         action: tapprove_proto::enrolment::CredentialAction::List,
         identity: None,
+        id_token: None,
     }
 }
 
@@ -907,4 +908,120 @@ fn only_listed_callers_open_requests_and_a_pipeline_is_named_by_its_role() {
         "{}",
         request.requester_shown()
     );
+}
+
+/// The role whose sessions OpenID Connect sign-in makes
+/// (`AssumeRoleWithWebIdentity`: the client names the session).
+const OIDC_ROLE: &str = "TapproveOidc";
+
+/// A credentials listing by `who`, carrying `id_token`, with a fresh proof.
+fn list_with_token(l: &Loop, who: &Approver, id_token: Option<&str>) -> (u16, Value) {
+    use tapprove_core::canonical::proof_body_sha256;
+    let mut request = list_request();
+    request.id_token = id_token.map(str::to_owned);
+    let server_id = l.endpoint().server_id;
+    request.identity = Some(proof(l, who, &server_id, &proof_body_sha256(&request).unwrap()));
+    post(
+        l,
+        tapprove_proto::enrolment::CREDENTIALS_PATH,
+        &serde_json::to_vec(&request).unwrap(),
+    )
+}
+
+#[test]
+fn an_openid_connect_user_is_named_by_the_providers_token_not_by_the_session_they_chose() {
+    let idp = tapprove_test_support::oidc::Provider::start();
+    let l = Loop::installed(
+        "activity",
+        &[
+            "--approver-role",
+            APPROVER_ROLE,
+            "--oidc-issuer",
+            &idp.issuer,
+            "--oidc-client-id",
+            tapprove_test_support::oidc::CLIENT_ID,
+            "--oidc-role",
+            OIDC_ROLE,
+        ],
+    );
+    let bobs = idp.id_tokens("bob", 3);
+    let alices = idp.id_tokens("alice", 1);
+    // Alice, signed in through the provider, asks STS for a session of the
+    // web-identity role named after Bob: the client chooses that name.
+    let impostor = l.session_of(OIDC_ROLE, "bob@example.com", None);
+    let bob = l.session_of(OIDC_ROLE, "bob@example.com", None);
+
+    // The name alone is not enough...
+    let (status, answer) = list_with_token(&l, &impostor, None);
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("id_token_required")),
+        "{answer}"
+    );
+    // ...nor is Alice's own token.
+    let (status, answer) = list_with_token(&l, &impostor, Some(&alices[0]));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("id_token_mismatch")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("alice@example.com"),
+        "{answer}"
+    );
+    // A token the provider never signed (Bob's claims, another key) is refused.
+    let forged = forged_token(&idp.issuer, "bob@example.com");
+    let (status, answer) = list_with_token(&l, &impostor, Some(&forged));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("id_token_refused")),
+        "{answer}"
+    );
+
+    // Bob's own token names him; once.
+    let (status, answer) = list_with_token(&l, &bob, Some(&bobs[0]));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"], "bob@example.com");
+    let (status, answer) = list_with_token(&l, &impostor, Some(&bobs[0]));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("id_token_reused")),
+        "{answer}"
+    );
+    // A fresh token of his works again.
+    let (status, answer) = list_with_token(&l, &bob, Some(&bobs[1]));
+    assert_eq!(status, 200, "{answer}");
+
+    // Each refusal of a caller STS vouched for is on record, the name as claimed.
+    let codes: Vec<String> = refusals(&l)
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for code in [
+        "id_token_required",
+        "id_token_mismatch",
+        "id_token_refused",
+        "id_token_reused",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code} not audited: {codes:?}");
+    }
+    // IAM Identity Center sessions need no token, as before.
+    let carol = l.person("carol");
+    let (status, answer) = list_with_token(&l, &carol, None);
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// An RS256 JWT with the provider's issuer and audience and `email`, signed
+/// with a key the provider does not publish (but naming its key id).
+fn forged_token(issuer: &str, email: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = tapprove_proto::UtcTime::now().unix_seconds();
+    let header = serde_json::json!({"alg": "RS256", "kid": "test-rs256", "typ": "JWT"});
+    let claims = serde_json::json!({
+        "iss": issuer, "aud": tapprove_test_support::oidc::CLIENT_ID, "sub": "bob",
+        "email": email, "email_verified": true, "iat": now, "exp": now + 300
+    });
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 256]);
+    format!("{}.{}.{signature}", b64(&header), b64(&claims))
 }

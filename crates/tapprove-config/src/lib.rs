@@ -245,6 +245,13 @@ pub struct IdentitySettings {
     /// Each caller must also be of one of `accounts`.
     #[serde(default)]
     pub requesters: Vec<String>,
+    /// People who sign in through an OpenID Connect provider: sessions of
+    /// these roles count as people only with a valid ID token of the
+    /// provider whose claim names them (the client chooses the session
+    /// name of `AssumeRoleWithWebIdentity`, so the name alone proves
+    /// nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcIdentity>,
 }
 
 impl Default for IdentitySettings {
@@ -254,8 +261,32 @@ impl Default for IdentitySettings {
             roles: default_approver_roles(),
             iam_users: false,
             requesters: Vec::new(),
+            oidc: None,
         }
     }
+}
+
+/// `[identity.oidc]`: the provider whose ID tokens name the people behind
+/// sessions of `roles` (the roles its `AssumeRoleWithWebIdentity` trust
+/// policy accepts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIdentity {
+    /// The issuer, exactly as tokens carry it (`iss`); its keys come from
+    /// `<issuer>/.well-known/openid-configuration`. https, or http to this
+    /// machine only.
+    pub issuer: String,
+    /// The client id the tokens are issued to (`aud`): the approvers'
+    /// `[sign_in] client_id`.
+    pub audience: String,
+    /// Role names (a trailing `*` matches any rest) whose sessions are
+    /// made from this provider's tokens.
+    pub roles: Vec<String>,
+    /// The claim that names the approver and must equal the session name
+    /// (the approvers' `[sign_in] approver_claim`, default `email`; an
+    /// `email` counts only with `email_verified`).
+    #[serde(default = "default_approver_claim")]
+    pub claim: String,
 }
 
 /// IAM Identity Center's permission-set roles.

@@ -36,12 +36,37 @@ pub struct Service<'a> {
     pub state_dir: &'a Path,
 }
 
-/// One deployment's enrolment service: where it is, and the name it
-/// accepts in identity proofs (`Config::enrolment_server_id`).
+/// One deployment's enrolment service: where it is, the name it
+/// accepts in identity proofs (`Config::enrolment_server_id`), and whose
+/// sign-in speaks for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub url: String,
     pub server_id: String,
+    /// The signed-in session whose OpenID Connect ID token goes with each
+    /// request (a fresh one each time: the service takes the approver's
+    /// name from it and accepts it once). `None`, or a session of IAM
+    /// Identity Center, sends none.
+    pub signed_in: Option<SignedIn>,
+}
+
+/// Where a face's sign-in session lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub state_dir: std::path::PathBuf,
+    /// The keychain service its tokens are under.
+    pub keychain: String,
+}
+
+impl SignedIn {
+    /// The session every face uses: the state directory of the settings
+    /// (`TAPPROVE_STATE_DIR`), the default keychain service.
+    pub fn default_session() -> Self {
+        Self {
+            state_dir: tapprove_config::state_dir(),
+            keychain: tapprove_keychain::DEFAULT_SERVICE.to_owned(),
+        }
+    }
 }
 
 impl Endpoint {
@@ -73,6 +98,7 @@ impl Endpoint {
         Ok(Some(Self {
             url,
             server_id: config.enrolment_server_id(),
+            signed_in: Some(SignedIn::default_session()),
         }))
     }
 
@@ -85,6 +111,7 @@ impl Endpoint {
         Ok(Some(Self {
             url,
             server_id: config.enrolment_server_id(),
+            signed_in: Some(SignedIn::default_session()),
         }))
     }
 }
@@ -243,6 +270,7 @@ pub fn enrolment_request(
         client_data_json: Base64Url::new(new.client_data.clone()),
         attestation_object: Base64Url::new(new.created.attestation_object.clone()),
         identity: None,
+        id_token: None,
     }
 }
 
@@ -377,6 +405,7 @@ pub async fn submit(
     mut request: EnrolmentRequest,
 ) -> Result<EnrolmentReceipt> {
     request.identity = None;
+    request.id_token = id_token(endpoint).await?;
     request.identity = Some(identity(aws, endpoint, &request).await?);
     post(aws, &endpoint.url, ENROLMENTS_PATH, &request, "a receipt").await
 }
@@ -394,6 +423,7 @@ pub async fn own_credentials(
         rp_id: rp_id.to_owned(),
         action,
         identity: None,
+        id_token: id_token(endpoint).await?,
     };
     request.identity = Some(identity(aws, endpoint, &request).await?);
     post(
@@ -424,6 +454,22 @@ pub async fn submit_request(
         "a request receipt",
     )
     .await
+}
+
+/// A fresh ID token of the signed-in OpenID Connect session, if that is
+/// how the caller signed in: the service takes the approver's name from it.
+async fn id_token(endpoint: &Endpoint) -> Result<Option<String>> {
+    let Some(session) = &endpoint.signed_in else {
+        return Ok(None);
+    };
+    tapprove_session::identity_token(&session.state_dir, &session.keychain)
+        .await
+        .map_err(|e| EngineError::Enrolment {
+            code: "signed_out".into(),
+            message: format!(
+                "your OpenID Connect sign-in could not give a fresh ID token ({e}): sign in again"
+            ),
+        })
 }
 
 /// The identity proof for one request to `endpoint`: names its service and

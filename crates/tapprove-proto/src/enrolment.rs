@@ -68,6 +68,13 @@ pub struct EnrolmentRequest {
     /// Proof of the caller's AWS identity, for the enrolment service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PresignedCallerIdentity>,
+    /// For people who sign in through OpenID Connect: a fresh ID token of
+    /// the organisation's provider whose claim names them (the service
+    /// takes the name from it, not from the session name the client
+    /// chose). Bound to this request by the identity proof, which signs
+    /// its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// An `sts:GetCallerIdentity` request, signed (SigV4) but not sent.
@@ -116,6 +123,16 @@ pub struct EnrolmentReceipt {
     pub status: EnrolmentStatus,
 }
 
+/// The largest ID token a request may carry.
+pub const MAX_ID_TOKEN_CHARS: usize = 16 * 1024;
+
+fn check_id_token(doc: &'static str, token: Option<&str>) -> Result<(), WireError> {
+    match token {
+        Some(t) => text::check(doc, "id_token", t, MAX_ID_TOKEN_CHARS, Lines::Single),
+        None => Ok(()),
+    }
+}
+
 impl EnrolmentRequest {
     /// Parses and bounds-checks an enrolment request.
     pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
@@ -123,6 +140,7 @@ impl EnrolmentRequest {
         text::check(DOC, "user", &request.user, MAX_PRINCIPAL_CHARS, Lines::Single)?;
         text::check(DOC, "label", &request.label, MAX_LABEL_CHARS, Lines::Single)?;
         text::check(DOC, "rp_id", &request.rp_id, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        check_id_token(DOC, request.id_token.as_deref())?;
         text::check_len(
             DOC,
             "credential_id",
@@ -214,6 +232,9 @@ pub struct CredentialsRequest {
     pub action: CredentialAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PresignedCallerIdentity>,
+    /// As [`EnrolmentRequest::id_token`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl CredentialsRequest {
@@ -222,6 +243,7 @@ impl CredentialsRequest {
         const DOC: &str = "credentials request";
         let request: Self = parse_document(DOC, bytes, MAX_ENROLMENT_BYTES, CredentialsVersion::TEXT)?;
         text::check(DOC, "rp_id", &request.rp_id, MAX_PRINCIPAL_CHARS, Lines::Single)?;
+        check_id_token(DOC, request.id_token.as_deref())?;
         if let CredentialAction::Rename { label, .. } = &request.action {
             text::check(DOC, "label", label, MAX_LABEL_CHARS, Lines::Single)?;
         }

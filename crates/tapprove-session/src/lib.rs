@@ -117,6 +117,16 @@ pub async fn aws_config(state_dir: &Path, service: &str) -> Result<aws_config::S
     Ok(tapprove_aws::load_config_with(Some(provider), fallback_region(&record.sign_in)).await)
 }
 
+/// A fresh ID token of the signed-in OpenID Connect session in
+/// `state_dir` ([`Sessions::identity_token`]); `None` without a session or
+/// for IAM Identity Center.
+pub async fn identity_token(state_dir: &Path, service: &str) -> Result<Option<String>> {
+    if current(state_dir)?.is_none() {
+        return Ok(None);
+    }
+    Sessions::open(state_dir, service)?.identity_token(&Quiet).await
+}
+
 /// The region to fall back on when the AWS region chain names none: the
 /// sign-in's own.
 pub fn fallback_region(sign_in: &SignIn) -> Option<String> {
@@ -233,9 +243,21 @@ impl Sessions {
     /// The session's tokens, refreshed first if stale, by exactly one
     /// process at a time.
     async fn fresh_tokens(&self, record: &SessionRecord, prompt: &dyn LoginPrompt) -> Result<Tokens> {
+        self.refreshed_tokens(record, prompt, None).await
+    }
+
+    /// The session's tokens, refreshed if they are stale, or if they were
+    /// issued before `issued_after` (unix seconds).
+    async fn refreshed_tokens(
+        &self,
+        record: &SessionRecord,
+        prompt: &dyn LoginPrompt,
+        issued_after: Option<u64>,
+    ) -> Result<Tokens> {
         let account = record.token_account();
+        let good = move |t: &Tokens| t.fresh(now()) && issued_after.is_none_or(|after| t.issued_at > after);
         if let Some(t) = self.vault.get::<Tokens>(&account)?
-            && t.fresh(now())
+            && good(&t)
         {
             return Ok(t);
         }
@@ -253,7 +275,7 @@ impl Sessions {
                     "its tokens are gone from the keychain".into(),
                 ));
             };
-            if old.fresh(now()) {
+            if good(&old) {
                 return Ok(old);
             }
             let mut new = match &record.sign_in {
@@ -273,6 +295,35 @@ impl Sessions {
 
     fn record(&self) -> Result<SessionRecord> {
         self.vault.record()?.ok_or(SessionError::NotSignedIn)
+    }
+
+    /// For a session signed in through OpenID Connect, an ID token the
+    /// provider issued just now (the session's tokens are refreshed for
+    /// it), which the enrolment service takes as the proof of the
+    /// approver's name and accepts once; `None` for IAM Identity Center.
+    pub async fn identity_token(&self, prompt: &dyn LoginPrompt) -> Result<Option<String>> {
+        let record = self.record()?;
+        if !matches!(record.sign_in, SignIn::Oidc(_)) {
+            return Ok(None);
+        }
+        let previous = self
+            .vault
+            .get::<Tokens>(&record.token_account())?
+            .and_then(|t| t.id_token.clone());
+        let mut tokens = self.refreshed_tokens(&record, prompt, Some(now())).await?;
+        // `iat` counts seconds: a provider may answer a second refresh
+        // within one second with the very token it gave before, which the
+        // service would refuse as used. Ask again in the next second.
+        if tokens.id_token.is_some() && tokens.id_token == previous {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            tokens = self.refreshed_tokens(&record, prompt, Some(now())).await?;
+        }
+        match tokens.id_token.clone() {
+            Some(token) => Ok(Some(token)),
+            None => Err(SessionError::Ended(
+                "the provider issued no new ID token when the session was refreshed".into(),
+            )),
+        }
     }
 
     /// Role credentials for the current session.

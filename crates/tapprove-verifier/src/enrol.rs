@@ -88,14 +88,30 @@ impl EnrolService {
         &self,
         request: &T,
         identity: Option<&tapprove_proto::enrolment::PresignedCallerIdentity>,
+        id_token: Option<&str>,
         claimed: &str,
         now: &UtcTime,
     ) -> Result<Person, EnrolError> {
         let caller = self.proven_caller(request, identity, claimed, now).await?;
-        match self.identity.admit(&caller).await {
-            Ok(person) => Ok(person),
-            Err(refusal) => Err(self.refusal(&caller, claimed, refusal, now).await),
+        let person = match self.identity.admit(&caller, id_token, now).await {
+            Ok(person) => person,
+            Err(refusal) => return Err(self.refusal(&caller, claimed, refusal, now).await),
+        };
+        // An ID token names its person for one request.
+        if let Some((key, expires)) = &person.token_once
+            && !self
+                .registry
+                .claim_once(key, expires)
+                .await
+                .map_err(EnrolError::registry)?
+        {
+            let refusal = EnrolError::refused(
+                "id_token_reused",
+                "this ID token was used before: the client fetches a fresh one for each request (sign in again)",
+            );
+            return Err(self.refusal(&caller, claimed, refusal, now).await);
         }
+        Ok(person)
     }
 
     /// The caller behind a request, from its presigned identity: checked
@@ -206,7 +222,13 @@ impl EnrolService {
             )));
         }
         let person = self
-            .person_of(&request, request.identity.as_ref(), "", now)
+            .person_of(
+                &request,
+                request.identity.as_ref(),
+                request.id_token.as_deref(),
+                "",
+                now,
+            )
             .await?;
         let changes = !matches!(request.action, CredentialAction::List);
         self.own_name(&person, changes, now).await?;
@@ -469,7 +491,13 @@ impl EnrolService {
             )));
         }
         let person = self
-            .person_of(&request, request.identity.as_ref(), &request.user, now)
+            .person_of(
+                &request,
+                request.identity.as_ref(),
+                request.id_token.as_deref(),
+                &request.user,
+                now,
+            )
             .await?;
         let user = person.name.as_str();
         if request.user != user {

@@ -314,6 +314,10 @@ pub struct Person {
     pub principal: String,
     pub arn: String,
     pub account: String,
+    /// When an OpenID Connect ID token named them: its single-use key
+    /// (`idtoken#<sha256>`) and when it expires. The service claims it in
+    /// the ledger before it acts, so a token serves one request.
+    pub token_once: Option<(String, UtcTime)>,
 }
 
 /// Which AWS principals count as people (`[identity]` in the settings).
@@ -324,6 +328,7 @@ pub struct IdentityRules {
     roles: Vec<String>,
     iam_users: bool,
     requesters: Vec<String>,
+    oidc: Option<std::sync::Arc<OidcPeople>>,
     own_account: tokio::sync::OnceCell<String>,
     sts: Option<tapprove_aws::sts::Identity>,
 }
@@ -337,6 +342,10 @@ impl IdentityRules {
             roles: settings.roles.clone(),
             iam_users: settings.iam_users,
             requesters: settings.requesters.clone(),
+            oidc: settings
+                .oidc
+                .as_ref()
+                .map(|o| std::sync::Arc::new(OidcPeople::new(o.clone()))),
             own_account: tokio::sync::OnceCell::new(),
             sts: aws.map(tapprove_aws::sts::Identity::new),
         }
@@ -362,8 +371,15 @@ impl IdentityRules {
         Ok(vec![own.clone()])
     }
 
-    /// `caller` as a person, or the rule that refuses it.
-    pub async fn admit(&self, caller: &CallerIdentity) -> Result<Person, EnrolError> {
+    /// `caller` as a person, or the rule that refuses it. `id_token` is
+    /// the OpenID Connect ID token the request carried: required, and
+    /// checked at `now`, for sessions of `[identity.oidc] roles`.
+    pub async fn admit(
+        &self,
+        caller: &CallerIdentity,
+        id_token: Option<&str>,
+        now: &UtcTime,
+    ) -> Result<Person, EnrolError> {
         let refuse = |code, message: String| Err(EnrolError::refused(code, message));
         let mut parts = caller.arn.splitn(6, ':');
         let (Some("arn"), Some(_partition), Some(service), Some(_), Some(arn_account), Some(resource)) = (
@@ -404,6 +420,28 @@ impl IdentityRules {
             }
             ("sts", Some(("assumed-role", rest))) => {
                 let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+                // A session of a web-identity role is named by the client:
+                // only the provider's signed token says who it is. This
+                // comes first, so a role listed in both places still needs
+                // the token.
+                if let Some(oidc) = self.oidc.as_ref().filter(|o| o.covers(role)) {
+                    let token = id_token.ok_or_else(|| {
+                        EnrolError::refused(
+                            "id_token_required",
+                            format!(
+                                "sessions of {role} come from OpenID Connect sign-in: the request must carry the ID token that names you (update the client, and sign in again)"
+                            ),
+                        )
+                    })?;
+                    let once = oidc.names(token, session, now).await?;
+                    return Ok(Person {
+                        name: session.to_owned(),
+                        principal: caller.user_id.clone(),
+                        arn: caller.arn.clone(),
+                        account: caller.account.clone(),
+                        token_once: Some(once),
+                    });
+                }
                 if !self.roles.iter().any(|pattern| role_matches(pattern, role)) {
                     return refuse(
                         "role_refused",
@@ -432,7 +470,175 @@ impl IdentityRules {
             principal: caller.user_id.clone(),
             arn: caller.arn.clone(),
             account: caller.account.clone(),
+            token_once: None,
         })
+    }
+}
+
+/// How long after it was issued an ID token still names its person to
+/// this service: the client fetches a fresh one for each request.
+pub const ID_TOKEN_MAX_AGE_SECONDS: i64 = 15 * 60;
+
+/// `[identity.oidc]`: the provider's published keys (fetched through its
+/// discovery document, cached, fetched again for a key id they lack) and
+/// the rules an ID token must meet to name a person.
+#[derive(Debug)]
+pub struct OidcPeople {
+    settings: tapprove_config::OidcIdentity,
+    http: reqwest::Client,
+    keys: tokio::sync::Mutex<Option<tapprove_core::id_token::JwkSet>>,
+}
+
+impl OidcPeople {
+    fn new(settings: tapprove_config::OidcIdentity) -> Self {
+        Self {
+            settings,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            keys: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn covers(&self, role: &str) -> bool {
+        self.settings
+            .roles
+            .iter()
+            .any(|pattern| role_matches(pattern, role))
+    }
+
+    /// Checks that `token` is a fresh ID token of the provider, for
+    /// Tapprove's client, whose claim is `session`; answers its single-use
+    /// key and expiry.
+    async fn names(
+        &self,
+        token: &str,
+        session: &str,
+        now: &UtcTime,
+    ) -> Result<(String, UtcTime), EnrolError> {
+        let refuse = |why: String| {
+            EnrolError::refused(
+                "id_token_refused",
+                format!("the ID token does not name you here: {why}; sign in again"),
+            )
+        };
+        if token.len() > 16 * 1024 {
+            return Err(refuse("it is larger than 16 KiB".into()));
+        }
+        let keys = self.keys_for(token).await?;
+        let claims = tapprove_core::id_token::check(
+            token,
+            &keys,
+            &tapprove_core::id_token::Expected {
+                issuer: &self.settings.issuer,
+                audience: &self.settings.audience,
+                nonce: None,
+            },
+            now,
+        )
+        .map_err(|e| refuse(e.0))?;
+        let issued = claims.get("iat").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        if now.unix_seconds().saturating_sub(issued) > ID_TOKEN_MAX_AGE_SECONDS {
+            return Err(refuse(format!(
+                "it was issued more than {} minutes ago (the client fetches a fresh one for each request)",
+                ID_TOKEN_MAX_AGE_SECONDS / 60
+            )));
+        }
+        let claim = &self.settings.claim;
+        if claim == "email" && claims.get("email_verified") != Some(&serde_json::Value::Bool(true)) {
+            return Err(refuse(
+                "its email is not marked verified (`email_verified`)".into(),
+            ));
+        }
+        let named = claims
+            .get(claim)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        if named != session {
+            return Err(EnrolError::refused(
+                "id_token_mismatch",
+                format!(
+                    "your session is named `{session}`, but your ID token's `{claim}` is `{named}`: the session name must be the provider's, sign in as yourself"
+                ),
+            ));
+        }
+        let exp = claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let digest = tapprove_core::canonical::sha256(token.as_bytes());
+        let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Ok((format!("idtoken#{key}"), UtcTime::from_unix(exp)))
+    }
+
+    /// The provider's keys, fetched again when `token` names a key the
+    /// cached set lacks (providers rotate keys).
+    async fn keys_for(&self, token: &str) -> Result<tapprove_core::id_token::JwkSet, EnrolError> {
+        let mut cached = self.keys.lock().await;
+        if let Some(keys) = cached.as_ref()
+            && tapprove_core::id_token::knows_key(token, keys)
+        {
+            return Ok(keys.clone());
+        }
+        let keys = self.fetch_keys().await?;
+        *cached = Some(keys.clone());
+        Ok(keys)
+    }
+
+    async fn fetch_keys(&self) -> Result<tapprove_core::id_token::JwkSet, EnrolError> {
+        let issuer = self.settings.issuer.trim_end_matches('/');
+        let unavailable = |what: &str, e: String| {
+            EnrolError::unavailable(format!(
+                "the OpenID Connect provider's {what} could not be read: {e}"
+            ))
+        };
+        #[derive(serde::Deserialize)]
+        struct Discovery {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let discovery: Discovery = self
+            .get(&format!("{issuer}/.well-known/openid-configuration"))
+            .await
+            .map_err(|e| unavailable("discovery document", e))?;
+        if discovery.issuer != self.settings.issuer {
+            return Err(EnrolError::unavailable(format!(
+                "the provider at {issuer} calls itself `{}`, not `{}`: fix [identity.oidc] issuer",
+                discovery.issuer, self.settings.issuer
+            )));
+        }
+        self.get(&discovery.jwks_uri)
+            .await
+            .map_err(|e| unavailable("key set", e))
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        if !secure(url) {
+            return Err(format!("{url} is neither https nor on this machine"));
+        }
+        let answer = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("{url} answered {}", answer.status()));
+        }
+        answer.json().await.map_err(|e| e.without_url().to_string())
+    }
+}
+
+/// HTTPS, or plain HTTP to this machine only (a provider run locally).
+fn secure(url: &str) -> bool {
+    match url.split_once("://") {
+        Some(("https", _)) => true,
+        Some(("http", rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        }
+        _ => false,
     }
 }
 
@@ -441,7 +647,11 @@ impl IdentityRules {
     /// `requesters` patterns. `person` is the caller's approver name when
     /// the rules count them as a person (the caller of the service checks
     /// the name's binding before vouching for it).
-    pub async fn requester(&self, caller: &CallerIdentity) -> Result<tapprove_proto::Requester, EnrolError> {
+    pub async fn requester(
+        &self,
+        caller: &CallerIdentity,
+        now: &UtcTime,
+    ) -> Result<tapprove_proto::Requester, EnrolError> {
         if self.requesters.is_empty() {
             return Err(EnrolError::refused(
                 "requests_off",
@@ -476,7 +686,7 @@ impl IdentityRules {
         Ok(tapprove_proto::Requester {
             arn: caller.arn.clone(),
             principal: caller.user_id.clone(),
-            person: self.admit(caller).await.ok().map(|p| p.name),
+            person: self.admit(caller, None, now).await.ok().map(|p| p.name),
         })
     }
 }
@@ -623,6 +833,7 @@ mod tests {
                     "arn:aws:sts::123456789012:assumed-role/ci-deploy/*".into(),
                     "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_TapproveApprover_*".into(),
                 ],
+                oidc: None,
             },
             None,
         )
@@ -632,7 +843,9 @@ mod tests {
     fn only_listed_callers_of_allowed_accounts_open_requests() {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let rules = rules(false);
-        let ask = |arn: &str, account: &str| rt.block_on(rules.requester(&caller(arn, account)));
+        let ask = |arn: &str, account: &str| {
+            rt.block_on(rules.requester(&caller(arn, account), &UtcTime::from_unix(NOW)))
+        };
         let ci = ask(
             "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42",
             "123456789012",
@@ -662,10 +875,13 @@ mod tests {
         );
         let off = IdentityRules::new(&tapprove_config::IdentitySettings::default(), None);
         assert_eq!(
-            rt.block_on(off.requester(&caller(
-                "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42",
-                "123456789012"
-            )))
+            rt.block_on(off.requester(
+                &caller(
+                    "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42",
+                    "123456789012"
+                ),
+                &UtcTime::from_unix(NOW)
+            ))
             .unwrap_err()
             .code,
             "requests_off"
@@ -676,7 +892,7 @@ mod tests {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(rules.admit(&caller(arn, account)))
+            .block_on(rules.admit(&caller(arn, account), None, &UtcTime::from_unix(NOW)))
     }
 
     #[test]

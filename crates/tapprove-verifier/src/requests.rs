@@ -89,7 +89,7 @@ impl RequestService {
         let caller = service
             .proven_caller(&submission, submission.identity.as_ref(), "", now)
             .await?;
-        let mut requester = match service.identity.requester(&caller).await {
+        let mut requester = match service.identity.requester(&caller, now).await {
             Ok(r) => r,
             Err(refusal) => return Err(service.refusal(&caller, "", refusal, now).await),
         };
