@@ -184,7 +184,14 @@ def test_the_verifier_accepts_the_settings_the_template_gives_it(moto, stacks, e
     assert settings["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
     # Only this account's IAM Identity Center sessions enrol, and proofs
     # must name this stack.
-    assert settings["identity"] == {"accounts": ["123456789012"], "roles": ["AWSReservedSSO_*"], "iam_users": False}
+    assert settings["identity"] == {
+        "accounts": ["123456789012"],
+        "roles": ["AWSReservedSSO_*"],
+        "iam_users": False,
+        "requesters": [],
+    }
+    # Nobody opens requests through the verifier, so it starts no gate.
+    assert "states:StartExecution" not in verifier_role_actions(moto, core["VerifierFunctionArn"])
     assert settings["enrolment"]["server_id"] == core["EnrolmentServerId"]
     # The verifier itself reads them: its enrolment service starts.
     proc = subprocess.Popen(
@@ -379,3 +386,45 @@ def test_the_decision_endpoint_sends_signed_decisions_through_the_verifier(moto,
         [str(TAPPROVE), "admin", "policy", "init", "--stack", "tapnodec"], env=env, capture_output=True, text=True
     )
     assert refused.returncode != 0 and "DecisionEndpoint=true" in refused.stderr, refused.stderr
+
+
+def test_requesters_and_openid_connect_people_reach_the_verifiers_settings(moto, stacks, env):
+    core = deploy(
+        moto,
+        "tapoidc",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "RequesterPrincipals": "arn:aws:sts::123456789012:assumed-role/ci-deploy/*",
+            "OidcIssuer": "https://idp.example.com/oauth2/default",
+            "OidcAudience": "0oa1tapprove",
+            "OidcRoles": "TapproveOidc,TapproveOidcAuditors",
+        },
+    )
+    function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
+    inline = function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"]
+    settings = tomllib.loads(inline)
+    assert settings["identity"]["requesters"] == ["arn:aws:sts::123456789012:assumed-role/ci-deploy/*"]
+    assert settings["identity"]["oidc"] == {
+        "issuer": "https://idp.example.com/oauth2/default",
+        "audience": "0oa1tapprove",
+        "roles": ["TapproveOidc", "TapproveOidcAuditors"],
+        "claim": "email",
+    }
+    # The request endpoint may start this stack's gates (and no others).
+    assert "states:StartExecution" in verifier_role_actions(moto, core["VerifierFunctionArn"])
+    # The verifier reads these settings as they are.
+    proc = subprocess.Popen(
+        [str(VERIFIER), "serve", "--listen", "127.0.0.1:0"],
+        env=env | {"TAPPROVE_CONFIG_TOML": inline, "TAPPROVE_CONFIG": "/nonexistent.toml"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stderr.readline()
+        assert "enrolling for `approvals.example.com`" in first, first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
