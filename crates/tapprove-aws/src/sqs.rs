@@ -38,13 +38,13 @@ pub fn check_queue_owner(owner: &str, identity: &IdentitySettings) -> std::resul
              (the IAM Identity Center user name) or IAM user is named, 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"
         ));
     }
-    if identity.roles.is_empty() {
+    let roles = approver_roles(identity);
+    if roles.is_empty() {
         return Err(
-            "no approver roles in the settings' [identity] roles: nobody could read an approver queue".into(),
+            "no approver roles in the settings' [identity] roles (or [identity.oidc] roles): nobody could read an approver queue".into(),
         );
     }
-    if let Some(bad) = identity
-        .roles
+    if let Some(bad) = roles
         .iter()
         .find(|r| r.is_empty() || !r.chars().all(|c| iam_name(c) || c == '*'))
     {
@@ -53,6 +53,20 @@ pub fn check_queue_owner(owner: &str, identity: &IdentitySettings) -> std::resul
         ));
     }
     Ok(())
+}
+
+/// The roles whose sessions are people: `[identity] roles`, and the roles
+/// of OpenID Connect sign-in (`[identity.oidc] roles`). The session name of
+/// the latter is the client's choice (the enrolment service checks the
+/// provider's ID token; IAM cannot), so with OpenID Connect sign-in a
+/// queue's owner-only statements hold only as far as the role's trust
+/// policy restricts who assumes it: see docs/admin.md.
+fn approver_roles(identity: &IdentitySettings) -> Vec<&String> {
+    identity
+        .roles
+        .iter()
+        .chain(identity.oidc.iter().flat_map(|o| o.roles.iter()))
+        .collect()
 }
 
 /// The access policy of `queue`: deploy/approver-queue-policy.json filled.
@@ -93,10 +107,8 @@ pub fn approver_queue_policy(queue: &ApproverQueue<'_>) -> std::result::Result<S
     let [_, partition, "sqs", _, account, _] = parts[..] else {
         return Err(format!("`{}` is not an SQS queue ARN", queue.queue_arn));
     };
-    let mut principals: Vec<String> = queue
-        .identity
-        .roles
-        .iter()
+    let mut principals: Vec<String> = approver_roles(queue.identity)
+        .into_iter()
         .flat_map(|role| {
             [
                 format!("arn:{partition}:iam::{account}:role/{role}"),
