@@ -197,10 +197,11 @@ fn inbox_text(items: &Value) -> String {
     lines.join("\n")
 }
 
-/// Cuts to `n` characters and removes control characters, so request
-/// content cannot move the terminal's cursor or hide text.
+/// Request content on one line of at most `n` characters, every hidden or
+/// control character shown as a marker (`⟨U+202E⟩`), so it can neither move
+/// the terminal's cursor nor hide or reorder what the approver reads.
 fn truncate(text: &str, n: usize) -> String {
-    text.chars().filter(|c| !c.is_control()).take(n).collect()
+    tapprove_proto::text::one_line(text, n)
 }
 
 pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
@@ -284,14 +285,15 @@ pub async fn show(session: &Session, id: &str) -> Result {
         format!(
             "{}\n\nrequested by  {}\napprovers     {} (quorum {})\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
             truncate(&item.request.title, 200),
-            item.request.requester_shown(),
-            item.request.approvers,
+            truncate(&item.request.requester_shown(), 300),
+            truncate(&item.request.approvers, 80),
             item.request.quorum,
             deadline,
-            item.request.execution,
+            truncate(&item.request.execution, 300),
             item.request_sha256,
-            // JSON escapes control characters, so what is shown is data.
-            serde_json::to_string_pretty(&item.request.details).unwrap_or_default()
+            // JSON escapes control characters but not U+202E and the like:
+            // those are shown as markers too.
+            tapprove_proto::text::reveal(&serde_json::to_string_pretty(&item.request.details).unwrap_or_default())
         )
     });
     Ok(())

@@ -1025,3 +1025,60 @@ fn forged_token(issuer: &str, email: &str) -> String {
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 256]);
     format!("{}.{}.{signature}", b64(&header), b64(&claims))
 }
+
+#[test]
+fn the_terminal_shows_hidden_and_direction_changing_characters_as_markers() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    // A title that reads "Deploy to staging" in a terminal that obeys
+    // U+202E, a requester with a zero-width space, details with tag
+    // characters (invisible ASCII) and an escape sequence.
+    let input = serde_json::json!({
+        "title": "Deploy to \u{202E}gnigats\u{202C} prod",
+        "requested_by": "ali\u{200B}ce",
+        "approvers": "prod-approvers",
+        "quorum": 1,
+        "timeout_seconds": 600,
+        "details": {"note": "ok\u{E0041}\u{E0042}", "cmd": "\u{1B}[2J"}
+    });
+    l.runtime.block_on(async {
+        tapprove_aws::sfn::StepFunctions::new(&l.moto.sdk_config().await)
+            .start_execution(&l.state_machine, &input.to_string())
+            .await
+            .unwrap()
+    });
+    let id = l.inbox_id(&bob);
+    let shown = |args: &[&str]| {
+        let out = l.as_(&bob, args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let inbox = shown(&["inbox"]);
+    assert!(
+        inbox.contains("Deploy to ⟨U+202E⟩gnigats⟨U+202C⟩ prod"),
+        "{inbox}"
+    );
+    assert!(inbox.contains("ali⟨U+200B⟩ce"), "{inbox}");
+    let show = shown(&["show", &id]);
+    for marker in ["⟨U+202E⟩", "⟨U+200B⟩", "⟨U+E0041⟩⟨U+E0042⟩"] {
+        assert!(show.contains(marker), "{marker} missing from:\n{show}");
+    }
+    assert!(show.contains("\\u001b[2J"), "JSON escapes the escape: {show}");
+    let denied = l.as_(&bob, &["deny", &id, "--reason", "not what it says"]);
+    assert!(
+        denied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    let outbox = shown(&["outbox"]);
+    assert!(outbox.contains("⟨U+202E⟩"), "{outbox}");
+    // None of the characters themselves reached the terminal.
+    for text in [&inbox, &show, &outbox] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| tapprove_proto::text::is_hidden(c) || c == '\u{1B}'),
+            "{text:?}"
+        );
+    }
+}
