@@ -940,6 +940,11 @@ async fn request_execution(
     };
     let details: Value =
         serde_json::from_str(&text).map_err(|e| Failure::input(format!("--details is not JSON: {e}")))?;
+    if let Some(literal) = tapprove_proto::numbers::inexact_number(text.as_bytes()) {
+        return Err(Failure::input(format!(
+            "--details holds the number {literal}, which JSON readers do not all read alike (beyond IEEE double precision): the approver would see one value and sign another; write it as a string (\"{literal}\")"
+        )));
+    }
     let approvers = approvers
         .or_else(|| config.sources.first().map(|s| s.group().to_owned()))
         .ok_or_else(|| Failure::input("--approvers is needed: the settings name no group"))?;

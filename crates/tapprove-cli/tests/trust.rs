@@ -1082,3 +1082,65 @@ fn the_terminal_shows_hidden_and_direction_changing_characters_as_markers() {
         );
     }
 }
+
+#[test]
+fn a_number_json_readers_read_differently_is_refused_before_anyone_is_asked() {
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    // 2^53 + 1: JavaScript (the app) would show 9007199254740992, the
+    // canonical encoding sign that, and the workflow use ...993.
+    let start = |details: &str| {
+        let input = format!(
+            r#"{{"title": "Rotate key", "requested_by": "alice", "approvers": "prod-approvers", "quorum": 1, "timeout_seconds": 600, "details": {details}}}"#
+        );
+        l.runtime.block_on(async {
+            tapprove_aws::sfn::StepFunctions::new(&l.moto.sdk_config().await)
+                .start_execution(&l.state_machine, &input)
+                .await
+                .unwrap()
+        })
+    };
+    let execution = start(r#"{"key_id": 9007199254740993}"#);
+    let state = l.finished(&execution, std::time::Duration::from_secs(30));
+    assert_eq!(
+        (state.status.as_str(), state.error.as_deref()),
+        ("FAILED", Some("Tapprove.malformed_request")),
+        "{state:?}"
+    );
+    assert!(
+        state.cause.as_deref().unwrap().contains("send it as a string"),
+        "{state:?}"
+    );
+    // The CLI refuses it before starting anything.
+    let out = l.admin(&[
+        "--json",
+        "gate",
+        "request",
+        "--title",
+        "Rotate key",
+        "--requested-by",
+        "alice",
+        "--details",
+        r#"{"key_id": 9007199254740993}"#,
+    ]);
+    assert!(
+        refused(&out, "input_error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("9007199254740993"),
+    );
+    // As a string it is shown and signed exactly.
+    let execution = start(r#"{"key_id": "9007199254740993"}"#);
+    let id = l.inbox_id(&bob);
+    let shown = json_of(&l.as_(&bob, &["--json", "show", &id]));
+    assert_eq!(
+        shown["request"]["details"]["key_id"], "9007199254740993",
+        "{shown}"
+    );
+    let out = l.as_(&bob, &["--json", "approve", &id]);
+    assert!(out.status.success(), "{}", json_of(&out));
+    let state = l.finished(&execution, std::time::Duration::from_secs(60));
+    assert_eq!(state.status, "SUCCEEDED", "{state:?}");
+    let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["request"]["details"]["key_id"], "9007199254740993");
+}

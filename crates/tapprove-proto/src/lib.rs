@@ -32,6 +32,7 @@ pub mod enrolment;
 mod error;
 pub mod gate_policy;
 pub mod limits;
+pub mod numbers;
 pub mod registry;
 mod request;
 pub mod text;

@@ -94,6 +94,23 @@ impl Requester {
     }
 }
 
+/// Refuses a document holding a number that JSON readers do not all read
+/// alike (beyond a double's precision: [`crate::numbers`]).
+pub(crate) fn refuse_inexact_numbers(document: &'static str, bytes: &[u8]) -> Result<(), WireError> {
+    match crate::numbers::inexact_number(bytes) {
+        None => Ok(()),
+        Some(literal) => Err(WireError::new(
+            WireErrorKind::Malformed,
+            document,
+            "details",
+            format!(
+                "holds the number {}, which JSON readers do not all read alike (beyond IEEE double precision, RFC 7493): the app would show one value and the signature cover another; send it as a string",
+                literal.chars().take(64).collect::<String>()
+            ),
+        )),
+    }
+}
+
 /// How every face marks a requester that only the workflow claims.
 pub const REQUESTER_CLAIMED: &str = "not verified";
 
@@ -102,6 +119,7 @@ impl Request {
     pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
         let request: Self = parse_document(DOC, bytes, MAX_REQUEST_BYTES, RequestVersion::TEXT)?;
         request.validate()?;
+        refuse_inexact_numbers(DOC, bytes)?;
         Ok(request)
     }
 
@@ -258,6 +276,19 @@ mod tests {
         assert!(parse(&v).unwrap().requester_shown().starts_with("arn:aws:sts::"));
         v["requester"]["extra"] = true.into();
         assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::Malformed);
+    }
+
+    #[test]
+    fn a_number_a_double_cannot_hold_is_refused_and_the_same_as_a_string_is_kept() {
+        let mut text = serde_json::to_string(&sample()).unwrap();
+        text = text.replace(r#""n":[1,2.5,null]"#, r#""n":[1,2.5,null],"id":9007199254740993"#);
+        let e = Request::from_json(text.as_bytes()).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (WireErrorKind::Malformed, "details"));
+        assert!(e.to_string().contains("send it as a string"), "{e}");
+        let mut v = sample();
+        v["details"]["id"] = "9007199254740993".into();
+        let r = parse(&v).unwrap();
+        assert_eq!(r.details["id"], "9007199254740993");
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl RequestSubmission {
     pub fn from_json(bytes: &[u8]) -> Result<Self, WireError> {
         let submission: Self = parse_document(DOC, bytes, MAX_REQUEST_BYTES, SubmissionVersion::TEXT)?;
         submission.request_for("arn:aws:states:::execution:gate:check", "check")?;
+        crate::request::refuse_inexact_numbers(DOC, bytes)?;
         Ok(submission)
     }
 

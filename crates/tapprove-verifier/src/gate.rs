@@ -228,6 +228,21 @@ pub async fn handle<R: Registry, L: Ledger>(
         inner: registry,
         group: gate_group.filter(|g| !g.is_empty()),
     };
+    // A number JSON readers do not all read alike is refused at the first
+    // step, before anyone is asked. It is looked for in the raw text: once
+    // parsed, a decimal's excess precision is gone.
+    if matches!(call, GateCall::Open { .. })
+        && let Some(literal) = tapprove_proto::numbers::inexact_number(input.as_bytes())
+    {
+        let message = format!(
+            "the request holds the number {}, which JSON readers do not all read alike (beyond IEEE double precision, RFC 7493): the approver would see one value and sign another; send it as a string",
+            literal.chars().take(64).collect::<String>()
+        );
+        return Err(GateFailure::new(
+            error_name(Code::MalformedRequest),
+            json!({"code": Code::MalformedRequest, "message": message}).to_string(),
+        ));
+    }
     let request_bytes = serde_json::to_vec(request_value).unwrap_or_default();
     // The request comes from the gate's own state; a malformed one is the
     // verifier's verdict like any other rule.
