@@ -126,7 +126,7 @@ fn main() {
         for item in engine.inbox().unwrap().into_iter().take(runs) {
             let started = Instant::now();
             let (_, outcome) = engine
-                .decide(&item.id, Verdict::Approve, None, &authenticator, &prompt, vec![credential.clone()], UserVerification::Discouraged)
+                .decide(&item.id, Verdict::Approve, None, &authenticator, &prompt, vec![credential.clone()], Some(UserVerification::Discouraged))
                 .await
                 .unwrap();
             engine_decide.push(started.elapsed());

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tapprove_authn::UserVerification;
 use tapprove_config::{SignIn, Source};
 use tapprove_engine::keys::{self, AuthenticatorChoice, KeySpec};
 use tapprove_engine::{DeliveryOutcome, enrol};
@@ -103,11 +102,8 @@ pub async fn decide<R: Runtime>(
         &approver,
         tapprove_engine::now(),
     )?;
-    let uv = if config.require_user_verification {
-        UserVerification::Required
-    } else {
-        UserVerification::Preferred
-    };
+    // The engine asks for what the settings in force require.
+    let uv = None;
     // The signing screen says which authenticator Tapprove waits for.
     let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.authenticator.description());
     let deciding = engine.clone();

@@ -119,9 +119,10 @@ pub struct DecideArgs {
     /// Why (required to deny, optional to approve; at most 1024 characters).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Ask the authenticator for user verification (its PIN).
-    #[arg(long, value_enum, default_value = "preferred")]
-    pub user_verification: UvArg,
+    /// Ask the authenticator for user verification (its PIN). Default: required where the
+    /// settings require it (require_user_verification), else preferred; never less than they require.
+    #[arg(long, value_enum)]
+    pub user_verification: Option<UvArg>,
     #[command(flatten)]
     pub pin: PinArgs,
 }

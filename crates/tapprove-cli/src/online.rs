@@ -312,11 +312,13 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
         now(),
     )?;
     let prompt = TerminalPrompt::new(&args.pin);
-    let uv = match args.user_verification {
+    // The engine asks for what the settings in force require (as the
+    // app does); the flag may only ask for more.
+    let uv = args.user_verification.map(|asked| match asked {
         UvArg::Required => UserVerification::Required,
         UvArg::Preferred => UserVerification::Preferred,
         UvArg::Discouraged => UserVerification::Discouraged,
-    };
+    });
     let (item, outcome) = engine
         .decide(
             &args.id,

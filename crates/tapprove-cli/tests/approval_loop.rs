@@ -962,7 +962,7 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
             &cancelling,
             &prompt,
             vec![held],
-            tapprove_authn::UserVerification::Preferred,
+            Some(tapprove_authn::UserVerification::Preferred),
         ))
         .unwrap_err();
     assert!(

@@ -1144,3 +1144,67 @@ fn a_number_json_readers_read_differently_is_refused_before_anyone_is_asked() {
     let output: Value = serde_json::from_str(state.output.as_deref().unwrap()).unwrap();
     assert_eq!(output["request"]["details"]["key_id"], "9007199254740993");
 }
+
+#[test]
+fn the_cli_asks_for_user_verification_wherever_the_settings_or_the_org_policy_require_it() {
+    let l = Loop::new("activity");
+    // Bob's software key has no PIN: it cannot verify him.
+    let bob = l.approver("bob", &["prod-approvers"]);
+    l.start("Deploy", "alice", 1, 600);
+    let id = l.inbox_id(&bob);
+    let outbox_is_empty = || {
+        let out = l.as_(&bob, &["--json", "outbox"]);
+        json_of(&out)["decisions"].as_array().unwrap().is_empty()
+    };
+
+    // Required by the user's settings: no decision is signed without it.
+    let config = l.config_path();
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("require_user_verification = false"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace(
+            "require_user_verification = false",
+            "require_user_verification = true",
+        ),
+    )
+    .unwrap();
+    let out = l.as_(&bob, &["--json", "approve", &id]);
+    refused(&out, "user_verification_unavailable");
+    let out = l.as_(
+        &bob,
+        &["--json", "approve", &id, "--user-verification", "discouraged"],
+    );
+    assert!(
+        refused(&out, "input_error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires user verification")
+    );
+    assert!(
+        outbox_is_empty(),
+        "a decision was signed without user verification"
+    );
+
+    // Required by the organisation's policy, whatever the user's file says.
+    std::fs::write(&config, &text).unwrap();
+    let policy = l.dir.path().join("uv-policy.toml");
+    std::fs::write(&policy, "require_user_verification = true\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut env = l.moto.env(Some(&bob.iam));
+    env.push(("TAPPROVE_POLICY".into(), policy.to_str().unwrap().into()));
+    let out = l.run(env, &bob.state, &["--json", "approve", &id]);
+    refused(&out, "user_verification_unavailable");
+    assert!(
+        outbox_is_empty(),
+        "a decision was signed without user verification"
+    );
+
+    // Where nothing requires it, the same key approves.
+    let out = l.as_(&bob, &["--json", "approve", &id]);
+    assert!(out.status.success(), "{}", json_of(&out));
+    assert!(!outbox_is_empty());
+}

@@ -370,12 +370,13 @@ impl Engine {
         authenticator: &dyn Authenticator,
         prompt: &dyn UserPrompt,
         allow_credentials: Vec<Base64Url>,
-        user_verification: UserVerification,
+        asked: Option<UserVerification>,
     ) -> Result<(InboxItem, DeliveryOutcome)> {
         let item = self.find(id)?;
         if verdict == Verdict::Deny && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(EngineError::Invalid("a denial needs a reason".into()));
         }
+        let user_verification = self.user_verification(asked)?;
         let approver = self.approver().await?;
         let decision = sign_decision(
             authenticator,
@@ -391,11 +392,44 @@ impl Engine {
                 user_verification,
             },
         )?;
+        // An authenticator that ignored the request is caught here, before
+        // anything is journalled or sent.
+        if user_verification == UserVerification::Required {
+            let flags = decision
+                .assertion
+                .authenticator_data
+                .as_bytes()
+                .get(32)
+                .copied()
+                .unwrap_or(0);
+            if !tapprove_core::webauthn::Flags(flags).user_verified() {
+                return Err(EngineError::Sign(tapprove_authn::SignError::Authenticator(
+                    tapprove_authn::AuthnError::UserVerificationUnavailable(
+                        "the authenticator signed without verifying you (no PIN or biometry), which your organisation requires"
+                            .into(),
+                    ),
+                )));
+            }
+        }
         let entry = self
             .store()
             .journal(&item, verdict.as_str(), &decision.to_json(), &now())?;
         let outcome = self.deliver(&entry).await?;
         Ok((item, outcome))
+    }
+
+    /// The user verification a decision asks for: `Required` whenever the
+    /// settings in force (the org policy's, or the user's) require it,
+    /// whatever a face asked; otherwise what it asked (`Preferred` if
+    /// nothing). Asking for less than the policy requires is an error.
+    pub fn user_verification(&self, asked: Option<UserVerification>) -> Result<UserVerification> {
+        match (self.config.require_user_verification, asked) {
+            (true, Some(UserVerification::Preferred | UserVerification::Discouraged)) => Err(EngineError::Invalid(
+                "your organisation requires user verification (PIN or biometry) for every decision: do not ask for less".into(),
+            )),
+            (true, _) => Ok(UserVerification::Required),
+            (false, asked) => Ok(asked.unwrap_or(UserVerification::Preferred)),
+        }
     }
 
     /// Sends one journalled decision and records the outcome.
