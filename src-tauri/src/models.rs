@@ -99,6 +99,9 @@ pub struct RequestDetail {
     pub request_sha256: String,
     pub details: serde_json::Value,
     pub raw: String,
+    /// Where the request stands at its gate ("1 of sre ✓, 1 of security
+    /// pending"), as the gate last said; `None` from gates that say nothing.
+    pub progress: Option<String>,
 }
 
 impl From<&InboxItem> for RequestDetail {
@@ -111,6 +114,7 @@ impl From<&InboxItem> for RequestDetail {
             request_sha256: item.request_sha256.clone(),
             details: item.request.details.clone(),
             raw: serde_json::to_string_pretty(&item.request).unwrap_or_default(),
+            progress: item.status.as_ref().map(|s| s.describe()),
         }
     }
 }

@@ -976,18 +976,27 @@ pub(crate) fn random_bytes() -> Vec<u8> {
     h.finish().to_be_bytes().to_vec()
 }
 
-impl Registry for DynamoRegistry {
-    async fn approver(&self, name: &str) -> Result<Option<ApproverRecord>, StoreError> {
+impl DynamoRegistry {
+    /// One item, read consistently (what the verifier judges by must not
+    /// be a stale copy).
+    async fn read(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(user_key(name)))
+            .table_name(table)
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
-        Ok(out.item().map(|item| ApproverRecord {
+        Ok(out.item)
+    }
+}
+
+impl Registry for DynamoRegistry {
+    async fn approver(&self, name: &str) -> Result<Option<ApproverRecord>, StoreError> {
+        let item = self.read(&self.tables.registry, user_key(name)).await?;
+        Ok(item.map(|item| ApproverRecord {
             name: name.to_owned(),
             groups: item
                 .get("groups")
@@ -1001,18 +1010,10 @@ impl Registry for DynamoRegistry {
         &self,
         gate: &str,
     ) -> Result<Option<tapprove_proto::gate_policy::GatePolicy>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(gate_key(gate)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
+        let item = self.read(&self.tables.registry, gate_key(gate)).await?;
         // A stored policy that does not parse stops verification (fail
         // closed) rather than falling back to the request's own group.
-        out.item()
+        item.as_ref()
             .map(|item| {
                 tapprove_proto::gate_policy::GatePolicy::from_json(get_s(item, "policy")?.as_bytes()).map_err(
                     |e| {
@@ -1026,21 +1027,12 @@ impl Registry for DynamoRegistry {
     }
 
     async fn requester(&self, execution: &str) -> Result<Option<RequesterRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.audit)
-            .set_key(Some(requested_key(execution)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.read(&self.tables.audit, requested_key(execution)).await? else {
             return Ok(None);
         };
         let bad = |e: String| StoreError(format!("the requester record of {execution} is invalid: {e}"));
         let record: serde_json::Value =
-            serde_json::from_str(get_s(item, "record")?).map_err(|e| bad(e.to_string()))?;
+            serde_json::from_str(get_s(&item, "record")?).map_err(|e| bad(e.to_string()))?;
         Ok(Some(RequesterRecord {
             requester: serde_json::from_value(record["requester"].clone()).map_err(|e| bad(e.to_string()))?,
             input_sha256: record["input_sha256"]
@@ -1051,16 +1043,8 @@ impl Registry for DynamoRegistry {
     }
 
     async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.registry)
-            .set_key(Some(credential_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error(from_sdk(SERVICE, e)))?;
-        out.item().map(credential_from_item).transpose()
+        let item = self.read(&self.tables.registry, credential_key(id)).await?;
+        item.as_ref().map(credential_from_item).transpose()
     }
 }
 

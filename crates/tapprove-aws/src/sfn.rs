@@ -305,9 +305,19 @@ impl StepFunctions {
                         .input()
                         .and_then(|i| serde_json::from_str(i).ok())
                         .unwrap_or_default();
-                    if input["tapprove"] == "request/v1" {
+                    // `{request, status}`, or the request itself (gates
+                    // installed before the status was added); a gate call
+                    // (`{op, request, …}`) is the verifier's own task.
+                    let request = if input["tapprove"] == "request/v1" {
+                        input
+                    } else if input.get("op").is_none() {
+                        input["request"].clone()
+                    } else {
+                        continue;
+                    };
+                    if request["tapprove"] == "request/v1" {
                         return Ok(Some(GateWait {
-                            request: input,
+                            request,
                             task_token: None,
                         }));
                     }

@@ -162,6 +162,7 @@ fn inbox_json(engine: &Engine) -> Result<Value> {
                 "seconds_left": deadline.unix_seconds() - now.unix_seconds(),
                 "source": i.source,
                 "execution": i.request.execution,
+                "progress": i.status.as_ref().map(|s| s.describe()),
             })
         })
         .collect();
@@ -280,14 +281,19 @@ pub async fn show(session: &Session, id: &str) -> Result {
         "source": item.source,
         "requester_verified": item.request.requester_verified(),
         "request": item.request,
+        "status": item.status,
     });
     session.out.result(value.clone(), || {
         format!(
-            "{}\n\nrequested by  {}\napprovers     {} (quorum {})\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
+            "{}\n\nrequested by  {}\napprovers     {} (quorum {}){}\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
             truncate(&item.request.title, 200),
             truncate(&item.request.requester_shown(), 300),
             truncate(&item.request.approvers, 80),
             item.request.quorum,
+            item.status
+                .as_ref()
+                .map(|s| format!("\nprogress      {}", truncate(&s.describe(), 300)))
+                .unwrap_or_default(),
             deadline,
             truncate(&item.request.execution, 300),
             item.request_sha256,

@@ -285,11 +285,7 @@ fn an_identity_proof_is_good_once_for_its_own_request_and_deployment() {
     revoke.action = serde_json::from_value(serde_json::json!({"revoke": {"credential_id": id}})).unwrap();
     revoke.identity = Some(proof(&l, &bob, &server_id, &proof_body_sha256(&listing).unwrap()));
     let (status, answer) = post(&l, CREDENTIALS_PATH, &serde_json::to_vec(&revoke).unwrap());
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (403, Some("identity_refused")),
-        "{answer}"
-    );
+    refused_with(status, &answer, "identity_refused");
     assert!(
         answer["message"]
             .as_str()
@@ -623,6 +619,19 @@ fn a_rule_of_two_groups_needs_one_approver_of_each() {
         "two of one group are not enough"
     );
     let id = l.inbox_id(&sam);
+    // Sam's task says where the request stands: the rule, and which of its
+    // clauses still waits.
+    let shown = l.as_(&sam, &["show", &id]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("progress      1 of prod-approvers ✓, 1 of security pending"),
+        "{text}"
+    );
+    let inbox = json_of(&l.as_(&sam, &["--json", "inbox"]));
+    assert_eq!(
+        inbox["requests"][0]["progress"], "1 of prod-approvers ✓, 1 of security pending",
+        "{inbox}"
+    );
     let out = l.as_(&sam, &["--json", "approve", &id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let state = l.finished(&execution, std::time::Duration::from_secs(30));
@@ -910,6 +919,12 @@ fn only_listed_callers_open_requests_and_a_pipeline_is_named_by_its_role() {
     );
 }
 
+/// The service answered 403 with `code`.
+#[track_caller]
+fn refused_with(status: u16, answer: &Value, code: &str) {
+    assert_eq!((status, answer["code"].as_str()), (403, Some(code)), "{answer}");
+}
+
 /// The role whose sessions OpenID Connect sign-in makes
 /// (`AssumeRoleWithWebIdentity`: the client names the session).
 const OIDC_ROLE: &str = "TapproveOidc";
@@ -953,18 +968,10 @@ fn an_openid_connect_user_is_named_by_the_providers_token_not_by_the_session_the
 
     // The name alone is not enough...
     let (status, answer) = list_with_token(&l, &impostor, None);
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (403, Some("id_token_required")),
-        "{answer}"
-    );
+    refused_with(status, &answer, "id_token_required");
     // ...nor is Alice's own token.
     let (status, answer) = list_with_token(&l, &impostor, Some(&alices[0]));
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (403, Some("id_token_mismatch")),
-        "{answer}"
-    );
+    refused_with(status, &answer, "id_token_mismatch");
     assert!(
         answer["message"].as_str().unwrap().contains("alice@example.com"),
         "{answer}"
@@ -972,22 +979,14 @@ fn an_openid_connect_user_is_named_by_the_providers_token_not_by_the_session_the
     // A token the provider never signed (Bob's claims, another key) is refused.
     let forged = forged_token(&idp.issuer, "bob@example.com");
     let (status, answer) = list_with_token(&l, &impostor, Some(&forged));
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (403, Some("id_token_refused")),
-        "{answer}"
-    );
+    refused_with(status, &answer, "id_token_refused");
 
     // Bob's own token names him; once.
     let (status, answer) = list_with_token(&l, &bob, Some(&bobs[0]));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["user"], "bob@example.com");
     let (status, answer) = list_with_token(&l, &impostor, Some(&bobs[0]));
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (403, Some("id_token_reused")),
-        "{answer}"
-    );
+    refused_with(status, &answer, "id_token_reused");
     // A fresh token of his works again.
     let (status, answer) = list_with_token(&l, &bob, Some(&bobs[1]));
     assert_eq!(status, 200, "{answer}");

@@ -33,7 +33,8 @@ use tapprove_aws::sqs::Queues;
 use tapprove_aws::sts::Identity;
 use tapprove_config::{Config, Source};
 use tapprove_core::canonical::request_sha256;
-use tapprove_proto::{Base64Url, Request, UtcTime, Verdict};
+use tapprove_proto::offered::Offered;
+use tapprove_proto::{Base64Url, UtcTime, Verdict};
 
 pub use endpoint::DecisionEndpoint;
 pub use error::{EngineError, Result};
@@ -211,9 +212,10 @@ impl Engine {
         &self,
         source: &Source,
         token: TaskToken,
-        request: Request,
+        offered: Offered,
         queue: Option<(String, String)>,
     ) -> Result<Option<Event>> {
+        let Offered { request, status } = offered;
         let hash = request_sha256(&request)
             .map_err(|e| EngineError::Invalid(e.to_string()))?
             .encode();
@@ -234,6 +236,7 @@ impl Engine {
             receipt,
             received_at: now().as_str().to_owned(),
             request: request.clone(),
+            status,
         })?;
         Ok((!known).then(|| Event::NewRequest {
             id,
@@ -250,9 +253,9 @@ impl Engine {
                 let Some(task) = self.sfn.poll_activity(arn, &self.worker_name).await? else {
                     return Ok(Vec::new());
                 };
-                match Request::from_json(task.input.as_bytes()) {
-                    Ok(request) => Ok(self
-                        .admit(source, task.token, request, None)?
+                match Offered::from_activity_input(task.input.as_bytes()) {
+                    Ok(offered) => Ok(self
+                        .admit(source, task.token, offered, None)?
                         .into_iter()
                         .collect()),
                     Err(e) => {
@@ -285,24 +288,11 @@ impl Engine {
                 };
                 let mut events = Vec::new();
                 for message in self.sqs.receive(&url, queue_wait, 10).await? {
-                    #[derive(serde::Deserialize)]
-                    struct Body {
-                        task_token: String,
-                        request: serde_json::Value,
-                    }
-                    let parsed = serde_json::from_str::<Body>(&message.body)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| {
-                            let bytes = serde_json::to_vec(&b.request).map_err(|e| e.to_string())?;
-                            Request::from_json(&bytes)
-                                .map(|r| (b.task_token, r))
-                                .map_err(|e| e.to_string())
-                        });
-                    match parsed {
-                        Ok((token, request)) => events.extend(self.admit(
+                    match Offered::from_message(message.body.as_bytes()) {
+                        Ok((token, offered)) => events.extend(self.admit(
                             source,
                             TaskToken(token),
-                            request,
+                            offered,
                             Some((url.clone(), message.receipt_handle)),
                         )?),
                         Err(e) => {

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tapprove_aws::sfn::{TaskGone, TaskToken};
+use tapprove_proto::gate_policy::GateStatus;
 use tapprove_proto::{Request, UtcTime};
 
 use crate::error::{EngineError, Result};
@@ -53,17 +54,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state) WHERE state = 'pending';
 ";
 
-/// Databases from before the decision endpoint took the request with each
-/// decision lack the outbox's `request` column; their old rows keep NULL
-/// (sent to Step Functions directly as before, or refused by an endpoint
-/// that now wants the request, and then retried from the inbox's copy).
-fn add_outbox_request_column(conn: &Connection) -> Result<()> {
+/// Adds a nullable text column that databases made by older versions lack:
+/// the outbox's `request` (before the decision endpoint took the request
+/// with each decision; old rows keep NULL: sent to Step Functions directly
+/// as before, or refused by an endpoint that now wants the request, and
+/// then retried from the inbox's copy), the inbox's `status` (before gates
+/// said where a request stands; NULL until the next poll brings one).
+fn add_column(conn: &Connection, table: &str, column: &str) -> Result<()> {
     let has = conn
-        .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'request'")
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+        ))
         .and_then(|mut s| s.exists([]))
         .map_err(db)?;
     if !has {
-        conn.execute_batch("ALTER TABLE outbox ADD COLUMN request TEXT")
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))
             .map_err(db)?;
     }
     Ok(())
@@ -83,6 +88,8 @@ pub struct InboxItem {
     pub queue_url: Option<String>,
     pub receipt: Option<String>,
     pub received_at: String,
+    /// Where the request stands at its gate, as the source last said.
+    pub status: Option<GateStatus>,
 }
 
 /// What became of a decision.
@@ -140,7 +147,8 @@ impl Store {
             .map_err(|e| EngineError::Store(format!("cannot open {}: {e}", path.display())))?;
         restrict(path);
         conn.execute_batch(SCHEMA).map_err(db)?;
-        add_outbox_request_column(&conn)?;
+        add_column(&conn, "outbox", "request")?;
+        add_column(&conn, "inbox", "status")?;
         Ok(Self { conn })
     }
 
@@ -148,12 +156,19 @@ impl Store {
     /// it is there already.
     pub fn upsert_inbox(&self, item: &InboxItem) -> Result<()> {
         let request = serde_json::to_string(&item.request).map_err(|e| EngineError::Store(e.to_string()))?;
+        let status = item
+            .status
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| EngineError::Store(e.to_string()))?;
         self.conn
             .execute(
-                "INSERT INTO inbox (id, request_sha256, request, source, task_token, queue_url, receipt, received_at, deadline)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO inbox (id, request_sha256, request, source, task_token, queue_url, receipt, received_at, deadline, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (request_sha256) DO UPDATE SET task_token = excluded.task_token,
-                     queue_url = excluded.queue_url, receipt = excluded.receipt",
+                     queue_url = excluded.queue_url, receipt = excluded.receipt,
+                     status = COALESCE(excluded.status, inbox.status)",
                 params![
                     item.id,
                     item.request_sha256,
@@ -164,6 +179,7 @@ impl Store {
                     item.receipt,
                     item.received_at,
                     item.request.deadline().as_str(),
+                    status,
                 ],
             )
             .map_err(db)?;
@@ -193,6 +209,7 @@ impl Store {
                 queue_url: row.get(5)?,
                 receipt: row.get(6)?,
                 received_at: row.get(7)?,
+                status: row.get(8)?,
             },
         ))
     }
@@ -209,6 +226,12 @@ impl Store {
             queue_url: row.queue_url,
             receipt: row.receipt,
             received_at: row.received_at,
+            // Informational: an unreadable status is no reason to lose the
+            // request.
+            status: row
+                .status
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|v| GateStatus::from_value(&v).ok()),
         })
     }
 
@@ -217,7 +240,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, request_sha256, request, source, task_token, queue_url, receipt, received_at
+                "SELECT id, request_sha256, request, source, task_token, queue_url, receipt, received_at, status
                  FROM inbox ORDER BY deadline, received_at",
             )
             .map_err(db)?;
@@ -419,6 +442,7 @@ struct InboxRow {
     queue_url: Option<String>,
     receipt: Option<String>,
     received_at: String,
+    status: Option<String>,
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

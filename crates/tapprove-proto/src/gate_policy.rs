@@ -12,7 +12,7 @@
 //! its request, as before policies existed. `tapprove gate install` writes
 //! one; for CloudFormation gates `tapprove admin gate-policy` does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -214,18 +214,26 @@ impl GatePolicy {
         holder.iter().all(Option::is_some)
     }
 
-    /// How far `approvers` are along the rule: per group, how many count.
-    pub fn progress(&self, approvers: &[BTreeSet<String>]) -> BTreeMap<String, (u32, u32)> {
-        self.rule
-            .iter()
-            .map(|c| {
-                let have = approvers.iter().filter(|g| g.contains(&c.group)).count();
-                (
-                    c.group.clone(),
-                    (u32::try_from(have).unwrap_or(u32::MAX).min(c.count), c.count),
-                )
-            })
-            .collect()
+    /// Where a request stands under this policy: each clause's approvers
+    /// so far (`approvers`: the groups of each distinct approver counted),
+    /// and the total needed for `request`.
+    pub fn status(&self, request: &Request, approvers: &[BTreeSet<String>]) -> GateStatus {
+        GateStatus {
+            rule: self.describe(),
+            clauses: self
+                .rule
+                .iter()
+                .map(|c| ClauseProgress {
+                    group: c.group.clone(),
+                    have: u32::try_from(approvers.iter().filter(|g| g.contains(&c.group)).count())
+                        .unwrap_or(u32::MAX)
+                        .min(c.count),
+                    need: c.count,
+                })
+                .collect(),
+            approvals: u32::try_from(approvers.len()).unwrap_or(u32::MAX),
+            needed: self.quorum_for(request),
+        }
     }
 
     /// "1 of sre and 1 of security".
@@ -238,9 +246,113 @@ impl GatePolicy {
     }
 }
 
+/// Where a request stands at its gate, as the gate's verifier tells the
+/// approvers with each task (beside the request, not in it: it changes as
+/// approvals come, and nobody signs it). Informational: the verifier
+/// decides by the registry's policy, never by this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateStatus {
+    /// The rule in force: "1 of sre and 1 of security".
+    pub rule: String,
+    /// Each clause's approvals so far.
+    pub clauses: Vec<ClauseProgress>,
+    /// Distinct approvals counted, and how many the gate needs in all.
+    pub approvals: u32,
+    pub needed: u32,
+}
+
+/// One clause's approvals so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClauseProgress {
+    pub group: String,
+    pub have: u32,
+    pub need: u32,
+}
+
+impl GateStatus {
+    /// The status of a gate without a policy: `quorum` of the request's
+    /// group.
+    pub fn of_request(request: &Request, approvals: u32) -> Self {
+        Self {
+            rule: format!("{} of {}", request.quorum, request.approvers),
+            clauses: vec![ClauseProgress {
+                group: request.approvers.clone(),
+                have: approvals.min(request.quorum),
+                need: request.quorum,
+            }],
+            approvals,
+            needed: request.quorum,
+        }
+    }
+
+    /// Parses and bounds-checks a status a gate sent.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, WireError> {
+        const DOC: &str = "gate status";
+        let status: Self = serde_json::from_value(value.clone())
+            .map_err(|e| WireError::new(WireErrorKind::Malformed, DOC, "", e.to_string()))?;
+        crate::text::check(DOC, "rule", &status.rule, 1024, crate::text::Lines::Single)?;
+        if status.clauses.len() > MAX_QUORUM as usize {
+            return Err(WireError::new(
+                WireErrorKind::TooLarge,
+                DOC,
+                "clauses",
+                format!("at most {MAX_QUORUM}"),
+            ));
+        }
+        for clause in &status.clauses {
+            crate::text::check_group(DOC, "clauses.group", &clause.group)?;
+        }
+        Ok(status)
+    }
+
+    /// "1 of sre ✓, 1 of security pending".
+    pub fn describe(&self) -> String {
+        self.clauses
+            .iter()
+            .map(|c| {
+                if c.have >= c.need {
+                    format!("{} of {} ✓", c.need, c.group)
+                } else if c.have == 0 {
+                    format!("{} of {} pending", c.need, c.group)
+                } else {
+                    format!("{} of {} ({} so far)", c.need, c.group, c.have)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_says_which_clauses_are_met() {
+        let p = two_groups();
+        let request = Request::from_json(
+            serde_json::to_vec(&crate::request::tests::sample())
+                .unwrap()
+                .as_slice(),
+        )
+        .unwrap();
+        let none = p.status(&request, &[]);
+        assert_eq!(none.describe(), "1 of sre pending, 1 of security pending");
+        assert_eq!((none.approvals, none.needed), (0, 2));
+        let one = p.status(&request, &[groups(&["sre"])]);
+        assert_eq!(one.describe(), "1 of sre ✓, 1 of security pending");
+        let back = GateStatus::from_value(&serde_json::to_value(&one).unwrap()).unwrap();
+        assert_eq!(back, one);
+        let mut bad = serde_json::to_value(&one).unwrap();
+        bad["clauses"][0]["group"] = "sre\u{202E}".into();
+        assert!(GateStatus::from_value(&bad).is_err());
+        assert_eq!(
+            GateStatus::of_request(&request, 0).describe(),
+            "1 of prod-approvers pending"
+        );
+    }
 
     fn groups(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|n| (*n).to_owned()).collect()
@@ -280,7 +392,6 @@ mod tests {
         // The request may ask for more.
         assert!(!p.met(&[groups(&["sre"]), groups(&["security"])], 3));
         assert_eq!(p.describe(), "1 of sre and 1 of security");
-        assert_eq!(p.progress(&[groups(&["sre"])])["security"], (0, 1));
     }
 
     #[test]

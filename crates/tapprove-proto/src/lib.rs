@@ -33,6 +33,7 @@ mod error;
 pub mod gate_policy;
 pub mod limits;
 pub mod numbers;
+pub mod offered;
 pub mod registry;
 mod request;
 pub mod text;

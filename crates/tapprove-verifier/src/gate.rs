@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tapprove_core::registry::{AuditRecord, Ledger, Registry};
 use tapprove_core::{Code, VerifiedDecision, Verifier, VerifierPolicy, VerifyError};
-use tapprove_proto::gate_policy::GatePolicy;
+use tapprove_proto::gate_policy::{GatePolicy, GateStatus};
 use tapprove_proto::{Request, UtcTime};
 
 /// What the gate asks.
@@ -87,13 +87,11 @@ pub struct Tally {
     /// The last refusal: `{code, rule, message}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Value>,
-    /// The gate's rule from its policy ("1 of sre and 1 of security"), if
-    /// it has one.
+    /// Where the request stands (the rule and each clause's approvals so
+    /// far): set by the first step and each counted approval, and handed
+    /// to approvers with each task beside the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// Under a policy: per group of its rule, `[approvals counted, needed]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<serde_json::Map<String, Value>>,
+    pub status: Option<GateStatus>,
     /// How long the gate waits before asking again after a lap that
     /// counted nothing: 1, 2, 4 … seconds, at most [`MAX_BACKOFF_SECONDS`].
     #[serde(default)]
@@ -272,9 +270,6 @@ pub async fn handle<R: Registry, L: Ledger>(
         }
         GateCall::Remaining { .. } | GateCall::Unverified { .. } => None,
     };
-    if let Some(p) = &gate_policy {
-        tally.rule = Some(p.describe());
-    }
     let decision_bytes = match &call {
         GateCall::Open { .. } => {
             // The requester AWS proved, if the request endpoint started
@@ -298,6 +293,10 @@ pub async fn handle<R: Registry, L: Ledger>(
                 ));
             }
             tally.last = Some("open".into());
+            tally.status = Some(match &gate_policy {
+                Some(p) => p.status(&request, &[]),
+                None => GateStatus::of_request(&request, 0),
+            });
             // Besides the tally: `requester_shown` for the gate's output,
             // and `requester` only when AWS proved it (the gate's
             // `Requester proven?` state tests for its presence).
@@ -348,8 +347,14 @@ pub async fn handle<R: Registry, L: Ledger>(
             let value = serde_json::to_value(&approval)
                 .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
             tally.approvals.push(value);
-            tally.met = match &gate_policy {
-                None => tally.approvals.len() >= request.quorum as usize,
+            let (met, status) = match &gate_policy {
+                None => {
+                    let counted = u32::try_from(tally.approvals.len()).unwrap_or(u32::MAX);
+                    (
+                        counted >= request.quorum,
+                        GateStatus::of_request(&request, counted),
+                    )
+                }
                 Some(p) => {
                     // Each approver's groups as the registry holds them now;
                     // someone since removed from every group of the rule
@@ -363,15 +368,14 @@ pub async fn handle<R: Registry, L: Ledger>(
                             groups.push(theirs);
                         }
                     }
-                    tally.progress = Some(
-                        p.progress(&groups)
-                            .into_iter()
-                            .map(|(group, (have, need))| (group, json!([have, need])))
-                            .collect(),
-                    );
-                    p.met(&groups, p.quorum_for(&request))
+                    (
+                        p.met(&groups, p.quorum_for(&request)),
+                        p.status(&request, &groups),
+                    )
                 }
             };
+            tally.met = met;
+            tally.status = Some(status);
             answer(tally.counted())
         }
         Ok(VerifiedDecision::Deny(denial)) => Err(GateFailure::new(

@@ -110,6 +110,8 @@ export interface RequestDetail extends RequestSummary {
   details: unknown;
   /** the request document, pretty JSON */
   raw: string;
+  /** where it stands at its gate, "1 of sre ✓, 1 of security pending"; null when the gate says nothing */
+  progress: string | null;
 }
 
 export type Verdict = 'approve' | 'deny';

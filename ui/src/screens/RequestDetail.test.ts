@@ -37,6 +37,16 @@ describe('RequestDetail', () => {
     expect(screen.queryByTestId('detail-requester-unverified')).toBeNull();
   });
 
+  it('shows where the request stands at its gate, when the gate says', async () => {
+    await open(detail({ progress: '1 of sre ✓, 1 of security pending' }));
+    expect(screen.getByTestId('detail-progress').textContent).toBe('1 of sre ✓, 1 of security pending');
+  });
+
+  it('shows no progress row when the gate says nothing', async () => {
+    await open();
+    expect(screen.queryByTestId('detail-progress')).toBeNull();
+  });
+
   it('keeps Deny disabled until a reason is written, then sends it', async () => {
     const calls = await open();
     const deny = screen.getByTestId<HTMLButtonElement>('deny');

@@ -51,6 +51,7 @@ export function detail(overrides: Partial<RequestDetail> = {}): RequestDetail {
     requestSha256: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg',
     details,
     raw: JSON.stringify({ details }, null, 2),
+    progress: null,
     ...overrides,
   };
 }

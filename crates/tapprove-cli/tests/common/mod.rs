@@ -394,6 +394,14 @@ impl Loop {
     /// Claims the next decision task as an app would (GetActivityTask).
     #[track_caller]
     pub fn claim(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::Request) {
+        let (token, offered) = self.claim_offered();
+        (token, offered.request)
+    }
+
+    /// Claims the next decision task with what the gate says of it (the
+    /// request, and where it stands).
+    #[track_caller]
+    pub fn claim_offered(&self) -> (tapprove_aws::sfn::TaskToken, tapprove_proto::offered::Offered) {
         let config = Config::load(&self.config_path()).unwrap();
         let arn = match &config.sources[0] {
             tapprove_config::Source::Activity { arn, .. } => arn.clone(),
@@ -406,7 +414,7 @@ impl Loop {
                 if let Some(task) = sfn.poll_activity(&arn, "test-app").await.unwrap() {
                     return Some((
                         task.token,
-                        tapprove_proto::Request::from_json(task.input.as_bytes()).unwrap(),
+                        tapprove_proto::offered::Offered::from_activity_input(task.input.as_bytes()).unwrap(),
                     ));
                 }
             }
