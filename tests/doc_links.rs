@@ -1,4 +1,5 @@
-//! Every relative link in the README and `docs/` resolves inside the
+//! Every relative link in the README, ARCHITECTURE.md, CONTRIBUTING.md
+//! and `docs/` resolves inside the
 //! repository: the file exists, and a `#fragment` names one of its
 //! headings (GitHub's anchor rules: lower case, punctuation dropped,
 //! spaces as `-`). A newcomer who clones the repository follows no link
@@ -14,7 +15,11 @@ fn repo() -> PathBuf {
 
 /// The documents whose links are checked.
 fn documents() -> Vec<PathBuf> {
-    let mut docs = vec![repo().join("README.md")];
+    let mut docs = vec![
+        repo().join("README.md"),
+        repo().join("ARCHITECTURE.md"),
+        repo().join("CONTRIBUTING.md"),
+    ];
     for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "md") {
