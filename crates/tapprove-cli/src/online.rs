@@ -934,70 +934,43 @@ async fn request_execution(
     timeout: u64,
     details: &str,
 ) -> Result {
-    let config = session.config()?;
-    let gate = config
-        .gate
-        .as_ref()
-        .ok_or_else(|| Failure::input("no gate in the settings: run `tapprove gate install` first"))?;
     // `@FILE`: details too large for a command line (Linux caps one
     // argument at 128 KiB).
-    let text = match details.strip_prefix('@') {
+    let details = match details.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| Failure::input(format!("cannot read the details file {path}: {e}")))?,
         None => details.to_owned(),
     };
-    let details: Value =
-        serde_json::from_str(&text).map_err(|e| Failure::input(format!("--details is not JSON: {e}")))?;
-    if let Some(literal) = tapprove_proto::numbers::inexact_number(text.as_bytes()) {
-        return Err(Failure::input(format!(
-            "--details holds the number {literal}, which JSON readers do not all read alike (beyond IEEE double precision): the approver would see one value and sign another; write it as a string (\"{literal}\")"
-        )));
-    }
-    let approvers = approvers
-        .or_else(|| config.sources.first().map(|s| s.group().to_owned()))
-        .ok_or_else(|| Failure::input("--approvers is needed: the settings name no group"))?;
-    let submission = tapprove_proto::submission::RequestSubmission {
-        tapprove: tapprove_proto::submission::SubmissionVersion,
-        gate: gate.state_machine_arn.clone(),
+    let spec = tapprove_engine::gate::RequestSpec {
         title,
         approvers,
         quorum,
         timeout_seconds: timeout,
         details,
-        identity: None,
+        requested_by,
     };
-    // Directly, the workflow's input names the requester: only a claim.
-    if let Some(requested_by) = requested_by {
-        let input = submission.input(&requested_by);
-        let arn = tapprove_aws::sfn::StepFunctions::new(aws)
-            .start_execution(&gate.state_machine_arn, &input.to_string())
-            .await
-            .map_err(|e| Failure::failed("aws_error", e))?;
-        // Scripts read the ARN from stdout; the note goes to stderr.
-        session.out.note(&format!(
-            "requested by {requested_by} ({}): the gate was started directly",
-            tapprove_proto::REQUESTER_CLAIMED
-        ));
-        session.out.result(
-            json!({"ok": true, "execution": arn, "requester_verified": false}),
-            || arn.clone(),
-        );
-        return Ok(());
-    }
-    let endpoint = tapprove_engine::enrol::Endpoint::from_config(&config)?.ok_or_else(|| {
-        Failure::input(
-            "no request endpoint: the settings name no service ([enrolment] url); pass --requested-by WHO to start the gate directly (the requester is then not verified)",
-        )
-    })?;
-    let receipt = tapprove_engine::enrol::submit_request(aws, &endpoint, submission).await?;
-    session.out.note(&format!(
-        "requested by {}, as AWS proved it",
-        receipt.requester.name()
-    ));
-    session.out.result(
-        json!({"ok": true, "execution": receipt.execution, "requester": receipt.requester, "requester_verified": true}),
-        || receipt.execution.clone(),
-    );
+    let opened = tapprove_engine::gate::request(aws, &session.config()?, spec).await?;
+    // Scripts read the ARN from stdout; the note goes to stderr.
+    let value = match &opened {
+        tapprove_engine::gate::Opened::Claimed {
+            execution,
+            requested_by,
+        } => {
+            session.out.note(&format!(
+                "requested by {requested_by} ({}): the gate was started directly",
+                tapprove_proto::REQUESTER_CLAIMED
+            ));
+            json!({"ok": true, "execution": execution, "requester_verified": false})
+        }
+        tapprove_engine::gate::Opened::Proven(receipt) => {
+            session.out.note(&format!(
+                "requested by {}, as AWS proved it",
+                receipt.requester.name()
+            ));
+            json!({"ok": true, "execution": receipt.execution, "requester": receipt.requester, "requester_verified": true})
+        }
+    };
+    session.out.result(value, || opened.execution().to_owned());
     Ok(())
 }
 
@@ -1007,18 +980,7 @@ async fn execution_status(
     execution: &str,
     wait: Option<u64>,
 ) -> Result {
-    let sfn = tapprove_aws::sfn::StepFunctions::new(aws);
-    let deadline = std::time::Instant::now() + Duration::from_secs(wait.unwrap_or(0));
-    let state = loop {
-        let state = sfn
-            .describe_execution(execution)
-            .await
-            .map_err(|e| Failure::failed("aws_error", e))?;
-        if state.status != "RUNNING" || std::time::Instant::now() >= deadline {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let state = tapprove_engine::gate::status(aws, execution, Duration::from_secs(wait.unwrap_or(0))).await?;
     let output: Option<Value> = state.output.as_deref().and_then(|o| serde_json::from_str(o).ok());
     let value = json!({"ok": true, "status": state.status, "output": output, "error": state.error, "cause": state.cause});
     session.out.result(value, || {

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod endpoint;
 pub mod enrol;
 mod error;
+pub mod gate;
 pub mod install;
 pub mod keys;
 pub mod store;
