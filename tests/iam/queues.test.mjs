@@ -121,7 +121,18 @@ describe('approver queues', () => {
         context: { 'aws:SourceArn': topic, 'aws:SourceAccount': '111122223333' }
       })
     assert.equal(await send('arn:aws:sns:eu-west-1:111122223333:tapprove-prod'), 'Allowed')
-    assert.equal(await send('arn:aws:sns:eu-west-1:111122223333:tapprove-prod-approvers'), 'ImplicitlyDenied')
+    assert.equal(await send('arn:aws:sns:eu-west-1:111122223333:tapprove-prod-approvers'), 'ExplicitlyDenied')
+  })
+
+  it('nobody else sends to a queue, even with a policy that allows sending anywhere', async () => {
+    // A forged copy of a request would carry a status of the sender's making.
+    const anywhere = { name: 'SendAnywhere', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: '*' }] } }
+    for (const who of [approver('bob'), approver('alice')]) {
+      assert.equal(
+        await decide({ who, action: 'sqs:SendMessage', resource: queueArn('prod', 'alice'), identityPolicies: [anywhere], resourcePolicy: queuePolicy('prod', 'alice') }),
+        'ExplicitlyDenied'
+      )
+    }
   })
 
   it('the owner still gets what the group policy gives besides reading (queue URL, attributes)', async () => {

@@ -1034,6 +1034,10 @@ impl Registry for DynamoRegistry {
         let record: serde_json::Value =
             serde_json::from_str(get_s(&item, "record")?).map_err(|e| bad(e.to_string()))?;
         Ok(Some(RequesterRecord {
+            requested_at: record["at"]
+                .as_str()
+                .and_then(|at| UtcTime::parse(at).ok())
+                .ok_or_else(|| bad("no valid `at`".into()))?,
             requester: serde_json::from_value(record["requester"].clone()).map_err(|e| bad(e.to_string()))?,
             input_sha256: record["input_sha256"]
                 .as_str()

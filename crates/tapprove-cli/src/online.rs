@@ -183,19 +183,32 @@ fn inbox_text(items: &Value) -> String {
             "{:<11} {:<40} {:<22} {:>6}m{:02}s",
             i["id"].as_str().unwrap_or(""),
             truncate(i["title"].as_str().unwrap_or(""), 40),
-            truncate(
-                &if i["requester_verified"] == true {
-                    i["requested_by"].as_str().unwrap_or("").to_owned()
-                } else {
-                    format!("{} (?)", i["requested_by"].as_str().unwrap_or(""))
-                },
-                22
-            ),
+            // Cut the name, then mark it: a long name must not push the
+            // mark out of the column.
+            if i["requester_verified"] == true {
+                truncate(i["requested_by"].as_str().unwrap_or(""), 22)
+            } else {
+                format!("{} (?)", truncate(i["requested_by"].as_str().unwrap_or(""), 18))
+            },
             left / 60,
             left % 60
         ));
     }
     lines.join("\n")
+}
+
+/// Who asked, as `show` prints it: the mark of a claimed requester comes
+/// after the cut name, so no name can push it out of sight.
+fn requester_line(request: &tapprove_proto::Request) -> String {
+    if request.requester_verified() {
+        truncate(&request.requester_name(), 300)
+    } else {
+        format!(
+            "{} ({})",
+            truncate(&request.requested_by, 200),
+            tapprove_proto::REQUESTER_CLAIMED
+        )
+    }
 }
 
 /// Request content on one line of at most `n` characters, every hidden or
@@ -287,7 +300,7 @@ pub async fn show(session: &Session, id: &str) -> Result {
         format!(
             "{}\n\nrequested by  {}\napprovers     {} (quorum {}){}\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
             truncate(&item.request.title, 200),
-            truncate(&item.request.requester_shown(), 300),
+            requester_line(&item.request),
             truncate(&item.request.approvers, 80),
             item.request.quorum,
             item.status
@@ -999,4 +1012,36 @@ async fn execution_status(
         text
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_long_or_padded_claimed_requester_keeps_its_mark() {
+        let item = json!([{
+            "id": "AbC123xyz0", "title": "Deploy", "seconds_left": 60,
+            "requested_by": "alice.smith.from.accounting@example.com", "requester_verified": false,
+        }]);
+        assert!(
+            inbox_text(&item).contains("alice.smith.from.a… (?)"),
+            "{}",
+            inbox_text(&item)
+        );
+        let mut request: tapprove_proto::Request = serde_json::from_value(json!({
+            "tapprove": "request/v1",
+            "execution": "arn:aws:states:eu-west-1:123456789012:execution:g:e",
+            "nonce": "n", "created": "2026-11-21T10:00:00Z", "timeout_seconds": 60,
+            "title": "t", "requested_by": "x", "approvers": "g", "quorum": 1, "details": {}
+        }))
+        .unwrap();
+        request.requested_by = format!("ci-bot{}", "\u{200B}".repeat(80));
+        assert!(
+            requester_line(&request).ends_with("(not verified)"),
+            "{}",
+            requester_line(&request)
+        );
+    }
 }

@@ -910,13 +910,40 @@ fn only_listed_callers_open_requests_and_a_pipeline_is_named_by_its_role() {
     assert_eq!(receipt["requester_verified"], true, "{receipt}");
     assert!(receipt["requester"].get("person").is_none(), "{receipt}");
     let (_, request) = l.claim();
-    assert!(
-        request
-            .requester_shown()
-            .ends_with(":assumed-role/ci-deploy/run-42"),
-        "{}",
-        request.requester_shown()
+    // Only the role is proven: whoever assumed it named the session.
+    assert_eq!(
+        request.requester_shown(),
+        "role ci-deploy (session \"run-42\", named by whoever assumed it)"
     );
+}
+
+#[test]
+fn a_person_asking_under_another_role_is_still_the_requester() {
+    let l = Loop::installed(
+        "activity",
+        &[
+            "--approver-role",
+            APPROVER_ROLE,
+            "--approver-role",
+            "TapproveAuditors",
+            "--requester",
+            "arn:aws:sts::*:assumed-role/*",
+        ],
+    );
+    let alice = l.enrolled(l.person("alice"), "alice", &["prod-approvers"]);
+    // Under a second permission set her name is bound elsewhere: refused,
+    // on record, nothing started.
+    let other_set = l.session_of("TapproveAuditors", "alice", None);
+    refused(&request_as(&l, &other_set, "Deploy"), "principal_mismatch");
+    assert_eq!(refusals(&l).last().unwrap()["code"], "principal_mismatch");
+    // Under a pipeline's role, with the session named after her: the
+    // request opens, shown by the role, and she cannot approve it.
+    let pipeline = l.session_of("ci-deploy", "alice", None);
+    let receipt = json_of(&request_as(&l, &pipeline, "Deploy"));
+    let execution = receipt["execution"].as_str().unwrap().to_owned();
+    let (token, request) = l.claim();
+    l.send(&token, &l.sign_as(&alice, "alice", &request).to_json());
+    assert_eq!(l.outcomes_after(&execution, 2)[1], "self_approval");
 }
 
 /// The service answered 403 with `code`.
@@ -1109,6 +1136,11 @@ fn a_number_json_readers_read_differently_is_refused_before_anyone_is_asked() {
     assert!(
         state.cause.as_deref().unwrap().contains("send it as a string"),
         "{state:?}"
+    );
+    assert_eq!(
+        l.outcomes(&execution),
+        ["malformed_request"],
+        "the refusal is on record"
     );
     // The CLI refuses it before starting anything.
     let out = l.admin(&[

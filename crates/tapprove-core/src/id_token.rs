@@ -48,6 +48,12 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+/// Whether `id_token`'s header parses and names an accepted algorithm
+/// (checked before any key is fetched for it).
+pub fn acceptable_header(id_token: &str) -> bool {
+    jsonwebtoken::decode_header(id_token).is_ok_and(|h| ALGORITHMS.contains(&h.alg))
+}
+
 /// Whether `kid` (or a key-less header) finds a key in `jwks`: a checker
 /// that caches keys fetches them again when it does not, since providers
 /// rotate.

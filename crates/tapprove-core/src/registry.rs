@@ -51,6 +51,11 @@ pub struct CredentialRecord {
 pub struct RequesterRecord {
     pub requester: tapprove_proto::Requester,
     pub input_sha256: String,
+    /// When the endpoint recorded it, just before it started the
+    /// execution: the gate vouches only for an execution created right
+    /// after (Step Functions lets a name be used again 90 days after its
+    /// execution closed).
+    pub requested_at: UtcTime,
 }
 
 /// Read access to approvers and credentials.

@@ -621,8 +621,16 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
     // requester and the one AWS proved count: a pipeline's claim cannot
     // hide the person who really asked.
     let approver = tapprove_proto::text::canonical_principal(&statement.approver);
+    // The proven requester's session or user name counts too: a person who
+    // asks under another role (shown by the role) is still that person.
     let requesters = std::iter::once(request.requested_by.as_str())
-        .chain(request.requester.as_ref().and_then(|r| r.person.as_deref()));
+        .chain(request.requester.as_ref().and_then(|r| r.person.as_deref()))
+        .chain(
+            request
+                .requester
+                .as_ref()
+                .map(tapprove_proto::Requester::principal_name),
+        );
     for requester in requesters {
         if approver == tapprove_proto::text::canonical_principal(requester) && !policy.allow_self_approval {
             return reject(

@@ -364,8 +364,14 @@ mod queue_policy_tests {
         };
         let policy: serde_json::Value =
             serde_json::from_str(&approver_queue_policy(&queue).unwrap()).unwrap();
+        let principals = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "OnlyApproverPrincipals")
+            .unwrap();
         assert_eq!(
-            policy["Statement"][2]["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            principals["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
             serde_json::json!([
                 "arn:aws-us-gov:iam::444455556666:role/Approver",
                 "arn:aws-us-gov:iam::444455556666:role/*/Approver",

@@ -88,9 +88,31 @@ impl Requester {
         Ok(())
     }
 
-    /// The name faces show: the person's, else the principal's ARN.
-    pub fn name(&self) -> &str {
-        self.person.as_deref().unwrap_or(&self.arn)
+    /// The name faces show: the person's; for a role session that is no
+    /// person, the role, and the session name marked as the caller's own
+    /// choice (whoever assumes a role names the session: only the role is
+    /// proven); else the principal's ARN.
+    pub fn name(&self) -> String {
+        if let Some(person) = &self.person {
+            return person.clone();
+        }
+        match self
+            .arn
+            .split_once(":assumed-role/")
+            .map(|(_, rest)| rest.split_once('/'))
+        {
+            Some(Some((role, session))) => {
+                format!("role {role} (session \"{session}\", named by whoever assumed it)")
+            }
+            _ => self.arn.clone(),
+        }
+    }
+
+    /// The last part of the ARN: a role session's name, an IAM user's name.
+    /// Whoever asked under it may be the approver of that name, so
+    /// self-approval compares it too.
+    pub fn principal_name(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or_default()
     }
 }
 
@@ -202,17 +224,17 @@ impl Request {
     }
 
     /// Who asked: the proven requester's name, else the claimed one.
-    pub fn requester_name(&self) -> &str {
+    pub fn requester_name(&self) -> String {
         self.requester
             .as_ref()
-            .map_or(self.requested_by.as_str(), Requester::name)
+            .map_or_else(|| self.requested_by.clone(), Requester::name)
     }
 
     /// The requester as the faces show it: `alice` when AWS proved it,
     /// `alice (not verified)` while the workflow only claims it.
     pub fn requester_shown(&self) -> String {
         if self.requester_verified() {
-            self.requester_name().to_owned()
+            self.requester_name()
         } else {
             format!("{} ({REQUESTER_CLAIMED})", self.requested_by)
         }
@@ -273,7 +295,12 @@ pub(crate) mod tests {
         assert_eq!(proven.requester_shown(), "alice");
         v["requester"]["person"] = serde_json::Value::Null;
         v["requester"].as_object_mut().unwrap().remove("person");
-        assert!(parse(&v).unwrap().requester_shown().starts_with("arn:aws:sts::"));
+        // Only the role is proven; the session name is the caller's choice.
+        assert_eq!(
+            parse(&v).unwrap().requester_shown(),
+            "role AWSReservedSSO_Approver_1 (session \"alice\", named by whoever assumed it)"
+        );
+        assert_eq!(parse(&v).unwrap().requester.unwrap().principal_name(), "alice");
         v["requester"]["extra"] = true.into();
         assert_eq!(parse(&v).unwrap_err().kind(), WireErrorKind::Malformed);
     }

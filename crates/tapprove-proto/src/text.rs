@@ -7,8 +7,9 @@ use crate::error::{WireError, WireErrorKind};
 /// Characters that change how text reads without showing themselves:
 /// bidirectional controls, zero-width characters, tag characters, line and
 /// paragraph separators, the soft hyphen, fillers, the combining grapheme
-/// joiner, Khmer invisible vowels, interlinear annotations and variation
-/// selectors. Inclusive ranges. The one list: every face reveals these
+/// joiner, Khmer invisible vowels, interlinear annotations, Egyptian
+/// hieroglyph format controls, shorthand format controls, musical symbol
+/// format characters and variation selectors. Inclusive ranges. The one list: every face reveals these
 /// ([`reveal`], [`one_line`]), self-approval ignores them
 /// ([`canonical_principal`]), and the UI mirrors it (`ui/src/lib/text.ts`,
 /// compared by `tests/hidden_characters.rs`).
@@ -28,6 +29,9 @@ pub const HIDDEN_CHARACTERS: &[(char, char)] = &[
     ('\u{FEFF}', '\u{FEFF}'),
     ('\u{FFA0}', '\u{FFA0}'),
     ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
     ('\u{E0000}', '\u{E007F}'),
     ('\u{E0100}', '\u{E01EF}'),
 ];

@@ -236,6 +236,28 @@ pub async fn handle<R: Registry, L: Ledger>(
             "the request holds the number {}, which JSON readers do not all read alike (beyond IEEE double precision, RFC 7493): the approver would see one value and sign another; send it as a string",
             literal.chars().take(64).collect::<String>()
         );
+        // On record under the execution, as a policy refusal is.
+        let execution = request_value["execution"].as_str().unwrap_or_default();
+        let audit = AuditRecord {
+            at: now.clone(),
+            outcome: Code::MalformedRequest.as_str().to_owned(),
+            message: message.clone(),
+            execution: (!execution.is_empty()).then(|| execution.chars().take(2048).collect()),
+            request_sha256: None,
+            requested_by: request_value["requested_by"]
+                .as_str()
+                .map(|r| r.chars().take(256).collect()),
+            requester_verified: Some(false),
+            approver: None,
+            verdict: None,
+            credential_id: None,
+            statement_challenge: None,
+            decision: None,
+        };
+        ledger
+            .record_rejection(&audit)
+            .await
+            .map_err(|e| GateFailure::new("Tapprove.RegistryUnavailable", e.to_string()))?;
         return Err(GateFailure::new(
             error_name(Code::MalformedRequest),
             json!({"code": Code::MalformedRequest, "message": message}).to_string(),
@@ -394,6 +416,11 @@ pub async fn handle<R: Registry, L: Ledger>(
     }
 }
 
+/// How long after the request endpoint recorded a requester the execution
+/// it started may have begun, and how far the clocks may disagree.
+const REQUESTED_WITHIN_SECONDS: i64 = 300;
+const REQUESTED_SKEW_SECONDS: i64 = 60;
+
 /// The requester the request endpoint recorded for `request`'s execution,
 /// if that record's input is this request's: an execution someone else
 /// started under a recorded name, or whose input differs from what the
@@ -412,8 +439,20 @@ async fn vouched_requester<R: Registry, L: Ledger>(
     };
     let input = tapprove_core::canonical::input_sha256(&request.input())
         .map_err(|e| GateFailure::new("Tapprove.Internal", e.to_string()))?;
-    if input != record.input_sha256 {
-        let message = "this execution's input is not what its requester submitted to the request endpoint: nobody is asked";
+    // Started right after the record was written, not a later execution
+    // under a name used again (Step Functions allows that 90 days after an
+    // execution closed).
+    let since = request
+        .created
+        .unix_seconds()
+        .saturating_sub(record.requested_at.unix_seconds());
+    let fresh = (-REQUESTED_SKEW_SECONDS..=REQUESTED_WITHIN_SECONDS).contains(&since);
+    if input != record.input_sha256 || !fresh {
+        let message = if fresh {
+            "this execution's input is not what its requester submitted to the request endpoint: nobody is asked"
+        } else {
+            "this execution was not started when its requester asked (a name used again): nobody is asked"
+        };
         let audit =
             AuditRecord::of_request(request, now, Code::RequestMismatch.as_str(), message.into(), None);
         ledger.record_rejection(&audit).await.map_err(store)?;
@@ -522,6 +561,7 @@ mod tests {
                     person: None,
                 },
                 input_sha256: tapprove_core::canonical::input_sha256(input).unwrap(),
+                requested_at: UtcTime::parse("2026-11-21T09:59:59Z").unwrap(),
             },
         );
     }
@@ -550,6 +590,14 @@ mod tests {
         let refused = open_request(&registry, &other, None).unwrap_err();
         assert_eq!(refused.error, "Tapprove.request_mismatch");
         assert_eq!(registry.audit_log().last().unwrap().outcome, "request_mismatch");
+        // The same name and input started again long after (Step Functions
+        // allows a name again 90 days after its execution closed): the
+        // record does not carry over.
+        let mut later = request.clone();
+        later["created"] = "2027-02-21T10:00:00Z".into();
+        let refused = open_request(&registry, &later, None).unwrap_err();
+        assert_eq!(refused.error, "Tapprove.request_mismatch");
+        assert!(refused.cause.contains("name used again"), "{}", refused.cause);
     }
 
     #[test]

@@ -486,8 +486,12 @@ pub const ID_TOKEN_MAX_AGE_SECONDS: i64 = 15 * 60;
 pub struct OidcPeople {
     settings: tapprove_config::OidcIdentity,
     http: reqwest::Client,
-    keys: tokio::sync::Mutex<Option<tapprove_core::id_token::JwkSet>>,
+    keys: tokio::sync::Mutex<Option<(tapprove_core::id_token::JwkSet, std::time::Instant)>>,
 }
+
+/// How long the provider's keys are kept before a token naming an unknown
+/// key may fetch them again.
+const KEYS_REFETCH_AFTER: Duration = Duration::from_secs(60);
 
 impl OidcPeople {
     fn new(settings: tapprove_config::OidcIdentity) -> Self {
@@ -566,22 +570,39 @@ impl OidcPeople {
             ));
         }
         let exp = claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(0);
-        let digest = tapprove_core::canonical::sha256(token.as_bytes());
+        // The single-use key is the signed part (header and claims), not
+        // the whole text: an ECDSA signature can be rewritten into a second
+        // valid one (s → n − s), which must not make a second token. It is
+        // claimed until the token stops being accepted.
+        let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+        let digest = tapprove_core::canonical::sha256(signed.as_bytes());
         let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Ok((format!("idtoken#{key}"), UtcTime::from_unix(exp)))
+        Ok((
+            format!("idtoken#{key}"),
+            UtcTime::from_unix(exp.saturating_add(tapprove_core::id_token::LEEWAY_SECONDS)),
+        ))
     }
 
     /// The provider's keys, fetched again when `token` names a key the
-    /// cached set lacks (providers rotate keys).
+    /// cached set lacks (providers rotate keys), at most once a minute: a
+    /// caller sending tokens with made-up key ids cannot make the service
+    /// hammer the provider. A token whose header is not a signed token of
+    /// an accepted algorithm fetches nothing.
     async fn keys_for(&self, token: &str) -> Result<tapprove_core::id_token::JwkSet, EnrolError> {
+        if !tapprove_core::id_token::acceptable_header(token) {
+            return Err(EnrolError::refused(
+                "id_token_refused",
+                "the ID token is not a token signed with an accepted algorithm: sign in again",
+            ));
+        }
         let mut cached = self.keys.lock().await;
-        if let Some(keys) = cached.as_ref()
-            && tapprove_core::id_token::knows_key(token, keys)
+        if let Some((keys, fetched)) = cached.as_ref()
+            && (tapprove_core::id_token::knows_key(token, keys) || fetched.elapsed() < KEYS_REFETCH_AFTER)
         {
             return Ok(keys.clone());
         }
         let keys = self.fetch_keys().await?;
-        *cached = Some(keys.clone());
+        *cached = Some((keys.clone(), std::time::Instant::now()));
         Ok(keys)
     }
 

@@ -89,12 +89,13 @@ impl RequestService {
         let caller = service
             .proven_caller(&submission, submission.identity.as_ref(), "", now)
             .await?;
-        let mut requester = match service.identity.requester(&caller, now).await {
+        let requester = match service.identity.requester(&caller, now).await {
             Ok(r) => r,
             Err(refusal) => return Err(service.refusal(&caller, "", refusal, now).await),
         };
-        // A name bound to another principal is not this caller's: they are
-        // shown by their ARN instead.
+        // A person's name bound to another principal (the same person
+        // under a second permission set, say) is refused, not shown by ARN:
+        // shown by ARN, their request could be approved by themselves.
         if let Some(name) = &requester.person {
             let bound = service
                 .registry
@@ -103,15 +104,22 @@ impl RequestService {
                 .map_err(EnrolError::registry)?
                 .and_then(|p| p.principal);
             if bound.is_some_and(|b| b != caller.user_id) {
-                requester.person = None;
+                let refusal = EnrolError::refused(
+                    "principal_mismatch",
+                    format!(
+                        "the name `{name}` belongs to another AWS principal (the one that enrolled it): ask as yourself, with the permission set you approve with"
+                    ),
+                );
+                return Err(service.refusal(&caller, name, refusal, now).await);
             }
         }
-        let input = submission.input(requester.name());
+        let input = submission.input(&requester.name());
         let input_sha256 = tapprove_core::canonical::input_sha256(&input)
             .map_err(|e| EnrolError::bad_request(e.to_string()))?;
         let record = RequesterRecord {
             requester: requester.clone(),
             input_sha256,
+            requested_at: now.clone(),
         };
         if !service
             .registry

@@ -19,14 +19,15 @@ export type Segment =
 // C0 controls other than tab and line feed, DEL and C1 controls, soft hyphen,
 // combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer
 // invisible vowels, Mongolian free variation selectors and vowel separator,
-// variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF), zero-width and directional
+// variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF), Egyptian hieroglyph,
+// shorthand and musical format controls, zero-width and directional
 // marks (U+200B–U+200F), line/paragraph separators and bidi embeddings and
 // overrides (U+2028–U+202E), word joiner and invisible operators
 // (U+2060–U+2064), bidi isolates and deprecated format characters
 // (U+2066–U+206F), byte order mark, interlinear annotations, tag characters
 // (U+E0000–U+E007F, used to smuggle hidden ASCII) and lone surrogates.
 const CONTROL =
-  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F-\u1160\u17B4-\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]|\p{Cs}/u;
+  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F-\u1160\u17B4-\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]|\p{Cs}/u;
 const CONTROL_GLOBAL = new RegExp(CONTROL.source, 'gu');
 
 const NAMES: Record<number, string> = {
