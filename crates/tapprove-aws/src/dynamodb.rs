@@ -591,12 +591,20 @@ impl DynamoRegistry {
     /// `expires` (the ledger's TTL then removes it). Returns false if it
     /// was claimed before.
     pub async fn claim_once(&self, key: &str, expires: &UtcTime) -> Result<bool> {
+        let item = HashMap::from([
+            ("pk".to_owned(), s(key)),
+            ("expires".to_owned(), n(expires.unix_seconds())),
+        ]);
+        self.put_new(&self.tables.ledger, item).await
+    }
+
+    /// Writes `item` unless an item with its key exists; false if one did.
+    async fn put_new(&self, table: &str, item: Item) -> Result<bool> {
         let put = self
             .client
             .put_item()
-            .table_name(&self.tables.ledger)
-            .item("pk", s(key))
-            .item("expires", n(expires.unix_seconds()))
+            .table_name(table)
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -649,19 +657,7 @@ impl DynamoRegistry {
             "input_sha256": record.input_sha256,
         });
         item.insert("record".into(), s(text.to_string()));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.tables.audit)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(from_sdk(SERVICE, e)),
-        }
+        self.put_new(&self.tables.audit, item).await
     }
 
     /// The enrolment service's refusals, oldest first.
