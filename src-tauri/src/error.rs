@@ -96,3 +96,66 @@ impl From<tauri::Error> for AppError {
         Self::new(ErrorCode::Internal, e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The snake_case names between `[` and `]` of `ERROR_CODES` in
+    /// `ui/src/lib/api.ts`.
+    fn ui_codes() -> Vec<String> {
+        let api = include_str!("../../ui/src/lib/api.ts");
+        let start = api.find("ERROR_CODES = [").unwrap();
+        let end = start + api[start..].find("] as const").unwrap();
+        api[start..end]
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The variants of `ErrorCode` as this file declares them, in serde's
+    /// spelling.
+    fn rust_codes() -> Vec<String> {
+        let source = include_str!("error.rs");
+        let start = source.find("pub enum ErrorCode {").unwrap();
+        let end = start + source[start..].find('}').unwrap();
+        source[start..end]
+            .lines()
+            .skip(1)
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .map(|variant| {
+                let mut snake = String::new();
+                for (i, c) in variant.chars().enumerate() {
+                    if c.is_uppercase() && i > 0 {
+                        snake.push('_');
+                    }
+                    snake.push(c.to_ascii_lowercase());
+                }
+                snake
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ui_knows_exactly_the_codes_the_commands_answer_with() {
+        let rust = rust_codes();
+        assert_eq!(
+            ui_codes(),
+            rust,
+            "ui/src/lib/api.ts ERROR_CODES and ErrorCode differ"
+        );
+        // The reading is serde's: two variants spelled the way the UI does.
+        assert_eq!(
+            serde_json::to_value(ErrorCode::AwsUnreachable).unwrap(),
+            serde_json::json!(rust[rust.iter().position(|c| c == "aws_unreachable").unwrap()])
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::SignInFailed).unwrap(),
+            "sign_in_failed"
+        );
+    }
+}
