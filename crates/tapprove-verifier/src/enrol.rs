@@ -29,55 +29,7 @@ use tapprove_proto::enrolment::{
 use tapprove_proto::registry::CredentialStatus;
 
 use crate::identity::{CallerCheck, IdentityRules, Person};
-
-/// Why an enrolment was refused: an HTTP status, a stable code and a
-/// message that says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EnrolError {
-    #[serde(skip)]
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl EnrolError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "bad_request", message)
-    }
-
-    pub(crate) fn identity(message: impl Into<String>) -> Self {
-        Self::new(403, "identity_refused", message)
-    }
-
-    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(502, "upstream_unavailable", message)
-    }
-
-    /// A caller, or what they asked, that the trust rules refuse.
-    pub(crate) fn refused(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(403, code, message)
-    }
-
-    pub(crate) fn registry(e: tapprove_aws::AwsError) -> Self {
-        Self::new(503, "registry_unavailable", e.to_string())
-    }
-}
-
-impl std::fmt::Display for EnrolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for EnrolError {}
+use crate::service_error::ServiceError;
 
 impl EnrolService {
     /// The person behind a request, from its presigned identity: checked,
@@ -91,7 +43,7 @@ impl EnrolService {
         id_token: Option<&str>,
         claimed: &str,
         now: &UtcTime,
-    ) -> Result<Person, EnrolError> {
+    ) -> Result<Person, ServiceError> {
         let caller = self.proven_caller(request, identity, claimed, now).await?;
         let person = match self.identity.admit(&caller, id_token, now).await {
             Ok(person) => person,
@@ -103,9 +55,9 @@ impl EnrolService {
                 .registry
                 .claim_once(key, expires)
                 .await
-                .map_err(EnrolError::registry)?
+                .map_err(ServiceError::registry)?
         {
-            let refusal = EnrolError::refused(
+            let refusal = ServiceError::refused(
                 "id_token_reused",
                 "this ID token was used before: the client fetches a fresh one for each request (sign in again)",
             );
@@ -124,24 +76,24 @@ impl EnrolService {
         identity: Option<&tapprove_proto::enrolment::PresignedCallerIdentity>,
         claimed: &str,
         now: &UtcTime,
-    ) -> Result<tapprove_aws::sts::CallerIdentity, EnrolError> {
+    ) -> Result<tapprove_aws::sts::CallerIdentity, ServiceError> {
         let identity = identity.ok_or_else(|| {
-            EnrolError::new(
+            ServiceError::new(
                 401,
                 "identity_required",
                 "the request carries no identity proof: use the `tapprove` client while signed in to AWS",
             )
         })?;
         let body = tapprove_core::canonical::proof_body_sha256(request)
-            .map_err(|e| EnrolError::bad_request(e.to_string()))?;
+            .map_err(|e| ServiceError::bad_request(e.to_string()))?;
         let proven = self.caller.caller(identity, &body, now).await?;
         if !self
             .registry
             .claim_once(&proven.once_key, &proven.expires)
             .await
-            .map_err(EnrolError::registry)?
+            .map_err(ServiceError::registry)?
         {
-            let refusal = EnrolError::refused(
+            let refusal = ServiceError::refused(
                 "proof_reused",
                 "this identity proof was used before: each request needs a fresh one (run the command again)",
             );
@@ -155,9 +107,9 @@ impl EnrolService {
         &self,
         caller: &tapprove_aws::sts::CallerIdentity,
         claimed: &str,
-        refusal: EnrolError,
+        refusal: ServiceError,
         now: &UtcTime,
-    ) -> EnrolError {
+    ) -> ServiceError {
         let record = json!({
             "event": "refused",
             "at": now.as_str(),
@@ -180,18 +132,18 @@ impl EnrolService {
 
     /// Refuses `person` if their name is bound to another AWS principal;
     /// with `bind`, binds it to them if it is bound to none.
-    async fn own_name(&self, person: &Person, bind: bool, now: &UtcTime) -> Result<(), EnrolError> {
+    async fn own_name(&self, person: &Person, bind: bool, now: &UtcTime) -> Result<(), ServiceError> {
         let theirs = if bind {
             self.registry
                 .bind_principal(&person.name, &person.principal)
                 .await
-                .map_err(EnrolError::registry)?
+                .map_err(ServiceError::registry)?
         } else {
             let profile = self
                 .registry
                 .profile(&person.name)
                 .await
-                .map_err(EnrolError::registry)?;
+                .map_err(ServiceError::registry)?;
             profile
                 .and_then(|p| p.principal)
                 .is_none_or(|bound| bound == person.principal)
@@ -212,11 +164,11 @@ impl EnrolService {
     /// Handles one request about the caller's own credentials: list,
     /// rename, revoke, or withdraw one that never signed. Each change is in
     /// the audit trail under the user.
-    pub async fn credentials(&self, body: &[u8], now: &UtcTime) -> Result<CredentialsAnswer, EnrolError> {
+    pub async fn credentials(&self, body: &[u8], now: &UtcTime) -> Result<CredentialsAnswer, ServiceError> {
         let request =
-            CredentialsRequest::from_json(body).map_err(|e| EnrolError::bad_request(e.to_string()))?;
+            CredentialsRequest::from_json(body).map_err(|e| ServiceError::bad_request(e.to_string()))?;
         if request.rp_id != self.rp_id {
-            return Err(EnrolError::bad_request(format!(
+            return Err(ServiceError::bad_request(format!(
                 "this service manages credentials for `{}`, not `{}`: check the relying-party id in your settings",
                 self.rp_id, request.rp_id
             )));
@@ -233,11 +185,11 @@ impl EnrolService {
         let changes = !matches!(request.action, CredentialAction::List);
         self.own_name(&person, changes, now).await?;
         let user = person.name.as_str();
-        let unavailable = EnrolError::registry;
+        let unavailable = ServiceError::registry;
         let owned = self.registry.credentials_of(user).await.map_err(unavailable)?;
         let find = |id: &tapprove_proto::Base64Url| {
             owned.iter().find(|c| &c.credential_id == id).ok_or_else(|| {
-                EnrolError::new(
+                ServiceError::new(
                     404,
                     "no_such_credential",
                     format!(
@@ -299,7 +251,7 @@ impl EnrolService {
                     || credential.counter > 0
                     || credential.status == CredentialStatus::Revoked
                 {
-                    return Err(EnrolError::new(
+                    return Err(ServiceError::new(
                         409,
                         "credential_in_use",
                         "this credential has signed before (or is revoked): revoke it instead of withdrawing it",
@@ -316,14 +268,14 @@ impl EnrolService {
             }
             CredentialAction::Confirm { credential_id, by } => {
                 if self.require_admin {
-                    return Err(EnrolError::refused(
+                    return Err(ServiceError::refused(
                         "admin_required",
                         "your organisation has every credential confirmed by an admin: ask one to run `tapprove admin credentials USER --activate ID`",
                     ));
                 }
                 let pending = find(credential_id)?;
                 if pending.status != CredentialStatus::Pending {
-                    return Err(EnrolError::new(
+                    return Err(ServiceError::new(
                         409,
                         "not_pending",
                         format!(
@@ -345,7 +297,7 @@ impl EnrolService {
                     .await
                     .map_err(unavailable)?;
                 if !activated {
-                    return Err(EnrolError::new(
+                    return Err(ServiceError::new(
                         409,
                         "not_pending",
                         "the credential stopped being pending meanwhile: list yours with `tapprove authenticators`",
@@ -373,8 +325,8 @@ impl EnrolService {
         pending: &tapprove_proto::enrolment::CredentialSummary,
         by: &tapprove_proto::enrolment::Confirmation,
         now: &UtcTime,
-    ) -> Result<(), EnrolError> {
-        let refuse = |message: String| EnrolError::refused("confirmation_refused", message);
+    ) -> Result<(), ServiceError> {
+        let refuse = |message: String| ServiceError::refused("confirmation_refused", message);
         let skew = (now.unix_seconds() - by.signed_at.unix_seconds()).unsigned_abs();
         if skew > 5 * 60 {
             return Err(refuse(format!(
@@ -393,7 +345,7 @@ impl EnrolService {
         let signer =
             tapprove_core::registry::Registry::credential(&self.registry, by.credential_id.as_bytes())
                 .await
-                .map_err(|e| EnrolError::new(503, "registry_unavailable", e.0))?;
+                .map_err(|e| ServiceError::new(503, "registry_unavailable", e.0))?;
         let signer = tapprove_core::verify::check_credential(&self.policy, user, signer).map_err(|r| {
             refuse(format!(
                 "{} cannot confirm: {} ({}); confirm with a key that already signs for you, or ask an admin",
@@ -407,7 +359,7 @@ impl EnrolService {
             &pending.key_sha256,
             &by.signed_at,
         )
-        .map_err(|e| EnrolError::bad_request(e.to_string()))?;
+        .map_err(|e| ServiceError::bad_request(e.to_string()))?;
         let auth_data = tapprove_core::verify::check_assertion_parts(
             &self.policy,
             &tapprove_core::verify::AssertionParts {
@@ -452,8 +404,8 @@ fn caller_of(person: &Person) -> tapprove_aws::sts::CallerIdentity {
     }
 }
 
-fn other_principal(user: &str) -> EnrolError {
-    EnrolError::refused(
+fn other_principal(user: &str) -> ServiceError {
+    ServiceError::refused(
         "principal_mismatch",
         format!(
             "the name `{user}` belongs to another AWS principal (the one that enrolled first, or the one an admin named): sign in as yourself, or ask an admin"
@@ -481,11 +433,11 @@ impl EnrolService {
     }
 
     /// Handles one submission (the request body) at `now`.
-    pub async fn enrol(&self, body: &[u8], now: &UtcTime) -> Result<EnrolmentReceipt, EnrolError> {
+    pub async fn enrol(&self, body: &[u8], now: &UtcTime) -> Result<EnrolmentReceipt, ServiceError> {
         let request =
-            EnrolmentRequest::from_json(body).map_err(|e| EnrolError::bad_request(e.to_string()))?;
+            EnrolmentRequest::from_json(body).map_err(|e| ServiceError::bad_request(e.to_string()))?;
         if request.rp_id != self.rp_id {
-            return Err(EnrolError::bad_request(format!(
+            return Err(ServiceError::bad_request(format!(
                 "the credential is for `{}`, this service enrols for `{}`: check the relying-party id in your settings",
                 request.rp_id, self.rp_id
             )));
@@ -501,7 +453,7 @@ impl EnrolService {
             .await?;
         let user = person.name.as_str();
         if request.user != user {
-            let refusal = EnrolError::identity(format!(
+            let refusal = ServiceError::identity(format!(
                 "the credential was made for `{}`, but you are signed in as `{user}`: create it again while signed in as yourself",
                 request.user
             ));
@@ -517,7 +469,7 @@ impl EnrolService {
             request.attestation_object.as_bytes(),
             request.credential_id.as_bytes(),
         )
-        .map_err(|e| EnrolError::new(422, "attestation_refused", e.to_string()))?;
+        .map_err(|e| ServiceError::new(422, "attestation_refused", e.to_string()))?;
         let attestation = checked.attestation.name();
         let record = checked.into_record(user, &request.label, CredentialStatus::Pending);
         // The status the credential gets is added by `enrol`, which writes
@@ -545,7 +497,7 @@ impl EnrolService {
             .registry
             .enrol(&record, now, !self.require_admin, &person.principal, &audit)
             .await
-            .map_err(EnrolError::registry)?
+            .map_err(ServiceError::registry)?
         {
             Ok(CredentialStatus::Active) => EnrolmentStatus::Active,
             Ok(_) => EnrolmentStatus::Pending,
@@ -555,7 +507,7 @@ impl EnrolService {
                     .await);
             }
             Err(EnrolConflict::AlreadyRegistered | EnrolConflict::NotFirst) => {
-                return Err(EnrolError::new(
+                return Err(ServiceError::new(
                     409,
                     "already_registered",
                     "this credential is already registered: nothing to do",

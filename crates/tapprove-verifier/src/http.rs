@@ -23,8 +23,9 @@ use axum::routing::{get, post};
 use tapprove_proto::limits::{MAX_ENROLMENT_BYTES, MAX_REQUEST_BYTES};
 
 use crate::decisions::{DECISIONS_PATH, DecisionService};
-use crate::enrol::{EnrolError, EnrolService};
+use crate::enrol::EnrolService;
 use crate::requests::RequestService;
+use crate::service_error::ServiceError;
 
 pub use tapprove_proto::enrolment::{CREDENTIALS_PATH, ENROLMENTS_PATH};
 pub use tapprove_proto::submission::REQUESTS_PATH;
@@ -119,6 +120,6 @@ pub async fn answer(service: &EnrolService, body: &[u8]) -> (u16, String) {
     }
 }
 
-pub(crate) fn error_body(e: &EnrolError) -> String {
+pub(crate) fn error_body(e: &ServiceError) -> String {
     serde_json::to_string(e).unwrap_or_default()
 }

@@ -30,7 +30,7 @@ use tapprove_proto::enrolment::{
     SERVER_ID_HEADER,
 };
 
-use crate::enrol::EnrolError;
+use crate::service_error::ServiceError;
 
 /// How far the signing time may be from now (STS itself accepts a
 /// signature for 15 minutes; clocks drift).
@@ -104,8 +104,8 @@ impl CallerCheck {
         p: &PresignedCallerIdentity,
         body_sha256: &str,
         now: &UtcTime,
-    ) -> Result<UtcTime, EnrolError> {
-        let refuse = |what: &str| EnrolError::identity(format!("the identity proof {what}"));
+    ) -> Result<UtcTime, ServiceError> {
+        let refuse = |what: &str| ServiceError::identity(format!("the identity proof {what}"));
         if p.method != "POST" {
             return Err(refuse(&format!("uses {}, not POST", p.method)));
         }
@@ -188,11 +188,11 @@ impl CallerCheck {
         p: &PresignedCallerIdentity,
         body_sha256: &str,
         now: &UtcTime,
-    ) -> Result<Proven, EnrolError> {
+    ) -> Result<Proven, ServiceError> {
         let signed_at = self.check(p, body_sha256, now)?;
         let signature =
             single_signature(p.headers.get("authorization").map(String::as_str)).ok_or_else(|| {
-                EnrolError::identity("the identity proof's signature is not one SigV4 signature")
+                ServiceError::identity("the identity proof's signature is not one SigV4 signature")
             })?;
         let mut request = self.http.post(format!("{}/", self.endpoint)).body(p.body.clone());
         for (name, value) in &p.headers {
@@ -200,23 +200,22 @@ impl CallerCheck {
                 request = request.header(name, value);
             }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| EnrolError::unavailable(format!("STS at {} did not answer: {e}", self.endpoint)))?;
+        let response = request.send().await.map_err(|e| {
+            ServiceError::unavailable(format!("STS at {} did not answer: {e}", self.endpoint))
+        })?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| EnrolError::unavailable(format!("STS answer unreadable: {e}")))?;
+            .map_err(|e| ServiceError::unavailable(format!("STS answer unreadable: {e}")))?;
         if status.is_client_error() {
-            return Err(EnrolError::identity(format!(
+            return Err(ServiceError::identity(format!(
                 "STS refused the identity proof ({}): sign in again and retry",
                 xml_field(&text, "Code").unwrap_or_else(|| status.to_string())
             )));
         }
         if !status.is_success() {
-            return Err(EnrolError::unavailable(format!("STS answered {status}")));
+            return Err(ServiceError::unavailable(format!("STS answered {status}")));
         }
         match (
             xml_field(&text, "Arn"),
@@ -236,7 +235,7 @@ impl CallerCheck {
                         .saturating_add(i64::try_from(MAX_SKEW.as_secs()).unwrap_or(i64::MAX)),
                 ),
             }),
-            _ => Err(EnrolError::unavailable("STS answered without a caller ARN")),
+            _ => Err(ServiceError::unavailable("STS answered without a caller ARN")),
         }
     }
 }
@@ -351,12 +350,12 @@ impl IdentityRules {
         }
     }
 
-    async fn accounts(&self) -> Result<Vec<String>, EnrolError> {
+    async fn accounts(&self) -> Result<Vec<String>, ServiceError> {
         if !self.accounts.is_empty() {
             return Ok(self.accounts.clone());
         }
         let sts = self.sts.as_ref().ok_or_else(|| {
-            EnrolError::unavailable(
+            ServiceError::unavailable(
                 "no [identity] accounts are configured and the service's own account is unknown",
             )
         })?;
@@ -364,7 +363,7 @@ impl IdentityRules {
             .own_account
             .get_or_try_init(|| async {
                 sts.caller().await.map(|c| c.account).map_err(|e| {
-                    EnrolError::unavailable(format!("cannot ask STS for this deployment's account: {e}"))
+                    ServiceError::unavailable(format!("cannot ask STS for this deployment's account: {e}"))
                 })
             })
             .await?;
@@ -379,8 +378,8 @@ impl IdentityRules {
         caller: &CallerIdentity,
         id_token: Option<&str>,
         now: &UtcTime,
-    ) -> Result<Person, EnrolError> {
-        let refuse = |code, message: String| Err(EnrolError::refused(code, message));
+    ) -> Result<Person, ServiceError> {
+        let refuse = |code, message: String| Err(ServiceError::refused(code, message));
         let mut parts = caller.arn.splitn(6, ':');
         let (Some("arn"), Some(_partition), Some(service), Some(_), Some(arn_account), Some(resource)) = (
             parts.next(),
@@ -426,7 +425,7 @@ impl IdentityRules {
                 // the token.
                 if let Some(oidc) = self.oidc.as_ref().filter(|o| o.covers(role)) {
                     let token = id_token.ok_or_else(|| {
-                        EnrolError::refused(
+                        ServiceError::refused(
                             "id_token_required",
                             format!(
                                 "sessions of {role} come from OpenID Connect sign-in: the request must carry the ID token that names you (update the client, and sign in again)"
@@ -522,9 +521,9 @@ impl OidcPeople {
         token: &str,
         session: &str,
         now: &UtcTime,
-    ) -> Result<(String, UtcTime), EnrolError> {
+    ) -> Result<(String, UtcTime), ServiceError> {
         let refuse = |why: String| {
-            EnrolError::refused(
+            ServiceError::refused(
                 "id_token_refused",
                 format!("the ID token does not name you here: {why}; sign in again"),
             )
@@ -562,7 +561,7 @@ impl OidcPeople {
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default();
         if named != session {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "id_token_mismatch",
                 format!(
                     "your session is named `{session}`, but your ID token's `{claim}` is `{named}`: the session name must be the provider's, sign in as yourself"
@@ -588,9 +587,9 @@ impl OidcPeople {
     /// caller sending tokens with made-up key ids cannot make the service
     /// hammer the provider. A token whose header is not a signed token of
     /// an accepted algorithm fetches nothing.
-    async fn keys_for(&self, token: &str) -> Result<tapprove_core::id_token::JwkSet, EnrolError> {
+    async fn keys_for(&self, token: &str) -> Result<tapprove_core::id_token::JwkSet, ServiceError> {
         if !tapprove_core::id_token::acceptable_header(token) {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "id_token_refused",
                 "the ID token is not a token signed with an accepted algorithm: sign in again",
             ));
@@ -606,10 +605,10 @@ impl OidcPeople {
         Ok(keys)
     }
 
-    async fn fetch_keys(&self) -> Result<tapprove_core::id_token::JwkSet, EnrolError> {
+    async fn fetch_keys(&self) -> Result<tapprove_core::id_token::JwkSet, ServiceError> {
         let issuer = self.settings.issuer.trim_end_matches('/');
         let unavailable = |what: &str, e: String| {
-            EnrolError::unavailable(format!(
+            ServiceError::unavailable(format!(
                 "the OpenID Connect provider's {what} could not be read: {e}"
             ))
         };
@@ -623,7 +622,7 @@ impl OidcPeople {
             .await
             .map_err(|e| unavailable("discovery document", e))?;
         if discovery.issuer != self.settings.issuer {
-            return Err(EnrolError::unavailable(format!(
+            return Err(ServiceError::unavailable(format!(
                 "the provider at {issuer} calls itself `{}`, not `{}`: fix [identity.oidc] issuer",
                 discovery.issuer, self.settings.issuer
             )));
@@ -672,9 +671,9 @@ impl IdentityRules {
         &self,
         caller: &CallerIdentity,
         now: &UtcTime,
-    ) -> Result<tapprove_proto::Requester, EnrolError> {
+    ) -> Result<tapprove_proto::Requester, ServiceError> {
         if self.requesters.is_empty() {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "requests_off",
                 "this service opens no requests ([identity] requesters is empty): ask an admin to list your role, or start the gate yourself (the requester is then shown as not verified)",
             ));
@@ -683,7 +682,7 @@ impl IdentityRules {
         if caller.arn.split(':').nth(4).is_none_or(|a| a != caller.account)
             || !accounts.contains(&caller.account)
         {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "account_refused",
                 format!(
                     "{} belongs to account {}, which may not open requests here ([identity] accounts)",
@@ -696,7 +695,7 @@ impl IdentityRules {
             .iter()
             .any(|pattern| tapprove_config::glob_matches(pattern, &caller.arn))
         {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "requester_refused",
                 format!(
                     "{} may not open requests here ([identity] requesters): ask an admin to list your role",
@@ -909,7 +908,7 @@ mod tests {
         );
     }
 
-    fn admitted(rules: &IdentityRules, arn: &str, account: &str) -> Result<Person, EnrolError> {
+    fn admitted(rules: &IdentityRules, arn: &str, account: &str) -> Result<Person, ServiceError> {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()

@@ -25,12 +25,13 @@ use tapprove_aws::dynamodb::DynamoRegistry;
 use tapprove_core::VerifierPolicy;
 
 use crate::decisions::{DECISIONS_PATH, DecisionService, header};
-use crate::enrol::{EnrolError, EnrolService};
+use crate::enrol::EnrolService;
 use crate::gate::handle;
 use crate::http::{
     CREDENTIALS_PATH, ENROLMENTS_PATH, REQUESTS_PATH, answer, answer_credentials, answer_request, error_body,
 };
 use crate::requests::RequestService;
+use crate::service_error::ServiceError;
 
 /// What one invocation needs.
 #[derive(Debug, Clone)]
@@ -96,7 +97,7 @@ impl Handler {
             ("GET", "/healthz") => (200, "\"ok\"".to_owned()),
             _ => (
                 404,
-                error_body(&EnrolError::bad_request(format!(
+                error_body(&ServiceError::bad_request(format!(
                     "no route {method} {path}: enrolments are posted to {ENROLMENTS_PATH}, credential requests to {CREDENTIALS_PATH}, requests to {REQUESTS_PATH}, decisions to {DECISIONS_PATH}"
                 ))),
             ),
@@ -109,12 +110,12 @@ impl Handler {
     }
 }
 
-fn body_of(event: &Value) -> Result<Vec<u8>, EnrolError> {
+fn body_of(event: &Value) -> Result<Vec<u8>, ServiceError> {
     let body = event.get("body").and_then(Value::as_str).unwrap_or_default();
     if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         base64::engine::general_purpose::STANDARD
             .decode(body)
-            .map_err(|e| EnrolError::bad_request(format!("body is not base64: {e}")))
+            .map_err(|e| ServiceError::bad_request(format!("body is not base64: {e}")))
     } else {
         Ok(body.as_bytes().to_vec())
     }

@@ -25,6 +25,7 @@ pub mod http;
 pub mod identity;
 pub mod lambda;
 pub mod requests;
+pub mod service_error;
 pub mod worker;
 
 /// The system clock as the protocol's time type, to the millisecond (the

@@ -38,7 +38,8 @@ use tapprove_core::registry::RequesterRecord;
 use tapprove_proto::UtcTime;
 use tapprove_proto::submission::{RequestReceipt, RequestSubmission};
 
-use crate::enrol::{EnrolError, EnrolService};
+use crate::enrol::EnrolService;
+use crate::service_error::ServiceError;
 
 /// Starts gates for proven requesters.
 #[derive(Debug, Clone)]
@@ -62,15 +63,15 @@ impl RequestService {
     }
 
     /// Handles one submission (the request body) at `now`.
-    pub async fn submit(&self, body: &[u8], now: &UtcTime) -> Result<RequestReceipt, EnrolError> {
+    pub async fn submit(&self, body: &[u8], now: &UtcTime) -> Result<RequestReceipt, ServiceError> {
         let submission =
-            RequestSubmission::from_json(body).map_err(|e| EnrolError::bad_request(e.to_string()))?;
+            RequestSubmission::from_json(body).map_err(|e| ServiceError::bad_request(e.to_string()))?;
         if !self
             .gates
             .iter()
             .any(|pattern| tapprove_config::glob_matches(pattern, &submission.gate))
         {
-            return Err(EnrolError::refused(
+            return Err(ServiceError::refused(
                 "not_a_gate",
                 format!(
                     "`{}` is not one of this deployment's gates: name the gate's state machine ARN (tapprove gate install, or the group stack's GateArn output)",
@@ -80,7 +81,7 @@ impl RequestService {
         }
         let execution_name = execution_name();
         let Some(execution) = execution_arn(&submission.gate, &execution_name) else {
-            return Err(EnrolError::bad_request(format!(
+            return Err(ServiceError::bad_request(format!(
                 "`{}` is not a state machine ARN",
                 submission.gate
             )));
@@ -101,10 +102,10 @@ impl RequestService {
                 .registry
                 .profile(name)
                 .await
-                .map_err(EnrolError::registry)?
+                .map_err(ServiceError::registry)?
                 .and_then(|p| p.principal);
             if bound.is_some_and(|b| b != caller.user_id) {
-                let refusal = EnrolError::refused(
+                let refusal = ServiceError::refused(
                     "principal_mismatch",
                     format!(
                         "the name `{name}` belongs to another AWS principal (the one that enrolled it): ask as yourself, with the permission set you approve with"
@@ -115,7 +116,7 @@ impl RequestService {
         }
         let input = submission.input(&requester.name());
         let input_sha256 = tapprove_core::canonical::input_sha256(&input)
-            .map_err(|e| EnrolError::bad_request(e.to_string()))?;
+            .map_err(|e| ServiceError::bad_request(e.to_string()))?;
         let record = RequesterRecord {
             requester: requester.clone(),
             input_sha256,
@@ -125,9 +126,9 @@ impl RequestService {
             .registry
             .record_requester(&execution, &record, now)
             .await
-            .map_err(EnrolError::registry)?
+            .map_err(ServiceError::registry)?
         {
-            return Err(EnrolError::new(
+            return Err(ServiceError::new(
                 409,
                 "execution_exists",
                 "an execution of that name was requested before: submit again",
@@ -137,7 +138,7 @@ impl RequestService {
             .sfn
             .start_named(&submission.gate, Some(&execution_name), &input.to_string())
             .await
-            .map_err(|e| EnrolError::unavailable(format!("Step Functions did not start the gate: {e}")))?;
+            .map_err(|e| ServiceError::unavailable(format!("Step Functions did not start the gate: {e}")))?;
         eprintln!("tapprove-verifier: {} requested {started}", requester.arn);
         Ok(RequestReceipt {
             execution: started,
