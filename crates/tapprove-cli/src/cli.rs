@@ -134,18 +134,21 @@ pub enum AuthenticatorsCommand {
     /// Give one a new label.
     Rename {
         /// The credential id, as `tapprove authenticators` lists it.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         label: String,
     },
     /// Revoke one at once: it never verifies again.
     Revoke {
         /// The credential id, as `tapprove authenticators` lists it.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Confirm one of your pending credentials (a new machine's) with a key that already signs
     /// for you, on the machine that has it: it is active from then on.
     Confirm {
         /// The pending credential's id, as `tapprove authenticators` lists it.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
         pin: PinArgs,
@@ -321,10 +324,10 @@ pub enum AdminCommand {
     Credentials {
         user: String,
         /// Revoke this credential (base64url id).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
         revoke: Option<String>,
         /// Confirm this pending credential, so it signs (base64url id).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
         activate: Option<String>,
     },
     /// The audit records of one gate execution, or everything recorded about one user.
@@ -600,4 +603,26 @@ pub struct VerifyArgs {
     /// Accept only authenticators with this AAGUID (repeatable).
     #[arg(long = "allowed-aaguid", value_name = "UUID")]
     pub allowed_aaguids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn a_credential_id_that_starts_with_a_hyphen_is_an_id_not_a_flag() {
+        // Base64url ids start with `-` one time in 64.
+        for args in [
+            &["tapprove", "authenticators", "confirm", "-Kx3"][..],
+            &["tapprove", "authenticators", "revoke", "-Kx3"],
+            &["tapprove", "authenticators", "rename", "-Kx3", "laptop"],
+            &["tapprove", "admin", "credentials", "bob", "--revoke", "-Kx3"],
+            &["tapprove", "admin", "credentials", "bob", "--activate", "-Kx3"],
+        ] {
+            let parsed = Cli::try_parse_from(args);
+            assert!(parsed.is_ok(), "{args:?}: {}", parsed.unwrap_err());
+        }
+    }
 }
