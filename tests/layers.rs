@@ -10,6 +10,19 @@ use std::collections::BTreeSet;
 
 use tapprove_test_support::repo_root;
 
+/// What a face may depend on today: the engine, and the adapters it still
+/// calls directly (to move behind the engine); never the verifier.
+const FACE: &[&str] = &[
+    "tapprove-proto",
+    "tapprove-core",
+    "tapprove-config",
+    "tapprove-aws",
+    "tapprove-authn",
+    "tapprove-session",
+    "tapprove-keychain",
+    "tapprove-engine",
+];
+
 /// Each crate's manifest, and the Tapprove crates its `[dependencies]`
 /// may name.
 const ALLOWED: &[(&str, &[&str])] = &[
@@ -58,34 +71,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "tapprove-keychain",
         ],
     ),
-    // Faces: never the verifier; the adapters they still call directly
-    // are to move behind the engine.
-    (
-        "crates/tapprove-cli",
-        &[
-            "tapprove-proto",
-            "tapprove-core",
-            "tapprove-config",
-            "tapprove-aws",
-            "tapprove-authn",
-            "tapprove-session",
-            "tapprove-keychain",
-            "tapprove-engine",
-        ],
-    ),
-    (
-        "src-tauri",
-        &[
-            "tapprove-proto",
-            "tapprove-core",
-            "tapprove-config",
-            "tapprove-aws",
-            "tapprove-authn",
-            "tapprove-session",
-            "tapprove-keychain",
-            "tapprove-engine",
-        ],
-    ),
+    ("crates/tapprove-cli", FACE),
+    ("src-tauri", FACE),
 ];
 
 /// The `tapprove-*` names in a manifest's `[dependencies]` table (not
