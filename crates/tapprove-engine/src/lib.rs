@@ -23,19 +23,22 @@ pub mod gate;
 pub mod install;
 pub mod keys;
 pub mod store;
+pub mod tasks;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tapprove_authn::{Authenticator, SigningRequest, UserPrompt, UserVerification, sign_decision};
-use tapprove_aws::sfn::{Delivery, StepFunctions, TaskGone, TaskToken};
-use tapprove_aws::sqs::Queues;
-use tapprove_aws::sts::Identity;
+use tapprove_aws::sfn::{Delivery, TaskGone, TaskToken};
 use tapprove_config::{Config, Source};
 use tapprove_core::canonical::request_sha256;
 use tapprove_proto::offered::Offered;
-use tapprove_proto::{Base64Url, UtcTime, Verdict};
+use tapprove_proto::{Base64Url, Clock, SystemClock, UtcTime, Verdict};
+
+use crate::tasks::{AwsTasks, DecisionRoute, StepFunctionsRoute, TaskSource};
 
 pub use endpoint::DecisionEndpoint;
 pub use error::{EngineError, Result};
@@ -122,45 +125,73 @@ fn short_hash(text: &str) -> String {
     format!("{h:08x}")
 }
 
+/// What the engine talks to: where tasks come from, where decisions go,
+/// and the clock. [`Engine::open`] picks AWS and the system clock; tests
+/// pass their own to [`Engine::with_parts`].
+#[derive(Debug)]
+pub struct Parts {
+    pub tasks: Box<dyn TaskSource>,
+    pub route: Box<dyn DecisionRoute>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// The engine over one configuration and one local database.
 #[derive(Debug)]
 pub struct Engine {
     config: Config,
-    sfn: StepFunctions,
-    sqs: Queues,
-    sts: Identity,
+    tasks: Box<dyn TaskSource>,
+    route: Box<dyn DecisionRoute>,
+    clock: Arc<dyn Clock>,
     store: Mutex<Store>,
     worker_name: String,
     approver: tokio::sync::OnceCell<String>,
     /// Approver queue URLs by group, looked up once.
     queue_urls: Mutex<std::collections::HashMap<String, String>>,
-    /// The decision endpoint, when decisions go through it.
-    endpoint: Option<DecisionEndpoint>,
 }
 
 impl Engine {
-    /// Opens the engine with its database in `state_dir`.
+    /// Opens the engine with its database in `state_dir`, against AWS: the
+    /// decisions go to the organisation's decision endpoint when the
+    /// settings name one, else to Step Functions.
     pub fn open(config: Config, aws: &aws_config::SdkConfig, state_dir: &Path) -> Result<Self> {
-        let endpoint = match &config.delivery {
-            Some(delivery) => Some(DecisionEndpoint::new(&delivery.endpoint)?),
-            None => None,
+        let route: Box<dyn DecisionRoute> = match &config.delivery {
+            Some(delivery) => Box::new(DecisionEndpoint::new(&delivery.endpoint)?),
+            None => Box::new(StepFunctionsRoute::new(aws)),
         };
         let store = Store::open(&state_dir.join("tapprove.sqlite3"))?;
-        Ok(Self {
-            endpoint,
+        let parts = Parts {
+            tasks: Box::new(AwsTasks::new(aws)),
+            route,
+            clock: Arc::new(SystemClock),
+        };
+        Ok(Self::with_parts(config, store, parts))
+    }
+
+    /// The engine over `store`, talking to `parts`.
+    pub fn with_parts(config: Config, store: Store, parts: Parts) -> Self {
+        Self {
             config,
-            sfn: StepFunctions::new(aws),
-            sqs: Queues::new(aws),
-            sts: Identity::new(aws),
+            tasks: parts.tasks,
+            route: parts.route,
+            clock: parts.clock,
             store: Mutex::new(store),
             worker_name: format!("tapprove-{}", std::process::id()),
             approver: tokio::sync::OnceCell::new(),
             queue_urls: Mutex::new(std::collections::HashMap::new()),
-        })
+        }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The clock the engine reads; faces read the same one.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn now(&self) -> UtcTime {
+        self.clock.utc()
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -172,7 +203,7 @@ impl Engine {
     pub async fn approver(&self) -> Result<String> {
         self.approver
             .get_or_try_init(|| async {
-                let caller = match self.sts.caller().await {
+                let caller = match self.tasks.caller().await {
                     Ok(caller) => caller,
                     // Offline: the identity STS confirmed last time, so a
                     // decision can still be signed and journalled.
@@ -187,7 +218,8 @@ impl Engine {
                         caller.arn
                     ))
                 })?;
-                self.store().remember_identity(&approver, &caller.arn, &now())?;
+                self.store()
+                    .remember_identity(&approver, &caller.arn, &self.now())?;
                 Ok(approver)
             })
             .await
@@ -235,7 +267,7 @@ impl Engine {
             task_token: token,
             queue_url,
             receipt,
-            received_at: now().as_str().to_owned(),
+            received_at: self.now().as_str().to_owned(),
             request: request.clone(),
             status,
         })?;
@@ -251,7 +283,7 @@ impl Engine {
     pub async fn poll(&self, source: &Source, queue_wait: i32) -> Result<Vec<Event>> {
         match source {
             Source::Activity { arn, .. } => {
-                let Some(task) = self.sfn.poll_activity(arn, &self.worker_name).await? else {
+                let Some(task) = self.tasks.claim(arn, &self.worker_name).await? else {
                     return Ok(Vec::new());
                 };
                 match Offered::from_activity_input(task.input.as_bytes()) {
@@ -263,12 +295,8 @@ impl Engine {
                         // Not something a person can approve: hand it back
                         // so the gate's verifier reports it.
                         let _ = self
-                            .sfn
-                            .send_failure(
-                                &task.token,
-                                "Tapprove.Released",
-                                &format!("malformed request: {e}"),
-                            )
+                            .tasks
+                            .release(&task.token, &format!("malformed request: {e}"))
                             .await;
                         Err(EngineError::Invalid(format!(
                             "{source:?} delivered a malformed request: {e}"
@@ -288,7 +316,7 @@ impl Engine {
                     None => self.approver_queue_url(group).await?,
                 };
                 let mut events = Vec::new();
-                for message in self.sqs.receive(&url, queue_wait, 10).await? {
+                for message in self.tasks.receive(&url, queue_wait).await? {
                     match Offered::from_message(message.body.as_bytes()) {
                         Ok((token, offered)) => events.extend(self.admit(
                             source,
@@ -298,7 +326,7 @@ impl Engine {
                         )?),
                         Err(e) => {
                             // A message no approver can act on: drop it.
-                            let _ = self.sqs.delete(&url, &message.receipt_handle).await;
+                            let _ = self.tasks.delete(&url, &message.receipt_handle).await;
                             return Err(EngineError::Invalid(format!(
                                 "a message on {url} is not a Tapprove request: {e}"
                             )));
@@ -313,7 +341,7 @@ impl Engine {
     /// Finds (and caches) the signed-in approver's queue for `group`.
     async fn approver_queue_url(&self, group: &str) -> Result<String> {
         let name = approver_queue_name(group, &self.approver().await?);
-        let url = self.sqs.url_of(&name).await?.ok_or_else(|| {
+        let url = self.tasks.queue_url(&name).await?.ok_or_else(|| {
             EngineError::Invalid(format!(
                 "you have no queue for group `{group}` ({name}): ask an admin to run `tapprove admin grant YOU {group}`"
             ))
@@ -342,7 +370,7 @@ impl Engine {
             if item.queue_url.is_some() {
                 continue;
             }
-            if let Delivery::Gone(reason) = self.sfn.heartbeat(&item.task_token).await? {
+            if let Delivery::Gone(reason) = self.tasks.heartbeat(&item.task_token).await? {
                 self.store().remove_from_inbox(&item.request_sha256)?;
                 events.push(Event::RequestGone { id: item.id, reason });
             }
@@ -378,7 +406,7 @@ impl Engine {
                 reason,
                 approver,
                 rp_id: self.config.rp_id.clone(),
-                signed_at: now(),
+                signed_at: self.now(),
                 allow_credentials,
                 user_verification,
             },
@@ -404,7 +432,7 @@ impl Engine {
         }
         let entry = self
             .store()
-            .journal(&item, verdict.as_str(), &decision.to_json(), &now())?;
+            .journal(&item, verdict.as_str(), &decision.to_json(), &self.now())?;
         let outcome = self.deliver(&entry).await?;
         Ok((item, outcome))
     }
@@ -425,22 +453,8 @@ impl Engine {
 
     /// Sends one journalled decision and records the outcome.
     async fn deliver(&self, entry: &OutboxEntry) -> Result<DeliveryOutcome> {
-        let sent = if let Some(endpoint) = &self.endpoint {
-            endpoint
-                .send(&entry.task_token, &entry.decision, entry.request.as_deref())
-                .await
-        } else if entry.verdict == Verdict::Approve.as_str() {
-            self.sfn
-                .send_success(&entry.task_token, &entry.decision)
-                .await
-                .map_err(|e| e.to_string())
-        } else {
-            self.sfn
-                .send_failure(&entry.task_token, "Tapprove.Denied", &entry.decision)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let now = now();
+        let sent = self.route.send(entry).await;
+        let now = self.now();
         let (state, reason, error, outcome) = match sent {
             Ok(Delivery::Acknowledged) => (OutboxState::Delivered, None, None, DeliveryOutcome::Delivered),
             Ok(Delivery::Gone(reason)) => (
@@ -469,7 +483,7 @@ impl Engine {
         self.store()
             .record_attempt(entry, state, reason, error.as_deref(), &now)?;
         if let Some((url, receipt)) = queue {
-            let _ = self.sqs.delete(&url, &receipt).await;
+            let _ = self.tasks.delete(&url, &receipt).await;
         }
         Ok(outcome)
     }
@@ -509,7 +523,7 @@ pub fn now() -> UtcTime {
 }
 
 #[cfg(test)]
-mod tests {
+mod queue_name_tests {
     use super::approver_queue_name;
 
     /// IAM's `*` in a resource ARN, as the group stack's `Queues`

@@ -44,4 +44,4 @@ pub use decision::{Assertion, Decision, DecisionVersion, Statement, StatementVer
 pub use error::{__version_error, WireError, WireErrorKind};
 pub use request::{REQUESTER_CLAIMED, Request, RequestVersion, Requester};
 pub mod submission;
-pub use time::UtcTime;
+pub use time::{Clock, SystemClock, UtcTime};

@@ -58,9 +58,12 @@ impl UtcTime {
     /// The system clock, to the millisecond (so events within one second
     /// keep their order, and every time written is in one form).
     pub fn now() -> Self {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        Self::at(std::time::SystemTime::now())
+    }
+
+    /// `time` to the millisecond (times before 1970 read as the epoch).
+    pub fn at(time: std::time::SystemTime) -> Self {
+        let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Self::from_unix_millis(
             i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
             since.subsec_millis(),
@@ -296,5 +299,27 @@ mod tests {
         let m = UtcTime::from_unix_millis(1_795_255_392, 7);
         assert_eq!(m.as_str(), "2026-11-21T10:03:12.007Z");
         assert_eq!(UtcTime::parse(m.as_str()).unwrap(), m);
+    }
+}
+
+/// Where the time of day comes from. The engine and the app read wall-clock
+/// time only through one `Clock`, so a test can set it; monotonic waits
+/// (timeouts, backoff) use `Instant` and Tokio's timers.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> std::time::SystemTime;
+
+    /// [`Clock::now`] as the protocol's time, to the millisecond.
+    fn utc(&self) -> UtcTime {
+        UtcTime::at(self.now())
+    }
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
     }
 }
