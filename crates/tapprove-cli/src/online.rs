@@ -27,46 +27,6 @@ use crate::files::{read_input, write_atomically};
 use crate::output::Output;
 use crate::prompt::TerminalPrompt;
 
-impl From<EngineError> for Failure {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::NotFound(_) | EngineError::Ambiguous(_) | EngineError::Invalid(_) => {
-                Failure::input(e)
-            }
-            EngineError::Config(c) => Failure {
-                kind: Kind::Input,
-                code: "config_error".into(),
-                message: c.to_string(),
-                rule: None,
-            },
-            EngineError::Sign(tapprove_authn::SignError::Authenticator(a)) => a.into(),
-            EngineError::Sign(s) => Failure::input(s),
-            EngineError::KeyStore(m) => Failure::failed("key_store_error", m),
-            EngineError::Aws(a) => Failure::failed(
-                if a.is_transient() {
-                    "aws_unreachable"
-                } else {
-                    "aws_error"
-                },
-                a,
-            ),
-            EngineError::Enrolment { code, message } => Failure {
-                kind: match code.as_str() {
-                    "service_unreachable"
-                    | "upstream_unavailable"
-                    | "registry_unavailable"
-                    | "bad_answer" => Kind::Failed,
-                    _ => Kind::Rejected,
-                },
-                code,
-                message,
-                rule: None,
-            },
-            other => Failure::failed("engine_error", other),
-        }
-    }
-}
-
 pub struct Session {
     pub config_path: PathBuf,
     pub out: Output,

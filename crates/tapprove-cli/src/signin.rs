@@ -6,22 +6,11 @@ use std::time::SystemTime;
 
 use serde_json::json;
 use tapprove_config::{Config, SignIn, SsoSettings};
-use tapprove_session::{LoginPrompt, LoginRequest, SessionError, Sessions, Status};
+use tapprove_session::{LoginPrompt, LoginRequest, Sessions, Status};
 
 use crate::cli::LoginArgs;
-use crate::exit::{Failure, Kind, Result};
+use crate::exit::{Failure, Result};
 use crate::online::Session;
-
-impl From<SessionError> for Failure {
-    fn from(e: SessionError) -> Self {
-        Failure {
-            kind: if e.is_input() { Kind::Input } else { Kind::Failed },
-            code: e.code().into(),
-            message: e.to_string(),
-            rule: None,
-        }
-    }
-}
 
 /// Progress on stderr, for people (also in JSON mode: the URL or the code
 /// is what the user must act on).
