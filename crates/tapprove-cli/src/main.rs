@@ -8,6 +8,7 @@
 //!   key store or registry could not be written
 
 mod cli;
+mod context;
 mod exit;
 mod files;
 mod key;
@@ -22,28 +23,31 @@ mod verify;
 use clap::Parser;
 
 use crate::cli::{Cli, Command, KeyCommand};
+use crate::context::Invocation;
 use crate::output::Output;
 
 /// Runs a command that talks to AWS on a single-threaded runtime.
-fn run_online(session: &online::Session, command: Command) -> exit::Result {
+fn run_online(invocation: &Invocation, command: Command) -> exit::Result {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| exit::Failure::failed("runtime", e))?;
     runtime.block_on(async {
         match command {
-            Command::Inbox(args) => online::inbox(session, args).await,
-            Command::Show { id } => online::show(session, &id).await,
-            Command::Approve(args) => online::decide(session, tapprove_proto::Verdict::Approve, args).await,
-            Command::Deny(args) => online::decide(session, tapprove_proto::Verdict::Deny, args).await,
-            Command::Outbox { flush } => online::outbox(session, flush).await,
-            Command::Enroll(args) => online::enroll(session, args).await,
-            Command::Authenticators { command } => online::authenticators(session, command).await,
-            Command::Gate { command } => online::gate(session, command).await,
-            Command::Admin { command } => online::admin_command(session, command).await,
-            Command::Login(args) => signin::login(session, args).await,
-            Command::Logout => signin::logout(session).await,
-            Command::Whoami => signin::whoami(session).await,
+            Command::Inbox(args) => online::inbox(invocation, args).await,
+            Command::Show { id } => online::show(invocation, &id).await,
+            Command::Approve(args) => {
+                online::decide(invocation, tapprove_proto::Verdict::Approve, args).await
+            }
+            Command::Deny(args) => online::decide(invocation, tapprove_proto::Verdict::Deny, args).await,
+            Command::Outbox { flush } => online::outbox(invocation, flush).await,
+            Command::Enroll(args) => online::enroll(invocation, args).await,
+            Command::Authenticators { command } => online::authenticators(invocation, command).await,
+            Command::Gate { command } => online::gate(invocation, command).await,
+            Command::Admin { command } => online::admin_command(invocation, command).await,
+            Command::Login(args) => signin::login(invocation, args).await,
+            Command::Logout => signin::logout(invocation).await,
+            Command::Whoami => signin::whoami(invocation).await,
             Command::Key { .. } | Command::Sign(_) | Command::Verify(_) | Command::Codes => Ok(()),
         }
     })
@@ -60,7 +64,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let out = Output::new(cli.json);
-    let session = online::Session {
+    let invocation = Invocation {
         config_path: tapprove_config::Config::locate(cli.config.as_deref()),
         out,
     };
@@ -77,7 +81,7 @@ fn main() -> std::process::ExitCode {
             out.codes();
             Ok(())
         }
-        online => run_online(&session, online),
+        online => run_online(&invocation, online),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,12 +2,10 @@
 //! `approve`, `deny`, `outbox`, `enroll`), the gate installer and the admin
 //! commands. Each is a thin layer over `tapprove-engine`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tapprove_authn::UserVerification;
-use tapprove_authn::software::KeyStore;
 use tapprove_config::Config;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_engine::admin::Admin;
@@ -22,48 +20,11 @@ use crate::cli::{
     AdminCommand, AuthenticatorArg, AuthenticatorsCommand, DecideArgs, EnrollArgs, GateCommand, InboxArgs,
     InstallArgs, SourceArg, UvArg,
 };
+use crate::context::{Invocation, aws_config, key_store};
 use crate::exit::{Failure, Kind, Result};
 use crate::files::{read_input, write_atomically};
 use crate::output::Output;
 use crate::prompt::TerminalPrompt;
-
-pub struct Session {
-    pub config_path: PathBuf,
-    pub out: Output,
-}
-
-impl Session {
-    fn config(&self) -> Result<Config> {
-        Ok(self.settings()?.config)
-    }
-
-    /// The settings in force: the user's file under the organisation's policy.
-    pub fn settings(&self) -> Result<tapprove_config::Settings> {
-        tapprove_config::Settings::load(&self.config_path, &tapprove_config::policy_path()).map_err(|e| {
-            Failure {
-                kind: Kind::Input,
-                code: "config_error".into(),
-                message: e.to_string(),
-                rule: None,
-            }
-        })
-    }
-
-    async fn engine(&self) -> Result<(Engine, aws_config::SdkConfig)> {
-        let config = self.config()?;
-        let aws = crate::signin::aws_config().await?;
-        let engine = Engine::open(config, &aws, &tapprove_config::state_dir())?;
-        Ok((engine, aws))
-    }
-}
-
-/// The approver's key store, as the settings say (`key_store`).
-fn key_store(config: &Config) -> Result<Box<dyn KeyStore>> {
-    Ok(tapprove_engine::keys::open_store(
-        config,
-        &tapprove_config::state_dir(),
-    )?)
-}
 
 fn describe(event: &Event) -> String {
     match event {
@@ -178,27 +139,27 @@ fn truncate(text: &str, n: usize) -> String {
     tapprove_proto::text::one_line(text, n)
 }
 
-pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
-    let (engine, _) = session.engine().await?;
-    flush_quietly(&engine, &session.out).await?;
+pub async fn inbox(invocation: &Invocation, args: InboxArgs) -> Result {
+    let (engine, _) = invocation.engine().await?;
+    flush_quietly(&engine, &invocation.out).await?;
     if !args.watch {
-        session.out.note("Checking the sources…");
+        invocation.out.note("Checking the sources…");
         engine.poll_all(1).await?;
         // Drop cached requests whose task is gone (decided elsewhere,
         // expired, withdrawn); if Step Functions cannot be asked, the
         // cache is still the best answer.
         if let Err(e) = engine.heartbeat().await {
-            session
+            invocation
                 .out
                 .note(&format!("could not check claimed requests: {e}"));
         }
         let items = inbox_json(&engine)?;
-        session
+        invocation
             .out
             .result(json!({"ok": true, "requests": items}), || inbox_text(&items));
         return Ok(());
     }
-    session.out.note("Waiting for requests (Ctrl-C to stop)…");
+    invocation.out.note("Waiting for requests (Ctrl-C to stop)…");
     let heartbeat_every = Duration::from_secs(args.heartbeat_seconds);
     // The first round checks what the cache holds from before.
     let mut last_heartbeat: Option<std::time::Instant> = None;
@@ -214,7 +175,7 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
                 events
             }
             Err(e) => {
-                session.out.note(&format!(
+                invocation.out.note(&format!(
                     "polling failed: {e}; retrying in {}s",
                     backoff.as_secs()
                 ));
@@ -226,15 +187,15 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
         if last_heartbeat.is_none_or(|t| t.elapsed() >= heartbeat_every) {
             match engine.heartbeat().await {
                 Ok(gone) => events.extend(gone),
-                Err(e) => session
+                Err(e) => invocation
                     .out
                     .note(&format!("could not check claimed requests: {e}")),
             }
-            let _ = flush_quietly(&engine, &session.out).await;
+            let _ = flush_quietly(&engine, &invocation.out).await;
             last_heartbeat = Some(std::time::Instant::now());
         }
         for event in events {
-            session.out.event(
+            invocation.out.event(
                 &serde_json::to_value(&event).unwrap_or_default(),
                 &describe(&event),
             );
@@ -242,8 +203,8 @@ pub async fn inbox(session: &Session, args: InboxArgs) -> Result {
     }
 }
 
-pub async fn show(session: &Session, id: &str) -> Result {
-    let (engine, _) = session.engine().await?;
+pub async fn show(invocation: &Invocation, id: &str) -> Result {
+    let (engine, _) = invocation.engine().await?;
     let item = engine.find(id)?;
     let deadline = item.request.deadline();
     let value = json!({
@@ -256,7 +217,7 @@ pub async fn show(session: &Session, id: &str) -> Result {
         "request": item.request,
         "status": item.status,
     });
-    session.out.result(value.clone(), || {
+    invocation.out.result(value.clone(), || {
         format!(
             "{}\n\nrequested by  {}\napprovers     {} (quorum {}){}\ndeadline      {}\nexecution     {}\nrequest hash  {}\n\ndetails (verbatim):\n{}",
             truncate(&item.request.title, 200),
@@ -278,9 +239,9 @@ pub async fn show(session: &Session, id: &str) -> Result {
     Ok(())
 }
 
-pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Result {
-    let (engine, _) = session.engine().await?;
-    flush_quietly(&engine, &session.out).await?;
+pub async fn decide(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
+    let (engine, _) = invocation.engine().await?;
+    flush_quietly(&engine, &invocation.out).await?;
     let store = key_store(engine.config())?;
     let approver = engine.approver().await?;
     let signer = tapprove_engine::keys::signer(
@@ -318,7 +279,7 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
             } else {
                 "Denied"
             };
-            session.out.result(value, || {
+            invocation.out.result(value, || {
                 format!(
                     "{done} {}: {} (delivered)",
                     item.id,
@@ -347,38 +308,40 @@ pub async fn decide(session: &Session, verdict: Verdict, args: DecideArgs) -> Re
     }
 }
 
-pub async fn outbox(session: &Session, flush: bool) -> Result {
-    let (engine, _) = session.engine().await?;
+pub async fn outbox(invocation: &Invocation, flush: bool) -> Result {
+    let (engine, _) = invocation.engine().await?;
     if flush {
         let left = engine.flush_until(Duration::from_secs(10)).await?;
         if left > 0 {
-            session.out.note(&format!("{left} decision(s) still pending."));
+            invocation.out.note(&format!("{left} decision(s) still pending."));
         }
     }
     let history = engine.history()?;
-    session.out.result(json!({"ok": true, "decisions": history}), || {
-        if history.is_empty() {
-            return "No decisions sent from this machine.".into();
-        }
-        history
-            .iter()
-            .map(|e| {
-                let state = match (e.state, e.reason) {
-                    (tapprove_engine::OutboxState::Closed, Some(r)) => format!("closed: {}", r.explain()),
-                    (s, _) => format!("{s:?}").to_lowercase(),
-                };
-                format!(
-                    "{}  {:<8} {:<11} {:<40} {}",
-                    e.updated,
-                    e.verdict,
-                    e.request_id,
-                    truncate(&e.title, 40),
-                    state
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
+    invocation
+        .out
+        .result(json!({"ok": true, "decisions": history}), || {
+            if history.is_empty() {
+                return "No decisions sent from this machine.".into();
+            }
+            history
+                .iter()
+                .map(|e| {
+                    let state = match (e.state, e.reason) {
+                        (tapprove_engine::OutboxState::Closed, Some(r)) => format!("closed: {}", r.explain()),
+                        (s, _) => format!("{s:?}").to_lowercase(),
+                    };
+                    format!(
+                        "{}  {:<8} {:<11} {:<40} {}",
+                        e.updated,
+                        e.verdict,
+                        e.request_id,
+                        truncate(&e.title, 40),
+                        state
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
     Ok(())
 }
 
@@ -389,14 +352,14 @@ pub async fn outbox(session: &Session, flush: bool) -> Result {
 /// to register. If any step fails, what was done is undone: the new key is
 /// deleted from the authenticator where it can be, and a registry entry
 /// whose test failed is withdrawn.
-pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
-    let (engine, aws) = session.engine().await?;
+pub async fn enroll(invocation: &Invocation, args: EnrollArgs) -> Result {
+    let (engine, aws) = invocation.engine().await?;
     let config = engine.config().clone();
     let user = engine.approver().await?;
     let rp_id = config.rp_id.clone();
     let service = match &args.out {
         Some(_) => None,
-        None => enrol::Endpoint::from_settings(&session.settings()?, args.service.as_deref())?,
+        None => enrol::Endpoint::from_settings(&invocation.settings()?, args.service.as_deref())?,
     };
     let choice = match args.authenticator {
         Some(AuthenticatorArg::Usb) => AuthenticatorChoice::SecurityKey,
@@ -442,7 +405,7 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
         )
         .await?;
         let id = receipt.credential_id.encode();
-        session.out.result(json!({"ok": true, "receipt": receipt, "authenticator": choice}), || match receipt.status {
+        invocation.out.result(json!({"ok": true, "receipt": receipt, "authenticator": choice}), || match receipt.status {
             EnrolmentStatus::Active => format!(
                 "Enrolled `{}` for {}: it signs from now on.",
                 receipt.label, receipt.user
@@ -478,22 +441,22 @@ pub async fn enroll(session: &Session, args: EnrollArgs) -> Result {
                     format!("cannot write {}: {e}", path.display()),
                 ))
             })?;
-            session.out.note(&format!(
+            invocation.out.note(&format!(
                 "Created a credential for {user}. Ask an admin to run `tapprove admin register {}`.",
                 path.display()
             ));
         }
-        None => session.out.document(&text),
+        None => invocation.out.document(&text),
     }
     Ok(())
 }
 
 /// `tapprove authenticators`: the caller's registered credentials, through
 /// the enrolment service (which knows the caller by their AWS identity).
-pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCommand>) -> Result {
-    let (engine, aws) = session.engine().await?;
+pub async fn authenticators(invocation: &Invocation, command: Option<AuthenticatorsCommand>) -> Result {
+    let (engine, aws) = invocation.engine().await?;
     let config = engine.config();
-    let service = enrol::Endpoint::from_settings(&session.settings()?, None)?.ok_or_else(|| {
+    let service = enrol::Endpoint::from_settings(&invocation.settings()?, None)?.ok_or_else(|| {
         Failure::input(
             "no enrolment service is configured ([enrolment] url): ask your admin to list or revoke your credentials (`tapprove admin credentials USER`)",
         )
@@ -536,7 +499,7 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
             )
             .await?;
             return show_credentials(
-                session,
+                invocation,
                 config,
                 answer,
                 Some(format!("Confirmed {id}: it signs from now on.")),
@@ -558,12 +521,12 @@ pub async fn authenticators(session: &Session, command: Option<AuthenticatorsCom
         ),
     };
     let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
-    show_credentials(session, config, answer, done)
+    show_credentials(invocation, config, answer, done)
 }
 
 /// Remembers and prints the caller's credentials after an action.
 fn show_credentials(
-    session: &Session,
+    invocation: &Invocation,
     config: &Config,
     answer: tapprove_proto::enrolment::CredentialsAnswer,
     done: Option<String>,
@@ -574,7 +537,7 @@ fn show_credentials(
         &config.rp_id,
         &answer.credentials,
     )?;
-    session.out.result(
+    invocation.out.result(
         json!({"ok": true, "user": answer.user, "credentials": answer.credentials}),
         || {
             let mut text = done.map(|d| format!("{d}\n")).unwrap_or_default();
@@ -609,10 +572,10 @@ fn show_credentials(
     Ok(())
 }
 
-pub async fn gate(session: &Session, command: GateCommand) -> Result {
-    let aws = crate::signin::aws_config().await?;
+pub async fn gate(invocation: &Invocation, command: GateCommand) -> Result {
+    let aws = aws_config().await?;
     match command {
-        GateCommand::Install(args) => install_gate(session, &aws, args).await,
+        GateCommand::Install(args) => install_gate(invocation, &aws, args).await,
         GateCommand::Request {
             title,
             requested_by,
@@ -622,7 +585,7 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
             details,
         } => {
             request_execution(
-                session,
+                invocation,
                 &aws,
                 title,
                 requested_by,
@@ -633,12 +596,12 @@ pub async fn gate(session: &Session, command: GateCommand) -> Result {
             )
             .await
         }
-        GateCommand::Status { execution, wait } => execution_status(session, &aws, &execution, wait).await,
+        GateCommand::Status { execution, wait } => execution_status(invocation, &aws, &execution, wait).await,
     }
 }
 
 /// `tapprove gate install`.
-async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: InstallArgs) -> Result {
+async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args: InstallArgs) -> Result {
     let InstallArgs {
         name,
         group,
@@ -694,7 +657,7 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
         identity,
     };
     let config = tapprove_engine::install::install(aws, &plan).await?;
-    let path = Config::locate(Some(&session.config_path));
+    let path = Config::locate(Some(&invocation.config_path));
     config
         .save(&path)
         .map_err(|e| Failure::failed("write_failed", e))?;
@@ -703,7 +666,7 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
         .as_ref()
         .map(|g| g.state_machine_arn.clone())
         .unwrap_or_default();
-    session.out.result(
+    invocation.out.result(
         json!({"ok": true, "state_machine_arn": arn, "config": path}),
         || {
             format!(
@@ -716,19 +679,19 @@ async fn install_gate(session: &Session, aws: &aws_config::SdkConfig, args: Inst
     Ok(())
 }
 
-pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
+pub async fn admin_command(invocation: &Invocation, command: AdminCommand) -> Result {
     // The policy is written before any settings exist.
     let command = match command {
-        AdminCommand::Policy { command } => return crate::policy::run(session, command).await,
+        AdminCommand::Policy { command } => return crate::policy::run(invocation, command).await,
         other => other,
     };
-    let config = session.config()?;
-    let aws = crate::signin::aws_config().await?;
+    let config = invocation.config()?;
+    let aws = aws_config().await?;
     match command {
         AdminCommand::Grant { user, group } => {
             let admin = Admin::new(&aws, &config).await?;
             let granted = admin.grant(&user, &group).await?;
-            session.out.result(
+            invocation.out.result(
                 json!({
                     "ok": true,
                     "user": user,
@@ -778,7 +741,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 admin.set_gate_policy(&gate, &policy).await?;
             }
             match admin.gate_policy(&gate).await? {
-                Some(policy) => session.out.result(json!({"ok": true, "gate": gate, "policy": policy}), || {
+                Some(policy) => invocation.out.result(json!({"ok": true, "gate": gate, "policy": policy}), || {
                     format!(
                         "{gate}: {}, at least {} in all; requests wait at most {} s{}.",
                         policy.describe(),
@@ -791,7 +754,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                         }
                     )
                 }),
-                None => session.out.result(json!({"ok": true, "gate": gate, "policy": null}), || {
+                None => invocation.out.result(json!({"ok": true, "gate": gate, "policy": null}), || {
                     format!(
                         "{gate} has no policy: its requests' own group and quorum decide. Set one: tapprove admin gate-policy {gate} --rule GROUP:1"
                     )
@@ -800,7 +763,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
         }
         AdminCommand::Bind { user, principal } => {
             Admin::new(&aws, &config).await?.bind(&user, &principal).await?;
-            session
+            invocation
                 .out
                 .result(json!({"ok": true, "user": user, "principal": principal}), || {
                     format!("{user} now belongs to the AWS principal {principal}.")
@@ -808,7 +771,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
         }
         AdminCommand::Revoke { user, group } => {
             Admin::new(&aws, &config).await?.revoke(&user, &group).await?;
-            session
+            invocation
                 .out
                 .result(json!({"ok": true}), || format!("{user} is no longer in {group}."));
         }
@@ -833,7 +796,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
             .map_err(|e| Failure::failed("enrolment_refused", e))?;
             let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
             Admin::new(&aws, &config).await?.register(&record, &now()).await?;
-            session.out.result(
+            invocation.out.result(
                 json!({"ok": true, "user": request.user, "credential_id": record.credential_id}),
                 || format!("Registered `{}` for {}.", request.label, request.user),
             );
@@ -853,7 +816,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 admin.activate_credential(&user, &id).await?;
             }
             let list = admin.credentials(&user).await?;
-            session
+            invocation
                 .out
                 .result(json!({"ok": true, "user": user, "credentials": list}), || {
                     if list.is_empty() {
@@ -883,13 +846,15 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
                 (None, Some(user)) => Admin::new(&aws, &config).await?.audit_of_user(&user).await?,
                 _ => unreachable!("clap requires exactly one of EXECUTION and --user"),
             };
-            session.out.result(json!({"ok": true, "records": records}), || {
-                records
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            invocation
+                .out
+                .result(json!({"ok": true, "records": records}), || {
+                    records
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
         }
         AdminCommand::Policy { .. } => unreachable!("answered before the settings are read"),
     }
@@ -898,7 +863,7 @@ pub async fn admin_command(session: &Session, command: AdminCommand) -> Result {
 
 #[allow(clippy::too_many_arguments)]
 async fn request_execution(
-    session: &Session,
+    invocation: &Invocation,
     aws: &aws_config::SdkConfig,
     title: String,
     requested_by: Option<String>,
@@ -922,33 +887,33 @@ async fn request_execution(
         details,
         requested_by,
     };
-    let opened = tapprove_engine::gate::request(aws, &session.config()?, spec).await?;
+    let opened = tapprove_engine::gate::request(aws, &invocation.config()?, spec).await?;
     // Scripts read the ARN from stdout; the note goes to stderr.
     let value = match &opened {
         tapprove_engine::gate::Opened::Claimed {
             execution,
             requested_by,
         } => {
-            session.out.note(&format!(
+            invocation.out.note(&format!(
                 "requested by {requested_by} ({}): the gate was started directly",
                 tapprove_proto::REQUESTER_CLAIMED
             ));
             json!({"ok": true, "execution": execution, "requester_verified": false})
         }
         tapprove_engine::gate::Opened::Proven(receipt) => {
-            session.out.note(&format!(
+            invocation.out.note(&format!(
                 "requested by {}, as AWS proved it",
                 receipt.requester.name()
             ));
             json!({"ok": true, "execution": receipt.execution, "requester": receipt.requester, "requester_verified": true})
         }
     };
-    session.out.result(value, || opened.execution().to_owned());
+    invocation.out.result(value, || opened.execution().to_owned());
     Ok(())
 }
 
 async fn execution_status(
-    session: &Session,
+    invocation: &Invocation,
     aws: &aws_config::SdkConfig,
     execution: &str,
     wait: Option<u64>,
@@ -956,7 +921,7 @@ async fn execution_status(
     let state = tapprove_engine::gate::status(aws, execution, Duration::from_secs(wait.unwrap_or(0))).await?;
     let output: Option<Value> = state.output.as_deref().and_then(|o| serde_json::from_str(o).ok());
     let value = json!({"ok": true, "status": state.status, "output": output, "error": state.error, "cause": state.cause});
-    session.out.result(value, || {
+    invocation.out.result(value, || {
         let mut text = state.status.clone();
         if let Some(error) = &state.error {
             text.push_str(&format!(": {error}"));
