@@ -52,8 +52,9 @@ pub fn key_store(config: &Config) -> Result<Box<dyn KeyStore>> {
     )?)
 }
 
-/// The AWS settings for online commands: the signed-in session's role
-/// credentials when there is a session, else the standard AWS chain.
+/// The AWS settings for the commands that talk to AWS: the signed-in
+/// session's role credentials when there is a session, else the standard
+/// AWS chain.
 pub async fn aws_config() -> Result<aws_config::SdkConfig> {
     Ok(
         tapprove_session::aws_config(&tapprove_config::state_dir(), tapprove_keychain::DEFAULT_SERVICE)

@@ -1,5 +1,20 @@
 //! `tapprove`: the approval protocol from a terminal.
 //!
+//! One module per command family, each a thin layer over `tapprove-engine`
+//! (or, offline, `tapprove-core` and `tapprove-authn`): it calls, then
+//! renders the answer.
+//! - `inbox` (`inbox`, `show`), `decide` (`approve`, `deny`), `outbox`,
+//!   `enroll`, `authenticators`: the approver's loop
+//! - `gate` (`install`, `request`, `status`), `admin`, `policy`
+//!   (`admin policy`), `signin` (`login`, `logout`, `whoami`)
+//! - `key`, `sign`, `verify`: offline tools over files and key stores
+//!
+//! Below them, importing no command: `cli` (the arguments), `context` (the
+//! invocation: settings, output, how to open the engine and the AWS
+//! settings), `output` (text or JSON, and request text made safe for a
+//! terminal), `exit` (failures and their exit codes), `files`, `prompt`
+//! (PIN and touch prompts on the terminal).
+//!
 //! Exit codes (also in `tapprove --help` and the README):
 //! - 0: done; for `verify`, the decision was accepted
 //! - 1: `verify` rejected the decision (the JSON says which rule)
@@ -7,12 +22,18 @@
 //! - 3: could not complete: the authenticator failed or was cancelled, or a
 //!   key store or registry could not be written
 
+mod admin;
+mod authenticators;
 mod cli;
 mod context;
+mod decide;
+mod enroll;
 mod exit;
 mod files;
+mod gate;
+mod inbox;
 mod key;
-mod online;
+mod outbox;
 mod output;
 mod policy;
 mod prompt;
@@ -27,24 +48,22 @@ use crate::context::Invocation;
 use crate::output::Output;
 
 /// Runs a command that talks to AWS on a single-threaded runtime.
-fn run_online(invocation: &Invocation, command: Command) -> exit::Result {
+fn run_async(invocation: &Invocation, command: Command) -> exit::Result {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| exit::Failure::failed("runtime", e))?;
     runtime.block_on(async {
         match command {
-            Command::Inbox(args) => online::inbox(invocation, args).await,
-            Command::Show { id } => online::show(invocation, &id).await,
-            Command::Approve(args) => {
-                online::decide(invocation, tapprove_proto::Verdict::Approve, args).await
-            }
-            Command::Deny(args) => online::decide(invocation, tapprove_proto::Verdict::Deny, args).await,
-            Command::Outbox { flush } => online::outbox(invocation, flush).await,
-            Command::Enroll(args) => online::enroll(invocation, args).await,
-            Command::Authenticators { command } => online::authenticators(invocation, command).await,
-            Command::Gate { command } => online::gate(invocation, command).await,
-            Command::Admin { command } => online::admin_command(invocation, command).await,
+            Command::Inbox(args) => inbox::run(invocation, args).await,
+            Command::Show { id } => inbox::show(invocation, &id).await,
+            Command::Approve(args) => decide::run(invocation, tapprove_proto::Verdict::Approve, args).await,
+            Command::Deny(args) => decide::run(invocation, tapprove_proto::Verdict::Deny, args).await,
+            Command::Outbox { flush } => outbox::run(invocation, flush).await,
+            Command::Enroll(args) => enroll::run(invocation, args).await,
+            Command::Authenticators { command } => authenticators::run(invocation, command).await,
+            Command::Gate { command } => gate::run(invocation, command).await,
+            Command::Admin { command } => admin::run(invocation, command).await,
             Command::Login(args) => signin::login(invocation, args).await,
             Command::Logout => signin::logout(invocation).await,
             Command::Whoami => signin::whoami(invocation).await,
@@ -81,7 +100,7 @@ fn main() -> std::process::ExitCode {
             out.codes();
             Ok(())
         }
-        online => run_online(&invocation, online),
+        command => run_async(&invocation, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -78,3 +78,10 @@ impl Output {
         }
     }
 }
+
+/// Request content on one line of at most `n` characters, every hidden or
+/// control character shown as a marker (`⟨U+202E⟩`), so it can neither move
+/// the terminal's cursor nor hide or reorder what the approver reads.
+pub fn truncate(text: &str, n: usize) -> String {
+    tapprove_proto::text::one_line(text, n)
+}
