@@ -10,7 +10,7 @@ use tapprove_proto::enrolment::EnrolmentRequest;
 use tapprove_proto::registry::CredentialStatus;
 
 use crate::cli::AdminCommand;
-use crate::context::{Invocation, aws_config};
+use crate::context::Invocation;
 use crate::exit::{Failure, Result};
 use crate::files::read_input;
 
@@ -21,7 +21,7 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
         other => other,
     };
     let config = invocation.config()?;
-    let aws = aws_config().await?;
+    let aws = invocation.aws_config().await?;
     match command {
         AdminCommand::Grant { user, group } => {
             let admin = Admin::new(&aws, &config).await?;

@@ -10,7 +10,7 @@ use tapprove_proto::enrolment::CredentialAction;
 use tapprove_proto::registry::CredentialStatus;
 
 use crate::cli::AuthenticatorsCommand;
-use crate::context::{Invocation, key_store};
+use crate::context::Invocation;
 use crate::exit::{Failure, Result};
 use crate::output::truncate;
 use crate::prompt::TerminalPrompt;
@@ -38,8 +38,8 @@ pub async fn run(invocation: &Invocation, command: Option<AuthenticatorsCommand>
             let user = engine.approver().await?;
             let signer = tapprove_engine::keys::signer(
                 config,
-                &tapprove_config::state_dir(),
-                key_store(config)?,
+                &invocation.state_dir,
+                invocation.key_store(config)?,
                 &user,
                 now(),
             )?;
@@ -96,7 +96,7 @@ fn show_credentials(
     done: Option<String>,
 ) -> Result {
     tapprove_engine::keys::remember(
-        &tapprove_config::state_dir(),
+        &invocation.state_dir,
         &answer.user,
         &config.rp_id,
         &answer.credentials,

@@ -11,11 +11,14 @@ use tapprove_engine::Engine;
 use crate::exit::{Failure, Kind, Result};
 use crate::output::Output;
 
-/// One run of `tapprove`: the settings file it reads and where its results
-/// go, and from these the settings, the engine and the AWS settings.
+/// One run of `tapprove`: the settings file it reads, where its results
+/// go and where this machine's state lives (sign-in session, outbox,
+/// known credentials); from these the settings, the engine and the AWS
+/// settings.
 pub struct Invocation {
     pub config_path: PathBuf,
     pub out: Output,
+    pub state_dir: PathBuf,
 }
 
 impl Invocation {
@@ -38,26 +41,20 @@ impl Invocation {
     /// The engine over the settings in force, and the AWS settings it talks with.
     pub async fn engine(&self) -> Result<(Engine, aws_config::SdkConfig)> {
         let config = self.config()?;
-        let aws = aws_config().await?;
-        let engine = Engine::open(config, &aws, &tapprove_config::state_dir())?;
+        let aws = self.aws_config().await?;
+        let engine = Engine::open(config, &aws, &self.state_dir)?;
         Ok((engine, aws))
     }
-}
 
-/// The approver's key store, as the settings say (`key_store`).
-pub fn key_store(config: &Config) -> Result<Box<dyn KeyStore>> {
-    Ok(tapprove_engine::keys::open_store(
-        config,
-        &tapprove_config::state_dir(),
-    )?)
-}
+    /// The AWS settings for the commands that talk to AWS: the signed-in
+    /// session's role credentials when there is a session, else the
+    /// standard AWS chain.
+    pub async fn aws_config(&self) -> Result<aws_config::SdkConfig> {
+        Ok(tapprove_session::aws_config(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE).await?)
+    }
 
-/// The AWS settings for the commands that talk to AWS: the signed-in
-/// session's role credentials when there is a session, else the standard
-/// AWS chain.
-pub async fn aws_config() -> Result<aws_config::SdkConfig> {
-    Ok(
-        tapprove_session::aws_config(&tapprove_config::state_dir(), tapprove_keychain::DEFAULT_SERVICE)
-            .await?,
-    )
+    /// The approver's key store, as the settings say (`key_store`).
+    pub fn key_store(&self, config: &Config) -> Result<Box<dyn KeyStore>> {
+        Ok(tapprove_engine::keys::open_store(config, &self.state_dir)?)
+    }
 }

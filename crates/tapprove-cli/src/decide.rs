@@ -7,7 +7,7 @@ use tapprove_engine::{DeliveryOutcome, now};
 use tapprove_proto::Verdict;
 
 use crate::cli::{DecideArgs, UvArg};
-use crate::context::{Invocation, key_store};
+use crate::context::Invocation;
 use crate::exit::{Failure, Kind, Result};
 use crate::outbox::flush_quietly;
 use crate::output::truncate;
@@ -16,15 +16,10 @@ use crate::prompt::TerminalPrompt;
 pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
     let (engine, _) = invocation.engine().await?;
     flush_quietly(&engine, &invocation.out).await?;
-    let store = key_store(engine.config())?;
+    let store = invocation.key_store(engine.config())?;
     let approver = engine.approver().await?;
-    let signer = tapprove_engine::keys::signer(
-        engine.config(),
-        &tapprove_config::state_dir(),
-        store,
-        &approver,
-        now(),
-    )?;
+    let signer =
+        tapprove_engine::keys::signer(engine.config(), &invocation.state_dir, store, &approver, now())?;
     let prompt = TerminalPrompt::new(&args.pin);
     // The engine asks for what the settings in force require (as the
     // app does); the flag may only ask for more.

@@ -6,7 +6,7 @@ use tapprove_engine::{EngineError, enrol, now};
 use tapprove_proto::enrolment::EnrolmentStatus;
 
 use crate::cli::{AuthenticatorArg, EnrollArgs};
-use crate::context::{Invocation, key_store};
+use crate::context::Invocation;
 use crate::exit::{Failure, Result};
 use crate::files::write_atomically;
 use crate::prompt::TerminalPrompt;
@@ -46,8 +46,8 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
         }
         .to_owned()
     });
-    let store = key_store(&config)?;
-    let exclude = tapprove_engine::keys::exclusions(&*store, &tapprove_config::state_dir(), &user, &rp_id)?;
+    let store = invocation.key_store(&config)?;
+    let exclude = tapprove_engine::keys::exclusions(&*store, &invocation.state_dir, &user, &rp_id)?;
     let spec = KeySpec {
         user: &user,
         rp_id: &rp_id,
@@ -58,12 +58,11 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
     let authenticator = tapprove_engine::keys::authenticator_for(choice, &config, store, now())?;
     let prompt = TerminalPrompt::new(&args.pin);
     if let Some(service) = service {
-        let state_dir = tapprove_config::state_dir();
         let receipt = enrol::enrol(
             enrol::Service {
                 aws: &aws,
                 endpoint: &service,
-                state_dir: &state_dir,
+                state_dir: &invocation.state_dir,
             },
             &*authenticator,
             spec,

@@ -8,12 +8,12 @@ use tapprove_config::Config;
 use tapprove_engine::install::{GatePlan, SourceKind};
 
 use crate::cli::{GateCommand, InstallArgs, SourceArg};
-use crate::context::{Invocation, aws_config};
+use crate::context::Invocation;
 use crate::exit::{Failure, Result};
 use crate::output::truncate;
 
 pub async fn run(invocation: &Invocation, command: GateCommand) -> Result {
-    let aws = aws_config().await?;
+    let aws = invocation.aws_config().await?;
     match command {
         GateCommand::Install(args) => install_gate(invocation, &aws, args).await,
         GateCommand::Request {

@@ -10,10 +10,10 @@
 //! - `key`, `sign`, `verify`: offline tools over files and key stores
 //!
 //! Below them, importing no command: `cli` (the arguments), `context` (the
-//! invocation: settings, output, how to open the engine and the AWS
-//! settings), `output` (text or JSON, and request text made safe for a
-//! terminal), `exit` (failures and their exit codes), `files`, `prompt`
-//! (PIN and touch prompts on the terminal).
+//! invocation: settings file, output, state directory, and opening the
+//! engine, the AWS settings and the key store from them), `output` (text
+//! or JSON, and request text made safe for a terminal), `exit` (failures
+//! and their exit codes), `files`, `prompt` (PIN and touch prompts).
 //!
 //! Exit codes (also in `tapprove --help` and the README):
 //! - 0: done; for `verify`, the decision was accepted
@@ -86,6 +86,7 @@ fn main() -> std::process::ExitCode {
     let invocation = Invocation {
         config_path: tapprove_config::Config::locate(cli.config.as_deref()),
         out,
+        state_dir: tapprove_config::state_dir(),
     };
     let result = match cli.command {
         Command::Key {

@@ -36,9 +36,9 @@ impl LoginPrompt for TerminalLogin {
     }
 }
 
-fn sessions() -> Result<Sessions> {
+fn sessions(invocation: &Invocation) -> Result<Sessions> {
     Ok(Sessions::open(
-        &tapprove_config::state_dir(),
+        &invocation.state_dir,
         tapprove_keychain::DEFAULT_SERVICE,
     )?)
 }
@@ -99,7 +99,7 @@ fn what_to_sign_in_to(invocation: &Invocation, args: &LoginArgs) -> Result<SignI
 
 pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
     let sign_in = what_to_sign_in_to(invocation, &args)?;
-    let record = sessions()?
+    let record = sessions(invocation)?
         .login(
             LoginRequest {
                 sign_in,
@@ -112,7 +112,7 @@ pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
 }
 
 pub async fn logout(invocation: &Invocation) -> Result {
-    let report = sessions()?.logout().await?;
+    let report = sessions(invocation)?.logout().await?;
     if let Some(error) = &report.revoke_error {
         invocation.out.note(&format!(
             "warning: the identity provider could not be told ({error}); the session is cleared on this machine"
@@ -137,7 +137,7 @@ pub async fn whoami(invocation: &Invocation) -> Result {
 }
 
 async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
-    let sessions = sessions()?;
+    let sessions = sessions(invocation)?;
     let status = sessions.status(&TerminalLogin).await?;
     // Ask STS with the credentials the status just fetched, not new ones.
     let aws = tapprove_aws::load_config_with(
