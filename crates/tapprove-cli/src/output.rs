@@ -1,3 +1,7 @@
+//! Where results go and how they read: human text or one JSON object
+//! (`--json`), failures, the code table, and request text on one line with
+//! hidden characters shown, for every command.
+
 #![allow(clippy::print_stdout)]
 
 use serde_json::{Value, json};
