@@ -1,3 +1,5 @@
+//! The command line: every command, flag and help text (clap).
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

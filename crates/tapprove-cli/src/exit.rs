@@ -1,4 +1,10 @@
+//! How a command fails: the kind of failure, which decides the exit code,
+//! and how the libraries' errors map onto it.
+
 use std::fmt;
+
+use tapprove_engine::EngineError;
+use tapprove_session::SessionError;
 
 /// How a command failed, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +82,57 @@ impl From<tapprove_authn::AuthnError> for Failure {
             _ => "authenticator_error",
         };
         Self::failed(code, e)
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(_) | EngineError::Ambiguous(_) | EngineError::Invalid(_) => {
+                Failure::input(e)
+            }
+            EngineError::Config(c) => Failure {
+                kind: Kind::Input,
+                code: "config_error".into(),
+                message: c.to_string(),
+                rule: None,
+            },
+            EngineError::Sign(tapprove_authn::SignError::Authenticator(a)) => a.into(),
+            EngineError::Sign(s) => Failure::input(s),
+            EngineError::KeyStore(m) => Failure::failed("key_store_error", m),
+            EngineError::Aws(a) => Failure::failed(
+                if a.is_transient() {
+                    "aws_unreachable"
+                } else {
+                    "aws_error"
+                },
+                a,
+            ),
+            EngineError::Enrolment { code, message } => Failure {
+                kind: match code.as_str() {
+                    "service_unreachable"
+                    | "upstream_unavailable"
+                    | "registry_unavailable"
+                    | "bad_answer" => Kind::Failed,
+                    _ => Kind::Rejected,
+                },
+                code,
+                message,
+                rule: None,
+            },
+            other => Failure::failed("engine_error", other),
+        }
+    }
+}
+
+impl From<SessionError> for Failure {
+    fn from(e: SessionError) -> Self {
+        Failure {
+            kind: if e.is_input() { Kind::Input } else { Kind::Failed },
+            code: e.code().into(),
+            message: e.to_string(),
+            rule: None,
+        }
     }
 }
 

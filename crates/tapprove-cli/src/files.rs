@@ -1,3 +1,6 @@
+//! Reading input files (or standard input), writing files atomically,
+//! and the clock (`--now`).
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;

@@ -1,3 +1,6 @@
+//! `tapprove key create` and `tapprove key list`: software authenticator
+//! keys and the registry file, offline.
+
 use serde_json::json;
 use tapprove_authn::software::{FileKeyStore, KeyStore, KeychainKeyStore};
 use tapprove_core::VerifierPolicy;

@@ -1,5 +1,20 @@
 //! `tapprove`: the approval protocol from a terminal.
 //!
+//! One module per command family, each a thin layer over `tapprove-engine`
+//! (or, offline, `tapprove-core` and `tapprove-authn`): it calls, then
+//! renders the answer.
+//! - `inbox` (`inbox`, `show`), `decide` (`approve`, `deny`), `outbox`,
+//!   `enroll`, `authenticators`: the approver's loop
+//! - `gate` (`install`, `request`, `status`), `admin`, `policy`
+//!   (`admin policy`), `signin` (`login`, `logout`, `whoami`)
+//! - `key`, `sign`, `verify`: offline tools over files and key stores
+//!
+//! Below them, importing no command: `cli` (the arguments), `context` (the
+//! invocation: settings file, output, state directory, and opening the
+//! engine, the AWS settings and the key store from them), `output` (text
+//! or JSON, and request text made safe for a terminal), `exit` (failures
+//! and their exit codes), `files`, `prompt` (PIN and touch prompts).
+//!
 //! Exit codes (also in `tapprove --help` and the README):
 //! - 0: done; for `verify`, the decision was accepted
 //! - 1: `verify` rejected the decision (the JSON says which rule)
@@ -7,11 +22,18 @@
 //! - 3: could not complete: the authenticator failed or was cancelled, or a
 //!   key store or registry could not be written
 
+mod admin;
+mod authenticators;
 mod cli;
+mod context;
+mod decide;
+mod enroll;
 mod exit;
 mod files;
+mod gate;
+mod inbox;
 mod key;
-mod online;
+mod outbox;
 mod output;
 mod policy;
 mod prompt;
@@ -22,28 +44,29 @@ mod verify;
 use clap::Parser;
 
 use crate::cli::{Cli, Command, KeyCommand};
+use crate::context::Invocation;
 use crate::output::Output;
 
 /// Runs a command that talks to AWS on a single-threaded runtime.
-fn run_online(session: &online::Session, command: Command) -> exit::Result {
+fn run_async(invocation: &Invocation, command: Command) -> exit::Result {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| exit::Failure::failed("runtime", e))?;
     runtime.block_on(async {
         match command {
-            Command::Inbox(args) => online::inbox(session, args).await,
-            Command::Show { id } => online::show(session, &id).await,
-            Command::Approve(args) => online::decide(session, tapprove_proto::Verdict::Approve, args).await,
-            Command::Deny(args) => online::decide(session, tapprove_proto::Verdict::Deny, args).await,
-            Command::Outbox { flush } => online::outbox(session, flush).await,
-            Command::Enroll(args) => online::enroll(session, args).await,
-            Command::Authenticators { command } => online::authenticators(session, command).await,
-            Command::Gate { command } => online::gate(session, command).await,
-            Command::Admin { command } => online::admin_command(session, command).await,
-            Command::Login(args) => signin::login(session, args).await,
-            Command::Logout => signin::logout(session).await,
-            Command::Whoami => signin::whoami(session).await,
+            Command::Inbox(args) => inbox::run(invocation, args).await,
+            Command::Show { id } => inbox::show(invocation, &id).await,
+            Command::Approve(args) => decide::run(invocation, tapprove_proto::Verdict::Approve, args).await,
+            Command::Deny(args) => decide::run(invocation, tapprove_proto::Verdict::Deny, args).await,
+            Command::Outbox { flush } => outbox::run(invocation, flush).await,
+            Command::Enroll(args) => enroll::run(invocation, args).await,
+            Command::Authenticators { command } => authenticators::run(invocation, command).await,
+            Command::Gate { command } => gate::run(invocation, command).await,
+            Command::Admin { command } => admin::run(invocation, command).await,
+            Command::Login(args) => signin::login(invocation, args).await,
+            Command::Logout => signin::logout(invocation).await,
+            Command::Whoami => signin::whoami(invocation).await,
             Command::Key { .. } | Command::Sign(_) | Command::Verify(_) | Command::Codes => Ok(()),
         }
     })
@@ -60,9 +83,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let out = Output::new(cli.json);
-    let session = online::Session {
+    let invocation = Invocation {
         config_path: tapprove_config::Config::locate(cli.config.as_deref()),
         out,
+        state_dir: tapprove_config::state_dir(),
     };
     let result = match cli.command {
         Command::Key {
@@ -77,7 +101,7 @@ fn main() -> std::process::ExitCode {
             out.codes();
             Ok(())
         }
-        online => run_online(&session, online),
+        command => run_async(&invocation, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,3 +1,7 @@
+//! Where results go and how they read: human text or one JSON object
+//! (`--json`), failures, the code table, and request text on one line with
+//! hidden characters shown, for every command.
+
 #![allow(clippy::print_stdout)]
 
 use serde_json::{Value, json};
@@ -77,4 +81,11 @@ impl Output {
             }
         }
     }
+}
+
+/// Request content on one line of at most `n` characters, every hidden or
+/// control character shown as a marker (`⟨U+202E⟩`), so it can neither move
+/// the terminal's cursor nor hide or reorder what the approver reads.
+pub fn truncate(text: &str, n: usize) -> String {
+    tapprove_proto::text::one_line(text, n)
 }

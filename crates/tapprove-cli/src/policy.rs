@@ -10,16 +10,16 @@ use tapprove_config::{
 };
 
 use crate::cli::{ChannelArg, PolicyCommand, PolicyInitArgs};
+use crate::context::Invocation;
 use crate::exit::{Failure, Result};
-use crate::online::Session;
 
-pub async fn run(session: &Session, command: PolicyCommand) -> Result {
+pub async fn run(invocation: &Invocation, command: PolicyCommand) -> Result {
     match command {
-        PolicyCommand::Init(args) => init(session, *args).await,
+        PolicyCommand::Init(args) => init(invocation, *args).await,
         PolicyCommand::Check { file } => {
             let path = file.unwrap_or_else(tapprove_config::policy_path);
             let fixed = check(&path)?;
-            session
+            invocation
                 .out
                 .result(json!({"ok": true, "policy": path, "fixed": fixed}), || {
                     format!("{} is valid; it fixes: {}.", path.display(), fixed.join(", "))
@@ -29,7 +29,7 @@ pub async fn run(session: &Session, command: PolicyCommand) -> Result {
     }
 }
 
-async fn init(session: &Session, args: PolicyInitArgs) -> Result {
+async fn init(invocation: &Invocation, args: PolicyInitArgs) -> Result {
     let aws = tapprove_aws::load_config().await;
     let mut policy = tapprove_engine::install::policy_from_stack(&aws, &args.stack).await?;
     let mut put = |key: &str, value: toml::Value| {
@@ -89,7 +89,7 @@ async fn init(session: &Session, args: PolicyInitArgs) -> Result {
                 .map_err(|e| {
                     Failure::failed("write_failed", format!("cannot write {}: {e}", path.display()))
                 })?;
-            session.out.result(json!({"ok": true, "policy": path, "fixed": fixed}), || {
+            invocation.out.result(json!({"ok": true, "policy": path, "fixed": fixed}), || {
                 format!(
                     "Wrote {} (fixes {}). Ship it with the installer: scripts/build-installer --policy {}",
                     path.display(),
@@ -98,12 +98,12 @@ async fn init(session: &Session, args: PolicyInitArgs) -> Result {
                 )
             });
         }
-        None if session.out.is_json() => {
-            session
+        None if invocation.out.is_json() => {
+            invocation
                 .out
                 .result(json!({"ok": true, "policy": text, "fixed": fixed}), String::new);
         }
-        None => session.out.document(text.trim_end()),
+        None => invocation.out.document(text.trim_end()),
     }
     Ok(())
 }

@@ -1,3 +1,6 @@
+//! The terminal prompt: the PIN from a flag's source or typed without
+//! echo, and the touch requests, on stderr.
+
 use std::io::{BufRead, IsTerminal};
 use std::sync::Mutex;
 

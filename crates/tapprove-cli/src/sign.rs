@@ -1,3 +1,5 @@
+//! `tapprove sign`: a decision signed with a software key, offline.
+
 use std::io::IsTerminal;
 
 use tapprove_authn::software::{KeyStore, SoftwareAuthenticator};

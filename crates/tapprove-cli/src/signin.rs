@@ -1,27 +1,15 @@
-//! `login`, `logout`, `whoami`, and the AWS settings every online command
-//! uses: the signed-in session's role credentials when there is a session,
-//! else the standard AWS chain.
+//! `login`, `logout`, `whoami`: signing in to AWS (IAM Identity Center or
+//! OpenID Connect) and what the signed-in session is.
 
 use std::time::SystemTime;
 
 use serde_json::json;
 use tapprove_config::{Config, SignIn, SsoSettings};
-use tapprove_session::{LoginPrompt, LoginRequest, SessionError, Sessions, Status};
+use tapprove_session::{LoginPrompt, LoginRequest, Sessions, Status};
 
 use crate::cli::LoginArgs;
-use crate::exit::{Failure, Kind, Result};
-use crate::online::Session;
-
-impl From<SessionError> for Failure {
-    fn from(e: SessionError) -> Self {
-        Failure {
-            kind: if e.is_input() { Kind::Input } else { Kind::Failed },
-            code: e.code().into(),
-            message: e.to_string(),
-            rule: None,
-        }
-    }
-}
+use crate::context::Invocation;
+use crate::exit::{Failure, Result};
 
 /// Progress on stderr, for people (also in JSON mode: the URL or the code
 /// is what the user must act on).
@@ -48,25 +36,17 @@ impl LoginPrompt for TerminalLogin {
     }
 }
 
-fn sessions() -> Result<Sessions> {
+fn sessions(invocation: &Invocation) -> Result<Sessions> {
     Ok(Sessions::open(
-        &tapprove_config::state_dir(),
+        &invocation.state_dir,
         tapprove_keychain::DEFAULT_SERVICE,
     )?)
 }
 
-/// The AWS settings for online commands.
-pub async fn aws_config() -> Result<aws_config::SdkConfig> {
-    Ok(
-        tapprove_session::aws_config(&tapprove_config::state_dir(), tapprove_keychain::DEFAULT_SERVICE)
-            .await?,
-    )
-}
-
-fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
+fn what_to_sign_in_to(invocation: &Invocation, args: &LoginArgs) -> Result<SignIn> {
     let flags = args.profile.is_some() || args.start_url.is_some();
     if flags
-        && let Ok(settings) = session.settings()
+        && let Ok(settings) = invocation.settings()
         && let Some(refusal) = settings.refuse_change("sign_in")
     {
         return Err(Failure::input(format!(
@@ -84,7 +64,7 @@ fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
             session_name: None,
         })
     } else {
-        let path = Config::locate(Some(&session.config_path));
+        let path = Config::locate(Some(&invocation.config_path));
         let settings = tapprove_config::Settings::load(&path, &tapprove_config::policy_path()).map_err(|e| match e {
             tapprove_config::ConfigError::NotFound(_) => Failure::input(
                 "say what to sign in to: --profile NAME, or --start-url URL --region REGION, or a [sign_in] section in the Tapprove settings",
@@ -117,9 +97,9 @@ fn what_to_sign_in_to(session: &Session, args: &LoginArgs) -> Result<SignIn> {
     Ok(sign_in)
 }
 
-pub async fn login(session: &Session, args: LoginArgs) -> Result {
-    let sign_in = what_to_sign_in_to(session, &args)?;
-    let record = sessions()?
+pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
+    let sign_in = what_to_sign_in_to(invocation, &args)?;
+    let record = sessions(invocation)?
         .login(
             LoginRequest {
                 sign_in,
@@ -128,17 +108,17 @@ pub async fn login(session: &Session, args: LoginArgs) -> Result {
             &TerminalLogin,
         )
         .await?;
-    whoami_after(session, &format!("Signed in ({}).", describe(&record.sign_in))).await
+    whoami_after(invocation, &format!("Signed in ({}).", describe(&record.sign_in))).await
 }
 
-pub async fn logout(session: &Session) -> Result {
-    let report = sessions()?.logout().await?;
+pub async fn logout(invocation: &Invocation) -> Result {
+    let report = sessions(invocation)?.logout().await?;
     if let Some(error) = &report.revoke_error {
-        session.out.note(&format!(
+        invocation.out.note(&format!(
             "warning: the identity provider could not be told ({error}); the session is cleared on this machine"
         ));
     }
-    session.out.result(json!({"ok": true, "logout": report}), || {
+    invocation.out.result(json!({"ok": true, "logout": report}), || {
         format!(
             "Signed out{}; {} keychain item(s) removed.",
             if report.revoked {
@@ -152,12 +132,12 @@ pub async fn logout(session: &Session) -> Result {
     Ok(())
 }
 
-pub async fn whoami(session: &Session) -> Result {
-    whoami_after(session, "").await
+pub async fn whoami(invocation: &Invocation) -> Result {
+    whoami_after(invocation, "").await
 }
 
-async fn whoami_after(session: &Session, heading: &str) -> Result {
-    let sessions = sessions()?;
+async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
+    let sessions = sessions(invocation)?;
     let status = sessions.status(&TerminalLogin).await?;
     // Ask STS with the credentials the status just fetched, not new ones.
     let aws = tapprove_aws::load_config_with(
@@ -173,7 +153,7 @@ async fn whoami_after(session: &Session, heading: &str) -> Result {
         .map_err(|e| Failure::failed("aws_error", e))?;
     let approver = caller.approver().map(str::to_owned);
     let value = status_json(&status, &caller, approver.as_deref());
-    session.out.result(value, || {
+    invocation.out.result(value, || {
         let mut lines = Vec::new();
         if !heading.is_empty() {
             lines.push(heading.to_owned());
@@ -182,7 +162,7 @@ async fn whoami_after(session: &Session, heading: &str) -> Result {
             "approver      {}",
             approver
                 .as_deref()
-                .unwrap_or("(none: not a user or role session)")
+                .unwrap_or("(none: not a user or role invocation)")
         ));
         lines.push(format!("identity      {}", caller.arn));
         lines.push(format!("account       {}", caller.account));

@@ -1,3 +1,5 @@
+//! `tapprove verify`: a decision checked against every rule, offline.
+
 use std::collections::BTreeSet;
 
 use serde_json::json;

@@ -1,0 +1,78 @@
+//! `tapprove approve` and `tapprove deny`: sign a decision with the
+//! approver's authenticator and deliver it.
+
+use serde_json::json;
+use tapprove_authn::UserVerification;
+use tapprove_engine::{DeliveryOutcome, now};
+use tapprove_proto::Verdict;
+
+use crate::cli::{DecideArgs, UvArg};
+use crate::context::Invocation;
+use crate::exit::{Failure, Kind, Result};
+use crate::outbox::flush_quietly;
+use crate::output::truncate;
+use crate::prompt::TerminalPrompt;
+
+pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
+    let (engine, _) = invocation.engine().await?;
+    flush_quietly(&engine, &invocation.out).await?;
+    let store = invocation.key_store(engine.config())?;
+    let approver = engine.approver().await?;
+    let signer =
+        tapprove_engine::keys::signer(engine.config(), &invocation.state_dir, store, &approver, now())?;
+    let prompt = TerminalPrompt::new(&args.pin);
+    // The engine asks for what the settings in force require (as the
+    // app does); the flag may only ask for more.
+    let uv = args.user_verification.map(|asked| match asked {
+        UvArg::Required => UserVerification::Required,
+        UvArg::Preferred => UserVerification::Preferred,
+        UvArg::Discouraged => UserVerification::Discouraged,
+    });
+    let (item, outcome) = engine
+        .decide(
+            &args.id,
+            verdict,
+            args.reason,
+            &*signer.authenticator,
+            &prompt,
+            signer.credentials,
+            uv,
+        )
+        .await?;
+    let verb = verdict.as_str();
+    let value = json!({"ok": matches!(outcome, DeliveryOutcome::Delivered), "id": item.id, "verdict": verb, "delivery": outcome});
+    match outcome {
+        DeliveryOutcome::Delivered => {
+            let done = if verdict == Verdict::Approve {
+                "Approved"
+            } else {
+                "Denied"
+            };
+            invocation.out.result(value, || {
+                format!(
+                    "{done} {}: {} (delivered)",
+                    item.id,
+                    truncate(&item.request.title, 200)
+                )
+            });
+            Ok(())
+        }
+        DeliveryOutcome::Closed { reason } => Err(Failure {
+            kind: Kind::Rejected,
+            code: "task_gone".into(),
+            message: format!(
+                "your {verb} on {} was not taken: the request is {}",
+                item.id,
+                reason.explain()
+            ),
+            rule: None,
+        }),
+        DeliveryOutcome::Pending { error } => Err(Failure::failed(
+            "delivery_pending",
+            format!(
+                "your signed {verb} on {} is saved but could not be sent yet ({error}); it is resent by the next tapprove command, or `tapprove outbox --flush`",
+                item.id
+            ),
+        )),
+    }
+}
