@@ -25,7 +25,7 @@ type AppState<'a> = State<'a, Arc<Tapprove>>;
 
 /// A request id as the inbox gives them, or an execution's name (a link).
 pub fn check_id(id: &str) -> Result<()> {
-    if !crate::deep_link::valid_id(id) {
+    if !crate::route::valid_id(id) {
         return Err(AppError::invalid(
             "a request id is 1 to 80 letters, digits, `-` or `_`: the inbox's id, or the execution's name",
         ));

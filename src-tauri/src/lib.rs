@@ -12,12 +12,13 @@
 
 mod command_names;
 pub mod commands;
-pub mod deep_link;
 pub mod error;
+mod links;
 pub mod models;
 mod notify;
 mod poller;
 mod prompt;
+pub mod route;
 mod shed;
 pub mod state;
 pub mod text;
@@ -123,7 +124,7 @@ pub fn run() {
         // First: a second launch only wakes this one.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             // A link was handed to the deep-link plugin, which opens it.
-            let link = args.iter().skip(1).any(|a| deep_link::is_link(a));
+            let link = args.iter().skip(1).any(|a| route::is_link(a));
             if !link && !args.iter().any(|a| a == BACKGROUND) {
                 window::open(app, "/inbox");
             }
@@ -141,7 +142,7 @@ pub fn run() {
             tray::create(&handle, &state.overview(SystemTime::now()))?;
             tauri::async_runtime::spawn(poller::run(handle.clone(), state.clone()));
             updates::spawn_checks(handle.clone(), state.config().ok().cloned());
-            let opened = deep_link::watch(&handle);
+            let opened = links::watch(&handle);
             if !background && !opened {
                 window::open(&handle, "/inbox");
             }
