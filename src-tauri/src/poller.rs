@@ -97,7 +97,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
                 .filter(|r| arrived.contains(&r.id))
                 .collect();
             for note in crate::notify::notes(&new) {
-                crate::notify::show(&app, note);
+                crate::notify::show(&app, note, crate::window::open);
             }
         }
         if failed {
