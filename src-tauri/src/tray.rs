@@ -124,14 +124,18 @@ fn menu<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<Me
     Ok(menu)
 }
 
-/// Creates the tray icon.
-pub fn create<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<()> {
+/// Creates the tray icon; `on_menu` does what a menu entry (its id) asks.
+pub fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    overview: &Overview,
+    on_menu: fn(&AppHandle<R>, &str),
+) -> tauri::Result<()> {
     TrayIconBuilder::with_id(TRAY)
         .icon(icon(look(overview))?)
         .tooltip(summary(overview))
         .menu(&menu(app, overview)?)
         .show_menu_on_left_click(cfg!(target_os = "linux"))
-        .on_menu_event(|app: &AppHandle<R>, event: MenuEvent| crate::on_menu(app, event.id().as_ref()))
+        .on_menu_event(move |app: &AppHandle<R>, event: MenuEvent| on_menu(app, event.id().as_ref()))
         .on_tray_icon_event(|tray, event| {
             // macOS and Windows: a left click opens the window next to the
             // icon; the right click shows the menu.
