@@ -103,10 +103,10 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
             Ok(handle) => {
                 use tauri::Manager;
                 let app = app.clone();
-                let open = app
+                let counted = app
                     .try_state::<std::sync::Arc<crate::state::Tapprove>>()
                     .map(|s| s.inner().clone());
-                if let Some(state) = &open {
+                if let Some(state) = &counted {
                     state
                         .notifications_open
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -121,7 +121,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
                                 on_action(&app, route);
                             }
                         });
-                        if let Some(state) = open {
+                        if let Some(state) = counted {
                             state
                                 .notifications_open
                                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);

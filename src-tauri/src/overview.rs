@@ -16,7 +16,7 @@ pub fn publish<R: Runtime>(app: &AppHandle<R>) {
     };
     let overview = state.overview(SystemTime::now());
     let _ = app.emit("overview", &overview);
-    if let Err(e) = crate::tray::update(app, &overview) {
+    if let Err(e) = crate::tray::redraw(app, &overview) {
         eprintln!("tapprove-app: cannot update the tray: {e}");
     }
 }

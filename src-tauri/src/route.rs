@@ -43,7 +43,7 @@ pub fn from_link(link: &str) -> Result<String, BadLink> {
         .ok_or_else(|| {
             BadLink(format!(
                 "not a Tapprove link (tapprove://request/<id>): {}",
-                shown(link)
+                quoted(link)
             ))
         })?;
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
@@ -52,13 +52,13 @@ pub fn from_link(link: &str) -> Result<String, BadLink> {
         ["request", id] if valid_id(id) => Ok(format!("/request/{id}")),
         ["request", ..] => Err(BadLink(format!(
             "a request link is tapprove://request/<id>, where <id> is the request's id or its execution's name: {}",
-            shown(link)
+            quoted(link)
         ))),
         [screen @ ("inbox" | "history" | "settings" | "authenticators")] => Ok(format!("/{screen}")),
         [] => Ok("/inbox".to_owned()),
         _ => Err(BadLink(format!(
             "Tapprove does not know this link: {}",
-            shown(link)
+            quoted(link)
         ))),
     }
 }
@@ -79,7 +79,7 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 /// A link as quoted in an error: short, and nothing but printable ASCII.
-fn shown(link: &str) -> String {
+fn quoted(link: &str) -> String {
     let clean: String = link
         .chars()
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })
