@@ -25,7 +25,7 @@ type AppState<'a> = State<'a, Arc<Tapprove>>;
 
 /// A request id as the inbox gives them, or an execution's name (a link).
 pub fn check_id(id: &str) -> Result<()> {
-    if !crate::deep_link::valid_id(id) {
+    if !crate::route::valid_id(id) {
         return Err(AppError::invalid(
             "a request id is 1 to 80 letters, digits, `-` or `_`: the inbox's id, or the execution's name",
         ));
@@ -127,7 +127,7 @@ pub async fn decide<R: Runtime>(
     })
     .await?;
     let _ = state.refresh(&engine);
-    crate::publish(&app);
+    crate::overview::publish(&app);
     let done = match verdict {
         VerdictArg::Approve => "Approved",
         VerdictArg::Deny => "Denied",
@@ -254,7 +254,7 @@ pub fn pause_notifications<R: Runtime>(
         return Err(AppError::invalid("pause for at most 24 hours (1440 minutes)"));
     }
     state.pause(minutes, SystemTime::now());
-    crate::publish(&app);
+    crate::overview::publish(&app);
     Ok(state.overview(SystemTime::now()))
 }
 
@@ -286,7 +286,7 @@ async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<S
     state.connect().await?;
     let session = state.check_session().await;
     state.set_session(session.clone());
-    crate::publish(app);
+    crate::overview::publish(app);
     Ok(session)
 }
 
@@ -362,7 +362,7 @@ pub async fn change_authenticator<R: Runtime>(
     let aws = state.aws().await?;
     let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
     keys::remember(&state.state_dir, &answer.user, &config.rp_id, &answer.credentials)?;
-    crate::publish(&app);
+    crate::overview::publish(&app);
     Ok(views(answer, &config.rp_id))
 }
 
@@ -422,7 +422,7 @@ pub async fn enrol<R: Runtime>(
             .map_err(AppError::from)
     })
     .await?;
-    crate::publish(&app);
+    crate::overview::publish(&app);
     Ok(AuthenticatorView {
         credential_id: receipt.credential_id.encode(),
         label: receipt.label,

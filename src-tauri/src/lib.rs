@@ -12,12 +12,16 @@
 
 mod command_names;
 pub mod commands;
-pub mod deep_link;
 pub mod error;
+mod lifecycle;
+mod links;
+mod menu;
 pub mod models;
 mod notify;
+mod overview;
 mod poller;
 mod prompt;
+pub mod route;
 mod shed;
 pub mod state;
 pub mod text;
@@ -26,16 +30,13 @@ pub mod updates;
 pub mod window;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+use tauri::Runtime;
 
 pub use crate::command_names::COMMANDS;
+use crate::lifecycle::BACKGROUND;
 use crate::state::Tapprove;
-
-/// The argument autostart passes: start in the tray, no window.
-pub const BACKGROUND: &str = "--background";
 
 /// Registers every command the window may call.
 pub fn commands<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
@@ -58,54 +59,9 @@ pub fn commands<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
     ]
 }
 
-/// Sends the current overview to the window and the tray.
-pub fn publish<R: Runtime>(app: &AppHandle<R>) {
-    let Some(state) = app.try_state::<Arc<Tapprove>>() else {
-        return;
-    };
-    let overview = state.overview(SystemTime::now());
-    let _ = app.emit("overview", &overview);
-    if let Err(e) = tray::update(app, &overview) {
-        eprintln!("tapprove-app: cannot update the tray: {e}");
-    }
-}
-
-/// What a tray menu entry does.
-pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    match id {
-        "open" => window::open(app, "/inbox"),
-        "sign-in" => window::open(app, "/sign-in"),
-        "pause" => {
-            let state = app.state::<Arc<Tapprove>>();
-            let minutes = if state.paused(SystemTime::now()) { 0 } else { 60 };
-            state.pause(minutes, SystemTime::now());
-            publish(app);
-        }
-        "quit" => quit(app.clone()),
-        other => {
-            if let Some(request) = other.strip_prefix("request:") {
-                window::open(app, &format!("/request/{request}"));
-            }
-        }
-    }
-}
-
-/// Quits once the outbox is flushed (at most 10 s); says what is left.
-pub fn quit<R: Runtime>(app: AppHandle<R>) {
-    tauri::async_runtime::spawn(async move {
-        let state = app.state::<Arc<Tapprove>>().inner().clone();
-        state.quitting.store(true, Ordering::SeqCst);
-        if let Ok(engine) = state.engine().await {
-            match engine.flush_until(Duration::from_secs(10)).await {
-                Ok(0) => {}
-                Ok(left) => notify::outbox_left(left),
-                Err(e) => eprintln!("tapprove-app: cannot resend the outbox before quitting: {e}"),
-            }
-        }
-        app.exit(0);
-    });
-}
-
+/// Starts the app: the plugins, the commands, the tray, the background
+/// loop, the update checks and the links, then the window unless started
+/// in the background.
 pub fn run() {
     let args: Vec<String> = std::env::args().collect();
     let background = args.iter().any(|a| a == BACKGROUND);
@@ -122,11 +78,7 @@ pub fn run() {
     let app = tauri::Builder::default()
         // First: a second launch only wakes this one.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            // A link was handed to the deep-link plugin, which opens it.
-            let link = args.iter().skip(1).any(|a| deep_link::is_link(a));
-            if !link && !args.iter().any(|a| a == BACKGROUND) {
-                window::open(app, "/inbox");
-            }
+            lifecycle::second_launch(app, &args);
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
@@ -138,10 +90,10 @@ pub fn run() {
         .invoke_handler(commands())
         .setup(move |app| {
             let handle = app.handle().clone();
-            tray::create(&handle, &state.overview(SystemTime::now()))?;
+            tray::create(&handle, &state.overview(SystemTime::now()), menu::chosen)?;
             tauri::async_runtime::spawn(poller::run(handle.clone(), state.clone()));
             updates::spawn_checks(handle.clone(), state.config().ok().cloned());
-            let opened = deep_link::watch(&handle);
+            let opened = links::watch(&handle);
             if !background && !opened {
                 window::open(&handle, "/inbox");
             }
@@ -155,19 +107,5 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|app, event| match event {
-        // Closing the window keeps the app in the tray; only Quit exits.
-        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
-        RunEvent::WindowEvent {
-            label,
-            event: tauri::WindowEvent::Destroyed,
-            ..
-        } if label == window::MAIN => {
-            let state = app.state::<Arc<Tapprove>>();
-            state.window_closed.store(true, Ordering::SeqCst);
-            // A poller waiting (not polling) may restart at once.
-            state.wake.notify_one();
-        }
-        _ => {}
-    });
+    app.run(lifecycle::on_event);
 }

@@ -1,7 +1,9 @@
 //! Native notifications for new requests (`notify-rust`): one per request,
 //! with "Review" (also the default action: a click) and "Approve", which
-//! opens the request and starts the approval, so the authenticator still
-//! asks. More than a few at once become one grouped notification.
+//! leads to the request's approval, so the authenticator still asks. More
+//! than a few at once become one grouped notification. A notification
+//! opens no window itself: an action yields the route it leads to, and the
+//! caller opens it.
 //!
 //! Request text is escaped (servers interpret a little HTML in bodies) and
 //! hidden characters are shown, as everywhere outside the webview.
@@ -26,6 +28,18 @@ pub struct Note {
     pub review: String,
     /// The route "Approve" opens (a single request only).
     pub approve: Option<String>,
+}
+
+impl Note {
+    /// The route an action leads to: a click and "Review" to `review`,
+    /// "Approve" to `approve`; none when the notification was closed.
+    pub fn route(&self, action: &str) -> Option<&str> {
+        match action {
+            "default" | "review" => Some(&self.review),
+            "approve" => Some(self.approve.as_deref().unwrap_or(&self.review)),
+            _ => None,
+        }
+    }
 }
 
 /// The notifications for requests that just arrived.
@@ -64,8 +78,9 @@ pub fn notes(new: &[RequestSummary]) -> Vec<Note> {
         .collect()
 }
 
-/// Shows `note`; its actions open the window.
-pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
+/// Shows `note`; the route an action leads to goes to `on_action` (which
+/// opens the window there).
+pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle<R>, &str)) {
     let mut n = notify_rust::Notification::new();
     n.appname("Tapprove")
         .summary(&note.summary)
@@ -88,10 +103,10 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
             Ok(handle) => {
                 use tauri::Manager;
                 let app = app.clone();
-                let open = app
+                let counted = app
                     .try_state::<std::sync::Arc<crate::state::Tapprove>>()
                     .map(|s| s.inner().clone());
-                if let Some(state) = &open {
+                if let Some(state) = &counted {
                     state
                         .notifications_open
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -101,14 +116,12 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
                 let _ = std::thread::Builder::new()
                     .name("notification".into())
                     .spawn(move || {
-                        handle.wait_for_action(|action| match action {
-                            "default" | "review" => crate::window::open(&app, &note.review),
-                            "approve" => {
-                                crate::window::open(&app, note.approve.as_deref().unwrap_or(&note.review));
+                        handle.wait_for_action(|action| {
+                            if let Some(route) = note.route(action) {
+                                on_action(&app, route);
                             }
-                            _ => {}
                         });
-                        if let Some(state) = open {
+                        if let Some(state) = counted {
                             state
                                 .notifications_open
                                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -122,7 +135,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note) {
     {
         // macOS and Windows: no actions through notify-rust; the tray and
         // the window carry the request. (Unverified here.)
-        let _ = app;
+        let _ = (app, on_action);
         if let Err(e) = n.show() {
             eprintln!("tapprove-app: cannot show a notification: {e}");
         }
@@ -189,6 +202,18 @@ mod tests {
         );
         assert_eq!(notes[0].review, "/request/abc");
         assert_eq!(notes[0].approve.as_deref(), Some("/request/abc/approve"));
+    }
+
+    #[test]
+    fn a_click_opens_the_request_and_approve_its_approval() {
+        let note = &notes(&[request("abc", "Deploy")])[0];
+        assert_eq!(note.route("default"), Some("/request/abc"));
+        assert_eq!(note.route("review"), Some("/request/abc"));
+        assert_eq!(note.route("approve"), Some("/request/abc/approve"));
+        assert_eq!(note.route("__closed"), None);
+        let grouped = &notes(&[1, 2, 3, 4].map(|i| request(&format!("r{i}"), "t")))[0];
+        assert_eq!(grouped.route("default"), Some("/inbox"));
+        assert_eq!(grouped.route("approve"), Some("/inbox"));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
             Err(e) => {
                 state.set_problem(Some(e));
                 state.set_session(state.check_session().await);
-                crate::publish(&app);
+                crate::overview::publish(&app);
                 let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
                 continue;
             }
@@ -58,7 +58,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
                 "no request sources are configured: ask your admin to add your group's activity or queue to the Tapprove settings",
             )));
             if changed {
-                crate::publish(&app);
+                crate::overview::publish(&app);
             }
             let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
             continue;
@@ -87,7 +87,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
             Err(e) => changed |= state.set_problem(Some(e)),
         }
         if changed {
-            crate::publish(&app);
+            crate::overview::publish(&app);
         }
         if !arrived.is_empty() && !state.notifications_held(SystemTime::now()) {
             let overview = state.overview(SystemTime::now());
@@ -97,7 +97,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
                 .filter(|r| arrived.contains(&r.id))
                 .collect();
             for note in crate::notify::notes(&new) {
-                crate::notify::show(&app, note);
+                crate::notify::show(&app, note, crate::window::open);
             }
         }
         if failed {

@@ -43,7 +43,7 @@ pub fn restart(state: &Arc<Tapprove>) {
         return;
     };
     let mut command = std::process::Command::new(exe);
-    command.arg(crate::BACKGROUND).arg(RESTARTED);
+    command.arg(crate::lifecycle::BACKGROUND).arg(RESTARTED);
     if let Some(until) = state.paused_until().filter(|u| *u > SystemTime::now())
         && let Ok(since) = until.duration_since(SystemTime::UNIX_EPOCH)
     {

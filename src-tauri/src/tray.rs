@@ -46,7 +46,7 @@ fn icon(look: Look) -> tauri::Result<Image<'static>> {
 }
 
 /// The tooltip: what waits and whether anything is wrong.
-pub fn summary(overview: &Overview) -> String {
+pub fn tooltip(overview: &Overview) -> String {
     let mut text = match overview.inbox.len() {
         0 => "Tapprove: nothing waits for you".to_owned(),
         1 => "Tapprove: 1 request waits for you".to_owned(),
@@ -124,14 +124,18 @@ fn menu<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<Me
     Ok(menu)
 }
 
-/// Creates the tray icon.
-pub fn create<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<()> {
+/// Creates the tray icon; `on_menu` does what a menu entry (its id) asks.
+pub fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    overview: &Overview,
+    on_menu: fn(&AppHandle<R>, &str),
+) -> tauri::Result<()> {
     TrayIconBuilder::with_id(TRAY)
         .icon(icon(look(overview))?)
-        .tooltip(summary(overview))
+        .tooltip(tooltip(overview))
         .menu(&menu(app, overview)?)
         .show_menu_on_left_click(cfg!(target_os = "linux"))
-        .on_menu_event(|app: &AppHandle<R>, event: MenuEvent| crate::on_menu(app, event.id().as_ref()))
+        .on_menu_event(move |app: &AppHandle<R>, event: MenuEvent| on_menu(app, event.id().as_ref()))
         .on_tray_icon_event(|tray, event| {
             // macOS and Windows: a left click opens the window next to the
             // icon; the right click shows the menu.
@@ -152,19 +156,19 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Res
 }
 
 /// Shows `overview` in the tray, if it changed what the tray shows.
-pub fn update<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<()> {
+pub fn redraw<R: Runtime>(app: &AppHandle<R>, overview: &Overview) -> tauri::Result<()> {
     let Some(tray) = app.tray_by_id(TRAY) else {
         return Ok(());
     };
     let look = look(overview);
-    let signature = format!("{look:?}{:?}{}", entries(overview), summary(overview));
+    let signature = format!("{look:?}{:?}{}", entries(overview), tooltip(overview));
     let shown = app.state::<Shown>();
     let mut last = shown.0.lock().unwrap_or_else(PoisonError::into_inner);
     if last.as_deref() == Some(signature.as_str()) {
         return Ok(());
     }
     tray.set_icon(Some(icon(look)?))?;
-    tray.set_tooltip(Some(summary(overview)))?;
+    tray.set_tooltip(Some(tooltip(overview)))?;
     let count = overview.inbox.len();
     tray.set_title((count > 0).then(|| count.to_string()))?;
     tray.set_menu(Some(menu(app, overview)?))?;

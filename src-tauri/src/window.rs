@@ -11,25 +11,6 @@ use crate::state::Tapprove;
 
 pub const MAIN: &str = "main";
 
-/// A route the front end knows, from a fixed set of shapes; anything else
-/// becomes the inbox. Request ids are the inbox's short ids, or execution
-/// names (see `deep_link`).
-pub fn checked_route(route: &str) -> String {
-    let ok_id = crate::deep_link::valid_id;
-    let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
-    let valid = match parts.as_slice() {
-        ["inbox" | "history" | "settings" | "authenticators" | "sign-in"] => true,
-        ["request", id] => ok_id(id),
-        ["request", id, "approve"] => ok_id(id),
-        _ => false,
-    };
-    if valid {
-        format!("/{}", parts.join("/"))
-    } else {
-        "/inbox".to_owned()
-    }
-}
-
 /// Shows the window at `route`: navigates the open one, or builds it.
 pub fn open<R: Runtime>(app: &AppHandle<R>, route: &str) {
     open_near(app, route, None);
@@ -55,7 +36,7 @@ fn place_near<R: Runtime>(window: &tauri::WebviewWindow<R>, anchor: (f64, f64)) 
 /// [`open`], placed next to the tray icon when `anchor` is given (a click
 /// on the icon, on macOS and Windows).
 pub fn open_near<R: Runtime>(app: &AppHandle<R>, route: &str, anchor: Option<(f64, f64)>) {
-    let route = checked_route(route);
+    let route = crate::route::checked(route);
     if let Some(state) = app.try_state::<Arc<Tapprove>>() {
         *state.opened_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }

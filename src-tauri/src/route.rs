@@ -1,48 +1,32 @@
-//! Links into the app: `tapprove://request/<id>` opens that request, so a
-//! chat message or an email can point straight at it. `<id>` is the
-//! inbox's short id (the start of the request hash) or the name of the
-//! waiting execution (the last part of its ARN), which a pipeline knows.
-//! `tapprove://inbox`, `tapprove://history`, `tapprove://settings` and
-//! `tapprove://authenticators` open those screens.
+//! What the window can show (its routes: the inbox, a request, a
+//! request's approval, sign-in, history, settings, authenticators), and the
+//! `tapprove:` links that name one. `tapprove://request/<id>` opens that
+//! request, so a chat message or an email can point straight at it. `<id>` is the inbox's short id (the start of the request hash)
+//! or the name of the waiting execution (the last part of its ARN), which
+//! a pipeline knows. `tapprove://inbox`, `tapprove://history`,
+//! `tapprove://settings` and `tapprove://authenticators` open those
+//! screens.
 //!
-//! The installers register the scheme (the desktop entry's
-//! `x-scheme-handler/tapprove` on Linux, the bundle's URL types on macOS,
-//! the registry on Windows); the OS starts the app with the link as its
-//! only argument, and a running app receives it from the second launch
-//! (`tauri-plugin-single-instance` hands it to `tauri-plugin-deep-link`).
-
-use tauri::{AppHandle, Runtime};
-use tauri_plugin_deep_link::DeepLinkExt;
+//! Routes are the front end's paths (`/request/<id>`); links come from
+//! outside the app, so anything that is not one of these shapes is refused.
 
 pub const SCHEME: &str = "tapprove";
 
-/// Opens the link the app was started with, if any, and every link that
-/// reaches it later. Returns whether the window was opened for a link.
-pub fn watch<R: Runtime>(app: &AppHandle<R>) -> bool {
-    let handle = app.clone();
-    app.deep_link().on_open_url(move |event| {
-        for url in event.urls() {
-            open(&handle, url.as_str());
-        }
-    });
-    let launched = app.deep_link().get_current().ok().flatten().unwrap_or_default();
-    for url in &launched {
-        open(app, url.as_str());
-    }
-    !launched.is_empty()
-}
-
-fn open<R: Runtime>(app: &AppHandle<R>, link: &str) {
-    match route_of(link) {
-        Ok(route) => {
-            eprintln!("tapprove-app: opening {route} (a link)");
-            crate::window::open(app, &route);
-        }
-        Err(e) => {
-            eprintln!("tapprove-app: {e}");
-            crate::notify::bad_link(&e.to_string());
-            crate::window::open(app, "/inbox");
-        }
+/// A route the front end knows, from a fixed set of shapes; anything else
+/// becomes the inbox. Request ids are the inbox's short ids, or execution
+/// names (see [`valid_id`]).
+pub fn checked(route: &str) -> String {
+    let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    let valid = match parts.as_slice() {
+        ["inbox" | "history" | "settings" | "authenticators" | "sign-in"] => true,
+        ["request", id] => valid_id(id),
+        ["request", id, "approve"] => valid_id(id),
+        _ => false,
+    };
+    if valid {
+        format!("/{}", parts.join("/"))
+    } else {
+        "/inbox".to_owned()
     }
 }
 
@@ -52,14 +36,14 @@ fn open<R: Runtime>(app: &AppHandle<R>, link: &str) {
 pub struct BadLink(String);
 
 /// The window route a `tapprove:` link opens.
-pub fn route_of(link: &str) -> Result<String, BadLink> {
+pub fn from_link(link: &str) -> Result<String, BadLink> {
     let rest = link
         .strip_prefix("tapprove://")
         .or_else(|| link.strip_prefix("tapprove:"))
         .ok_or_else(|| {
             BadLink(format!(
                 "not a Tapprove link (tapprove://request/<id>): {}",
-                shown(link)
+                quoted(link)
             ))
         })?;
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
@@ -68,13 +52,13 @@ pub fn route_of(link: &str) -> Result<String, BadLink> {
         ["request", id] if valid_id(id) => Ok(format!("/request/{id}")),
         ["request", ..] => Err(BadLink(format!(
             "a request link is tapprove://request/<id>, where <id> is the request's id or its execution's name: {}",
-            shown(link)
+            quoted(link)
         ))),
         [screen @ ("inbox" | "history" | "settings" | "authenticators")] => Ok(format!("/{screen}")),
         [] => Ok("/inbox".to_owned()),
         _ => Err(BadLink(format!(
             "Tapprove does not know this link: {}",
-            shown(link)
+            quoted(link)
         ))),
     }
 }
@@ -95,7 +79,7 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 /// A link as quoted in an error: short, and nothing but printable ASCII.
-fn shown(link: &str) -> String {
+fn quoted(link: &str) -> String {
     let clean: String = link
         .chars()
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })
@@ -111,20 +95,20 @@ mod tests {
     #[test]
     fn a_request_link_opens_that_request() {
         assert_eq!(
-            route_of("tapprove://request/3fa9c2d1e0").unwrap(),
+            from_link("tapprove://request/3fa9c2d1e0").unwrap(),
             "/request/3fa9c2d1e0"
         );
         assert_eq!(
-            route_of("tapprove://request/3fa9c2d1e0/").unwrap(),
+            from_link("tapprove://request/3fa9c2d1e0/").unwrap(),
             "/request/3fa9c2d1e0"
         );
         assert_eq!(
-            route_of("tapprove://request/deploy-api-v2_3?from=slack#top").unwrap(),
+            from_link("tapprove://request/deploy-api-v2_3?from=slack#top").unwrap(),
             "/request/deploy-api-v2_3"
         );
-        assert_eq!(route_of("tapprove:request/abc").unwrap(), "/request/abc");
-        assert_eq!(route_of("tapprove://settings").unwrap(), "/settings");
-        assert_eq!(route_of("tapprove://").unwrap(), "/inbox");
+        assert_eq!(from_link("tapprove:request/abc").unwrap(), "/request/abc");
+        assert_eq!(from_link("tapprove://settings").unwrap(), "/settings");
+        assert_eq!(from_link("tapprove://").unwrap(), "/inbox");
     }
 
     #[test]
@@ -136,16 +120,18 @@ mod tests {
             "tapprove://request/<script>",
             "tapprove://request/id%00",
         ] {
-            let e = route_of(bad).unwrap_err().to_string();
+            let e = from_link(bad).unwrap_err().to_string();
             assert!(e.contains("tapprove://request/<id>"), "{bad}: {e}");
         }
         let long = format!("tapprove://request/{}", "a".repeat(81));
-        assert!(route_of(&long).is_err());
-        let e = route_of("https://example.com/request/1").unwrap_err().to_string();
+        assert!(from_link(&long).is_err());
+        let e = from_link("https://example.com/request/1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a Tapprove link"), "{e}");
-        let e = route_of("tapprove://admin/delete").unwrap_err().to_string();
+        let e = from_link("tapprove://admin/delete").unwrap_err().to_string();
         assert!(e.contains("does not know"), "{e}");
-        let e = route_of("tapprove://x\u{1b}[31m").unwrap_err().to_string();
+        let e = from_link("tapprove://x\u{1b}[31m").unwrap_err().to_string();
         assert!(!e.contains('\u{1b}'), "{e}");
     }
 
@@ -156,8 +142,8 @@ mod tests {
             "tapprove://request/deploy-api_7",
             "tapprove://history",
         ] {
-            let route = route_of(link).unwrap();
-            assert_eq!(crate::window::checked_route(&route), route, "{link}");
+            let route = from_link(link).unwrap();
+            assert_eq!(checked(&route), route, "{link}");
         }
     }
 }
