@@ -8,7 +8,7 @@ pub enum AwsError {
     #[error("{service} could not be reached: {message}")]
     Unreachable { service: &'static str, message: String },
     /// No usable credentials.
-    #[error("no AWS credentials for {service}: {message}; sign in (`tapprove login`) or set AWS_PROFILE")]
+    #[error("no AWS credentials for {service}: {message}; sign in, or set AWS_PROFILE")]
     Credentials { service: &'static str, message: String },
     /// The service answered with an error.
     #[error("{service} refused the call ({code}): {message}")]

@@ -5,13 +5,13 @@ use tapprove_keychain::KeychainError;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("not signed in: run `tapprove login`")]
+    #[error("not signed in")]
     NotSignedIn,
-    #[error("your session has ended ({0}): run `tapprove login`")]
+    #[error("your session has ended ({0}): sign in again")]
     Ended(String),
     #[error("sign-in was refused: {0}")]
     Denied(String),
-    #[error("sign-in did not complete in time ({0}): run `tapprove login` again")]
+    #[error("sign-in did not complete in time ({0}): sign in again")]
     TimedOut(String),
     #[error("{0}")]
     Settings(String),

@@ -367,7 +367,7 @@ async fn role_credentials(record: &SessionRecord, tokens: &Tokens) -> Result<Cre
         SignIn::Sso(s) => {
             let (Some(account), Some(role)) = (&s.account_id, &s.role_name) else {
                 return Err(SessionError::Settings(
-                    "the session names no account and role: run `tapprove login` again".into(),
+                    "the session names no account and role: sign in again".into(),
                 ));
             };
             IdentityCenter::new(s)

@@ -211,7 +211,7 @@ pub(crate) fn read_record(state_dir: &Path) -> Result<Option<SessionRecord>> {
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             SessionError::Settings(format!(
-                "{} is damaged ({e}): run `tapprove logout`, then `tapprove login`",
+                "{} is damaged ({e}): sign out, then sign in again",
                 path.display()
             ))
         }),
