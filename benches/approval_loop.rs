@@ -24,7 +24,8 @@ use tapprove_authn::software::{MemoryKeyStore, SoftwareAuthenticator};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Source;
 use tapprove_engine::install::{GatePlan, SourceKind, install};
-use tapprove_engine::{Engine, now};
+use tapprove_engine::{Engine, Signer};
+use tapprove_proto::UtcTime;
 use tapprove_proto::Verdict;
 use tapprove_test_support::moto::Moto;
 
@@ -80,6 +81,7 @@ fn main() {
                 rp_id: "tapprove.local".into(),
                 identity: tapprove_config::IdentitySettings::default(),
             },
+            &UtcTime::now(),
         )
         .await
         .unwrap();
@@ -89,9 +91,12 @@ fn main() {
         let state = tempfile_dir();
         let engine = std::sync::Arc::new(Engine::open(config, &aws, &state).unwrap());
         let sfn = StepFunctions::new(&aws);
-        let keys = MemoryKeyStore::new();
-        let authenticator = SoftwareAuthenticator::new(&keys, now());
+        let authenticator = SoftwareAuthenticator::new(MemoryKeyStore::new(), UtcTime::now());
         let credential = enrol(&authenticator, &engine.approver().await.unwrap());
+        let signer = Signer {
+            authenticator: Box::new(authenticator),
+            credentials: vec![credential],
+        };
 
         // Notify latency.
         let (mut engine_notify, mut raw_notify) = (Vec::new(), Vec::new());
@@ -126,7 +131,7 @@ fn main() {
         for item in engine.inbox().unwrap().into_iter().take(runs) {
             let started = Instant::now();
             let (_, outcome) = engine
-                .decide(&item.id, Verdict::Approve, None, &authenticator, &prompt, vec![credential.clone()], Some(UserVerification::Discouraged))
+                .decide(&item.id, Verdict::Approve, None, &signer, &prompt, Some(UserVerification::Discouraged))
                 .await
                 .unwrap();
             engine_decide.push(started.elapsed());
@@ -166,7 +171,7 @@ impl tapprove_authn::UserPrompt for NoPrompt {
     }
 }
 
-fn enrol(authenticator: &SoftwareAuthenticator<&MemoryKeyStore>, user: &str) -> tapprove_proto::Base64Url {
+fn enrol(authenticator: &SoftwareAuthenticator<MemoryKeyStore>, user: &str) -> tapprove_proto::Base64Url {
     use tapprove_authn::{Authenticator, CredentialRequest};
     authenticator
         .make_credential(

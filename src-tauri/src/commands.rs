@@ -3,15 +3,14 @@
 //! the engine or the session; errors reach the UI as `{code, message}`.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use tapprove_config::{SignIn, Source};
-use tapprove_engine::keys::{self, AuthenticatorChoice, KeySpec};
-use tapprove_engine::{DeliveryOutcome, enrol};
+use tapprove_engine::account::{Account, LoginRequest};
+use tapprove_engine::{AuthenticatorChoice, DeliveryOutcome, NewKey, enrol};
 use tapprove_proto::Verdict;
 use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentStatus};
 use tapprove_proto::limits::{MAX_LABEL_CHARS, MAX_REASON_CHARS};
-use tapprove_session::{LoginRequest, Sessions};
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 use zeroize::Zeroizing;
@@ -69,7 +68,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + '
 
 #[tauri::command]
 pub fn overview(state: AppState<'_>) -> Overview {
-    state.overview(SystemTime::now())
+    state.overview(state.clock.now())
 }
 
 #[tauri::command]
@@ -92,18 +91,7 @@ pub async fn decide<R: Runtime>(
     let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
     let _turn = state.signing.begin()?;
-    let config = engine.config().clone();
-    let approver = engine.approver().await?;
-    let store = keys::open_store(&config, &state.state_dir)?;
-    let signer = keys::signer(
-        &config,
-        &state.state_dir,
-        store,
-        &approver,
-        tapprove_engine::now(),
-    )?;
-    // The engine asks for what the settings in force require.
-    let uv = None;
+    let signer = engine.signer(None).await?;
     // The signing screen says which authenticator Tapprove waits for.
     let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.authenticator.description());
     let deciding = engine.clone();
@@ -118,10 +106,10 @@ pub async fn decide<R: Runtime>(
                 &id,
                 engine_verdict,
                 reason,
-                &*signer.authenticator,
+                &signer,
                 &prompt,
-                signer.credentials,
-                uv,
+                // What the settings in force require.
+                None,
             ))
             .map_err(AppError::from)
     })
@@ -253,9 +241,9 @@ pub fn pause_notifications<R: Runtime>(
     if minutes > 24 * 60 {
         return Err(AppError::invalid("pause for at most 24 hours (1440 minutes)"));
     }
-    state.pause(minutes, SystemTime::now());
+    state.pause(minutes, state.clock.now());
     crate::overview::publish(&app);
-    Ok(state.overview(SystemTime::now()))
+    Ok(state.overview(state.clock.now()))
 }
 
 #[tauri::command]
@@ -273,9 +261,8 @@ pub async fn sign_in<R: Runtime>(
             ),
         )
     })?;
-    let sessions = Sessions::open(&state.state_dir, tapprove_keychain::DEFAULT_SERVICE)?;
-    sessions
-        .login(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
+    Account::open(&state.state_dir)?
+        .sign_in(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
         .await?;
     reconnect(&app, &state).await
 }
@@ -292,8 +279,7 @@ async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<S
 
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
-    let sessions = Sessions::open(&state.state_dir, tapprove_keychain::DEFAULT_SERVICE)?;
-    sessions.logout().await?;
+    Account::open(&state.state_dir)?.sign_out().await?;
     reconnect(&app, &state).await
 }
 
@@ -313,20 +299,14 @@ fn enrolment_service(config: &tapprove_config::Config) -> Result<enrol::Endpoint
 #[tauri::command]
 pub async fn authenticators(state: AppState<'_>) -> Result<Vec<AuthenticatorView>> {
     let engine = state.engine().await?;
-    let config = engine.config();
-    if let Ok(service) = enrolment_service(config) {
-        let aws = state.aws().await?;
-        let answer = enrol::own_credentials(&aws, &service, &config.rp_id, CredentialAction::List).await?;
-        keys::remember(&state.state_dir, &answer.user, &config.rp_id, &answer.credentials)?;
-        return Ok(views(answer, &config.rp_id));
+    if let Ok(service) = enrolment_service(engine.config()) {
+        let answer = engine.own_credentials(&service, CredentialAction::List).await?;
+        return Ok(views(answer, &engine.config().rp_id));
     }
-    let approver = engine.approver().await.ok();
-    let store = keys::open_store(config, &state.state_dir)?;
-    Ok(store
-        .list()
-        .map_err(AppError::from)?
+    Ok(engine
+        .software_keys()
+        .await?
         .into_iter()
-        .filter(|k| k.rp_id == config.rp_id && approver.as_ref().is_none_or(|a| *a == k.user))
         .map(Into::into)
         .collect())
 }
@@ -357,13 +337,10 @@ pub async fn change_authenticator<R: Runtime>(
         None => CredentialAction::Revoke { credential_id: id },
     };
     let engine = state.engine().await?;
-    let config = engine.config();
-    let service = enrolment_service(config)?;
-    let aws = state.aws().await?;
-    let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
-    keys::remember(&state.state_dir, &answer.user, &config.rp_id, &answer.credentials)?;
+    let service = enrolment_service(engine.config())?;
+    let answer = engine.own_credentials(&service, action).await?;
     crate::overview::publish(&app);
-    Ok(views(answer, &config.rp_id))
+    Ok(views(answer, &engine.config().rp_id))
 }
 
 /// Enrols an authenticator: `kind` is `security_key`, `platform` or
@@ -378,47 +355,31 @@ pub async fn enrol<R: Runtime>(
     let label = check_label(&label)?;
     let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
-    let config = engine.config().clone();
     let choice = match kind.as_deref() {
-        None => AuthenticatorChoice::default_for(&config),
-        Some("security_key") => AuthenticatorChoice::SecurityKey,
-        Some("platform") => AuthenticatorChoice::Platform,
-        Some("software") => AuthenticatorChoice::Software,
+        None => None,
+        Some("security_key") => Some(AuthenticatorChoice::SecurityKey),
+        Some("platform") => Some(AuthenticatorChoice::Platform),
+        Some("software") => Some(AuthenticatorChoice::Software),
         Some(_) => {
             return Err(AppError::invalid(
                 "the authenticator is `security_key`, `platform` or `software`",
             ));
         }
     };
-    let service = enrolment_service(&config)?;
+    let service = enrolment_service(engine.config())?;
     let _turn = state.signing.begin()?;
-    let user = engine.approver().await?;
-    let aws = state.aws().await?;
-    let store = keys::open_store(&config, &state.state_dir)?;
-    let exclude = keys::exclusions(&*store, &state.state_dir, &user, &config.rp_id)?;
-    let authenticator = keys::authenticator_for(choice, &config, store, tapprove_engine::now())?;
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), authenticator.description());
+    let enroller = engine.enroller(choice, None).await?;
+    let choice = enroller.choice;
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), enroller.authenticator.description());
     let runtime = tokio::runtime::Handle::current();
-    let state_dir = state.state_dir.clone();
+    let enrolling = engine.clone();
     let receipt = blocking(move || {
-        let spec = KeySpec {
-            user: &user,
-            rp_id: &config.rp_id,
+        let key = NewKey {
             label: &label,
-            user_verification: choice.user_verification(&config, false),
-            exclude,
+            with_pin: false,
         };
         runtime
-            .block_on(enrol::enrol(
-                enrol::Service {
-                    aws: &aws,
-                    endpoint: &service,
-                    state_dir: &state_dir,
-                },
-                &*authenticator,
-                spec,
-                &prompt,
-            ))
+            .block_on(enrolling.enrol(&service, &enroller, key, &prompt))
             .map_err(AppError::from)
     })
     .await?;

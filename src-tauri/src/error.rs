@@ -1,31 +1,11 @@
-//! The error every command returns: `{code, message}`, with a closed set of
-//! codes the front end mirrors (`ui/src/lib/api.ts`), so the UI never
-//! matches on message text. Messages are written for people and say what
+//! The error every command returns: `{code, message}`, with the engine's
+//! closed set of codes (`tapprove_engine::ErrorCode`), which the front end
+//! mirrors (`ui/src/lib/api.ts`), so the UI never matches on message text. Messages are written for people and say what
 //! to do; they never carry secrets.
 
 use serde::Serialize;
-use tapprove_authn::{AuthnError, SignError};
 use tapprove_engine::EngineError;
-use tapprove_session::SessionError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    NotConfigured,
-    NotSignedIn,
-    NotFound,
-    InvalidInput,
-    NoAuthenticator,
-    Cancelled,
-    Authenticator,
-    AwsUnreachable,
-    AwsError,
-    TaskGone,
-    Keychain,
-    SignInFailed,
-    Busy,
-    Internal,
-}
+pub use tapprove_engine::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
@@ -49,45 +29,9 @@ impl AppError {
     }
 }
 
-impl From<AuthnError> for AppError {
-    fn from(e: AuthnError) -> Self {
-        let code = match e {
-            AuthnError::Cancelled => ErrorCode::Cancelled,
-            AuthnError::Store(_) => ErrorCode::Keychain,
-            _ => ErrorCode::Authenticator,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
 impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
-        let code = match &e {
-            EngineError::NotFound(_) => ErrorCode::NotFound,
-            EngineError::Ambiguous(_) | EngineError::Invalid(_) => ErrorCode::InvalidInput,
-            EngineError::NoAuthenticator(_) => ErrorCode::NoAuthenticator,
-            EngineError::Config(_) => ErrorCode::NotConfigured,
-            EngineError::Aws(a) if a.is_transient() => ErrorCode::AwsUnreachable,
-            EngineError::Aws(_) | EngineError::Identity(_) => ErrorCode::AwsError,
-            EngineError::Sign(SignError::Authenticator(a)) => return a.clone().into(),
-            EngineError::Sign(_) => ErrorCode::InvalidInput,
-            EngineError::KeyStore(_) => ErrorCode::Keychain,
-            EngineError::Enrolment { .. } => ErrorCode::AwsError,
-            _ => ErrorCode::Internal,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<SessionError> for AppError {
-    fn from(e: SessionError) -> Self {
-        let code = match e.code() {
-            "not_signed_in" | "session_ended" => ErrorCode::NotSignedIn,
-            "keychain_error" => ErrorCode::Keychain,
-            "sign_in_settings" | "choose_role" => ErrorCode::InvalidInput,
-            _ => ErrorCode::SignInFailed,
-        };
-        Self::new(code, e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 
@@ -116,27 +60,11 @@ mod tests {
             .collect()
     }
 
-    /// The variants of `ErrorCode` as this file declares them, in serde's
-    /// spelling.
+    /// The engine's codes, in serde's spelling.
     fn rust_codes() -> Vec<String> {
-        let source = include_str!("error.rs");
-        let start = source.find("pub enum ErrorCode {").unwrap();
-        let end = start + source[start..].find('}').unwrap();
-        source[start..end]
-            .lines()
-            .skip(1)
-            .map(|l| l.trim().trim_end_matches(','))
-            .filter(|l| !l.is_empty() && !l.starts_with("//"))
-            .map(|variant| {
-                let mut snake = String::new();
-                for (i, c) in variant.chars().enumerate() {
-                    if c.is_uppercase() && i > 0 {
-                        snake.push('_');
-                    }
-                    snake.push(c.to_ascii_lowercase());
-                }
-                snake
-            })
+        ErrorCode::ALL
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_owned())
             .collect()
     }
 

@@ -30,7 +30,6 @@ pub mod updates;
 pub mod window;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tauri::Runtime;
 
@@ -90,7 +89,7 @@ pub fn run() {
         .invoke_handler(commands())
         .setup(move |app| {
             let handle = app.handle().clone();
-            tray::create(&handle, &state.overview(SystemTime::now()), menu::chosen)?;
+            tray::create(&handle, &state.overview(state.clock.now()), menu::chosen)?;
             tauri::async_runtime::spawn(poller::run(handle.clone(), state.clone()));
             updates::spawn_checks(handle.clone(), state.config().ok().cloned());
             let opened = links::watch(&handle);

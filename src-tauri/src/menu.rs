@@ -2,7 +2,6 @@
 //! a request or a screen, pause or resume notifications, quit.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -16,8 +15,8 @@ pub fn chosen<R: Runtime>(app: &AppHandle<R>, id: &str) {
         "sign-in" => window::open(app, "/sign-in"),
         "pause" => {
             let state = app.state::<Arc<Tapprove>>();
-            let minutes = if state.paused(SystemTime::now()) { 0 } else { 60 };
-            state.pause(minutes, SystemTime::now());
+            let minutes = if state.paused(state.clock.now()) { 0 } else { 60 };
+            state.pause(minutes, state.clock.now());
             crate::overview::publish(app);
         }
         "quit" => crate::lifecycle::quit(app.clone()),

@@ -3,33 +3,15 @@
 //! never learns about the UI.
 
 use serde::{Deserialize, Serialize};
-use tapprove_authn::Prompt;
-use tapprove_authn::software::SoftwareKeyInfo;
+use tapprove_engine::prompt::{Prompt, SoftwareKeyInfo};
 use tapprove_engine::{DeliveryOutcome, InboxItem, OutboxEntry, OutboxState};
 
 use crate::error::AppError;
 
+use tapprove_engine::account::SessionHealth;
+pub use tapprove_engine::account::{Health, SignInKind};
+
 /// How the session looks at a glance (tray icon, top bar).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    Ok,
-    SignedOut,
-    Expiring,
-    Offline,
-    NotConfigured,
-    Error,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignInKind {
-    Sso,
-    Oidc,
-    /// No Tapprove session: the standard AWS chain (environment, profile).
-    Environment,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
@@ -42,17 +24,23 @@ pub struct SessionView {
 
 impl SessionView {
     pub fn unknown() -> Self {
-        Self {
-            health: Health::Offline,
-            approver: None,
-            sign_in_kind: None,
-            detail: Some("checking who you are…".into()),
-            expires_at: None,
-        }
+        SessionHealth::unknown().into()
     }
 
     pub fn is_healthy(&self) -> bool {
         matches!(self.health, Health::Ok | Health::Expiring)
+    }
+}
+
+impl From<SessionHealth> for SessionView {
+    fn from(h: SessionHealth) -> Self {
+        Self {
+            health: h.health,
+            approver: h.approver,
+            sign_in_kind: h.sign_in,
+            detail: h.detail,
+            expires_at: h.expires_at,
+        }
     }
 }
 
@@ -127,6 +115,10 @@ pub struct Overview {
     pub paused_until: Option<String>,
     pub outbox_pending: usize,
     pub problem: Option<AppError>,
+    /// Today's date (`YYYY-MM-DD`, UTC) as the app's clock says, for the
+    /// tray's and the notifications' short times. Not sent to the window.
+    #[serde(skip)]
+    pub today: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -11,7 +11,7 @@
 use tauri::{AppHandle, Runtime};
 
 use crate::models::RequestSummary;
-use crate::text::{escape_markup, one_line, short_time};
+use crate::text::{escape_markup, one_line, short_time_on};
 
 /// More new requests than this at once become one notification.
 pub const GROUP_ABOVE: usize = 3;
@@ -43,7 +43,7 @@ impl Note {
 }
 
 /// The notifications for requests that just arrived.
-pub fn notes(new: &[RequestSummary]) -> Vec<Note> {
+pub fn notes(new: &[RequestSummary], today: &str) -> Vec<Note> {
     if new.len() > GROUP_ABOVE {
         let mut body: Vec<String> = new
             .iter()
@@ -70,7 +70,7 @@ pub fn notes(new: &[RequestSummary]) -> Vec<Note> {
                     format!(" ({})", tapprove_proto::REQUESTER_CLAIMED)
                 },
                 one_line(&r.approvers, 40),
-                short_time(&r.deadline)
+                short_time_on(&r.deadline, today)
             )),
             review: format!("/request/{}", r.id),
             approve: Some(format!("/request/{}/approve", r.id)),
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn one_notification_per_request_with_review_and_approve() {
-        let notes = notes(&[request("abc", "Deploy <b>api</b>")]);
+        let notes = notes(&[request("abc", "Deploy <b>api</b>")], "2026-11-21");
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].summary, "Deploy &lt;b&gt;api&lt;/b&gt;");
         assert!(
@@ -206,12 +206,15 @@ mod tests {
 
     #[test]
     fn a_click_opens_the_request_and_approve_its_approval() {
-        let note = &notes(&[request("abc", "Deploy")])[0];
+        let note = &notes(&[request("abc", "Deploy")], "2026-11-21")[0];
         assert_eq!(note.route("default"), Some("/request/abc"));
         assert_eq!(note.route("review"), Some("/request/abc"));
         assert_eq!(note.route("approve"), Some("/request/abc/approve"));
         assert_eq!(note.route("__closed"), None);
-        let grouped = &notes(&[1, 2, 3, 4].map(|i| request(&format!("r{i}"), "t")))[0];
+        let grouped = &notes(
+            &[1, 2, 3, 4].map(|i| request(&format!("r{i}"), "t")),
+            "2026-11-21",
+        )[0];
         assert_eq!(grouped.route("default"), Some("/inbox"));
         assert_eq!(grouped.route("approve"), Some("/inbox"));
     }
@@ -221,7 +224,7 @@ mod tests {
         let many: Vec<_> = (0..7)
             .map(|i| request(&format!("r{i}"), &format!("<i>t{i}</i>")))
             .collect();
-        let notes = notes(&many);
+        let notes = notes(&many, "2026-11-21");
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].summary, "7 approval requests wait for you");
         assert!(

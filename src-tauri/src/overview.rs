@@ -3,7 +3,6 @@
 //! the tray redraws from it.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
@@ -14,7 +13,7 @@ pub fn publish<R: Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<Arc<Tapprove>>() else {
         return;
     };
-    let overview = state.overview(SystemTime::now());
+    let overview = state.overview(state.clock.now());
     let _ = app.emit("overview", &overview);
     if let Err(e) = crate::tray::redraw(app, &overview) {
         eprintln!("tapprove-app: cannot update the tray: {e}");

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tapprove_engine::Event;
 use tauri::{AppHandle, Runtime};
@@ -89,14 +89,15 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
         if changed {
             crate::overview::publish(&app);
         }
-        if !arrived.is_empty() && !state.notifications_held(SystemTime::now()) {
-            let overview = state.overview(SystemTime::now());
+        if !arrived.is_empty() && !state.notifications_held(state.clock.now()) {
+            let overview = state.overview(state.clock.now());
+            let today = overview.today;
             let new: Vec<_> = overview
                 .inbox
                 .into_iter()
                 .filter(|r| arrived.contains(&r.id))
                 .collect();
-            for note in crate::notify::notes(&new) {
+            for note in crate::notify::notes(&new, &today) {
                 crate::notify::show(&app, note, crate::window::open);
             }
         }

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tapprove_authn::{PinRequest, Prompt, UserPrompt};
-use tapprove_session::LoginPrompt;
+use tapprove_engine::prompt::{LoginPrompt, PinRequest, Prompt, UserPrompt};
 use tauri::{AppHandle, Emitter, Runtime};
 use zeroize::Zeroizing;
 

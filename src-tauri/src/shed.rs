@@ -44,7 +44,7 @@ pub fn restart(state: &Arc<Tapprove>) {
     };
     let mut command = std::process::Command::new(exe);
     command.arg(crate::lifecycle::BACKGROUND).arg(RESTARTED);
-    if let Some(until) = state.paused_until().filter(|u| *u > SystemTime::now())
+    if let Some(until) = state.paused_until().filter(|u| *u > state.clock.now())
         && let Ok(since) = until.duration_since(SystemTime::UNIX_EPOCH)
     {
         command.arg(format!("{PAUSED_UNTIL}{}", since.as_secs()));

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use tapprove_config::{Config, SignIn};
+use tapprove_config::Config;
+use tapprove_engine::account::SessionHealth;
 use tapprove_engine::{Engine, OutboxState};
-use tapprove_proto::UtcTime;
-use tapprove_session::{Quiet, Sessions};
+use tapprove_proto::{Clock, SystemClock, UtcTime};
 use zeroize::Zeroizing;
 
 use crate::error::{AppError, ErrorCode, Result};
-use crate::models::{Health, Overview, RequestSummary, SessionView, SignInKind};
+use crate::models::{Health, Overview, RequestSummary, SessionView};
 
 /// The app's state, shared by commands, the poller and the tray.
 #[derive(Debug)]
@@ -25,7 +25,9 @@ pub struct Tapprove {
     /// The setting keys the organisation's policy fixes.
     pub fixed: Vec<&'static str>,
     pub policy_path: Option<PathBuf>,
-    engine: tokio::sync::RwLock<Option<(Arc<Engine>, aws_config::SdkConfig)>>,
+    /// The one clock the app and its engine read.
+    pub clock: Arc<dyn Clock>,
+    engine: tokio::sync::RwLock<Option<Arc<Engine>>>,
     view: Mutex<View>,
     pub signing: Signing,
     /// Wakes the poller early (after sign-in, or a new engine).
@@ -80,6 +82,7 @@ impl Tapprove {
             config,
             fixed: Vec::new(),
             policy_path: None,
+            clock: Arc::new(SystemClock),
             engine: tokio::sync::RwLock::new(None),
             view: Mutex::new(View::default()),
             signing: Signing::default(),
@@ -103,9 +106,9 @@ impl Tapprove {
     /// role credentials when signed in, else the standard chain.
     pub async fn connect(&self) -> Result<Arc<Engine>> {
         let config = self.config()?.clone();
-        let aws = tapprove_session::aws_config(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE).await?;
-        let engine = Arc::new(Engine::open(config, &aws, &self.state_dir)?);
-        *self.engine.write().await = Some((engine.clone(), aws));
+        let aws = tapprove_engine::account::aws_config(&self.state_dir).await?;
+        let engine = Arc::new(Engine::open(config, &aws, &self.state_dir)?.with_clock(self.clock.clone()));
+        *self.engine.write().await = Some(engine.clone());
         self.view().session = None;
         self.wake.notify_one();
         Ok(engine)
@@ -113,21 +116,10 @@ impl Tapprove {
 
     /// The engine, built on first use.
     pub async fn engine(&self) -> Result<Arc<Engine>> {
-        if let Some((engine, _)) = self.engine.read().await.as_ref() {
+        if let Some(engine) = self.engine.read().await.as_ref() {
             return Ok(engine.clone());
         }
         self.connect().await
-    }
-
-    /// The AWS settings the engine uses.
-    pub async fn aws(&self) -> Result<aws_config::SdkConfig> {
-        self.engine().await?;
-        self.engine
-            .read()
-            .await
-            .as_ref()
-            .map(|(_, aws)| aws.clone())
-            .ok_or_else(|| AppError::new(ErrorCode::Internal, "the engine went away"))
     }
 
     /// Reloads the inbox and the outbox count from the engine's database;
@@ -188,10 +180,10 @@ impl Tapprove {
     /// Whether new requests stay silent: paused from the tray, or in the
     /// quiet hours the settings (or the organisation's policy) name.
     pub fn notifications_held(&self, now: SystemTime) -> bool {
-        self.paused(now) || self.in_quiet_hours()
+        self.paused(now) || self.in_quiet_hours(now)
     }
 
-    fn in_quiet_hours(&self) -> bool {
+    fn in_quiet_hours(&self, now: SystemTime) -> bool {
         use chrono::Timelike;
         let Some(quiet) = self
             .config
@@ -202,7 +194,7 @@ impl Tapprove {
         else {
             return false;
         };
-        let local = chrono::Local::now();
+        let local = chrono::DateTime::<chrono::Local>::from(now);
         let hour = u8::try_from(local.hour()).unwrap_or_default();
         let minute = u8::try_from(local.minute()).unwrap_or_default();
         tapprove_config::ClockTime::new(hour, minute).is_some_and(|now| quiet.contains(now))
@@ -230,95 +222,17 @@ impl Tapprove {
                 .map(|until| system_time(until).as_str().to_owned()),
             outbox_pending: view.outbox_pending,
             problem: view.problem.clone(),
+            today: UtcTime::at(now).as_str()[..10].to_owned(),
         }
     }
 
     /// Who is signed in and how healthy the session is. Asks the identity
     /// provider (a refresh when due) and STS; never prompts.
     pub async fn check_session(&self) -> SessionView {
-        let engine = match self.engine().await {
-            Ok(engine) => engine,
-            Err(e) => {
-                return SessionView {
-                    health: if e.code == ErrorCode::NotConfigured {
-                        Health::NotConfigured
-                    } else {
-                        Health::Error
-                    },
-                    approver: None,
-                    sign_in_kind: None,
-                    detail: Some(e.message),
-                    expires_at: None,
-                };
-            }
-        };
-        let record = tapprove_session::current(&self.state_dir).ok().flatten();
-        let kind = match record.as_ref().map(|r| &r.sign_in) {
-            Some(SignIn::Sso(_)) => SignInKind::Sso,
-            Some(SignIn::Oidc(_)) => SignInKind::Oidc,
-            None => SignInKind::Environment,
-        };
-        let mut view = SessionView {
-            health: Health::Ok,
-            approver: None,
-            sign_in_kind: Some(kind),
-            detail: record.as_ref().map(|r| describe_sign_in(&r.sign_in)),
-            expires_at: None,
-        };
-        if record.is_some() {
-            let status = match Sessions::open(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE) {
-                Ok(sessions) => sessions.status(&Quiet).await,
-                Err(e) => Err(e),
-            };
-            match status {
-                Ok(status) => {
-                    let expires = i64::try_from(status.token_expires_at).unwrap_or(i64::MAX);
-                    view.expires_at = Some(UtcTime::from_unix(expires).as_str().to_owned());
-                    let left = expires - system_time(SystemTime::now()).unix_seconds();
-                    if !status.refreshable && left < 3600 {
-                        view.health = Health::Expiring;
-                    }
-                }
-                Err(e) => {
-                    let e = AppError::from(e);
-                    view.health = match e.code {
-                        ErrorCode::NotSignedIn => Health::SignedOut,
-                        ErrorCode::SignInFailed => Health::Offline,
-                        _ => Health::Error,
-                    };
-                    view.detail = Some(e.message);
-                    return view;
-                }
-            }
+        match self.engine().await {
+            Ok(engine) => engine.session_health(&self.state_dir, &*self.clock).await.into(),
+            Err(e) => SessionHealth::without_engine(e.code, e.message).into(),
         }
-        match engine.approver().await {
-            Ok(approver) => view.approver = Some(approver),
-            Err(e) => {
-                let e = AppError::from(e);
-                let signs_in = self.config.as_ref().is_ok_and(|c| c.sign_in.is_some());
-                view.health = match e.code {
-                    ErrorCode::AwsUnreachable => Health::Offline,
-                    _ if record.is_none() && signs_in => Health::SignedOut,
-                    _ => Health::Error,
-                };
-                view.detail = Some(e.message);
-            }
-        }
-        view
-    }
-}
-
-/// "IAM Identity Center https://x.awsapps.com/start, role R in 1234…".
-fn describe_sign_in(sign_in: &SignIn) -> String {
-    match sign_in {
-        SignIn::Sso(s) => {
-            let mut text = format!("IAM Identity Center {}", s.start_url);
-            if let (Some(role), Some(account)) = (&s.role_name, &s.account_id) {
-                text.push_str(&format!(", role {role} in {account}"));
-            }
-            text
-        }
-        SignIn::Oidc(o) => format!("{} as {}", o.issuer, o.role_arn),
     }
 }
 

@@ -25,13 +25,6 @@ pub fn escape_markup(text: &str) -> String {
 
 /// `2026-11-21T14:05:00Z` → `14:05 UTC` (the date too when it is not
 /// today's, given as `today`'s `YYYY-MM-DD`).
-pub fn short_time(rfc3339: &str) -> String {
-    short_time_on(
-        rfc3339,
-        &crate::state::system_time(std::time::SystemTime::now()).as_str()[..10],
-    )
-}
-
 pub fn short_time_on(rfc3339: &str, today: &str) -> String {
     match (rfc3339.get(..10), rfc3339.get(11..16)) {
         (Some(day), Some(time)) if day == today => format!("{time} UTC"),

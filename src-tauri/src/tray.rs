@@ -12,7 +12,7 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent}
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::models::{Health, Overview};
-use crate::text::{one_line, short_time};
+use crate::text::{one_line, short_time_on};
 
 pub const TRAY: &str = "tapprove";
 
@@ -81,7 +81,7 @@ pub fn entries(overview: &Overview) -> Vec<Option<(String, String, bool)>> {
             format!(
                 "{} · until {}",
                 one_line(&request.title, 60),
-                short_time(&request.deadline)
+                short_time_on(&request.deadline, &overview.today)
             ),
             true,
         )));

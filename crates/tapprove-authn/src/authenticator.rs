@@ -110,6 +110,37 @@ pub trait Authenticator: Send + Sync {
     }
 }
 
+/// A shared authenticator is one: the caller keeps a handle to it (a test
+/// looking into its store afterwards, say).
+impl<T: Authenticator + ?Sized> Authenticator for std::sync::Arc<T> {
+    fn kind(&self) -> AuthenticatorKind {
+        (**self).kind()
+    }
+    fn description(&self) -> String {
+        (**self).description()
+    }
+    fn holds_any(&self, rp_id: &str, credential_ids: &[Base64Url]) -> Result<Option<bool>, AuthnError> {
+        (**self).holds_any(rp_id, credential_ids)
+    }
+    fn make_credential(
+        &self,
+        request: &CredentialRequest,
+        prompt: &dyn UserPrompt,
+    ) -> Result<NewCredential, AuthnError> {
+        (**self).make_credential(request, prompt)
+    }
+    fn get_assertion(
+        &self,
+        request: &AssertionRequest,
+        prompt: &dyn UserPrompt,
+    ) -> Result<RawAssertion, AuthnError> {
+        (**self).get_assertion(request, prompt)
+    }
+    fn forget(&self, credential_id: &Base64Url) -> Result<bool, AuthnError> {
+        (**self).forget(credential_id)
+    }
+}
+
 impl std::fmt::Debug for dyn Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Authenticator({})", self.description())

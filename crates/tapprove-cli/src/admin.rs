@@ -2,12 +2,10 @@
 //! credentials and audit records (`admin policy` is in `policy.rs`).
 
 use serde_json::json;
-use tapprove_core::enrolment::check_new_credential;
+use tapprove_engine::admin;
 use tapprove_engine::admin::Admin;
-use tapprove_engine::{admin, now};
 use tapprove_proto::Base64Url;
 use tapprove_proto::enrolment::EnrolmentRequest;
-use tapprove_proto::registry::CredentialStatus;
 
 use crate::cli::AdminCommand;
 use crate::context::Invocation;
@@ -114,23 +112,10 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
             let bytes = read_input(&file, "enrolment request")?;
             let request = EnrolmentRequest::from_json(&bytes)
                 .map_err(|e| Failure::input(format!("not an enrolment request: {e}")))?;
-            if request.rp_id != config.rp_id {
-                return Err(Failure::input(format!(
-                    "the enrolment request is for `{}`, this registry is for `{}`",
-                    request.rp_id, config.rp_id
-                )));
-            }
-            let policy = config.enrolment_policy().map_err(Failure::input)?;
-            let checked = check_new_credential(
-                &policy,
-                request.challenge.as_bytes(),
-                request.client_data_json.as_bytes(),
-                request.attestation_object.as_bytes(),
-                request.credential_id.as_bytes(),
-            )
-            .map_err(|e| Failure::failed("enrolment_refused", e))?;
-            let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
-            Admin::new(&aws, &config).await?.register(&record, &now()).await?;
+            let record = Admin::new(&aws, &config)
+                .await?
+                .register_request(&request, &invocation.now())
+                .await?;
             invocation.out.result(
                 json!({"ok": true, "user": request.user, "credential_id": record.credential_id}),
                 || format!("Registered `{}` for {}.", request.label, request.user),

@@ -2,9 +2,7 @@
 //! listed, confirmed, renamed or revoked through the enrolment service.
 
 use serde_json::json;
-use tapprove_authn::UserVerification;
-use tapprove_config::Config;
-use tapprove_engine::{enrol, now};
+use tapprove_engine::enrol;
 use tapprove_proto::Base64Url;
 use tapprove_proto::enrolment::CredentialAction;
 use tapprove_proto::registry::CredentialStatus;
@@ -18,8 +16,7 @@ use crate::prompt::TerminalPrompt;
 /// `tapprove authenticators`: the caller's registered credentials, through
 /// the enrolment service (which knows the caller by their AWS identity).
 pub async fn run(invocation: &Invocation, command: Option<AuthenticatorsCommand>) -> Result {
-    let (engine, aws) = invocation.engine().await?;
-    let config = engine.config();
+    let engine = invocation.engine().await?;
     let service = enrol::Endpoint::from_settings(&invocation.settings()?, None)?.ok_or_else(|| {
         Failure::input(
             "no enrolment service is configured ([enrolment] url): ask your admin to list or revoke your credentials (`tapprove admin credentials USER`)",
@@ -35,36 +32,12 @@ pub async fn run(invocation: &Invocation, command: Option<AuthenticatorsCommand>
     let (action, done) = match command.unwrap_or(AuthenticatorsCommand::List) {
         AuthenticatorsCommand::Confirm { id, pin } => {
             let pending = parse_id(&id)?;
-            let user = engine.approver().await?;
-            let signer = tapprove_engine::keys::signer(
-                config,
-                &invocation.state_dir,
-                invocation.key_store(config)?,
-                &user,
-                now(),
-            )?;
-            let answer = enrol::confirm(
-                &aws,
-                &service,
-                &*signer.authenticator,
-                enrol::ConfirmSpec {
-                    user: &user,
-                    rp_id: &config.rp_id,
-                    pending: &pending,
-                    signers: signer.credentials,
-                    user_verification: if config.require_user_verification {
-                        UserVerification::Required
-                    } else {
-                        UserVerification::Preferred
-                    },
-                },
-                &TerminalPrompt::new(&pin),
-                &now(),
-            )
-            .await?;
+            let signer = engine.signer(None).await?;
+            let answer = engine
+                .confirm(&service, &pending, &signer, &TerminalPrompt::new(&pin))
+                .await?;
             return show_credentials(
                 invocation,
-                config,
                 answer,
                 Some(format!("Confirmed {id}: it signs from now on.")),
             );
@@ -84,23 +57,16 @@ pub async fn run(invocation: &Invocation, command: Option<AuthenticatorsCommand>
             Some(format!("Revoked {id}: it never verifies again.")),
         ),
     };
-    let answer = enrol::own_credentials(&aws, &service, &config.rp_id, action).await?;
-    show_credentials(invocation, config, answer, done)
+    let answer = engine.own_credentials(&service, action).await?;
+    show_credentials(invocation, answer, done)
 }
 
 /// Remembers and prints the caller's credentials after an action.
 fn show_credentials(
     invocation: &Invocation,
-    config: &Config,
     answer: tapprove_proto::enrolment::CredentialsAnswer,
     done: Option<String>,
 ) -> Result {
-    tapprove_engine::keys::remember(
-        &invocation.state_dir,
-        &answer.user,
-        &config.rp_id,
-        &answer.credentials,
-    )?;
     invocation.out.result(
         json!({"ok": true, "user": answer.user, "credentials": answer.credentials}),
         || {

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use tapprove_authn::software::KeyStore;
 use tapprove_config::Config;
 use tapprove_engine::Engine;
 
@@ -38,23 +37,22 @@ impl Invocation {
         })
     }
 
+    /// The time now (the system clock).
+    pub fn now(&self) -> tapprove_proto::UtcTime {
+        crate::files::system_now()
+    }
+
     /// The engine over the settings in force, and the AWS settings it talks with.
-    pub async fn engine(&self) -> Result<(Engine, aws_config::SdkConfig)> {
+    pub async fn engine(&self) -> Result<Engine> {
         let config = self.config()?;
         let aws = self.aws_config().await?;
-        let engine = Engine::open(config, &aws, &self.state_dir)?;
-        Ok((engine, aws))
+        Ok(Engine::open(config, &aws, &self.state_dir)?)
     }
 
     /// The AWS settings for the commands that talk to AWS: the signed-in
     /// session's role credentials when there is a session, else the
     /// standard AWS chain.
     pub async fn aws_config(&self) -> Result<aws_config::SdkConfig> {
-        Ok(tapprove_session::aws_config(&self.state_dir, tapprove_keychain::DEFAULT_SERVICE).await?)
-    }
-
-    /// The approver's key store, as the settings say (`key_store`).
-    pub fn key_store(&self, config: &Config) -> Result<Box<dyn KeyStore>> {
-        Ok(tapprove_engine::keys::open_store(config, &self.state_dir)?)
+        Ok(tapprove_engine::account::aws_config(&self.state_dir).await?)
     }
 }

@@ -2,8 +2,8 @@
 //! approver's authenticator and deliver it.
 
 use serde_json::json;
-use tapprove_authn::UserVerification;
-use tapprove_engine::{DeliveryOutcome, now};
+use tapprove_engine::DeliveryOutcome;
+use tapprove_engine::prompt::UserVerification;
 use tapprove_proto::Verdict;
 
 use crate::cli::{DecideArgs, UvArg};
@@ -14,12 +14,9 @@ use crate::output::truncate;
 use crate::prompt::TerminalPrompt;
 
 pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
-    let (engine, _) = invocation.engine().await?;
+    let engine = invocation.engine().await?;
     flush_quietly(&engine, &invocation.out).await?;
-    let store = invocation.key_store(engine.config())?;
-    let approver = engine.approver().await?;
-    let signer =
-        tapprove_engine::keys::signer(engine.config(), &invocation.state_dir, store, &approver, now())?;
+    let signer = engine.signer(None).await?;
     let prompt = TerminalPrompt::new(&args.pin);
     // The engine asks for what the settings in force require (as the
     // app does); the flag may only ask for more.
@@ -29,15 +26,7 @@ pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) ->
         UvArg::Discouraged => UserVerification::Discouraged,
     });
     let (item, outcome) = engine
-        .decide(
-            &args.id,
-            verdict,
-            args.reason,
-            &*signer.authenticator,
-            &prompt,
-            signer.credentials,
-            uv,
-        )
+        .decide(&args.id, verdict, args.reason, &signer, &prompt, uv)
         .await?;
     let verb = verdict.as_str();
     let value = json!({"ok": matches!(outcome, DeliveryOutcome::Delivered), "id": item.id, "verdict": verb, "delivery": outcome});

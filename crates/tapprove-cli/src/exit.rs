@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use tapprove_engine::EngineError;
-use tapprove_session::SessionError;
+use tapprove_authn::SignError;
+use tapprove_engine::{EngineError, ErrorCode};
 
 /// How a command failed, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,72 +65,70 @@ impl Failure {
     }
 }
 
+/// The CLI's word for an authenticator's failure (the `code` of its JSON).
+fn authn_code(e: &tapprove_authn::AuthnError) -> &'static str {
+    use tapprove_authn::AuthnError as E;
+    match e {
+        E::Cancelled => "cancelled",
+        E::NoMatchingCredential => "no_matching_credential",
+        E::AlreadyEnrolled => "already_enrolled",
+        E::PinInvalid { .. } => "pin_invalid",
+        E::PinBlocked => "pin_blocked",
+        E::UserVerificationUnavailable(_) => "user_verification_unavailable",
+        E::PinRequired => "pin_required",
+        E::NotFound => "authenticator_not_found",
+        E::Timeout => "timeout",
+        E::Store(_) => "key_store_error",
+        _ => "authenticator_error",
+    }
+}
+
 impl From<tapprove_authn::AuthnError> for Failure {
     fn from(e: tapprove_authn::AuthnError) -> Self {
-        use tapprove_authn::AuthnError as E;
-        let code = match e {
-            E::Cancelled => "cancelled",
-            E::NoMatchingCredential => "no_matching_credential",
-            E::AlreadyEnrolled => "already_enrolled",
-            E::PinInvalid { .. } => "pin_invalid",
-            E::PinBlocked => "pin_blocked",
-            E::UserVerificationUnavailable(_) => "user_verification_unavailable",
-            E::PinRequired => "pin_required",
-            E::NotFound => "authenticator_not_found",
-            E::Timeout => "timeout",
-            E::Store(_) => "key_store_error",
-            _ => "authenticator_error",
-        };
-        Self::failed(code, e)
+        Self::failed(authn_code(&e), e)
+    }
+}
+
+/// The exit kind of the engine's error code: bad input 2, a refusal 1,
+/// anything else 3.
+fn kind_of(code: ErrorCode) -> Kind {
+    match code {
+        ErrorCode::NotConfigured | ErrorCode::NotFound | ErrorCode::InvalidInput => Kind::Input,
+        ErrorCode::Refused | ErrorCode::TaskGone => Kind::Rejected,
+        _ => Kind::Failed,
     }
 }
 
 impl From<EngineError> for Failure {
+    /// The exit code comes from the engine's code; the JSON's `code` is the
+    /// most precise stable word there is for what happened (the service's
+    /// own refusal code, the authenticator's, the sign-in's).
     fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::NotFound(_) | EngineError::Ambiguous(_) | EngineError::Invalid(_) => {
-                Failure::input(e)
-            }
-            EngineError::Config(c) => Failure {
-                kind: Kind::Input,
-                code: "config_error".into(),
-                message: c.to_string(),
-                rule: None,
+        let code = match &e {
+            EngineError::Sign(SignError::Authenticator(a)) => authn_code(a).to_owned(),
+            EngineError::Service { reason, .. } => reason.clone(),
+            EngineError::Session(s) => s.code().to_owned(),
+            EngineError::Config(_) => "config_error".to_owned(),
+            EngineError::KeyStore(_) => "key_store_error".to_owned(),
+            EngineError::Io(_) => "write_failed".to_owned(),
+            EngineError::Aws(a) if a.is_transient() => "aws_unreachable".to_owned(),
+            EngineError::Aws(_) => "aws_error".to_owned(),
+            _ => match e.code() {
+                ErrorCode::NotFound | ErrorCode::InvalidInput => "input_error".to_owned(),
+                _ => "engine_error".to_owned(),
             },
-            EngineError::Sign(tapprove_authn::SignError::Authenticator(a)) => a.into(),
-            EngineError::Sign(s) => Failure::input(s),
-            EngineError::KeyStore(m) => Failure::failed("key_store_error", m),
-            EngineError::Aws(a) => Failure::failed(
-                if a.is_transient() {
-                    "aws_unreachable"
-                } else {
-                    "aws_error"
-                },
-                a,
-            ),
-            EngineError::Enrolment { code, message } => Failure {
-                kind: match code.as_str() {
-                    "service_unreachable"
-                    | "upstream_unavailable"
-                    | "registry_unavailable"
-                    | "bad_answer" => Kind::Failed,
-                    _ => Kind::Rejected,
-                },
-                code,
-                message,
-                rule: None,
-            },
-            other => Failure::failed("engine_error", other),
-        }
-    }
-}
-
-impl From<SessionError> for Failure {
-    fn from(e: SessionError) -> Self {
+        };
+        // The engine's messages name no face; the CLI's hint says which
+        // command helps.
+        let hint = match e.code() {
+            ErrorCode::NotSignedIn => "; run `tapprove login`",
+            ErrorCode::NotFound => "; run `tapprove inbox` to see what waits",
+            _ => "",
+        };
         Failure {
-            kind: if e.is_input() { Kind::Input } else { Kind::Failed },
-            code: e.code().into(),
-            message: e.to_string(),
+            kind: kind_of(e.code()),
+            code,
+            message: format!("{e}{hint}"),
             rule: None,
         }
     }

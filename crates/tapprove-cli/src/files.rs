@@ -49,6 +49,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn now(arg: Option<&str>) -> Result<UtcTime> {
     match arg {
         Some(text) => UtcTime::parse(text).map_err(|e| Failure::input(format!("--now: {e}"))),
-        None => Ok(tapprove_engine::now()),
+        None => Ok(system_now()),
     }
+}
+
+/// The system clock: the one place the CLI reads it (an engine it opens
+/// reads the same clock, `Engine::clock`).
+pub fn system_now() -> UtcTime {
+    tapprove_proto::Clock::utc(&tapprove_proto::SystemClock)
 }

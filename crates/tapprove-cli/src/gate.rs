@@ -77,10 +77,7 @@ async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args
     let role_arn = match role_arn {
         Some(r) => r,
         None => {
-            let caller = tapprove_aws::sts::Identity::new(aws)
-                .caller()
-                .await
-                .map_err(|e| Failure::failed("aws_error", e))?;
+            let caller = tapprove_engine::account::caller(aws).await?;
             format!("arn:aws:iam::{}:role/tapprove-gate", caller.account)
         }
     };
@@ -96,7 +93,7 @@ async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args
         rp_id,
         identity,
     };
-    let config = tapprove_engine::install::install(aws, &plan).await?;
+    let config = tapprove_engine::install::install(aws, &plan, &invocation.now()).await?;
     let path = Config::locate(Some(&invocation.config_path));
     config
         .save(&path)

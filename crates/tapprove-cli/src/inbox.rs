@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tapprove_engine::{Engine, Event, now};
+use tapprove_engine::{Engine, Event};
 
 use crate::cli::InboxArgs;
 use crate::context::Invocation;
@@ -26,7 +26,7 @@ fn describe(event: &Event) -> String {
 }
 
 fn inbox_json(engine: &Engine) -> Result<Value> {
-    let now = now();
+    let now = engine.clock().utc();
     let items: Vec<Value> = engine
         .inbox()?
         .into_iter()
@@ -93,7 +93,7 @@ fn requester_line(request: &tapprove_proto::Request) -> String {
 }
 
 pub async fn run(invocation: &Invocation, args: InboxArgs) -> Result {
-    let (engine, _) = invocation.engine().await?;
+    let engine = invocation.engine().await?;
     flush_quietly(&engine, &invocation.out).await?;
     if !args.watch {
         invocation.out.note("Checking the sources…");
@@ -157,7 +157,7 @@ pub async fn run(invocation: &Invocation, args: InboxArgs) -> Result {
 }
 
 pub async fn show(invocation: &Invocation, id: &str) -> Result {
-    let (engine, _) = invocation.engine().await?;
+    let engine = invocation.engine().await?;
     let item = engine.find(id)?;
     let deadline = item.request.deadline();
     let value = json!({

@@ -7,7 +7,7 @@ use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::check_new_credential;
 use tapprove_proto::registry::{CredentialEntry, CredentialStatus, RegistryFile};
 
-use tapprove_engine::keys::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
+use tapprove_engine::offline::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
 
 use crate::cli::{KeyCreateArgs, KeyListArgs, StoreSpec};
 use crate::exit::{Failure, Result};

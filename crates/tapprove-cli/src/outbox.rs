@@ -39,7 +39,7 @@ pub async fn flush_quietly(engine: &Engine, out: &Output) -> Result {
 }
 
 pub async fn run(invocation: &Invocation, flush: bool) -> Result {
-    let (engine, _) = invocation.engine().await?;
+    let engine = invocation.engine().await?;
     if flush {
         let left = engine.flush_until(Duration::from_secs(10)).await?;
         if left > 0 {

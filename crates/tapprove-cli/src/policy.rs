@@ -30,7 +30,7 @@ pub async fn run(invocation: &Invocation, command: PolicyCommand) -> Result {
 }
 
 async fn init(invocation: &Invocation, args: PolicyInitArgs) -> Result {
-    let aws = tapprove_aws::load_config().await;
+    let aws = tapprove_engine::account::standard_aws_config().await;
     let mut policy = tapprove_engine::install::policy_from_stack(&aws, &args.stack).await?;
     let mut put = |key: &str, value: toml::Value| {
         policy.insert(key.to_owned(), value);

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::json;
 use tapprove_config::{Config, SignIn, SsoSettings};
-use tapprove_session::{LoginPrompt, LoginRequest, Sessions, Status};
+use tapprove_engine::account::{self, Account, LoginPrompt, LoginRequest, Status, WhoAmI};
 
 use crate::cli::LoginArgs;
 use crate::context::Invocation;
@@ -36,11 +36,8 @@ impl LoginPrompt for TerminalLogin {
     }
 }
 
-fn sessions(invocation: &Invocation) -> Result<Sessions> {
-    Ok(Sessions::open(
-        &invocation.state_dir,
-        tapprove_keychain::DEFAULT_SERVICE,
-    )?)
+fn account(invocation: &Invocation) -> Result<Account> {
+    Ok(Account::open(&invocation.state_dir)?)
 }
 
 fn what_to_sign_in_to(invocation: &Invocation, args: &LoginArgs) -> Result<SignIn> {
@@ -54,7 +51,7 @@ fn what_to_sign_in_to(invocation: &Invocation, args: &LoginArgs) -> Result<SignI
         )));
     }
     let mut sign_in = if let Some(profile) = &args.profile {
-        SignIn::Sso(tapprove_session::aws_profile::sso_profile(profile)?)
+        SignIn::Sso(account::sso_profile(profile)?)
     } else if let (Some(start_url), Some(region)) = (&args.start_url, &args.region) {
         SignIn::Sso(SsoSettings {
             start_url: start_url.clone(),
@@ -99,8 +96,8 @@ fn what_to_sign_in_to(invocation: &Invocation, args: &LoginArgs) -> Result<SignI
 
 pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
     let sign_in = what_to_sign_in_to(invocation, &args)?;
-    let record = sessions(invocation)?
-        .login(
+    let record = account(invocation)?
+        .sign_in(
             LoginRequest {
                 sign_in,
                 device_code: args.device_code,
@@ -112,7 +109,7 @@ pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
 }
 
 pub async fn logout(invocation: &Invocation) -> Result {
-    let report = sessions(invocation)?.logout().await?;
+    let report = account(invocation)?.sign_out().await?;
     if let Some(error) = &report.revoke_error {
         invocation.out.note(&format!(
             "warning: the identity provider could not be told ({error}); the session is cleared on this machine"
@@ -137,21 +134,11 @@ pub async fn whoami(invocation: &Invocation) -> Result {
 }
 
 async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
-    let sessions = sessions(invocation)?;
-    let status = sessions.status(&TerminalLogin).await?;
-    // Ask STS with the credentials the status just fetched, not new ones.
-    let aws = tapprove_aws::load_config_with(
-        Some(aws_credential_types::provider::SharedCredentialsProvider::new(
-            status.credentials.clone(),
-        )),
-        tapprove_session::fallback_region(&status.record.sign_in),
-    )
-    .await;
-    let caller = tapprove_aws::sts::Identity::new(&aws)
-        .caller()
-        .await
-        .map_err(|e| Failure::failed("aws_error", e))?;
-    let approver = caller.approver().map(str::to_owned);
+    let WhoAmI {
+        status,
+        caller,
+        approver,
+    } = account(invocation)?.who_am_i(&TerminalLogin).await?;
     let value = status_json(&status, &caller, approver.as_deref());
     invocation.out.result(value, || {
         let mut lines = Vec::new();
@@ -162,7 +149,7 @@ async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
             "approver      {}",
             approver
                 .as_deref()
-                .unwrap_or("(none: not a user or role invocation)")
+                .unwrap_or("(none: not a user or role session)")
         ));
         lines.push(format!("identity      {}", caller.arn));
         lines.push(format!("account       {}", caller.account));
@@ -192,7 +179,7 @@ async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
 
 fn status_json(
     status: &Status,
-    caller: &tapprove_aws::sts::CallerIdentity,
+    caller: &tapprove_engine::account::CallerIdentity,
     approver: Option<&str>,
 ) -> serde_json::Value {
     json!({

@@ -597,8 +597,13 @@ fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
         tapprove_engine::enrol::submit(&aws, &l.endpoint(), request.clone()).await
     });
     match refused {
-        Err(tapprove_engine::EngineError::Enrolment { code, message }) => {
-            assert_eq!(code, "identity_refused");
+        Err(tapprove_engine::EngineError::Service {
+            failure,
+            reason,
+            message,
+        }) => {
+            assert_eq!(failure, tapprove_engine::ServiceFailure::Refused);
+            assert_eq!(reason, "identity_refused");
             assert!(message.contains("signed in as `mallory`"), "{message}");
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -802,7 +807,7 @@ impl Faulty {
         Self {
             inner: tapprove_authn::software::SoftwareAuthenticator::new(
                 tapprove_authn::software::MemoryKeyStore::new(),
-                tapprove_engine::now(),
+                tapprove_proto::UtcTime::now(),
             ),
             break_attestation,
             signing_fails,
@@ -879,28 +884,29 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
             "test_assertion_failed",
         ),
     ] {
-        let faulty = Faulty::new(break_attestation, signing_fails);
+        let faulty = std::sync::Arc::new(Faulty::new(break_attestation, signing_fails));
+        let engine = tapprove_engine::Engine::open(config.clone(), &aws, &erin.state).unwrap();
+        let enroller = tapprove_engine::Enroller {
+            // A software key without a PIN: no user verification asked.
+            choice: tapprove_engine::AuthenticatorChoice::Software,
+            authenticator: Box::new(faulty.clone()),
+            exclude: vec![],
+            user: "erin".into(),
+        };
         let error = l
             .runtime
-            .block_on(tapprove_engine::enrol::enrol(
-                tapprove_engine::enrol::Service {
-                    aws: &aws,
-                    endpoint: &endpoint,
-                    state_dir: &erin.state,
-                },
-                &faulty,
-                tapprove_engine::keys::KeySpec {
-                    user: "erin",
-                    rp_id: &config.rp_id,
+            .block_on(engine.enrol(
+                &endpoint,
+                &enroller,
+                tapprove_engine::NewKey {
                     label: "faulty",
-                    user_verification: tapprove_authn::UserVerification::Discouraged,
-                    exclude: vec![],
+                    with_pin: false,
                 },
                 &support::CountingPrompt::new(),
             ))
             .unwrap_err();
         match &error {
-            tapprove_engine::EngineError::Enrolment { code: got, .. } => assert_eq!(got, code, "{error}"),
+            tapprove_engine::EngineError::Service { reason, .. } => assert_eq!(reason, code, "{error}"),
             other => panic!("{other:?}"),
         }
         assert!(
@@ -934,7 +940,7 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
     let aws = l.runtime.block_on(l.moto.sdk_config_as(Some(&bob.iam)));
     let engine =
         tapprove_engine::Engine::open(Config::load(&l.config_path()).unwrap(), &aws, &bob.state).unwrap();
-    let cancelling = Faulty::new(false, Some(tapprove_authn::AuthnError::Cancelled));
+    let cancelling = std::sync::Arc::new(Faulty::new(false, Some(tapprove_authn::AuthnError::Cancelled)));
     let prompt = support::CountingPrompt::new();
     // The authenticator holds a credential of bob's, so it is asked.
     use tapprove_authn::Authenticator as _;
@@ -953,15 +959,18 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
         )
         .unwrap()
         .credential_id;
+    let signer = tapprove_engine::Signer {
+        authenticator: Box::new(cancelling.clone()),
+        credentials: vec![held],
+    };
     let error = l
         .runtime
         .block_on(engine.decide(
             &id,
             tapprove_proto::Verdict::Approve,
             None,
-            &cancelling,
+            &signer,
             &prompt,
-            vec![held],
             Some(tapprove_authn::UserVerification::Preferred),
         ))
         .unwrap_err();

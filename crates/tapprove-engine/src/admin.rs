@@ -18,7 +18,10 @@ use tapprove_proto::gate_policy::GatePolicy;
 use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::approver_queue_name;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, ServiceFailure};
+use tapprove_core::enrolment::check_new_credential;
+use tapprove_proto::enrolment::EnrolmentRequest;
+use tapprove_proto::registry::CredentialStatus;
 
 /// The registry the settings name.
 pub fn registry(aws: &aws_config::SdkConfig, config: &Config) -> DynamoRegistry {
@@ -56,10 +59,13 @@ pub struct Admin<'a> {
     config: &'a Config,
     registry: DynamoRegistry,
     caller: CallerIdentity,
+    /// When changes happen, for the audit trail.
+    clock: std::sync::Arc<dyn tapprove_proto::Clock>,
 }
 
 impl<'a> Admin<'a> {
-    /// Asks STS who the admin is (every change records it).
+    /// Asks STS who the admin is (every change records it); times come
+    /// from the system clock.
     pub async fn new(aws: &'a aws_config::SdkConfig, config: &'a Config) -> Result<Self> {
         let caller = Identity::new(aws).caller().await?;
         Ok(Self {
@@ -67,7 +73,13 @@ impl<'a> Admin<'a> {
             config,
             registry: registry(aws, config),
             caller,
+            clock: std::sync::Arc::new(tapprove_proto::SystemClock),
         })
+    }
+
+    /// Who the admin is, as STS said.
+    pub fn caller(&self) -> &CallerIdentity {
+        &self.caller
     }
 
     fn event(&self, user: &str, event: &'static str, detail: Value) -> RegistryEvent {
@@ -75,7 +87,7 @@ impl<'a> Admin<'a> {
             by: ChangedBy::Admin,
             user: user.to_owned(),
             event,
-            at: crate::now(),
+            at: self.clock.utc(),
             caller_arn: self.caller.arn.clone(),
             account: self.caller.account.clone(),
             detail: match detail {
@@ -219,6 +231,35 @@ impl<'a> Admin<'a> {
                 "{user} is not in {group}: nothing to remove (check the user and group names)"
             )))
         }
+    }
+
+    /// Registers the credential of an enrolment request (made with
+    /// `tapprove enroll --out`) as active, after the same checks the
+    /// enrolment service makes (this registry's relying party, the
+    /// attestation under the organisation's enrolment policy).
+    pub async fn register_request(
+        &self,
+        request: &EnrolmentRequest,
+        now: &UtcTime,
+    ) -> Result<CredentialRecord> {
+        if request.rp_id != self.config.rp_id {
+            return Err(EngineError::Invalid(format!(
+                "the enrolment request is for `{}`, this registry is for `{}`",
+                request.rp_id, self.config.rp_id
+            )));
+        }
+        let policy = self.config.enrolment_policy().map_err(EngineError::Invalid)?;
+        let checked = check_new_credential(
+            &policy,
+            request.challenge.as_bytes(),
+            request.client_data_json.as_bytes(),
+            request.attestation_object.as_bytes(),
+            request.credential_id.as_bytes(),
+        )
+        .map_err(|e| EngineError::service(ServiceFailure::Refused, "enrolment_refused", e.to_string()))?;
+        let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
+        self.register(&record, now).await?;
+        Ok(record)
     }
 
     /// Registers a credential that passed the enrolment checks.

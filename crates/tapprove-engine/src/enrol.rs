@@ -12,7 +12,6 @@ use std::time::Duration;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tapprove_authn::software::KeyStore;
 use tapprove_authn::{AssertionRequest, Authenticator, AuthnError, SignError, UserPrompt};
 use tapprove_core::canonical::{client_data_json, origin_for, sha256};
 use tapprove_core::webauthn::{AttestationObject, AuthenticatorData};
@@ -24,12 +23,12 @@ use tapprove_proto::enrolment::{
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Base64Url, Sha256Digest, UtcTime};
 
-use crate::error::{EngineError, Result};
-use crate::keys::{KeySpec, KnownCredential, NewCredentialCeremony, SoftwareKeySpec, new_credential};
+use crate::error::{EngineError, Result, ServiceFailure};
+use crate::keys::{KeySpec, KnownCredential, NewCredentialCeremony, new_credential};
 
 /// Where the enrolment service is and who is enrolling.
 #[derive(Debug, Clone, Copy)]
-pub struct Service<'a> {
+pub(crate) struct Service<'a> {
     pub aws: &'a aws_config::SdkConfig,
     pub endpoint: &'a Endpoint,
     /// Where the approver's known credentials are cached.
@@ -137,7 +136,7 @@ pub fn check_service_url(url: &str) -> Result<()> {
 /// Creates a credential with `authenticator` and registers it: the whole
 /// ceremony with its rollback. Blocks while the authenticator asks for a
 /// touch or a PIN (twice: to create, then to sign the test assertion).
-pub async fn enrol(
+pub(crate) async fn enrol(
     service: Service<'_>,
     authenticator: &dyn Authenticator,
     spec: KeySpec<'_>,
@@ -178,10 +177,7 @@ pub async fn enrol(
         return Err(forget(
             authenticator,
             &id,
-            EngineError::Enrolment {
-                code: "test_assertion_failed".into(),
-                message,
-            },
+            EngineError::service(ServiceFailure::Refused, "test_assertion_failed", message),
         ));
     }
     crate::keys::remember_one(
@@ -201,22 +197,10 @@ pub async fn enrol(
     Ok(receipt)
 }
 
-/// Creates a software credential over `store` and registers it.
-pub async fn enrol_software(
-    service: Service<'_>,
-    store: &dyn KeyStore,
-    now: &UtcTime,
-    spec: SoftwareKeySpec<'_>,
-    prompt: &dyn UserPrompt,
-) -> Result<EnrolmentReceipt> {
-    let authenticator = tapprove_authn::software::SoftwareAuthenticator::new(store, now.clone());
-    enrol(service, &authenticator, spec.into(), prompt).await
-}
-
 /// Has the new credential sign a fresh challenge and checks the signature
 /// with the attested key: the authenticator and the registry entry agree,
 /// and the person can use it (PIN, touch, biometrics) before relying on it.
-pub fn test_assertion(
+pub(crate) fn test_assertion(
     authenticator: &dyn Authenticator,
     new: &NewCredentialCeremony,
     rp_id: &str,
@@ -254,7 +238,7 @@ pub fn test_assertion(
 }
 
 /// The enrolment request for a credential just made.
-pub fn enrolment_request(
+pub(crate) fn enrolment_request(
     user: &str,
     label: &str,
     rp_id: &str,
@@ -276,7 +260,7 @@ pub fn enrolment_request(
 
 /// Deletes the new credential `id` after `error` stopped its enrolment;
 /// says so if even that fails.
-fn forget(authenticator: &dyn Authenticator, id: &Base64Url, error: EngineError) -> EngineError {
+pub(crate) fn forget(authenticator: &dyn Authenticator, id: &Base64Url, error: EngineError) -> EngineError {
     match authenticator.forget(id) {
         Ok(_) => error,
         Err(e) => with_note(
@@ -290,29 +274,23 @@ fn forget(authenticator: &dyn Authenticator, id: &Base64Url, error: EngineError)
 
 fn with_note(error: EngineError, note: &str) -> EngineError {
     match error {
-        EngineError::Enrolment { code, message } => EngineError::Enrolment {
-            code,
+        EngineError::Service {
+            failure,
+            reason,
+            message,
+        } => EngineError::Service {
+            failure,
+            reason,
             message: message + note,
         },
         other => EngineError::Invalid(format!("{other}{note}")),
     }
 }
 
-/// Deletes the software key `id` after `error` stopped its enrolment.
-pub fn rollback(store: &dyn KeyStore, id: &Base64Url, error: EngineError) -> EngineError {
-    match store.delete(id.as_bytes()) {
-        Ok(_) => error,
-        Err(e) => with_note(
-            error,
-            &format!("; the new key {id} could not be removed either ({e}): delete it with care"),
-        ),
-    }
-}
-
 /// What confirming a pending credential takes: whose, which, and the
 /// active credentials on this machine that may vouch for it.
 #[derive(Debug, Clone)]
-pub struct ConfirmSpec<'a> {
+pub(crate) struct ConfirmSpec<'a> {
     pub user: &'a str,
     pub rp_id: &'a str,
     /// The pending credential (a new machine's).
@@ -327,7 +305,7 @@ pub struct ConfirmSpec<'a> {
 /// credentials (the new-laptop case: the key they already have vouches for
 /// the new one), through the enrolment service, which activates it. Blocks
 /// while the authenticator asks for a touch or a PIN.
-pub async fn confirm(
+pub(crate) async fn confirm(
     aws: &aws_config::SdkConfig,
     endpoint: &Endpoint,
     authenticator: &dyn Authenticator,
@@ -412,7 +390,7 @@ pub async fn submit(
 
 /// Lists, renames, revokes or withdraws one of the caller's own
 /// credentials; answers the caller's credentials after the action.
-pub async fn own_credentials(
+pub(crate) async fn own_credentials(
     aws: &aws_config::SdkConfig,
     endpoint: &Endpoint,
     rp_id: &str,
@@ -439,7 +417,7 @@ pub async fn own_credentials(
 /// Asks the service to start a gate for the caller (the request endpoint):
 /// AWS proves who asks, the gate shows and judges that requester. Answers
 /// the execution and the requester as the service recorded them.
-pub async fn submit_request(
+pub(crate) async fn submit_request(
     aws: &aws_config::SdkConfig,
     endpoint: &Endpoint,
     mut submission: tapprove_proto::submission::RequestSubmission,
@@ -464,11 +442,12 @@ async fn id_token(endpoint: &Endpoint) -> Result<Option<String>> {
     };
     tapprove_session::identity_token(&session.state_dir, &session.keychain)
         .await
-        .map_err(|e| EngineError::Enrolment {
-            code: "signed_out".into(),
-            message: format!(
-                "your OpenID Connect sign-in could not give a fresh ID token ({e}): sign in again"
-            ),
+        .map_err(|e| {
+            EngineError::service(
+                ServiceFailure::Refused,
+                "signed_out",
+                format!("your OpenID Connect sign-in could not give a fresh ID token ({e}): sign in again"),
+            )
         })
 }
 
@@ -530,36 +509,54 @@ async fn post<Q: Serialize, A: DeserializeOwned>(
             post = post.header(name, value);
         }
     }
-    let response = post.send().await.map_err(|e| EngineError::Enrolment {
-        code: "service_unreachable".into(),
-        message: format!(
-            "the enrolment service at {url} did not answer ({e}): check [enrolment] url and try again"
-        ),
+    let response = post.send().await.map_err(|e| {
+        EngineError::service(
+            ServiceFailure::Unavailable,
+            "service_unreachable",
+            format!(
+                "the enrolment service at {url} did not answer ({e}): check [enrolment] url and try again"
+            ),
+        )
     })?;
     let status = response.status();
-    let body = response.bytes().await.map_err(|e| EngineError::Enrolment {
-        code: "service_unreachable".into(),
-        message: format!("the enrolment service's answer was cut off: {e}"),
+    let body = response.bytes().await.map_err(|e| {
+        EngineError::service(
+            ServiceFailure::Unavailable,
+            "service_unreachable",
+            format!("the enrolment service's answer was cut off: {e}"),
+        )
     })?;
     if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|e| EngineError::Enrolment {
-            code: "bad_answer".into(),
-            message: format!("the enrolment service at {url} answered something that is not {expected}: {e}"),
+        return serde_json::from_slice(&body).map_err(|e| {
+            EngineError::service(
+                ServiceFailure::Unavailable,
+                "bad_answer",
+                format!("the enrolment service at {url} answered something that is not {expected}: {e}"),
+            )
         });
     }
+    // The service's 4xx is a refusal under its rules; a 5xx (its registry or
+    // an upstream failed) is worth trying again.
+    let failure = if status.is_server_error() {
+        ServiceFailure::Unavailable
+    } else {
+        ServiceFailure::Refused
+    };
     #[derive(serde::Deserialize)]
     struct Refusal {
         code: String,
         message: String,
     }
     Err(match serde_json::from_slice::<Refusal>(&body) {
-        Ok(r) => EngineError::Enrolment {
-            code: r.code,
+        Ok(r) => EngineError::Service {
+            failure,
+            reason: r.code,
             message: r.message,
         },
-        Err(_) => EngineError::Enrolment {
-            code: "bad_answer".into(),
-            message: format!("the enrolment service at {url} answered {status}"),
-        },
+        Err(_) => EngineError::service(
+            ServiceFailure::Unavailable,
+            "bad_answer",
+            format!("the enrolment service at {url} answered {status}"),
+        ),
     })
 }

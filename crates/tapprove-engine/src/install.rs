@@ -8,6 +8,7 @@ use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_aws::sns::Topics;
 use tapprove_config::{Config, GateSettings, Source, Tables, VerifierSettings};
+use tapprove_proto::UtcTime;
 use tapprove_proto::gate_policy::GatePolicy;
 
 use crate::error::Result;
@@ -60,7 +61,7 @@ pub fn render_gate(
 
 /// Installs (or updates) everything and returns the settings to write.
 /// Idempotent: running it again updates the definition and keeps the rest.
-pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Config> {
+pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime) -> Result<Config> {
     let tables = TableNames::with_prefix(&plan.table_prefix);
     DynamoRegistry::new(aws, tables.clone()).create_tables().await?;
     let sfn = StepFunctions::new(aws);
@@ -88,7 +89,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
     };
     let definition = render_gate(&plan.group, plan.source, &activity, &topic, &verifier);
     // The policy first: a gate is never live without it.
-    first_gate_policy(aws, &tables, plan).await?;
+    first_gate_policy(aws, &tables, plan, now).await?;
     let state_machine_arn = sfn
         .put_state_machine(&plan.name, &definition, &plan.role_arn)
         .await?;
@@ -128,7 +129,12 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan) -> Result<Con
 /// most a year), so the workflow cannot name another; kept if an admin set
 /// a policy already (`tapprove admin gate-policy`). Recorded under
 /// `admin#gate:<name>` with the installer's identity.
-async fn first_gate_policy(aws: &aws_config::SdkConfig, tables: &TableNames, plan: &GatePlan) -> Result<()> {
+async fn first_gate_policy(
+    aws: &aws_config::SdkConfig,
+    tables: &TableNames,
+    plan: &GatePlan,
+    now: &UtcTime,
+) -> Result<()> {
     let registry = DynamoRegistry::new(aws, tables.clone());
     if tapprove_core::registry::Registry::gate_policy(&registry, &plan.name)
         .await
@@ -143,7 +149,7 @@ async fn first_gate_policy(aws: &aws_config::SdkConfig, tables: &TableNames, pla
         by: tapprove_aws::dynamodb::ChangedBy::Admin,
         user: format!("gate:{}", plan.name),
         event: "gate_policy_set",
-        at: crate::now(),
+        at: now.clone(),
         caller_arn: caller.arn,
         account: caller.account,
         detail: [

@@ -1,4 +1,6 @@
-//! The engine: what the tray app and the CLI both run.
+//! The engine: the one API the tray app and the CLI both call, and
+//! nothing below it depends on. See ARCHITECTURE.md, "The engine's
+//! surface", for which call does what.
 //!
 //! It owns the configuration, the sources being polled (activities with
 //! `GetActivityTask`, approver queues with `ReceiveMessage`), the inbox of
@@ -10,38 +12,65 @@
 //! organisation's decision endpoint, [`endpoint`]), and [`Engine::flush`]
 //! resends whatever is still pending (after a network failure, a crash or
 //! a restart) until Step Functions acknowledges it or says the task is
-//! gone. Step Functions takes
-//! one result per task, so a resend can never count twice.
+//! gone. Step Functions takes one result per task, so a resend can never
+//! count twice.
+//!
+//! Where IO and time enter: AWS through [`tasks::TaskSource`] and
+//! [`tasks::DecisionRoute`], the wall clock through one
+//! [`tapprove_proto::Clock`] ([`Parts`]); the unit tests in `tests/` swap
+//! all three.
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod admin;
+mod approver_queue;
+pub mod credentials;
 pub mod endpoint;
 pub mod enrol;
 mod error;
 pub mod gate;
 pub mod install;
-pub mod keys;
+mod keys;
 pub mod store;
 pub mod tasks;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tapprove_authn::{Authenticator, SigningRequest, UserPrompt, UserVerification, sign_decision};
+use tapprove_authn::software::KeyStore;
+use tapprove_authn::{SigningRequest, UserPrompt, UserVerification, sign_decision};
 use tapprove_aws::sfn::{Delivery, TaskGone, TaskToken};
 use tapprove_config::{Config, Source};
 use tapprove_core::canonical::request_sha256;
 use tapprove_proto::offered::Offered;
-use tapprove_proto::{Base64Url, Clock, SystemClock, UtcTime, Verdict};
+use tapprove_proto::{Clock, SystemClock, UtcTime, Verdict};
 
 use crate::tasks::{AwsTasks, DecisionRoute, StepFunctionsRoute, TaskSource};
 
+pub use approver_queue::approver_queue_name;
+pub use credentials::{Enroller, NewKey};
 pub use endpoint::DecisionEndpoint;
-pub use error::{EngineError, Result};
+pub use error::{EngineError, ErrorCode, Result, ServiceFailure};
+pub use keys::{AuthenticatorChoice, Signer};
+
+/// What the offline tools (`tapprove key create`) use: a software
+/// credential made without any service.
+pub mod offline {
+    pub use crate::keys::{NewSoftwareCredential, SoftwareKeySpec, new_software_credential};
+}
+
+/// What a face implements to talk to the person while the engine works
+/// (an authenticator's touch and PIN, a sign-in's browser or code), and
+/// the user verification it may ask for.
+pub mod prompt {
+    pub use tapprove_authn::software::SoftwareKeyInfo;
+    pub use tapprove_authn::{PinRequest, Prompt, UserPrompt, UserVerification};
+    pub use tapprove_session::LoginPrompt;
+}
 pub use store::{InboxItem, OutboxEntry, OutboxState, Store};
 
 /// Something that happened, for the UI to show.
@@ -84,52 +113,14 @@ pub enum DeliveryOutcome {
     },
 }
 
-/// The queue name of `user`'s queue for `group`:
-/// `tapprove-<group>_<slug>-<hash>`.
-///
-/// The group part has every character but letters, digits and `-` mapped
-/// to `-`, so it holds no `_`: the group stack's approver policy allows
-/// `tapprove-<group>_*`, and that pattern ends exactly at the group (the
-/// pattern of `prod` does not cover the queues of `prod-approvers`, nor the
-/// other way round). The slug is the user name reduced to SQS's characters;
-/// the hash of the full name keeps `bob.x` and `bob-x` apart. At most
-/// 9 + 24 + 1 + 37 + 1 + 8 = 80 characters, SQS's limit.
-pub fn approver_queue_name(group: &str, user: &str) -> String {
-    let slug: String = user
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(37)
-        .collect();
-    let hash = short_hash(user);
-    let group: String = group
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .take(24)
-        .collect();
-    format!("tapprove-{group}_{slug}-{hash}")
-}
-
-/// FNV-1a, 32 bits, as hex: a stable short tag, not a security measure.
-fn short_hash(text: &str) -> String {
-    let mut h = 0x811c_9dc5u32;
-    for byte in text.bytes() {
-        h ^= u32::from(byte);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    format!("{h:08x}")
-}
-
 /// What the engine talks to: where tasks come from, where decisions go,
 /// and the clock. [`Engine::open`] picks AWS and the system clock; tests
 /// pass their own to [`Engine::with_parts`].
 #[derive(Debug)]
 pub struct Parts {
+    /// The AWS settings the engine's own service calls use (enrolment,
+    /// requests): the signed-in session's.
+    pub aws: aws_config::SdkConfig,
     pub tasks: Box<dyn TaskSource>,
     pub route: Box<dyn DecisionRoute>,
     pub clock: Arc<dyn Clock>,
@@ -139,6 +130,8 @@ pub struct Parts {
 #[derive(Debug)]
 pub struct Engine {
     config: Config,
+    state_dir: PathBuf,
+    aws: aws_config::SdkConfig,
     tasks: Box<dyn TaskSource>,
     route: Box<dyn DecisionRoute>,
     clock: Arc<dyn Clock>,
@@ -160,17 +153,28 @@ impl Engine {
         };
         let store = Store::open(&state_dir.join("tapprove.sqlite3"))?;
         let parts = Parts {
+            aws: aws.clone(),
             tasks: Box::new(AwsTasks::new(aws)),
             route,
             clock: Arc::new(SystemClock),
         };
-        Ok(Self::with_parts(config, store, parts))
+        Ok(Self::with_parts(config, state_dir, store, parts))
     }
 
-    /// The engine over `store`, talking to `parts`.
-    pub fn with_parts(config: Config, store: Store, parts: Parts) -> Self {
+    /// The same engine reading `clock` (a face's, so both read one).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The engine over `store` and the state in `state_dir` (the
+    /// authenticators' local notes, the key files), talking to `parts`.
+    pub fn with_parts(config: Config, state_dir: &Path, store: Store, parts: Parts) -> Self {
         Self {
             config,
+            state_dir: state_dir.to_path_buf(),
+            aws: parts.aws,
             tasks: parts.tasks,
             route: parts.route,
             clock: parts.clock,
@@ -183,6 +187,11 @@ impl Engine {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The AWS settings the engine talks with.
+    pub fn aws(&self) -> &aws_config::SdkConfig {
+        &self.aws
     }
 
     /// The clock the engine reads; faces read the same one.
@@ -378,17 +387,40 @@ impl Engine {
         Ok(events)
     }
 
-    /// Signs `verdict` on the pending request `id` with `authenticator`,
-    /// journals it, and delivers it.
-    #[allow(clippy::too_many_arguments)]
+    /// The state directory the engine keeps its database and notes in.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The approver's key store as the settings say (the keychain, or key
+    /// files in the state directory).
+    pub fn key_store(&self) -> Result<Box<dyn KeyStore>> {
+        keys::open_store(&self.config, &self.state_dir)
+    }
+
+    /// The authenticator that will sign for the signed-in approver, and the
+    /// credentials it may use: the platform authenticator, then a security
+    /// key, then the software keys of `key_store` (the settings' store
+    /// when `None`). Nothing is shown to the person yet.
+    pub async fn signer(&self, key_store: Option<Box<dyn KeyStore>>) -> Result<Signer> {
+        let approver = self.approver().await?;
+        let store = match key_store {
+            Some(store) => store,
+            None => self.key_store()?,
+        };
+        keys::signer(&self.config, &self.state_dir, store, &approver, self.now())
+    }
+
+    /// Signs `verdict` on the pending request `id` with `signer`, journals
+    /// it, and delivers it. The user verification asked for is the one the
+    /// settings in force require ([`Engine::user_verification`]).
     pub async fn decide(
         &self,
         id: &str,
         verdict: Verdict,
         reason: Option<String>,
-        authenticator: &dyn Authenticator,
+        signer: &Signer,
         prompt: &dyn UserPrompt,
-        allow_credentials: Vec<Base64Url>,
         asked: Option<UserVerification>,
     ) -> Result<(InboxItem, DeliveryOutcome)> {
         let item = self.find(id)?;
@@ -398,7 +430,7 @@ impl Engine {
         let user_verification = self.user_verification(asked)?;
         let approver = self.approver().await?;
         let decision = sign_decision(
-            authenticator,
+            &*signer.authenticator,
             prompt,
             &SigningRequest {
                 request: &item.request,
@@ -407,7 +439,7 @@ impl Engine {
                 approver,
                 rp_id: self.config.rp_id.clone(),
                 signed_at: self.now(),
-                allow_credentials,
+                allow_credentials: signer.credentials.clone(),
                 user_verification,
             },
         )?;
@@ -516,99 +548,10 @@ impl Engine {
     }
 }
 
-/// The system clock as the protocol's time type.
-/// Milliseconds, so two decisions signed within one second differ.
-pub fn now() -> UtcTime {
-    UtcTime::now()
-}
-
-#[cfg(test)]
-mod queue_name_tests {
-    use super::approver_queue_name;
-
-    /// IAM's `*` in a resource ARN, as the group stack's `Queues`
-    /// statement uses it (`tapprove-<group>_*`): any run of characters.
-    fn matches(pattern: &str, name: &str) -> bool {
-        match pattern.split_once('*') {
-            None => pattern == name,
-            Some((head, tail)) => {
-                name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
-            }
-        }
-    }
-
-    fn group_pattern(group: &str) -> String {
-        // deploy/group.yaml: tapprove-${Group}_*
-        format!("tapprove-{group}_*")
-    }
-
-    #[test]
-    fn a_groups_pattern_covers_its_own_queues_only() {
-        let prod = approver_queue_name("prod", "alice");
-        let prod_approvers = approver_queue_name("prod-approvers", "alice");
-        assert!(matches(&group_pattern("prod"), &prod), "{prod}");
-        assert!(
-            matches(&group_pattern("prod-approvers"), &prod_approvers),
-            "{prod_approvers}"
-        );
-        assert!(
-            !matches(&group_pattern("prod"), &prod_approvers),
-            "{prod_approvers}"
-        );
-        assert!(!matches(&group_pattern("prod-approvers"), &prod), "{prod}");
-        // A user whose name looks like the rest of another group's name
-        // stays in its own group.
-        let tricky = approver_queue_name("prod", "approvers_alice");
-        assert!(!matches(&group_pattern("prod-approvers"), &tricky), "{tricky}");
-    }
-
-    #[test]
-    fn queue_names_fit_sqs() {
-        let longest = approver_queue_name(&"g".repeat(24), &format!("{}@example.com", "u".repeat(60)));
-        assert_eq!(longest.len(), 80, "{longest}");
-        for (group, user) in [
-            ("prod", "bob@example.com"),
-            ("a.b_c", "Ünïcode user"),
-            (&*"g".repeat(40), &*"u".repeat(90)),
-        ] {
-            let name = approver_queue_name(group, user);
-            assert!(name.len() <= 80, "{name}");
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-                "{name}"
-            );
-            let group_part = &name["tapprove-".len()..name.find('_').unwrap()];
-            assert!(!group_part.contains('_'), "{name}");
-        }
-        assert_eq!(
-            approver_queue_name("a.b_c", "x"),
-            format!("tapprove-a-b-c_x-{}", super::short_hash("x"))
-        );
-    }
-
-    /// The IAM suite (tests/iam/) evaluates the policies against these
-    /// names.
-    #[test]
-    fn the_iam_suite_uses_the_names_grant_gives() {
-        let names: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(include_str!("../../../tests/iam/fixtures/queue-names.json")).unwrap();
-        assert_eq!(names.len(), 4);
-        for (key, name) in names {
-            let (group, user) = key.split_once('/').unwrap();
-            assert_eq!(approver_queue_name(group, user), name, "{key}");
-        }
-    }
-
-    #[test]
-    fn similar_user_names_get_different_queues() {
-        assert_ne!(
-            approver_queue_name("prod", "bob.x"),
-            approver_queue_name("prod", "bob-x")
-        );
-        assert_ne!(
-            approver_queue_name("prod", "Bob"),
-            approver_queue_name("prod", "bob")
-        );
+/// Seconds since the Unix epoch (negative before it).
+pub(crate) fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'task_gone',
   'keychain',
   'sign_in_failed',
+  'refused',
   'busy',
   'internal',
 ] as const;

@@ -442,7 +442,7 @@ impl Loop {
             .map(|k| k.credential_id)
             .collect();
         tapprove_authn::sign_decision(
-            &SoftwareAuthenticator::new(&store, tapprove_engine::now()),
+            &SoftwareAuthenticator::new(&store, tapprove_proto::UtcTime::now()),
             &support::CountingPrompt::new(),
             &tapprove_authn::SigningRequest {
                 request,
@@ -450,7 +450,7 @@ impl Loop {
                 reason: None,
                 approver: name.into(),
                 rp_id: "tapprove.local".into(),
-                signed_at: tapprove_engine::now(),
+                signed_at: tapprove_proto::UtcTime::now(),
                 allow_credentials: keys,
                 user_verification: tapprove_authn::UserVerification::Discouraged,
             },

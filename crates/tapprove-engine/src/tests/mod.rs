@@ -18,7 +18,9 @@ use tapprove_core::canonical::{creation_client_data_json, origin_for, request_sh
 use tapprove_proto::{Base64Url, Decision, UtcTime, Verdict};
 use zeroize::Zeroizing;
 
-use crate::{DeliveryOutcome, Engine, EngineError, Event, OutboxState, Parts, Store, approver_queue_name};
+use crate::{
+    DeliveryOutcome, Engine, EngineError, Event, OutboxState, Parts, Signer, Store, approver_queue_name,
+};
 
 const ACTIVITY: &str = "arn:aws:states:eu-west-1:123456789012:activity:tapprove-prod";
 const RP_ID: &str = "approvals.example.com";
@@ -66,7 +68,7 @@ struct World {
     _dir: tempfile::TempDir,
     aws: FakeAws,
     engine: Engine,
-    key: SoftwareAuthenticator<MemoryKeyStore>,
+    signer: Signer,
     credential: Base64Url,
 }
 
@@ -94,8 +96,10 @@ fn world_with(extra: &str, own_queue: bool) -> World {
     let store = Store::open(&dir.path().join("tapprove.sqlite3")).unwrap();
     let engine = Engine::with_parts(
         config(extra),
+        dir.path(),
         store,
         Parts {
+            aws: aws_config::SdkConfig::builder().build(),
             tasks: Box::new(aws.clone()),
             route: Box::new(aws.clone()),
             clock: Arc::new(FixedClock(at())),
@@ -120,7 +124,10 @@ fn world_with(extra: &str, own_queue: bool) -> World {
         _dir: dir,
         aws,
         engine,
-        key,
+        signer: Signer {
+            authenticator: Box::new(key),
+            credentials: vec![made.credential_id.clone()],
+        },
         credential: made.credential_id,
     }
 }
@@ -137,9 +144,8 @@ impl World {
                 id,
                 verdict,
                 reason.map(str::to_owned),
-                &self.key,
+                &self.signer,
                 &NoPrompt,
-                vec![self.credential.clone()],
                 None,
             )
             .await
@@ -354,9 +360,8 @@ async fn where_the_settings_require_user_verification_nothing_is_signed_without_
             &id,
             Verdict::Approve,
             None,
-            &w.key,
+            &w.signer,
             &NoPrompt,
-            vec![w.credential.clone()],
             Some(UserVerification::Preferred),
         )
         .await
