@@ -32,6 +32,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, future};
 use tapprove_config::{SignIn, SsoSettings};
 use tapprove_keychain::Keychain;
+use tapprove_proto::{Clock, SystemClock};
 
 pub use error::{Result, SessionError};
 pub use interactive::{BROWSER_TIMEOUT, LoginPrompt};
@@ -43,8 +44,11 @@ use crate::oidc::OpenIdProvider;
 use crate::sso::IdentityCenter;
 use crate::vault::{Tokens, Vault, token_account};
 
-pub(crate) fn now() -> u64 {
-    SystemTime::now()
+/// Seconds since the epoch on `clock`: every time the session compares
+/// (token expiry, device-code deadlines) is read here.
+pub(crate) fn seconds(clock: &dyn Clock) -> u64 {
+    clock
+        .now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
@@ -96,6 +100,7 @@ impl LoginPrompt for Quiet {
 #[derive(Debug, Clone)]
 pub struct Sessions {
     vault: Vault,
+    clock: Arc<dyn Clock>,
 }
 
 /// The current session's record, read without touching the keychain:
@@ -106,7 +111,8 @@ pub fn current(state_dir: &Path) -> Result<Option<SessionRecord>> {
 
 /// The AWS settings every face uses: the signed-in session's role
 /// credentials when there is a session in `state_dir`, else the standard
-/// AWS chain (environment, profiles, instance roles).
+/// AWS chain (environment, profiles, instance roles). Credentials are
+/// renewed by the system clock.
 pub async fn aws_config(state_dir: &Path, service: &str) -> Result<aws_config::SdkConfig> {
     let Some(record) = current(state_dir)? else {
         return Ok(tapprove_aws::load_config().await);
@@ -141,7 +147,19 @@ impl Sessions {
     pub fn open(state_dir: &Path, service: &str) -> Result<Self> {
         Ok(Self {
             vault: Vault::new(Keychain::open(service)?, state_dir),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same sessions reading time from `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> u64 {
+        seconds(&*self.clock)
     }
 
     /// Takes the lock `name`, telling the user if another process holds
@@ -160,17 +178,17 @@ impl Sessions {
     pub async fn login(&self, request: LoginRequest, prompt: &dyn LoginPrompt) -> Result<SessionRecord> {
         // Fail on a locked keychain before the user is sent anywhere.
         self.vault.check_writable()?;
-        let started = now();
+        let started = self.now();
         let (_login, waited) = self.lock(LockName::Login, prompt).await?;
         let account = token_account(&request.sign_in);
         let tokens = match self.vault.get::<Tokens>(&account)? {
             // Another process signed in (interactively) while this one
             // waited: use that sign-in rather than open another tab.
-            Some(t) if waited && t.login_at >= started && t.fresh(now()) => t,
+            Some(t) if waited && t.login_at >= started && t.fresh(self.now()) => t,
             _ => {
                 let mut t = match &request.sign_in {
                     SignIn::Sso(s) => {
-                        let ic = IdentityCenter::new(s).await;
+                        let ic = IdentityCenter::new(s, self.clock.clone()).await;
                         if request.device_code {
                             ic.login_device(&self.vault, prompt).await?
                         } else {
@@ -178,7 +196,7 @@ impl Sessions {
                         }
                     }
                     SignIn::Oidc(o) => {
-                        let idp = OpenIdProvider::discover(o).await?;
+                        let idp = OpenIdProvider::discover(o, self.clock.clone()).await?;
                         if request.device_code {
                             idp.login_device(prompt).await?
                         } else {
@@ -186,21 +204,21 @@ impl Sessions {
                         }
                     }
                 };
-                t.login_at = now();
+                t.login_at = self.now();
                 let (_refresh, _) = self.lock(LockName::Refresh, prompt).await?;
                 self.vault.put(&account, &token_label(&request.sign_in), &t)?;
                 t
             }
         };
         let sign_in = match request.sign_in {
-            SignIn::Sso(s) => SignIn::Sso(choose_role(s, &tokens).await?),
+            SignIn::Sso(s) => SignIn::Sso(choose_role(s, &tokens, &self.clock).await?),
             oidc @ SignIn::Oidc(_) => oidc,
         };
         let record = SessionRecord {
             sign_in,
-            signed_in_at: now(),
+            signed_in_at: self.now(),
         };
-        role_credentials(&record, &tokens).await?;
+        role_credentials(&record, &tokens, &self.clock).await?;
         self.vault.save_record(&record)?;
         Ok(record)
     }
@@ -218,8 +236,12 @@ impl Sessions {
             && let Some(tokens) = self.vault.get::<Tokens>(&record.token_account())?
         {
             let revoked = match &record.sign_in {
-                SignIn::Sso(s) => IdentityCenter::new(s).await.logout(&tokens).await.map(|()| true),
-                SignIn::Oidc(o) => match OpenIdProvider::discover(o).await {
+                SignIn::Sso(s) => IdentityCenter::new(s, self.clock.clone())
+                    .await
+                    .logout(&tokens)
+                    .await
+                    .map(|()| true),
+                SignIn::Oidc(o) => match OpenIdProvider::discover(o, self.clock.clone()).await {
                     Ok(idp) => idp.revoke(&tokens).await,
                     Err(e) => Err(e),
                 },
@@ -255,7 +277,8 @@ impl Sessions {
         issued_after: Option<u64>,
     ) -> Result<Tokens> {
         let account = record.token_account();
-        let good = move |t: &Tokens| t.fresh(now()) && issued_after.is_none_or(|after| t.issued_at > after);
+        let now = self.now();
+        let good = move |t: &Tokens| t.fresh(now) && issued_after.is_none_or(|after| t.issued_at > after);
         if let Some(t) = self.vault.get::<Tokens>(&account)?
             && good(&t)
         {
@@ -279,8 +302,18 @@ impl Sessions {
                 return Ok(old);
             }
             let mut new = match &record.sign_in {
-                SignIn::Sso(s) => IdentityCenter::new(s).await.refresh(&old).await?,
-                SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.refresh(&old).await?,
+                SignIn::Sso(s) => {
+                    IdentityCenter::new(s, this.clock.clone())
+                        .await
+                        .refresh(&old)
+                        .await?
+                }
+                SignIn::Oidc(o) => {
+                    OpenIdProvider::discover(o, this.clock.clone())
+                        .await?
+                        .refresh(&old)
+                        .await?
+                }
             };
             new.login_at = old.login_at;
             this.vault.put(&account, &token_label(&record.sign_in), &new)?;
@@ -310,13 +343,13 @@ impl Sessions {
             .vault
             .get::<Tokens>(&record.token_account())?
             .and_then(|t| t.id_token.clone());
-        let mut tokens = self.refreshed_tokens(&record, prompt, Some(now())).await?;
+        let mut tokens = self.refreshed_tokens(&record, prompt, Some(self.now())).await?;
         // `iat` counts seconds: a provider may answer a second refresh
         // within one second with the very token it gave before, which the
         // service would refuse as used. Ask again in the next second.
         if tokens.id_token.is_some() && tokens.id_token == previous {
             tokio::time::sleep(Duration::from_millis(1100)).await;
-            tokens = self.refreshed_tokens(&record, prompt, Some(now())).await?;
+            tokens = self.refreshed_tokens(&record, prompt, Some(self.now())).await?;
         }
         match tokens.id_token.clone() {
             Some(token) => Ok(Some(token)),
@@ -330,14 +363,14 @@ impl Sessions {
     pub async fn credentials(&self, prompt: &dyn LoginPrompt) -> Result<Credentials> {
         let record = self.record()?;
         let tokens = self.fresh_tokens(&record, prompt).await?;
-        role_credentials(&record, &tokens).await
+        role_credentials(&record, &tokens, &self.clock).await
     }
 
     /// The current session, its tokens refreshed if needed.
     pub async fn status(&self, prompt: &dyn LoginPrompt) -> Result<Status> {
         let record = self.record()?;
         let tokens = self.fresh_tokens(&record, prompt).await?;
-        let credentials = role_credentials(&record, &tokens).await?;
+        let credentials = role_credentials(&record, &tokens, &self.clock).await?;
         Ok(Status {
             token_expires_at: tokens.expires_at,
             refreshable: tokens.refresh_token.is_some(),
@@ -362,7 +395,11 @@ fn token_label(sign_in: &SignIn) -> String {
     }
 }
 
-async fn role_credentials(record: &SessionRecord, tokens: &Tokens) -> Result<Credentials> {
+async fn role_credentials(
+    record: &SessionRecord,
+    tokens: &Tokens,
+    clock: &Arc<dyn Clock>,
+) -> Result<Credentials> {
     match &record.sign_in {
         SignIn::Sso(s) => {
             let (Some(account), Some(role)) = (&s.account_id, &s.role_name) else {
@@ -370,19 +407,24 @@ async fn role_credentials(record: &SessionRecord, tokens: &Tokens) -> Result<Cre
                     "the session names no account and role: sign in again".into(),
                 ));
             };
-            IdentityCenter::new(s)
+            IdentityCenter::new(s, clock.clone())
                 .await
                 .role_credentials(tokens, account, role)
                 .await
         }
-        SignIn::Oidc(o) => OpenIdProvider::discover(o).await?.role_credentials(tokens).await,
+        SignIn::Oidc(o) => {
+            OpenIdProvider::discover(o, clock.clone())
+                .await?
+                .role_credentials(tokens)
+                .await
+        }
     }
 }
 
 /// Fills in the account and role: the configured ones (checked against
 /// what the portal offers), or the only ones offered.
-async fn choose_role(mut s: SsoSettings, tokens: &Tokens) -> Result<SsoSettings> {
-    let ic = IdentityCenter::new(&s).await;
+async fn choose_role(mut s: SsoSettings, tokens: &Tokens, clock: &Arc<dyn Clock>) -> Result<SsoSettings> {
+    let ic = IdentityCenter::new(&s, clock.clone()).await;
     let account_id = match s.account_id.clone() {
         Some(a) => a,
         None => {
@@ -452,11 +494,11 @@ impl std::fmt::Debug for SessionCredentials {
     }
 }
 
-fn still_good(c: &Credentials) -> bool {
+fn still_good(c: &Credentials, now: SystemTime) -> bool {
     let Some(expiry) = c.expiry() else {
         return true;
     };
-    let left = expiry.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let left = expiry.duration_since(now).unwrap_or(Duration::ZERO);
     left > RENEW_CREDENTIALS_BEFORE
 }
 
@@ -468,7 +510,7 @@ impl SessionCredentials {
         let current = self.sessions.vault.record().ok().flatten();
         if let Some((record, c)) = cached.as_ref()
             && current.as_ref() == Some(record)
-            && still_good(c)
+            && still_good(c, self.sessions.clock.now())
         {
             return Ok(c.clone());
         }

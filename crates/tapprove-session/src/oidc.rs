@@ -15,9 +15,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, SessionError};
 use crate::interactive::{BROWSER_TIMEOUT, LoginPrompt, Loopback, Pkce, open_browser, random_string};
-use crate::now;
+use crate::seconds;
 use crate::sso::{provider_error, sdk_error, unsigned_config};
 use crate::vault::Tokens;
+use std::sync::Arc;
+use tapprove_proto::Clock;
 
 const IDP: &str = "the identity provider";
 const STS: &str = "AWS STS";
@@ -62,12 +64,13 @@ pub(crate) struct OpenIdProvider {
     http: reqwest::Client,
     settings: OidcSettings,
     discovery: Discovery,
+    clock: Arc<dyn Clock>,
 }
 
 impl OpenIdProvider {
     /// Reads the provider's discovery document; its `issuer` must be the
     /// configured one exactly.
-    pub async fn discover(settings: &OidcSettings) -> Result<Self> {
+    pub async fn discover(settings: &OidcSettings, clock: Arc<dyn Clock>) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(25))
             .connect_timeout(Duration::from_secs(5))
@@ -107,7 +110,12 @@ impl OpenIdProvider {
             http,
             settings: settings.clone(),
             discovery,
+            clock,
         })
+    }
+
+    fn now(&self) -> u64 {
+        seconds(&*self.clock)
     }
 
     fn scope(&self) -> String {
@@ -136,11 +144,11 @@ impl OpenIdProvider {
             auth.verification_uri_complete.as_deref(),
             &auth.user_code,
         );
-        let deadline = now() + auth.expires_in.max(60);
+        let deadline = self.now() + auth.expires_in.max(60);
         let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).max(1));
         loop {
             tokio::time::sleep(interval).await;
-            let issued_at = now();
+            let issued_at = self.now();
             let answer = self
                 .token(&[
                     ("grant_type", DEVICE_GRANT),
@@ -154,7 +162,7 @@ impl OpenIdProvider {
                 Err(Polled::SlowDown) => interval += Duration::from_secs(5),
                 Err(Polled::Failed(e)) => return Err(e),
             }
-            if now() >= deadline {
+            if self.now() >= deadline {
                 return Err(SessionError::TimedOut("the device code expired".into()));
             }
         }
@@ -188,7 +196,7 @@ impl OpenIdProvider {
         .map_err(|e| SessionError::Settings(format!("bad authorization endpoint: {e}")))?;
         prompt.browser(url.as_str(), open_browser(url.as_str()));
         let code = loopback.code(&state, BROWSER_TIMEOUT).await?;
-        let issued_at = now();
+        let issued_at = self.now();
         let answer = self
             .token(&[
                 ("grant_type", "authorization_code"),
@@ -208,7 +216,7 @@ impl OpenIdProvider {
                 "the identity provider issued no refresh token".into(),
             ));
         };
-        let issued_at = now();
+        let issued_at = self.now();
         let answer = self
             .token(&[
                 ("grant_type", "refresh_token"),
@@ -344,6 +352,7 @@ impl OpenIdProvider {
             &self.discovery.issuer,
             &self.settings.client_id,
             nonce,
+            self.now(),
         )
     }
 
@@ -428,8 +437,9 @@ pub(crate) fn check_id_token(
     issuer: &str,
     client_id: &str,
     nonce: Option<&str>,
+    now_seconds: u64,
 ) -> Result<Map<String, Value>> {
-    let now = tapprove_proto::UtcTime::from_unix(i64::try_from(now()).unwrap_or(i64::MAX));
+    let now = tapprove_proto::UtcTime::from_unix(i64::try_from(now_seconds).unwrap_or(i64::MAX));
     tapprove_core::id_token::check(
         id_token,
         jwks,

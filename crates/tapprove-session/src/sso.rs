@@ -12,8 +12,10 @@ use tapprove_config::SsoSettings;
 
 use crate::error::{Result, SessionError};
 use crate::interactive::{BROWSER_TIMEOUT, LoginPrompt, Loopback, Pkce, open_browser, random_string};
-use crate::now;
+use crate::seconds;
 use crate::vault::{ClientRegistration, Tokens, Vault, registration_account};
+use std::sync::Arc;
+use tapprove_proto::Clock;
 
 const OIDC: &str = "IAM Identity Center (SSO OIDC)";
 const PORTAL: &str = "the AWS access portal";
@@ -49,6 +51,7 @@ pub(crate) struct IdentityCenter {
     oidc: aws_sdk_ssooidc::Client,
     portal: aws_sdk_sso::Client,
     settings: SsoSettings,
+    clock: Arc<dyn Clock>,
 }
 
 /// SDK settings for calls that carry no AWS signature (the SSO OIDC and
@@ -75,13 +78,18 @@ fn oidc_endpoint(region: &str) -> String {
 }
 
 impl IdentityCenter {
-    pub async fn new(settings: &SsoSettings) -> Self {
+    pub async fn new(settings: &SsoSettings, clock: Arc<dyn Clock>) -> Self {
         let config = unsigned_config(Some(&settings.region)).await;
         Self {
             oidc: aws_sdk_ssooidc::Client::new(&config),
             portal: aws_sdk_sso::Client::new(&config),
             settings: settings.clone(),
+            clock,
         }
+    }
+
+    fn now(&self) -> u64 {
+        seconds(&*self.clock)
     }
 
     /// A client registration for `flow`, reused from the keychain until
@@ -89,7 +97,7 @@ impl IdentityCenter {
     async fn registration(&self, vault: &Vault, flow: Flow) -> Result<ClientRegistration> {
         let account = registration_account(&self.settings.start_url, &self.settings.region, flow.name());
         if let Some(cached) = vault.get::<ClientRegistration>(&account)?
-            && cached.expires_at > now() + 3600
+            && cached.expires_at > self.now() + 3600
         {
             return Ok(cached);
         }
@@ -142,7 +150,7 @@ impl IdentityCenter {
         .map_err(|e| SessionError::Settings(format!("bad SSO OIDC endpoint: {e}")))?;
         prompt.browser(url.as_str(), open_browser(url.as_str()));
         let code = loopback.code(&state, BROWSER_TIMEOUT).await?;
-        let issued_at = now();
+        let issued_at = self.now();
         let out = self
             .oidc
             .create_token()
@@ -179,11 +187,11 @@ impl IdentityCenter {
             ));
         };
         prompt.device_code(uri, auth.verification_uri_complete(), user_code);
-        let deadline = now() + u64::try_from(auth.expires_in().max(60)).unwrap_or(600);
+        let deadline = self.now() + u64::try_from(auth.expires_in().max(60)).unwrap_or(600);
         let mut interval = Duration::from_secs(u64::try_from(auth.interval().max(1)).unwrap_or(5));
         loop {
             tokio::time::sleep(interval).await;
-            let issued_at = now();
+            let issued_at = self.now();
             let answer = self
                 .oidc
                 .create_token()
@@ -202,7 +210,7 @@ impl IdentityCenter {
                     _ => return Err(token_error(e)),
                 },
             }
-            if now() >= deadline {
+            if self.now() >= deadline {
                 return Err(SessionError::TimedOut("the device code expired".into()));
             }
         }
@@ -215,10 +223,10 @@ impl IdentityCenter {
                 "IAM Identity Center issued no refresh token".into(),
             ));
         };
-        if client.expires_at <= now() {
+        if client.expires_at <= self.now() {
             return Err(SessionError::Ended("the client registration expired".into()));
         }
-        let issued_at = now();
+        let issued_at = self.now();
         let out = self
             .oidc
             .create_token()
