@@ -93,10 +93,7 @@ fn main() {
         let sfn = StepFunctions::new(&aws);
         let authenticator = SoftwareAuthenticator::new(MemoryKeyStore::new(), UtcTime::now());
         let credential = enrol(&authenticator, &engine.approver().await.unwrap());
-        let signer = Signer {
-            authenticator: Box::new(authenticator),
-            credentials: vec![credential],
-        };
+        let signer = Signer::for_test(Box::new(authenticator), vec![credential]);
 
         // Notify latency.
         let (mut engine_notify, mut raw_notify) = (Vec::new(), Vec::new());

@@ -93,7 +93,7 @@ pub async fn decide<R: Runtime>(
     let _turn = state.signing.begin()?;
     let signer = engine.signer(None).await?;
     // The signing screen says which authenticator Tapprove waits for.
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.authenticator.description());
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.description());
     let deciding = engine.clone();
     let runtime = tokio::runtime::Handle::current();
     let engine_verdict = match verdict {
@@ -262,6 +262,7 @@ pub async fn sign_in<R: Runtime>(
         )
     })?;
     Account::open(&state.state_dir)?
+        .with_clock(state.clock.clone())
         .sign_in(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
         .await?;
     reconnect(&app, &state).await
@@ -279,7 +280,10 @@ async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<S
 
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
-    Account::open(&state.state_dir)?.sign_out().await?;
+    Account::open(&state.state_dir)?
+        .with_clock(state.clock.clone())
+        .sign_out()
+        .await?;
     reconnect(&app, &state).await
 }
 
@@ -369,8 +373,8 @@ pub async fn enrol<R: Runtime>(
     let service = enrolment_service(engine.config())?;
     let _turn = state.signing.begin()?;
     let enroller = engine.enroller(choice, None).await?;
-    let choice = enroller.choice;
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), enroller.authenticator.description());
+    let choice = enroller.choice();
+    let prompt = WindowPrompt::new(app.clone(), state.clone(), enroller.description());
     let runtime = tokio::runtime::Handle::current();
     let enrolling = engine.clone();
     let receipt = blocking(move || {

@@ -230,7 +230,7 @@ impl Tapprove {
     /// provider (a refresh when due) and STS; never prompts.
     pub async fn check_session(&self) -> SessionView {
         match self.engine().await {
-            Ok(engine) => engine.session_health(&self.state_dir, &*self.clock).await.into(),
+            Ok(engine) => engine.session_health().await.into(),
             Err(e) => SessionHealth::without_engine(e.code, e.message).into(),
         }
     }

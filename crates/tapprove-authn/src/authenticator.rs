@@ -141,6 +141,25 @@ impl<T: Authenticator + ?Sized> Authenticator for std::sync::Arc<T> {
     }
 }
 
+impl AuthnError {
+    /// A short stable word for what failed (the CLI's JSON `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::NoMatchingCredential => "no_matching_credential",
+            Self::AlreadyEnrolled => "already_enrolled",
+            Self::PinInvalid { .. } => "pin_invalid",
+            Self::PinBlocked => "pin_blocked",
+            Self::UserVerificationUnavailable(_) => "user_verification_unavailable",
+            Self::PinRequired => "pin_required",
+            Self::NotFound => "authenticator_not_found",
+            Self::Timeout => "timeout",
+            Self::Store(_) => "key_store_error",
+            _ => "authenticator_error",
+        }
+    }
+}
+
 impl std::fmt::Debug for dyn Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Authenticator({})", self.description())

@@ -114,7 +114,7 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
                 .map_err(|e| Failure::input(format!("not an enrolment request: {e}")))?;
             let record = Admin::new(&aws, &config)
                 .await?
-                .register_request(&request, &invocation.now())
+                .register_request(&request)
                 .await?;
             invocation.out.result(
                 json!({"ok": true, "user": request.user, "credential_id": record.credential_id}),

@@ -29,13 +29,13 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
         AuthenticatorArg::Software => AuthenticatorChoice::Software,
     });
     let enroller = engine.enroller(choice, None).await?;
-    if args.with_pin && enroller.choice != AuthenticatorChoice::Software {
+    if args.with_pin && enroller.choice() != AuthenticatorChoice::Software {
         return Err(Failure::input(
             "--with-pin is for the software authenticator; security keys and platform authenticators use their own PIN or biometrics",
         ));
     }
     let label = args.label.clone().unwrap_or_else(|| {
-        match enroller.choice {
+        match enroller.choice() {
             AuthenticatorChoice::SecurityKey => "security key",
             AuthenticatorChoice::Platform => "platform authenticator",
             AuthenticatorChoice::Software => "software key",
@@ -50,7 +50,7 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
     if let Some(service) = service {
         let receipt = engine.enrol(&service, &enroller, key, &prompt).await?;
         let id = receipt.credential_id.encode();
-        invocation.out.result(json!({"ok": true, "receipt": receipt, "authenticator": enroller.choice}), || match receipt.status {
+        invocation.out.result(json!({"ok": true, "receipt": receipt, "authenticator": enroller.choice()}), || match receipt.status {
             EnrolmentStatus::Active => format!(
                 "Enrolled `{}` for {}: it signs from now on.",
                 receipt.label, receipt.user
@@ -75,7 +75,7 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
     if let Some(path) = &args.out {
         invocation.out.note(&format!(
             "Created a credential for {}. Ask an admin to run `tapprove admin register {}`.",
-            enroller.user,
+            enroller.user(),
             path.display()
         ));
     }

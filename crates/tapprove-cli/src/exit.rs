@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use tapprove_authn::SignError;
 use tapprove_engine::{EngineError, ErrorCode};
 
 /// How a command failed, which decides the exit code.
@@ -65,27 +64,9 @@ impl Failure {
     }
 }
 
-/// The CLI's word for an authenticator's failure (the `code` of its JSON).
-fn authn_code(e: &tapprove_authn::AuthnError) -> &'static str {
-    use tapprove_authn::AuthnError as E;
-    match e {
-        E::Cancelled => "cancelled",
-        E::NoMatchingCredential => "no_matching_credential",
-        E::AlreadyEnrolled => "already_enrolled",
-        E::PinInvalid { .. } => "pin_invalid",
-        E::PinBlocked => "pin_blocked",
-        E::UserVerificationUnavailable(_) => "user_verification_unavailable",
-        E::PinRequired => "pin_required",
-        E::NotFound => "authenticator_not_found",
-        E::Timeout => "timeout",
-        E::Store(_) => "key_store_error",
-        _ => "authenticator_error",
-    }
-}
-
 impl From<tapprove_authn::AuthnError> for Failure {
     fn from(e: tapprove_authn::AuthnError) -> Self {
-        Self::failed(authn_code(&e), e)
+        Self::failed(e.code(), e)
     }
 }
 
@@ -104,20 +85,7 @@ impl From<EngineError> for Failure {
     /// most precise stable word there is for what happened (the service's
     /// own refusal code, the authenticator's, the sign-in's).
     fn from(e: EngineError) -> Self {
-        let code = match &e {
-            EngineError::Sign(SignError::Authenticator(a)) => authn_code(a).to_owned(),
-            EngineError::Service { reason, .. } => reason.clone(),
-            EngineError::Session(s) => s.code().to_owned(),
-            EngineError::Config(_) => "config_error".to_owned(),
-            EngineError::KeyStore(_) => "key_store_error".to_owned(),
-            EngineError::Io(_) => "write_failed".to_owned(),
-            EngineError::Aws(a) if a.is_transient() => "aws_unreachable".to_owned(),
-            EngineError::Aws(_) => "aws_error".to_owned(),
-            _ => match e.code() {
-                ErrorCode::NotFound | ErrorCode::InvalidInput => "input_error".to_owned(),
-                _ => "engine_error".to_owned(),
-            },
-        };
+        let code = e.detail();
         // The engine's messages name no face; the CLI's hint says which
         // command helps.
         let hint = match e.code() {

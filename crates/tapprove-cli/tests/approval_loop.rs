@@ -594,7 +594,7 @@ fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
     request.user = "bob".into();
     let refused = l.runtime.block_on(async {
         let aws = l.moto.sdk_config_as(Some(&mallory.iam)).await;
-        tapprove_engine::enrol::submit(&aws, &l.endpoint(), request.clone()).await
+        tapprove_engine::seam::submit(&aws, &l.endpoint(), request.clone()).await
     });
     match refused {
         Err(tapprove_engine::EngineError::Service {
@@ -886,13 +886,12 @@ fn a_failed_enrolment_step_leaves_neither_a_key_nor_a_registry_entry() {
     ] {
         let faulty = std::sync::Arc::new(Faulty::new(break_attestation, signing_fails));
         let engine = tapprove_engine::Engine::open(config.clone(), &aws, &erin.state).unwrap();
-        let enroller = tapprove_engine::Enroller {
-            // A software key without a PIN: no user verification asked.
-            choice: tapprove_engine::AuthenticatorChoice::Software,
-            authenticator: Box::new(faulty.clone()),
-            exclude: vec![],
-            user: "erin".into(),
-        };
+        // A software key without a PIN: no user verification asked.
+        let enroller = tapprove_engine::Enroller::for_test(
+            tapprove_engine::AuthenticatorChoice::Software,
+            Box::new(faulty.clone()),
+            "erin",
+        );
         let error = l
             .runtime
             .block_on(engine.enrol(
@@ -959,10 +958,7 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
         )
         .unwrap()
         .credential_id;
-    let signer = tapprove_engine::Signer {
-        authenticator: Box::new(cancelling.clone()),
-        credentials: vec![held],
-    };
+    let signer = tapprove_engine::Signer::for_test(Box::new(cancelling.clone()), vec![held]);
     let error = l
         .runtime
         .block_on(engine.decide(

@@ -7,6 +7,7 @@
 //! ([`WhoAmI::caller`]), never from the session record or the settings.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 pub use tapprove_aws::sts::CallerIdentity;
@@ -43,6 +44,15 @@ impl Account {
         Ok(Self {
             sessions: Sessions::open(state_dir, KEYCHAIN_SERVICE)?,
         })
+    }
+
+    /// The same session reading time (token expiry, sign-in deadlines)
+    /// from `clock`: the face's, so both read one.
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            sessions: self.sessions.with_clock(clock),
+        }
     }
 
     /// Signs in (a browser or a device code, as `request` says); the
@@ -188,7 +198,8 @@ impl SessionHealth {
 impl Engine {
     /// Who is signed in and how healthy the session is. Asks the identity
     /// provider (a refresh when due) and STS; never prompts.
-    pub async fn session_health(&self, state_dir: &Path, clock: &dyn Clock) -> SessionHealth {
+    pub async fn session_health(&self) -> SessionHealth {
+        let state_dir = self.state_dir();
         let record = current(state_dir).ok().flatten();
         let kind = match record.as_ref().map(|r| &r.sign_in) {
             Some(SignIn::Sso(_)) => SignInKind::Sso,
@@ -203,7 +214,7 @@ impl Engine {
             expires_at: None,
         };
         if record.is_some() {
-            let status = match Account::open(state_dir) {
+            let status = match Account::open(state_dir).map(|a| a.with_clock(self.clock().clone())) {
                 Ok(account) => account.sessions.status(&Quiet).await.map_err(EngineError::from),
                 Err(e) => Err(e),
             };
@@ -211,7 +222,7 @@ impl Engine {
                 Ok(status) => {
                     let expires = i64::try_from(status.token_expires_at).unwrap_or(i64::MAX);
                     view.expires_at = Some(UtcTime::from_unix(expires).as_str().to_owned());
-                    let left = expires - unix_seconds(clock.now());
+                    let left = expires - unix_seconds(self.clock().now());
                     if !status.refreshable && left < 3600 {
                         view.health = Health::Expiring;
                     }

@@ -77,6 +77,14 @@ impl<'a> Admin<'a> {
         })
     }
 
+    /// The same admin reading time from `clock` (every change is stamped
+    /// with it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn tapprove_proto::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Who the admin is, as STS said.
     pub fn caller(&self) -> &CallerIdentity {
         &self.caller
@@ -237,11 +245,7 @@ impl<'a> Admin<'a> {
     /// `tapprove enroll --out`) as active, after the same checks the
     /// enrolment service makes (this registry's relying party, the
     /// attestation under the organisation's enrolment policy).
-    pub async fn register_request(
-        &self,
-        request: &EnrolmentRequest,
-        now: &UtcTime,
-    ) -> Result<CredentialRecord> {
+    pub async fn register_request(&self, request: &EnrolmentRequest) -> Result<CredentialRecord> {
         if request.rp_id != self.config.rp_id {
             return Err(EngineError::Invalid(format!(
                 "the enrolment request is for `{}`, this registry is for `{}`",
@@ -258,12 +262,12 @@ impl<'a> Admin<'a> {
         )
         .map_err(|e| EngineError::service(ServiceFailure::Refused, "enrolment_refused", e.to_string()))?;
         let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
-        self.register(&record, now).await?;
+        self.register(&record).await?;
         Ok(record)
     }
 
     /// Registers a credential that passed the enrolment checks.
-    pub async fn register(&self, record: &CredentialRecord, now: &UtcTime) -> Result<()> {
+    pub async fn register(&self, record: &CredentialRecord) -> Result<()> {
         let event = self.event(
             &record.owner,
             "registered",
@@ -275,7 +279,7 @@ impl<'a> Admin<'a> {
                 "status": record.status,
             }),
         );
-        self.registry.put_credential(record, now, &event).await?;
+        self.registry.put_credential(record, &event.at, &event).await?;
         Ok(())
     }
 

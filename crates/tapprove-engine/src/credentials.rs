@@ -22,12 +22,42 @@ use crate::keys::{self, AuthenticatorChoice, KeySpec, Signer};
 /// approver, with the credentials it must not make twice. Made by
 /// [`Engine::enroller`]; a face reads its description for the prompt.
 pub struct Enroller {
-    pub choice: AuthenticatorChoice,
-    pub authenticator: Box<dyn Authenticator>,
+    choice: AuthenticatorChoice,
+    authenticator: Box<dyn Authenticator>,
     /// The approver's credentials already registered or on this machine.
-    pub exclude: Vec<Base64Url>,
+    exclude: Vec<Base64Url>,
     /// The approver, as STS named them.
-    pub user: String,
+    user: String,
+}
+
+impl Enroller {
+    pub fn choice(&self) -> AuthenticatorChoice {
+        self.choice
+    }
+
+    /// The approver the credential is for, as STS named them.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// What the person should look for: "security key", "Touch ID", ...
+    pub fn description(&self) -> String {
+        self.authenticator.description()
+    }
+
+    /// An enroller over any authenticator, for tests that need one that
+    /// fails (`test-seam`): a face gets its enroller from
+    /// [`Engine::enroller`], which applies the organisation's rules and
+    /// asks STS who enrols.
+    #[cfg(any(test, feature = "test-seam"))]
+    pub fn for_test(choice: AuthenticatorChoice, authenticator: Box<dyn Authenticator>, user: &str) -> Self {
+        Self {
+            choice,
+            authenticator,
+            exclude: Vec::new(),
+            user: user.to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Enroller {

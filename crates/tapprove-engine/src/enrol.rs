@@ -263,27 +263,11 @@ pub(crate) fn enrolment_request(
 pub(crate) fn forget(authenticator: &dyn Authenticator, id: &Base64Url, error: EngineError) -> EngineError {
     match authenticator.forget(id) {
         Ok(_) => error,
-        Err(e) => with_note(
-            error,
+        Err(e) => error.with_note(
             &format!(
                 "; the new credential {id} could not be removed from the authenticator either ({e}): delete it with care"
             ),
         ),
-    }
-}
-
-fn with_note(error: EngineError, note: &str) -> EngineError {
-    match error {
-        EngineError::Service {
-            failure,
-            reason,
-            message,
-        } => EngineError::Service {
-            failure,
-            reason,
-            message: message + note,
-        },
-        other => EngineError::Invalid(format!("{other}{note}")),
     }
 }
 
@@ -377,7 +361,7 @@ pub(crate) async fn confirm(
 
 /// Signs the identity proof for `endpoint`'s service, bound to
 /// `request`, attaches it, and posts it there.
-pub async fn submit(
+pub(crate) async fn submit(
     aws: &aws_config::SdkConfig,
     endpoint: &Endpoint,
     mut request: EnrolmentRequest,
@@ -442,13 +426,9 @@ async fn id_token(endpoint: &Endpoint) -> Result<Option<String>> {
     };
     tapprove_session::identity_token(&session.state_dir, &session.keychain)
         .await
-        .map_err(|e| {
-            EngineError::service(
-                ServiceFailure::Refused,
-                "signed_out",
-                format!("your OpenID Connect sign-in could not give a fresh ID token ({e}): sign in again"),
-            )
-        })
+        // The service needs the ID token to know who calls: without one,
+        // the person must sign in again (a session error says so).
+        .map_err(EngineError::Session)
 }
 
 /// The identity proof for one request to `endpoint`: names its service and

@@ -132,7 +132,7 @@ pub enum EngineError {
     /// The organisation's service (enrolment, requests) refused or could
     /// not be used. `reason` is its own stable word for why
     /// (`principal_mismatch`, `service_unreachable`, ...), shown as is.
-    #[error("enrolment: {message}")]
+    #[error("{message}")]
     Service {
         failure: ServiceFailure,
         reason: String,
@@ -179,6 +179,73 @@ impl EngineError {
                 failure: ServiceFailure::Unavailable,
                 ..
             } => ErrorCode::AwsUnreachable,
+        }
+    }
+
+    /// The most precise stable word there is for what happened (snake_case):
+    /// the service's own refusal code, the authenticator's, the sign-in's,
+    /// else one per kind. The CLI prints it as its JSON `code`; it is for
+    /// people and scripts to read, while [`EngineError::code`] is what a
+    /// face acts on.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Sign(SignError::Authenticator(a)) => a.code().to_owned(),
+            Self::Service { reason, .. } => reason.clone(),
+            Self::Session(s) => s.code().to_owned(),
+            Self::Config(_) => "config_error".to_owned(),
+            Self::KeyStore(_) => "key_store_error".to_owned(),
+            Self::Io(_) => "write_failed".to_owned(),
+            Self::Aws(a) if a.is_transient() => "aws_unreachable".to_owned(),
+            Self::Aws(_) => "aws_error".to_owned(),
+            _ => match self.code() {
+                ErrorCode::NotFound | ErrorCode::InvalidInput => "input_error".to_owned(),
+                _ => "engine_error".to_owned(),
+            },
+        }
+    }
+
+    /// The same error with `note` added to its message, of the same kind.
+    pub(crate) fn with_note(self, note: &str) -> Self {
+        match self {
+            Self::Service {
+                failure,
+                reason,
+                message,
+            } => Self::Service {
+                failure,
+                reason,
+                message: message + note,
+            },
+            Self::Io(m) => Self::Io(m + note),
+            Self::KeyStore(m) => Self::KeyStore(m + note),
+            Self::Invalid(m) => Self::Invalid(m + note),
+            Self::NoAuthenticator(m) => Self::NoAuthenticator(m + note),
+            Self::Store(m) => Self::Store(m + note),
+            Self::Sign(SignError::Authenticator(AuthnError::Store(m))) => Self::KeyStore(m + note),
+            Self::Sign(SignError::Authenticator(AuthnError::Device(m))) => {
+                Self::Sign(SignError::Authenticator(AuthnError::Device(m + note)))
+            }
+            // The rest keep their stable word and whether it was a refusal.
+            other => {
+                let (code, reason) = (other.code(), other.detail());
+                let message = format!("{other}{note}");
+                match code {
+                    ErrorCode::Keychain => Self::KeyStore(message),
+                    ErrorCode::InvalidInput | ErrorCode::NotFound | ErrorCode::NotConfigured => {
+                        Self::Invalid(message)
+                    }
+                    ErrorCode::Refused => Self::Service {
+                        failure: ServiceFailure::Refused,
+                        reason,
+                        message,
+                    },
+                    _ => Self::Service {
+                        failure: ServiceFailure::Unavailable,
+                        reason,
+                        message,
+                    },
+                }
+            }
         }
     }
 

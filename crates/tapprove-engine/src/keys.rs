@@ -210,8 +210,26 @@ pub fn exclusions(store: &dyn KeyStore, state_dir: &Path, user: &str, rp_id: &st
 /// Who signs: the authenticator to ask and the credentials it may use.
 #[derive(Debug)]
 pub struct Signer {
-    pub authenticator: Box<dyn Authenticator>,
-    pub credentials: Vec<Base64Url>,
+    pub(crate) authenticator: Box<dyn Authenticator>,
+    pub(crate) credentials: Vec<Base64Url>,
+}
+
+impl Signer {
+    /// What the person should look for: "security key", "Touch ID", ...
+    pub fn description(&self) -> String {
+        self.authenticator.description()
+    }
+
+    /// A signer over any authenticator, for tests that need one that
+    /// fails or counts (`test-seam`): a face gets its signer from
+    /// [`crate::Engine::signer`], which applies the organisation's rules.
+    #[cfg(any(test, feature = "test-seam"))]
+    pub fn for_test(authenticator: Box<dyn Authenticator>, credentials: Vec<Base64Url>) -> Self {
+        Self {
+            authenticator,
+            credentials,
+        }
+    }
 }
 
 /// Chooses the first of `candidates` that has credentials of the approver

@@ -33,7 +33,7 @@ pub mod gate;
 pub mod install;
 mod keys;
 pub mod store;
-pub mod tasks;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +56,20 @@ pub use credentials::{Enroller, NewKey};
 pub use endpoint::DecisionEndpoint;
 pub use error::{EngineError, ErrorCode, Result, ServiceFailure};
 pub use keys::{AuthenticatorChoice, Signer};
+
+/// What the end-to-end tests use to attack the enrolment service directly
+/// (a forged request, as a client that skips the engine would send it).
+#[cfg(feature = "test-seam")]
+pub mod seam {
+    /// Posts `request` with this caller's identity proof, as is.
+    pub async fn submit(
+        aws: &aws_config::SdkConfig,
+        endpoint: &crate::enrol::Endpoint,
+        request: tapprove_proto::enrolment::EnrolmentRequest,
+    ) -> crate::Result<tapprove_proto::enrolment::EnrolmentReceipt> {
+        crate::enrol::submit(aws, endpoint, request).await
+    }
+}
 
 /// What the offline tools (`tapprove key create`) use: a software
 /// credential made without any service.
@@ -117,7 +131,7 @@ pub enum DeliveryOutcome {
 /// and the clock. [`Engine::open`] picks AWS and the system clock; tests
 /// pass their own to [`Engine::with_parts`].
 #[derive(Debug)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// The AWS settings the engine's own service calls use (enrolment,
     /// requests): the signed-in session's.
     pub aws: aws_config::SdkConfig,
@@ -170,7 +184,7 @@ impl Engine {
 
     /// The engine over `store` and the state in `state_dir` (the
     /// authenticators' local notes, the key files), talking to `parts`.
-    pub fn with_parts(config: Config, state_dir: &Path, store: Store, parts: Parts) -> Self {
+    pub(crate) fn with_parts(config: Config, state_dir: &Path, store: Store, parts: Parts) -> Self {
         Self {
             config,
             state_dir: state_dir.to_path_buf(),

@@ -124,10 +124,7 @@ fn world_with(extra: &str, own_queue: bool) -> World {
         _dir: dir,
         aws,
         engine,
-        signer: Signer {
-            authenticator: Box::new(key),
-            credentials: vec![made.credential_id.clone()],
-        },
+        signer: Signer::for_test(Box::new(key), vec![made.credential_id.clone()]),
         credential: made.credential_id,
     }
 }
