@@ -501,6 +501,7 @@ fn the_org_policy_decides_which_authenticators_enrol() {
     assert_eq!(read, vec![ca.clone()]);
     policy.trusted_attestation_roots = Some(read);
     let checked = enrol(&authenticator, &policy, UserVerification::Preferred).unwrap();
+    assert!(checked.model_proven, "a chain to a trusted root proves the model");
 
     // An AAGUID allow-list without this model.
     policy.allowed_aaguids = Some([SOFTWARE_AAGUID].into_iter().collect());

@@ -88,6 +88,37 @@ def deploy(moto, name, template, parameters):
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+def attestation_root():
+    """A CA certificate as a vendor's attestation root, base64 DER (the form
+    the stack's AttestationRoots takes, as FIDO's Metadata Service lists roots)."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test vendor attestation root")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+ROOT_CERT = attestation_root()
+
+
 @pytest.fixture(scope="module")
 def stacks(moto):
     s3 = client(moto, "s3")
@@ -107,6 +138,7 @@ def stacks(moto):
             "RequireUserVerification": "true",
             "AllowSoftwareAuthenticators": "false",
             "AllowedAaguids": "ee882879-721c-4913-9775-3dfcce97072a,cb69481e-8ff7-4039-93ec-0a2729a154a8",
+            "AttestationRoots": ROOT_CERT,
         },
     )
     prod = deploy(moto, "tapprove-prod", "group.yaml", {"CoreStack": "tapprove", "Group": "prod", "Source": "activity"})
@@ -181,6 +213,10 @@ def test_the_verifier_accepts_the_settings_the_template_gives_it(moto, stacks, e
     assert settings["require_user_verification"] is True
     assert settings["allow_software_authenticators"] is False
     assert settings["allowed_aaguids"] == ["ee882879-721c-4913-9775-3dfcce97072a", "cb69481e-8ff7-4039-93ec-0a2729a154a8"]
+    # The models count only when their attestation chains to the roots
+    # given; a model only claimed is not believed.
+    assert settings["attestation_root_certificates"] == [ROOT_CERT]
+    assert settings["accept_self_reported_models"] is False
     assert settings["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
     # Only this account's IAM Identity Center sessions enrol, and proofs
     # must name this stack.
@@ -230,6 +266,7 @@ def test_policy_init_writes_the_org_policy_from_the_stacks(moto, stacks, env, tm
     policy = tomllib.loads(out_file.read_text())
     assert policy["rp_id"] == "approvals.example.com"
     assert policy["require_user_verification"] is True and policy["allow_software_authenticators"] is False
+    assert policy["attestation_root_certificates"] == [ROOT_CERT] and policy["accept_self_reported_models"] is False
     assert policy["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
     assert sorted(policy["sources"], key=lambda s: s["group"]) == [
         {"kind": "queue", "group": "dba", "topic_arn": dba["TopicArn"]},
@@ -246,8 +283,8 @@ def test_policy_init_writes_the_org_policy_from_the_stacks(moto, stacks, env, tm
     check = subprocess.run([str(TAPPROVE), "--json", "admin", "policy", "check", str(out_file)], env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert set(json.loads(check.stdout)["fixed"]) == {
-        "rp_id", "require_user_verification", "allow_software_authenticators", "tables", "sources",
-        "enrolment", "sign_in", "notifications", "updates",
+        "rp_id", "require_user_verification", "allow_software_authenticators", "accept_self_reported_models",
+        "attestation_root_certificates", "tables", "sources", "enrolment", "sign_in", "notifications", "updates",
     }
 
 

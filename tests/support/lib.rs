@@ -421,3 +421,62 @@ pub fn run_node(script: &str, input: &serde_json::Value) -> (i32, serde_json::Va
     });
     (output.status.code().unwrap_or(-1), value)
 }
+
+/// Registrations as a forged authenticator makes them: any AAGUID, the
+/// credential's own key, `none` or `packed` self attestation. What a
+/// software key claiming to be a YubiKey sends.
+pub mod forged {
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{Signature, SigningKey};
+    use rand_core::OsRng;
+    use tapprove_core::canonical::{creation_client_data_json, origin_for, sha256};
+    use tapprove_core::webauthn::{AttestationObject, CoseKey};
+    use tapprove_proto::Aaguid;
+
+    /// YubiKey 5 Series (FIDO Metadata Service): the model a forger claims.
+    pub fn yubikey_5() -> Aaguid {
+        Aaguid([
+            0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8,
+        ])
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct Forged {
+        pub challenge: [u8; 32],
+        pub client_data: Vec<u8>,
+        pub attestation_object: Vec<u8>,
+        pub credential_id: Vec<u8>,
+    }
+
+    /// A registration for `rp_id` claiming `aaguid`, with `format`
+    /// (`none` or `packed`, self attestation).
+    pub fn forge(rp_id: &str, aaguid: Aaguid, format: &str) -> Forged {
+        let key = SigningKey::random(&mut OsRng);
+        let challenge = [7u8; 32];
+        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
+        let credential_id = vec![9u8; 16];
+        let mut auth_data = sha256(rp_id.as_bytes()).to_vec();
+        auth_data.push(0x01 | 0x04 | 0x40); // user present, verified, attested credential
+        auth_data.extend_from_slice(&0u32.to_be_bytes());
+        auth_data.extend_from_slice(&aaguid.0);
+        auth_data.extend_from_slice(&[0, 16]);
+        auth_data.extend_from_slice(&credential_id);
+        auth_data.extend_from_slice(&CoseKey::encode_es256(key.verifying_key()));
+        let attestation_object = match format {
+            "none" => AttestationObject::encode("none", vec![], &auth_data),
+            "packed" => {
+                let mut message = auth_data.clone();
+                message.extend_from_slice(&sha256(&client_data));
+                let signature: Signature = key.sign(&message);
+                AttestationObject::encode_packed_self(&auth_data, -7, signature.to_der().as_bytes())
+            }
+            other => panic!("no forgery for {other}"),
+        };
+        Forged {
+            challenge,
+            client_data,
+            attestation_object,
+            credential_id,
+        }
+    }
+}

@@ -16,6 +16,12 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
     // The policy is written before any settings exist.
     let command = match command {
         AdminCommand::Policy { command } => return crate::policy::run(invocation, command).await,
+        // Offline: no AWS.
+        AdminCommand::Attestation {
+            attestation_object,
+            client_data_json,
+            rp_id,
+        } => return crate::attestation::run(invocation, &attestation_object, &client_data_json, rp_id),
         other => other,
     };
     let config = invocation.config()?;
@@ -176,7 +182,9 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
                         .join("\n")
                 });
         }
-        AdminCommand::Policy { .. } => unreachable!("answered before the settings are read"),
+        AdminCommand::Policy { .. } | AdminCommand::Attestation { .. } => {
+            unreachable!("answered before the settings are read")
+        }
     }
     Ok(())
 }

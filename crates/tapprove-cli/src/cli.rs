@@ -317,6 +317,18 @@ pub enum AdminCommand {
         #[arg(long, requires = "rules")]
         require_verified_requester: bool,
     },
+    /// Check one registration offline, as the enrolment service would: its attestation, the model
+    /// it proves or only claims, and the organisation's rules (exit 0 accepted, 1 refused with the
+    /// rule's code, 2 bad input).
+    Attestation {
+        /// The attestationObject: CBOR, or base64url text (`-` for standard input).
+        attestation_object: PathBuf,
+        /// The creation clientDataJSON: JSON, or base64url text.
+        client_data_json: PathBuf,
+        /// Check for this relying-party id instead of the settings' (needed without settings).
+        #[arg(long)]
+        rp_id: Option<String>,
+    },
     /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
     Register {
         /// The enrolment request file (`-` for standard input).

@@ -7,7 +7,8 @@
 //!   `enroll`, `authenticators`: the approver's loop
 //! - `gate` (`install`, `request`, `status`), `admin`, `policy`
 //!   (`admin policy`), `signin` (`login`, `logout`, `whoami`)
-//! - `key`, `sign`, `verify`: offline tools over files and key stores
+//! - `key`, `sign`, `verify`, `attestation` (`admin attestation`): offline
+//!   tools over files and key stores
 //!
 //! Below them, importing no command: `cli` (the arguments), `context` (the
 //! invocation: settings file, output, state directory, and opening the
@@ -17,12 +18,15 @@
 //!
 //! Exit codes (also in `tapprove --help` and the README):
 //! - 0: done; for `verify`, the decision was accepted
-//! - 1: `verify` rejected the decision (the JSON says which rule)
+//! - 1: `verify` rejected the decision (the JSON says which rule), or a
+//!   rule of the organisation refused (the enrolment service, `admin
+//!   attestation`)
 //! - 2: usage or input error: bad arguments, unreadable or invalid files
 //! - 3: could not complete: the authenticator failed or was cancelled, or a
 //!   key store or registry could not be written
 
 mod admin;
+mod attestation;
 mod authenticators;
 mod cli;
 mod context;

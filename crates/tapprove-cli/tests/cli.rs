@@ -401,3 +401,103 @@ fn codes_match_the_documented_table_exactly() {
         "docs/verification-codes.md is out of date: regenerate it from `tapprove codes --json`"
     );
 }
+
+/// `admin attestation` vets one registration offline: a software key
+/// claiming a YubiKey is refused wherever the model matters (exit 1, the
+/// rule's code), passes as a mere claim where it does not (exit 0, model
+/// not proven), and garbage is bad input (exit 2).
+#[test]
+fn admin_attestation_refuses_a_claimed_model_where_the_model_matters() {
+    use base64::Engine as _;
+    use tapprove_test_support::forged::{forge, yubikey_5};
+    let dir = tempfile::tempdir().unwrap();
+    let forged = forge("example.com", yubikey_5(), "packed");
+    std::fs::write(dir.path().join("ao.cbor"), &forged.attestation_object).unwrap();
+    // The clientDataJSON as base64url text, as browsers' dev tools show it.
+    std::fs::write(
+        dir.path().join("cd.txt"),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&forged.client_data),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        "rp_id = \"example.com\"\nallow_software_authenticators = false\n[tables]\nregistry = \"r\"\nledger = \"l\"\naudit = \"a\"\n",
+    )
+    .unwrap();
+    let refused = tapprove(
+        dir.path(),
+        &[
+            "--config",
+            "settings.toml",
+            "--json",
+            "admin",
+            "attestation",
+            "ao.cbor",
+            "cd.txt",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let answer = json(&refused);
+    assert_eq!(answer["code"], "model_not_proven", "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("claim"), "{answer}");
+
+    // No rule on the model (no settings, only the relying party): it
+    // passes, and says the model is only claimed.
+    let claimed = tapprove(
+        dir.path(),
+        &[
+            "--config",
+            "none.toml",
+            "--json",
+            "admin",
+            "attestation",
+            "ao.cbor",
+            "cd.txt",
+            "--rp-id",
+            "example.com",
+        ],
+    );
+    assert_eq!(claimed.status.code(), Some(0), "{claimed:?}");
+    let answer = json(&claimed);
+    assert_eq!(answer["model_proven"], false, "{answer}");
+    assert_eq!(
+        answer["aaguid"], "cb69481e-8ff7-4039-93ec-0a2729a154a8",
+        "{answer}"
+    );
+    assert_eq!(answer["kind"], "security_key", "{answer}");
+
+    // For another relying party: refused (the authenticator data names
+    // example.com).
+    let other = tapprove(
+        dir.path(),
+        &[
+            "--config",
+            "none.toml",
+            "--json",
+            "admin",
+            "attestation",
+            "ao.cbor",
+            "cd.txt",
+            "--rp-id",
+            "other.example",
+        ],
+    );
+    assert_eq!(other.status.code(), Some(1), "{other:?}");
+
+    std::fs::write(dir.path().join("garbage"), "not an attestation").unwrap();
+    let bad = tapprove(
+        dir.path(),
+        &[
+            "--config",
+            "none.toml",
+            "--json",
+            "admin",
+            "attestation",
+            "garbage",
+            "cd.txt",
+            "--rp-id",
+            "example.com",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+}

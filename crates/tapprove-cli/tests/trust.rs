@@ -1239,3 +1239,73 @@ fn the_cli_asks_for_user_verification_wherever_the_settings_or_the_org_policy_re
     assert!(out.status.success(), "{}", json_of(&out));
     assert!(!outbox_is_empty());
 }
+
+/// A software key that claims to be a YubiKey (its own key signs the claim)
+/// is refused by the enrolment service wherever the organisation's rules
+/// depend on the model, with its own code, audited, and registers nothing;
+/// where the organisation accepts self-reported models, the same claim
+/// enrols.
+#[test]
+fn a_software_key_claiming_a_security_key_model_is_refused_by_the_service() {
+    use tapprove_proto::Base64Url;
+    use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentVersion};
+    use tapprove_test_support::forged::{forge, yubikey_5};
+    let l = Loop::new("activity");
+    let erin = l.user("erin");
+    let mut config = Config::load(&l.config_path()).unwrap();
+    config.allow_software_authenticators = false;
+    let submit = |config: &Config| {
+        let mut endpoint = l.endpoint();
+        endpoint.url = l.start_enrolment(config);
+        let forged = forge(&config.rp_id, yubikey_5(), "packed");
+        let request = EnrolmentRequest {
+            tapprove: EnrolmentVersion,
+            user: "erin".into(),
+            label: "definitely a yubikey".into(),
+            rp_id: config.rp_id.clone(),
+            credential_id: Base64Url::new(forged.credential_id),
+            challenge: Base64Url::new(forged.challenge.to_vec()),
+            client_data_json: Base64Url::new(forged.client_data),
+            attestation_object: Base64Url::new(forged.attestation_object),
+            identity: None,
+            id_token: None,
+        };
+        l.runtime.block_on(async {
+            let aws = l.moto.sdk_config_as(Some(&erin.iam)).await;
+            tapprove_engine::seam::submit(&aws, &endpoint, request).await
+        })
+    };
+    match submit(&config) {
+        Err(tapprove_engine::EngineError::Service {
+            failure,
+            reason,
+            message,
+        }) => {
+            assert_eq!(failure, tapprove_engine::ServiceFailure::Refused);
+            assert_eq!(reason, "model_not_proven", "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(l.credential_statuses("erin").is_empty(), "nothing registered");
+    let records = refusals(&l);
+    let last = records.last().unwrap();
+    assert_eq!(
+        (&last["code"], &last["caller_arn"]),
+        (
+            &Value::from("model_not_proven"),
+            &Value::from("arn:aws:iam::123456789012:user/erin")
+        ),
+        "the refusal is audited with who sent it: {records:?}"
+    );
+
+    config.accept_self_reported_models = true;
+    let receipt = submit(&config).unwrap();
+    assert_eq!(receipt.user, "erin");
+    let audit = l.enrolment_audit("erin");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["event"] == "enrolled" && r["model_proven"] == false),
+        "the registry says the model was only claimed: {audit:?}"
+    );
+}

@@ -41,6 +41,17 @@ pub struct Config {
     /// enrol (the FIDO metadata roots of the key models the org bought).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation_roots: Option<PathBuf>,
+    /// Further attestation roots, each a DER certificate in standard
+    /// base64 (how the CloudFormation stack passes them); used with
+    /// `attestation_roots`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestation_root_certificates: Vec<String>,
+    /// Believe the model an authenticator reports about itself (its
+    /// AAGUID) where `allow_software_authenticators = false` or
+    /// `allowed_aaguids` depends on it, without a chain to the roots above.
+    /// Off: a software key can claim any model.
+    #[serde(default)]
+    pub accept_self_reported_models: bool,
     /// Where this machine keeps the approver's software keys.
     #[serde(default)]
     pub key_store: KeyStoreKind,
@@ -565,6 +576,19 @@ impl Config {
     /// trusted attestation roots read from `attestation_roots`.
     pub fn enrolment_policy(&self) -> Result<VerifierPolicy, String> {
         let mut policy = self.policy();
+        let mut inline = Vec::new();
+        for (i, text) in self.attestation_root_certificates.iter().enumerate() {
+            use base64::Engine as _;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| format!("attestation_root_certificates[{i}] is not base64: {e}"))?;
+            let read = tapprove_core::webauthn::read_certificates(&der)
+                .map_err(|e| format!("attestation_root_certificates[{i}] is not a DER certificate: {e}"))?;
+            inline.extend(read);
+        }
+        if !inline.is_empty() {
+            policy.trusted_attestation_roots = Some(inline);
+        }
         if let Some(path) = &self.attestation_roots {
             let bytes = std::fs::read(path)
                 .map_err(|e| format!("cannot read attestation_roots {}: {e}", path.display()))?;
@@ -576,7 +600,10 @@ impl Config {
                     path.display()
                 ));
             }
-            policy.trusted_attestation_roots = Some(roots);
+            policy
+                .trusted_attestation_roots
+                .get_or_insert_with(Vec::new)
+                .extend(roots);
         }
         Ok(policy)
     }
@@ -588,6 +615,7 @@ impl Config {
         policy.require_user_verification = self.require_user_verification;
         policy.allow_self_approval = self.allow_self_approval;
         policy.allow_software_authenticators = self.allow_software_authenticators;
+        policy.accept_self_reported_models = self.accept_self_reported_models;
         if !self.allowed_aaguids.is_empty() {
             policy.allowed_aaguids = Some(self.allowed_aaguids.iter().copied().collect::<BTreeSet<_>>());
         }
@@ -685,6 +713,22 @@ topic_arn = "arn:aws:sns:us-east-1:123456789012:tapprove-dba"
         let path = dir.path().join("sub/config.toml");
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn inline_attestation_roots_are_base64_der_and_say_which_one_is_bad() {
+        let mut c = Config::parse(SAMPLE).unwrap();
+        c.attestation_root_certificates = vec!["not base64!".into()];
+        let e = c.enrolment_policy().unwrap_err();
+        assert!(e.contains("attestation_root_certificates[0]"), "{e}");
+        c.attestation_root_certificates = vec!["AAAA".into()];
+        let e = c.enrolment_policy().unwrap_err();
+        assert!(e.contains("not a DER certificate"), "{e}");
+        // The organisation's opt-in reaches the policy.
+        c.attestation_root_certificates.clear();
+        assert!(!c.policy().accept_self_reported_models);
+        c.accept_self_reported_models = true;
+        assert!(c.enrolment_policy().unwrap().accept_self_reported_models);
     }
 
     #[test]

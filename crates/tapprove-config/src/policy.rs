@@ -25,6 +25,8 @@ pub const KEYS: &[&str] = &[
     "allow_software_authenticators",
     "allowed_aaguids",
     "attestation_roots",
+    "attestation_root_certificates",
+    "accept_self_reported_models",
     "key_store",
     "tables",
     "verifier",

@@ -26,6 +26,9 @@ pub struct CheckedCredential {
     pub counter: u32,
     pub attestation: AttestationFormat,
     pub user_verified: bool,
+    /// Whether the model (the AAGUID) was proven by an attestation chain to
+    /// a root the org trusts, rather than only claimed.
+    pub model_proven: bool,
 }
 
 impl CheckedCredential {
@@ -75,6 +78,28 @@ pub enum EnrolmentError {
     AaguidNotAllowed(Aaguid),
     #[error("{0}")]
     Untrusted(WebauthnError),
+    #[error(
+        "the org accepts only certain authenticator models, and this one only claims to be {aaguid} ({attestation} attestation): a claim is not proof. The org must trust the model's attestation root (`attestation_roots`); until then, enrol a model whose attestation chains to a root it trusts"
+    )]
+    ModelNotProven { aaguid: Aaguid, attestation: String },
+}
+
+impl EnrolmentError {
+    /// A short stable word for the rule that refused the credential.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ClientData(_) => "client_data_mismatch",
+            Self::Webauthn(_) => "attestation_invalid",
+            Self::RpIdMismatch(_) => "rp_id_mismatch",
+            Self::UserNotPresent => "user_not_present",
+            Self::UserNotVerified => "user_not_verified",
+            Self::CredentialIdMismatch => "credential_id_mismatch",
+            Self::SoftwareNotAllowed => "software_not_allowed",
+            Self::AaguidNotAllowed(_) => "aaguid_not_allowed",
+            Self::Untrusted(_) => "attestation_untrusted",
+            Self::ModelNotProven { .. } => "model_not_proven",
+        }
+    }
 }
 
 /// Checks an attestation object and its creation clientDataJSON against
@@ -131,8 +156,21 @@ pub fn check_new_credential(
     {
         return Err(EnrolmentError::AaguidNotAllowed(credential.aaguid));
     }
-    if let Some(roots) = &policy.trusted_attestation_roots {
-        format.chains_to(roots).map_err(EnrolmentError::Untrusted)?;
+    // The AAGUID is the authenticator's own word until a chain to a root
+    // the org trusts proves it (the leaf's AAGUID extension was checked
+    // against the authenticator data by `verify`).
+    let model_proven = match &policy.trusted_attestation_roots {
+        Some(roots) => {
+            format.chains_to(roots).map_err(EnrolmentError::Untrusted)?;
+            true
+        }
+        None => false,
+    };
+    if policy.has_model_rule() && !model_proven && !policy.accept_self_reported_models {
+        return Err(EnrolmentError::ModelNotProven {
+            aaguid: credential.aaguid,
+            attestation: format.name(),
+        });
     }
     Ok(CheckedCredential {
         credential_id: Base64Url::new(credential.credential_id.clone()),
@@ -141,5 +179,6 @@ pub fn check_new_credential(
         counter: data.sign_count,
         attestation: format,
         user_verified: data.flags.user_verified(),
+        model_proven,
     })
 }

@@ -25,6 +25,12 @@ pub struct VerifierPolicy {
     /// chain ends at one of these roots (DER): only authenticator models
     /// the org trusts enrol.
     pub trusted_attestation_roots: Option<Vec<Vec<u8>>>,
+    /// Believe the AAGUID an authenticator reports about itself where a
+    /// rule depends on the model (software forbidden, an AAGUID list)
+    /// without an attestation chain to a trusted root. Off: a software key
+    /// can claim any model, so such rules then need
+    /// `trusted_attestation_roots`.
+    pub accept_self_reported_models: bool,
 }
 
 impl VerifierPolicy {
@@ -41,7 +47,13 @@ impl VerifierPolicy {
             allowed_aaguids: None,
             max_clock_skew_seconds: 300,
             trusted_attestation_roots: None,
+            accept_self_reported_models: false,
         }
+    }
+
+    /// Whether a rule depends on which authenticator model a credential is.
+    pub fn has_model_rule(&self) -> bool {
+        !self.allow_software_authenticators || self.allowed_aaguids.is_some()
     }
 
     /// Whether clientDataJSON may carry `origin`.

@@ -101,6 +101,8 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
         allow_software_authenticators: true,
         allowed_aaguids: Vec::new(),
         attestation_roots: None,
+        attestation_root_certificates: Vec::new(),
+        accept_self_reported_models: false,
         key_store: tapprove_config::KeyStoreKind::default(),
         tables: Tables {
             registry: tables.registry,
@@ -236,6 +238,17 @@ pub async fn policy_from_stack(aws: &aws_config::SdkConfig, stack: &str) -> Resu
         rp_id: output(&core, stack, "RpId")?,
         require_user_verification: flag("RequireUserVerification")?,
         allow_software_authenticators: flag("AllowSoftwareAuthenticators")?,
+        // Stacks from before these outputs: no roots, not accepted.
+        accept_self_reported_models: core.get("AcceptSelfReportedModels").is_some_and(|v| v == "true"),
+        attestation_root_certificates: core
+            .get("AttestationRoots")
+            .map(|v| {
+                v.split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
         tables: Tables {
             registry: output(&core, stack, "RegistryTable")?,
             ledger: output(&core, stack, "LedgerTable")?,
@@ -259,6 +272,9 @@ struct PolicyFromStack {
     rp_id: String,
     require_user_verification: bool,
     allow_software_authenticators: bool,
+    accept_self_reported_models: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attestation_root_certificates: Vec<String>,
     tables: Tables,
     sources: Vec<Source>,
     enrolment: tapprove_config::EnrolmentSettings,

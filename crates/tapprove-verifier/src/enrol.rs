@@ -462,15 +462,27 @@ impl EnrolService {
                 .await);
         }
         self.own_name(&person, false, now).await?;
-        let checked = check_new_credential(
+        let checked = match check_new_credential(
             &self.policy,
             request.challenge.as_bytes(),
             request.client_data_json.as_bytes(),
             request.attestation_object.as_bytes(),
             request.credential_id.as_bytes(),
-        )
-        .map_err(|e| ServiceError::new(422, "attestation_refused", e.to_string()))?;
+        ) {
+            Ok(checked) => checked,
+            Err(e) => {
+                // A model claimed but not proven is a refusal of its own
+                // (the admin's remedy differs); either way it is audited.
+                let code = match e {
+                    tapprove_core::enrolment::EnrolmentError::ModelNotProven { .. } => "model_not_proven",
+                    _ => "attestation_refused",
+                };
+                let refusal = ServiceError::new(422, code, e.to_string());
+                return Err(self.refusal(&caller_of(&person), user, refusal, now).await);
+            }
+        };
         let attestation = checked.attestation.name();
+        let model_proven = checked.model_proven;
         let record = checked.into_record(user, &request.label, CredentialStatus::Pending);
         // The status the credential gets is added by `enrol`, which writes
         // this record in the same transaction as the credential.
@@ -488,6 +500,7 @@ impl EnrolService {
                 ("kind", json!(record.kind)),
                 ("aaguid", json!(record.aaguid.to_string())),
                 ("attestation", json!(attestation)),
+                ("model_proven", json!(model_proven)),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))

@@ -1,0 +1,110 @@
+//! `tapprove admin attestation`: one registration checked offline, as the
+//! enrolment service checks it, so an admin can vet an authenticator model
+//! before allowing it: which format, which model it claims, whether a
+//! chain to the organisation's roots proves that model, and whether the
+//! organisation's rules accept it.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use tapprove_core::VerifierPolicy;
+use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::webauthn::{AttestationObject, ClientData};
+use tapprove_proto::registry::AuthenticatorKind;
+
+use crate::context::Invocation;
+use crate::exit::{Failure, Kind, Result};
+use crate::files::read_input;
+
+/// The bytes of a file that holds them raw or as base64url text.
+fn bytes_of(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let raw = read_input(path, what)?;
+    let text = std::str::from_utf8(&raw).map(str::trim).unwrap_or("");
+    let looks_encoded = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=');
+    if looks_encoded {
+        return URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|e| Failure::input(format!("the {what} looks like base64url but is not: {e}")));
+    }
+    Ok(raw)
+}
+
+pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Option<String>) -> Result {
+    let object = bytes_of(object, "attestation object")?;
+    let client_data = bytes_of(client_data, "clientDataJSON")?;
+    let mut policy = match (invocation.settings(), &rp_id) {
+        (Ok(settings), _) => settings.config.enrolment_policy().map_err(Failure::input)?,
+        (Err(_), Some(rp_id)) => VerifierPolicy::new(rp_id.clone()),
+        (Err(e), None) => {
+            return Err(Failure::input(format!(
+                "{}: or give the relying-party id to check for with --rp-id",
+                e.message
+            )));
+        }
+    };
+    if let Some(rp_id) = rp_id {
+        policy.rp_id = rp_id;
+    }
+    // What is vetted is the statement, not its freshness: the challenge is
+    // the one the clientDataJSON answers.
+    let client =
+        ClientData::parse(&client_data).map_err(|e| Failure::input(format!("not a clientDataJSON: {e}")))?;
+    let challenge = URL_SAFE_NO_PAD
+        .decode(&client.challenge)
+        .map_err(|e| Failure::input(format!("the clientDataJSON's challenge is not base64url: {e}")))?;
+    let parsed = AttestationObject::parse(&object)
+        .map_err(|e| Failure::input(format!("not an attestation object: {e}")))?;
+    let credential = parsed.auth_data.attested_credential.as_ref().ok_or_else(|| {
+        Failure::input("the attestation object holds no credential: it is not a registration")
+    })?;
+    let claimed = AuthenticatorKind::of_aaguid(credential.aaguid);
+    let checked = check_new_credential(
+        &policy,
+        &challenge,
+        &client_data,
+        &object,
+        &credential.credential_id,
+    )
+    .map_err(|e| Failure {
+        kind: Kind::Rejected,
+        code: e.code().to_owned(),
+        message: e.to_string(),
+        rule: None,
+    })?;
+    let format = checked.attestation.name();
+    invocation.out.result(
+        json!({
+            "ok": true,
+            "format": format,
+            "aaguid": checked.aaguid.to_string(),
+            "kind": claimed,
+            "model_proven": checked.model_proven,
+            "user_verified": checked.user_verified,
+            "rp_id": policy.rp_id,
+        }),
+        || {
+            let model = if checked.model_proven {
+                "proven by a chain to a root the organisation trusts"
+            } else {
+                "claimed only (no chain to a trusted root)"
+            };
+            format!(
+                "accepted under the organisation's rules for {}\nformat    {format}\naaguid    {} ({}, {model})\nuser      {}",
+                policy.rp_id,
+                checked.aaguid,
+                claimed.as_str(),
+                if checked.user_verified {
+                    "verified (PIN or biometry)"
+                } else {
+                    "present (touch only)"
+                }
+            )
+        },
+    );
+    Ok(())
+}

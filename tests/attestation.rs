@@ -1,0 +1,91 @@
+//! Which authenticator model a credential comes from is believed only from
+//! an attestation chain to a root the organisation trusts. An AAGUID in the
+//! authenticator data is the authenticator's own claim: a software key can
+//! write a YubiKey's there, sign it with its own key (`packed` self
+//! attestation) or not at all (`none`), and be copied to a bot or a
+//! colleague. Wherever a rule depends on the model (software forbidden, an
+//! AAGUID list), such a claim is refused unless the organisation says it
+//! accepts self-reported models.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
+
+use tapprove_core::VerifierPolicy;
+use tapprove_core::enrolment::{EnrolmentError, check_new_credential};
+use tapprove_proto::Aaguid;
+use tapprove_proto::registry::SOFTWARE_AAGUID;
+use tapprove_test_support::forged::{Forged, forge as forge_for, yubikey_5};
+
+const RP_ID: &str = "example.com";
+
+fn yubikey() -> Aaguid {
+    yubikey_5()
+}
+
+fn forge(aaguid: Aaguid, format: &str) -> Forged {
+    forge_for(RP_ID, aaguid, format)
+}
+
+fn check(
+    policy: &VerifierPolicy,
+    forged: &Forged,
+) -> Result<tapprove_core::enrolment::CheckedCredential, EnrolmentError> {
+    check_new_credential(
+        policy,
+        &forged.challenge,
+        &forged.client_data,
+        &forged.attestation_object,
+        &forged.credential_id,
+    )
+}
+
+/// The two rules that depend on the model.
+fn model_rules() -> Vec<(&'static str, VerifierPolicy)> {
+    let mut no_software = VerifierPolicy::new(RP_ID);
+    no_software.allow_software_authenticators = false;
+    let mut listed = VerifierPolicy::new(RP_ID);
+    listed.allowed_aaguids = Some([yubikey()].into_iter().collect());
+    vec![("software forbidden", no_software), ("AAGUID list", listed)]
+}
+
+#[test]
+fn a_software_key_claiming_a_yubikey_is_refused_where_the_model_matters() {
+    for format in ["none", "packed"] {
+        let forged = forge(yubikey(), format);
+        for (rule, policy) in model_rules() {
+            let error = check(&policy, &forged).unwrap_err();
+            assert!(
+                matches!(error, EnrolmentError::ModelNotProven { .. }),
+                "{format} under {rule}: {error:?}"
+            );
+            assert!(
+                error.to_string().contains("attestation"),
+                "the message says what would prove the model: {error}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_organisation_may_accept_self_reported_models_explicitly() {
+    for (rule, mut policy) in model_rules() {
+        policy.accept_self_reported_models = true;
+        let checked = check(&policy, &forge(yubikey(), "packed")).unwrap();
+        assert_eq!(checked.aaguid, yubikey(), "{rule}");
+        // Still: an honest software key is refused where software is.
+        let software = check(&policy, &forge(SOFTWARE_AAGUID, "packed"));
+        if rule == "software forbidden" {
+            assert_eq!(software.unwrap_err(), EnrolmentError::SoftwareNotAllowed);
+        }
+    }
+}
+
+#[test]
+fn without_a_rule_on_the_model_a_claim_stays_a_claim() {
+    // No rule depends on the model: the credential enrols (its key is what
+    // signs), and what the check reports says the model was not proven.
+    let checked = check(&VerifierPolicy::new(RP_ID), &forge(yubikey(), "packed")).unwrap();
+    assert_eq!(checked.aaguid, yubikey());
+    assert!(!checked.model_proven);
+    let checked = check(&VerifierPolicy::new(RP_ID), &forge(yubikey(), "none")).unwrap();
+    assert!(!checked.model_proven);
+}
