@@ -6,6 +6,12 @@
 //! organisation's policy can move the manifest, pin a version, or turn
 //! updates off (`[updates]`, see `tapprove_config::UpdateSettings`).
 //!
+//! The signature also binds the version (`requireSignedVersion`; `tauri
+//! build` writes the version into the signature's trusted comment), so a
+//! manifest host cannot relabel an older, validly signed build as newer;
+//! a version not newer than the running one is taken only when the
+//! organisation's policy pins it.
+//!
 //! A release that is downloaded and verified is installed in place (the
 //! `.deb`/`.rpm` through the system's package tool, the `.msi`/NSIS
 //! installer, the macOS bundle) and takes effect when Tapprove next starts:
@@ -91,6 +97,17 @@ pub enum UpdateError {
         url: String,
         detail: String,
     },
+    /// The manifest announces another version than the one the
+    /// organisation signed the artifact as (or the signature names none):
+    /// an older build relabelled as newer.
+    #[error(
+        "refused the update {announced} from {url}: the organisation signed that artifact as {signed}, not {announced}; nothing was installed. Tell your admin: the update manifest was altered"
+    )]
+    Relabelled {
+        announced: String,
+        signed: String,
+        url: String,
+    },
     #[error("cannot check for updates at {endpoints}: {detail}")]
     Check { endpoints: String, detail: String },
     #[error("cannot download the update {version} from {url}: {detail}")]
@@ -170,6 +187,19 @@ pub async fn fetch<R: Runtime>(app: &AppHandle<R>, plan: &Plan) -> Result<Option
                 }
             }
         }
+        // The version is bound to the signature (`requireSignedVersion` in
+        // tauri.conf.json; `tauri build` signs it in): a manifest that
+        // relabels an older build as newer is refused here.
+        tauri_plugin_updater::Error::SignedVersionMismatch { signed, .. } => UpdateError::Relabelled {
+            announced: version.clone(),
+            signed,
+            url: url.clone(),
+        },
+        tauri_plugin_updater::Error::MissingSignedVersion => UpdateError::Relabelled {
+            announced: version.clone(),
+            signed: "no version at all".into(),
+            url: url.clone(),
+        },
         other => UpdateError::Download {
             version: version.clone(),
             url: url.clone(),

@@ -39,11 +39,21 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
     (key, public.trim().to_owned())
 }
 
-/// The `.sig` content `tauri signer sign` writes for `file`.
+/// The `.sig` content `tauri signer sign` writes for `file`, bound to
+/// version 0.2.0 (what `tauri build` does for a 0.2.0 build).
 fn sign(key: &Path, file: &Path) -> String {
-    let out = tauri_cli()
-        .args(["signer", "sign", "-f"])
-        .arg(key)
+    sign_as(key, file, Some("0.2.0"))
+}
+
+/// The `.sig` content for `file` signed as `version` (`None`: no version,
+/// as the Tauri CLI signed before `--app-version`).
+fn sign_as(key: &Path, file: &Path, version: Option<&str>) -> String {
+    let mut command = tauri_cli();
+    command.args(["signer", "sign", "-f"]).arg(key);
+    if let Some(version) = version {
+        command.args(["--app-version", version]);
+    }
+    let out = command
         .arg(file)
         .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "")
         .output()
@@ -149,14 +159,16 @@ impl Server {
     }
 }
 
-/// The app (its real context: version 0.1.0) with `pubkey` as its update key.
+/// The app (its real context: version 0.1.0, its updater settings from
+/// tauri.conf.json) with `pubkey` as its update key, as
+/// `scripts/build-installer` sets it.
 fn app(pubkey: &str) -> tauri::App<tauri::test::MockRuntime> {
     let mut context: tauri::Context<tauri::test::MockRuntime> = tauri::generate_context!();
-    context
-        .config_mut()
-        .plugins
-        .0
-        .insert("updater".into(), json!({"pubkey": pubkey, "endpoints": []}));
+    let plugins = &mut context.config_mut().plugins.0;
+    let mut updater = plugins.get("updater").cloned().unwrap_or_else(|| json!({}));
+    updater["pubkey"] = json!(pubkey);
+    updater["endpoints"] = json!([]);
+    plugins.insert("updater".into(), updater);
     tauri::test::mock_builder()
         .plugin(tauri_plugin_updater::Builder::new().build())
         .build(context)
@@ -248,4 +260,46 @@ fn a_build_without_an_update_key_takes_nothing() {
     let e = fetch_with(&app(""), &server.plan(None)).expect_err("no key, no update");
     assert!(matches!(e, UpdateError::NoKey), "{e:?}");
     assert!(e.to_string().contains("no update key"), "{e}");
+}
+
+/// A manifest host relabels an older, validly signed build as newer: the
+/// organisation signed the artifact as 0.1.5, the manifest announces
+/// 0.3.0. Refused, as is an artifact signed without a version (which a
+/// relabeller would otherwise pick); the same build announced as the
+/// version it was signed for is taken, and a pinned version still is.
+#[test]
+fn a_relabelled_older_build_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (org_key, org_public) = key_pair(dir.path(), "org.key");
+    let artifact = dir.path().join("tapprove_0.1.5_amd64.deb");
+    std::fs::write(&artifact, ARTIFACT).expect("write artifact");
+    let old = sign_as(&org_key, &artifact, Some("0.1.5"));
+    let unversioned = sign_as(&org_key, &artifact, None);
+    let server = Server::start();
+    let app = app(&org_public);
+
+    server.publish("0.3.0", ARTIFACT, &old);
+    let e = fetch_with(&app, &server.plan(None)).expect_err("a relabelled build is refused");
+    assert!(matches!(e, UpdateError::Relabelled { .. }), "{e:?}");
+    let message = e.to_string();
+    assert!(
+        message.contains("0.3.0") && message.contains("0.1.5") && message.contains("nothing was installed"),
+        "{message}"
+    );
+
+    server.publish("0.3.0", ARTIFACT, &unversioned);
+    let e = fetch_with(&app, &server.plan(None)).expect_err("an unversioned signature is refused");
+    assert!(matches!(e, UpdateError::Relabelled { .. }), "{e:?}");
+
+    // Announced as what it was signed for: taken.
+    server.publish("0.1.5", ARTIFACT, &old);
+    let taken = fetch_with(&app, &server.plan(None))
+        .expect("checked")
+        .expect("0.1.5 is newer than 0.1.0");
+    assert_eq!(taken.update.version, "0.1.5");
+    // And as a pinned version.
+    let pinned = fetch_with(&app, &server.plan(Some("0.1.5")))
+        .expect("checked")
+        .expect("the pinned version");
+    assert_eq!(pinned.update.version, "0.1.5");
 }
