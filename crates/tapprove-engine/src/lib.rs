@@ -438,6 +438,20 @@ impl Engine {
         asked: Option<UserVerification>,
     ) -> Result<(InboxItem, DeliveryOutcome)> {
         let item = self.find(id)?;
+        // One signed decision per request from this machine: the first is
+        // what reaches the gate (Step Functions takes one result per
+        // task), so a second would only mislead the person who signed it.
+        if let Some(waiting) = self
+            .store()
+            .pending()?
+            .into_iter()
+            .find(|e| e.request_sha256 == item.request_sha256)
+        {
+            return Err(EngineError::Invalid(format!(
+                "you already signed a decision on {} ({}, {}), and it waits to be sent: it reaches the gate as soon as AWS answers, and a second one could not count",
+                item.id, waiting.verdict, waiting.created
+            )));
+        }
         if verdict == Verdict::Deny && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(EngineError::Invalid("a denial needs a reason".into()));
         }

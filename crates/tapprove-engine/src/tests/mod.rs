@@ -422,3 +422,27 @@ async fn without_a_queue_of_ones_own_the_error_says_whom_to_ask() {
     let error = w.engine.poll_all(0).await.unwrap_err();
     assert!(error.to_string().contains("tapprove admin grant"), "{error}");
 }
+
+#[tokio::test]
+async fn a_second_decision_while_the_first_waits_to_be_sent_is_refused() {
+    let w = world("");
+    let token = w.aws.offer_activity(ACTIVITY, &request("deploy"));
+    let id = new_request_ids(&w.engine.poll_all(0).await.unwrap()).remove(0);
+    w.engine.approver().await.unwrap();
+    w.aws.set_reachable(false);
+    let first = w.decide(&id, Verdict::Approve, None).await.unwrap();
+    assert!(matches!(first, DeliveryOutcome::Pending { .. }));
+    // Changing one's mind offline signs nothing new: the first decision
+    // is the one that will reach the gate, and the person is told so.
+    let error = w
+        .decide(&id, Verdict::Deny, Some("changed my mind"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, EngineError::Invalid(_)), "{error}");
+    assert!(error.to_string().contains("already"), "{error}");
+    assert_eq!(w.engine.history().unwrap().len(), 1, "one decision journalled");
+    w.aws.set_reachable(true);
+    w.engine.flush().await.unwrap();
+    assert!(matches!(w.aws.state(&token), Some(TaskState::Succeeded { .. })));
+    assert_eq!(w.aws.result_calls(), 1);
+}
