@@ -356,6 +356,7 @@ fn register(h: &Harness, checked: tapprove_core::enrolment::CheckedCredential) -
         kind: AuthenticatorKind::SecurityKey,
         status: CredentialStatus::Active,
         label: "test key".into(),
+        model_proven: checked.model_proven,
     });
     id
 }

@@ -111,6 +111,7 @@ fn enrol<T: AuthenticatorBackendHashedClientData>(h: &mut Harness, authenticator
         kind: AuthenticatorKind::SecurityKey,
         status: CredentialStatus::Active,
         label: "kanidm soft authenticator".into(),
+        model_proven: checked.model_proven,
     });
     checked.credential_id
 }

@@ -712,6 +712,35 @@ fn aaguid_allow_list_admits_listed_models_only() {
     w.h.verify(&r, &sign(), VERIFIED).unwrap();
 }
 
+/// A credential whose model was only claimed at enrolment (no chain to a
+/// trusted root) does not count where a rule depends on the model, even
+/// if it claims an allowed model; it does where the org accepts
+/// self-reported models, and where no rule depends on the model.
+#[test]
+fn a_claimed_model_does_not_count_where_the_model_matters() {
+    let r = request();
+    for rule in ["AAGUID list", "software forbidden", "none"] {
+        let mut w = world();
+        let raw = RawSigner::register_as(&w.h, "erin@example.com", &["prod-approvers"], false);
+        let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+        let decision = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
+        match rule {
+            "AAGUID list" => w.h.policy.allowed_aaguids = Some([Aaguid([0x42; 16])].into()),
+            "software forbidden" => w.h.policy.allow_software_authenticators = false,
+            _ => {
+                // No rule on the model: the claim is enough to sign.
+                w.h.verify(&r, &decision, VERIFIED).unwrap();
+                continue;
+            }
+        }
+        let e = w.h.verify(&r, &decision, VERIFIED).unwrap_err();
+        assert_eq!(e.code(), Some(Code::AuthenticatorNotAllowed), "{rule}");
+        assert!(e.to_string().contains("only claims"), "{rule}: {e}");
+        w.h.policy.accept_self_reported_models = true;
+        w.h.verify(&r, &decision, VERIFIED).unwrap();
+    }
+}
+
 #[test]
 fn zero_counters_pass_but_the_statement_still_cannot_be_replayed() {
     // Synced passkeys report 0 forever; single use is what stops replay.

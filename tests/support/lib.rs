@@ -195,6 +195,7 @@ impl Harness {
             kind: AuthenticatorKind::Software,
             status: CredentialStatus::Active,
             label: format!("{user} laptop"),
+            model_proven: checked.model_proven,
         });
         checked.credential_id
     }
@@ -289,8 +290,14 @@ pub struct RawSigner {
 }
 
 impl RawSigner {
-    /// Creates a key and registers it (as a security key) for `user`.
+    /// Creates a key and registers it (as a security key whose model an
+    /// attestation chain proved) for `user`.
     pub fn register(harness: &Harness, user: &str, groups: &[&str]) -> Self {
+        Self::register_as(harness, user, groups, true)
+    }
+
+    /// The same, the model `proven` or only claimed.
+    pub fn register_as(harness: &Harness, user: &str, groups: &[&str], proven: bool) -> Self {
         let key = SigningKey::random(&mut OsRng);
         let credential_id = Base64Url::new(Sha256::digest(key.verifying_key().to_sec1_bytes()).to_vec());
         harness
@@ -305,6 +312,7 @@ impl RawSigner {
             kind: AuthenticatorKind::SecurityKey,
             status: CredentialStatus::Active,
             label: format!("{user} raw key"),
+            model_proven: proven,
         });
         Self { key, credential_id }
     }

@@ -279,6 +279,12 @@ fn credential_from_item(item: &Item) -> Result<CredentialRecord, StoreError> {
         status: serde_json::from_value(serde_json::Value::from(get_s(item, "status")?))
             .map_err(|_| bad("status"))?,
         label: get_s(item, "label")?.to_owned(),
+        // Records from before it was kept: a claim.
+        model_proven: item
+            .get("model_proven")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
     })
 }
 
@@ -686,6 +692,7 @@ impl DynamoRegistry {
         item.insert("counter".into(), n(record.counter));
         item.insert("aaguid".into(), s(record.aaguid.to_string()));
         item.insert("kind".into(), s(record.kind.as_str()));
+        item.insert("model_proven".into(), AttributeValue::Bool(record.model_proven));
         item.insert("status".into(), s(status_text(record.status)));
         item.insert("label".into(), s(&record.label));
         item.insert("created".into(), s(created.as_str()));

@@ -94,6 +94,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
         status: CredentialStatus::Active,
         created: now,
         last_used: None,
+        model_proven: checked.model_proven,
     });
     let groups: Vec<String> = user.groups.iter().cloned().collect();
     write_atomically(&args.registry, registry.to_json_pretty().as_bytes()).map_err(|e| {

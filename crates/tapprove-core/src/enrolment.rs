@@ -48,6 +48,7 @@ impl CheckedCredential {
             aaguid: self.aaguid,
             status,
             label: label.to_owned(),
+            model_proven: self.model_proven,
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct CredentialRecord {
     pub kind: AuthenticatorKind,
     pub status: CredentialStatus,
     pub label: String,
+    /// Whether `aaguid` (and so `kind`) was proven at enrolment by an
+    /// attestation chain to a root the org trusted; `false`: the
+    /// authenticator's own claim. Rules on the model count only proven ones.
+    pub model_proven: bool,
 }
 
 /// What the request endpoint recorded before it started an execution: who
@@ -245,6 +249,7 @@ impl MemoryRegistry {
                     kind: c.authenticator,
                     status: c.status,
                     label: c.label.clone(),
+                    model_proven: c.model_proven,
                 });
             }
         }
@@ -318,6 +323,7 @@ impl MemoryRegistry {
                     status: c.status,
                     created: created.clone(),
                     last_used: None,
+                    model_proven: c.model_proven,
                 });
         }
         RegistryFile {

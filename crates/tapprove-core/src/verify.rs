@@ -719,6 +719,17 @@ pub fn check_credential(
             "the org policy does not accept software authenticators; enrol a security key or platform authenticator",
         );
     }
+    // Where a rule depends on the model, a model the authenticator only
+    // claimed at enrolment does not count (a software key can claim any).
+    if policy.has_model_rule() && !policy.accept_self_reported_models && !credential.model_proven {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            format!(
+                "credential `{}` only claims to be model {}: the org's rules on authenticator models count a model only when its attestation chained to a trusted root at enrolment; enrol it again under the org's attestation roots",
+                credential.label, credential.aaguid
+            ),
+        );
+    }
     if let Some(allowed) = &policy.allowed_aaguids
         && !allowed.contains(&credential.aaguid)
     {

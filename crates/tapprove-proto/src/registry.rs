@@ -134,6 +134,10 @@ pub struct CredentialEntry {
     pub created: UtcTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<UtcTime>,
+    /// Whether an attestation chain to a trusted root proved `aaguid` at
+    /// enrolment; absent or `false`: the authenticator's own claim.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub model_proven: bool,
 }
 
 impl RegistryFile {
