@@ -13,7 +13,8 @@ use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::{EnrolmentError, check_new_credential};
 use tapprove_proto::Aaguid;
 use tapprove_proto::registry::SOFTWARE_AAGUID;
-use tapprove_test_support::forged::{Forged, forge as forge_for, yubikey_5};
+use tapprove_test_support::forged::{Forged, certified, forge as forge_for, yubikey_5};
+use tapprove_test_support::repo_root;
 
 const RP_ID: &str = "example.com";
 
@@ -87,5 +88,95 @@ fn without_a_rule_on_the_model_a_claim_stays_a_claim() {
     assert_eq!(checked.aaguid, yubikey());
     assert!(!checked.model_proven);
     let checked = check(&VerifierPolicy::new(RP_ID), &forge(yubikey(), "none")).unwrap();
+    assert!(!checked.model_proven);
+}
+
+/// A fixture of `tests/vectors/attestation/` (written by its `make.py`).
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("tests/vectors/attestation").join(name)).unwrap()
+}
+
+fn with_roots(mut policy: VerifierPolicy) -> VerifierPolicy {
+    policy.trusted_attestation_roots = Some(vec![fixture("root.der")]);
+    policy
+}
+
+#[test]
+fn a_chain_to_a_trusted_root_whose_leaf_names_the_model_proves_it() {
+    let registration = certified(
+        RP_ID,
+        yubikey(),
+        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
+        &fixture("leaf-aaguid.key"),
+    );
+    for (rule, policy) in model_rules() {
+        let checked = check(&with_roots(policy), &registration).unwrap();
+        assert!(checked.model_proven, "{rule}");
+        assert_eq!(checked.aaguid, yubikey());
+    }
+    // The leaf names the model: claiming another in the authenticator data
+    // is refused whatever the rules.
+    let other = Aaguid([0x42; 16]);
+    let lying = certified(
+        RP_ID,
+        other,
+        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
+        &fixture("leaf-aaguid.key"),
+    );
+    let error = check(&VerifierPolicy::new(RP_ID), &lying).unwrap_err();
+    assert!(
+        error.to_string().contains("another authenticator model"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_chain_whose_leaf_names_no_model_proves_the_vendor_not_the_model() {
+    let registration = certified(
+        RP_ID,
+        yubikey(),
+        &[fixture("leaf-bare.der"), fixture("intermediate.der")],
+        &fixture("leaf-bare.key"),
+    );
+    let checked = check(&with_roots(VerifierPolicy::new(RP_ID)), &registration).unwrap();
+    assert!(!checked.model_proven);
+    for (rule, policy) in model_rules() {
+        let error = check(&with_roots(policy), &registration).unwrap_err();
+        assert!(
+            matches!(error, EnrolmentError::ModelNotProven { .. }),
+            "{rule}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_leaf_issued_by_a_certificate_that_is_no_ca_is_refused() {
+    // The end entity's key (not a CA) issued a "model Y" leaf of its own.
+    let registration = certified(
+        RP_ID,
+        yubikey(),
+        &[fixture("leaf-rogue.der"), fixture("not-ca.der")],
+        &fixture("leaf-rogue.key"),
+    );
+    let error = check(&with_roots(VerifierPolicy::new(RP_ID)), &registration).unwrap_err();
+    assert!(matches!(error, EnrolmentError::Untrusted(_)), "{error:?}");
+    assert!(error.to_string().contains("not a CA"), "{error}");
+}
+
+#[test]
+fn a_chain_to_another_root_is_refused_unless_self_reported_models_are_accepted() {
+    let registration = certified(
+        RP_ID,
+        yubikey(),
+        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
+        &fixture("leaf-aaguid.key"),
+    );
+    let mut policy = VerifierPolicy::new(RP_ID);
+    policy.trusted_attestation_roots = Some(vec![fixture("not-ca.der")]);
+    let error = check(&policy, &registration).unwrap_err();
+    assert!(matches!(error, EnrolmentError::Untrusted(_)), "{error:?}");
+    // The org accepts claims: it enrols, as a claim.
+    policy.accept_self_reported_models = true;
+    let checked = check(&policy, &registration).unwrap();
     assert!(!checked.model_proven);
 }

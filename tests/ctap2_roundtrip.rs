@@ -392,7 +392,7 @@ fn enrolment_and_a_verified_approval_through_the_ctap2_stack() {
     h.policy.trusted_attestation_roots = Some(vec![ca]);
     let checked = enrol(&authenticator, &h.policy, UserVerification::Required).unwrap();
     assert!(checked.user_verified);
-    assert!(matches!(checked.attestation, AttestationFormat::Certified { ref x5c } if !x5c.is_empty()));
+    assert!(matches!(checked.attestation, AttestationFormat::Certified { ref x5c, .. } if !x5c.is_empty()));
     let credential = register(&h, checked);
 
     let prompt = CountingPrompt::new();
@@ -502,15 +502,36 @@ fn the_org_policy_decides_which_authenticators_enrol() {
     assert_eq!(read, vec![ca.clone()]);
     policy.trusted_attestation_roots = Some(read);
     let checked = enrol(&authenticator, &policy, UserVerification::Preferred).unwrap();
-    assert!(checked.model_proven, "a chain to a trusted root proves the model");
+    // SoftToken's attestation certificate names no AAGUID: the chain proves
+    // a device under this vendor's root, not which model it is.
+    assert!(
+        matches!(
+            checked.attestation,
+            AttestationFormat::Certified {
+                names_aaguid: false,
+                ..
+            }
+        ),
+        "{:?}",
+        checked.attestation
+    );
+    assert!(!checked.model_proven);
 
     // An AAGUID allow-list without this model.
     policy.allowed_aaguids = Some([SOFTWARE_AAGUID].into_iter().collect());
     let error = enrol(&authenticator, &policy, UserVerification::Preferred).unwrap_err();
     assert_eq!(error, EnrolmentError::AaguidNotAllowed(checked.aaguid));
-    // ...and with it.
+    // ...and with it: listed, but only claimed, so refused...
     policy.allowed_aaguids = Some([checked.aaguid].into_iter().collect());
+    let error = enrol(&authenticator, &policy, UserVerification::Preferred).unwrap_err();
+    assert!(
+        matches!(error, EnrolmentError::ModelNotProven { .. }),
+        "{error:?}"
+    );
+    // ...unless the org accepts self-reported models.
+    policy.accept_self_reported_models = true;
     enrol(&authenticator, &policy, UserVerification::Preferred).unwrap();
+    policy.accept_self_reported_models = false;
 
     // The software authenticator: self attestation, refused when the org
     // requires a trusted chain or forbids software keys.

@@ -456,6 +456,49 @@ pub mod forged {
         pub credential_id: Vec<u8>,
     }
 
+    /// The authenticator data of a registration for `rp_id` with `aaguid`
+    /// and the credential key `key`.
+    fn auth_data(rp_id: &str, aaguid: Aaguid, credential_id: &[u8], key: &SigningKey) -> Vec<u8> {
+        let mut auth_data = sha256(rp_id.as_bytes()).to_vec();
+        auth_data.push(0x01 | 0x04 | 0x40); // user present, verified, attested credential
+        auth_data.extend_from_slice(&0u32.to_be_bytes());
+        auth_data.extend_from_slice(&aaguid.0);
+        auth_data.extend_from_slice(&u16::try_from(credential_id.len()).unwrap_or(0).to_be_bytes());
+        auth_data.extend_from_slice(credential_id);
+        auth_data.extend_from_slice(&CoseKey::encode_es256(key.verifying_key()));
+        auth_data
+    }
+
+    /// A `packed` registration with an attestation certificate chain, as a
+    /// certified device makes it: `chain` is the x5c (leaf first), signed
+    /// with the leaf's private scalar `leaf_key`.
+    pub fn certified(rp_id: &str, aaguid: Aaguid, chain: &[Vec<u8>], leaf_key: &[u8]) -> Forged {
+        let attestation_key = SigningKey::from_slice(leaf_key).unwrap_or_else(|e| panic!("leaf key: {e}"));
+        let key = SigningKey::random(&mut OsRng);
+        let challenge = [7u8; 32];
+        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
+        let credential_id = vec![9u8; 16];
+        let auth_data = auth_data(rp_id, aaguid, &credential_id, &key);
+        let mut message = auth_data.clone();
+        message.extend_from_slice(&sha256(&client_data));
+        let signature: Signature = attestation_key.sign(&message);
+        let attestation_object = AttestationObject::encode(
+            "packed",
+            vec![
+                ("alg", AttestationObject::integer(-7)),
+                ("sig", AttestationObject::bytes(signature.to_der().as_bytes())),
+                ("x5c", AttestationObject::chain(chain)),
+            ],
+            &auth_data,
+        );
+        Forged {
+            challenge,
+            client_data,
+            attestation_object,
+            credential_id,
+        }
+    }
+
     /// A registration for `rp_id` claiming `aaguid`, with `format`
     /// (`none` or `packed`, self attestation).
     pub fn forge(rp_id: &str, aaguid: Aaguid, format: &str) -> Forged {
@@ -463,13 +506,7 @@ pub mod forged {
         let challenge = [7u8; 32];
         let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
         let credential_id = vec![9u8; 16];
-        let mut auth_data = sha256(rp_id.as_bytes()).to_vec();
-        auth_data.push(0x01 | 0x04 | 0x40); // user present, verified, attested credential
-        auth_data.extend_from_slice(&0u32.to_be_bytes());
-        auth_data.extend_from_slice(&aaguid.0);
-        auth_data.extend_from_slice(&[0, 16]);
-        auth_data.extend_from_slice(&credential_id);
-        auth_data.extend_from_slice(&CoseKey::encode_es256(key.verifying_key()));
+        let auth_data = auth_data(rp_id, aaguid, &credential_id, &key);
         let attestation_object = match format {
             "none" => AttestationObject::encode("none", vec![], &auth_data),
             "packed" => {

@@ -880,6 +880,7 @@ impl DynamoRegistry {
                 created: get_s(item, "created").unwrap_or_default().to_owned(),
                 last_used: get_s(item, "last_used").ok().map(str::to_owned),
                 key_sha256: tapprove_core::canonical::key_sha256(record.public_key.as_bytes()),
+                model_proven: record.model_proven,
             });
         }
         out.sort_by(|a, b| a.created.cmp(&b.created));

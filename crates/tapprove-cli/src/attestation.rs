@@ -37,13 +37,17 @@ fn bytes_of(path: &Path, what: &str) -> Result<Vec<u8>> {
 pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Option<String>) -> Result {
     let object = bytes_of(object, "attestation object")?;
     let client_data = bytes_of(client_data, "clientDataJSON")?;
-    let mut policy = match (invocation.settings(), &rp_id) {
-        (Ok(settings), _) => settings.config.enrolment_policy().map_err(Failure::input)?,
-        (Err(_), Some(rp_id)) => VerifierPolicy::new(rp_id.clone()),
-        (Err(e), None) => {
+    // Only a missing settings file falls back to --rp-id alone: a broken
+    // one, or a policy that does not load, is an error, not "no rules".
+    let loaded = tapprove_config::Settings::load(&invocation.config_path, &tapprove_config::policy_path());
+    let (mut policy, rules) = match (loaded, &rp_id) {
+        (Ok(settings), _) => (settings.config.enrolment_policy().map_err(Failure::input)?, true),
+        (Err(tapprove_config::ConfigError::NotFound(_)), Some(rp_id)) => {
+            (VerifierPolicy::new(rp_id.clone()), false)
+        }
+        (Err(e), _) => {
             return Err(Failure::input(format!(
-                "{}: or give the relying-party id to check for with --rp-id",
-                e.message
+                "{e}: give settings with --config, or, with none, the relying-party id to check for with --rp-id"
             )));
         }
     };
@@ -86,6 +90,7 @@ pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Op
             "model_proven": checked.model_proven,
             "user_verified": checked.user_verified,
             "rp_id": policy.rp_id,
+            "organisation_rules": rules,
         }),
         || {
             let model = if checked.model_proven {
@@ -93,8 +98,13 @@ pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Op
             } else {
                 "claimed only (no chain to a trusted root)"
             };
+            let under = if rules {
+                "under the organisation's rules"
+            } else {
+                "with no settings (no rule on the model applies)"
+            };
             format!(
-                "accepted under the organisation's rules for {}\nformat    {format}\naaguid    {} ({}, {model})\nuser      {}",
+                "accepted {under} for {}\nformat    {format}\naaguid    {} ({}, {model})\nuser      {}",
                 policy.rp_id,
                 checked.aaguid,
                 claimed.as_str(),

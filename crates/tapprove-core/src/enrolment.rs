@@ -160,11 +160,16 @@ pub fn check_new_credential(
     // The AAGUID is the authenticator's own word until a chain to a root
     // the org trusts proves it (the leaf's AAGUID extension was checked
     // against the authenticator data by `verify`).
+    // With roots, an attestation that does not chain to them is refused,
+    // unless the org accepts self-reported models (then it enrols as a
+    // claim: Touch ID's self attestation, Windows Hello's unchecked `tpm`).
+    // A chain proves the model only when the leaf names the AAGUID.
     let model_proven = match &policy.trusted_attestation_roots {
-        Some(roots) => {
-            format.chains_to(roots).map_err(EnrolmentError::Untrusted)?;
-            true
-        }
+        Some(roots) => match format.chains_to(roots) {
+            Ok(()) => format.names_model(),
+            Err(_) if policy.accept_self_reported_models => false,
+            Err(e) => return Err(EnrolmentError::Untrusted(e)),
+        },
         None => false,
     };
     if policy.has_model_rule() && !model_proven && !policy.accept_self_reported_models {

@@ -725,7 +725,7 @@ pub fn check_credential(
         return reject(
             Code::AuthenticatorNotAllowed,
             format!(
-                "credential `{}` only claims to be model {}: the org's rules on authenticator models count a model only when its attestation chained to a trusted root at enrolment; enrol it again under the org's attestation roots",
+                "credential `{}` only claims to be model {}: the org's rules on authenticator models count a model only when its attestation chained to a trusted root at enrolment. Enrol it again once the org trusts its vendor's root; an admin can accept claimed models (`accept_self_reported_models`, the stack's AcceptSelfReportedModels)",
                 credential.label, credential.aaguid
             ),
         );

@@ -277,6 +277,7 @@ impl<'a> Admin<'a> {
                 "kind": record.kind.as_str(),
                 "aaguid": record.aaguid.to_string(),
                 "status": record.status,
+                "model_proven": record.model_proven,
             }),
         );
         self.registry.put_credential(record, &event.at, &event).await?;

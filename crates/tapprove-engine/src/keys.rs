@@ -583,6 +583,7 @@ mod tests {
             created: "2026-11-21T10:00:00Z".into(),
             last_used: None,
             key_sha256: String::new(),
+            model_proven: false,
         };
         remember(
             dir.path(),

@@ -277,6 +277,10 @@ pub struct CredentialSummary {
     /// what a confirmation signs.
     #[serde(default)]
     pub key_sha256: String,
+    /// Whether an attestation chain to a trusted root proved the model
+    /// (`aaguid`) at enrolment; `false`: the authenticator's claim.
+    #[serde(default)]
+    pub model_proven: bool,
 }
 
 /// The service's answer: the caller's credentials after the action.

@@ -13,7 +13,12 @@ pub enum AttestationFormat {
     /// `packed` signed by an attestation certificate (`x5c`, leaf first):
     /// the signature and the leaf's AAGUID are checked; whether the chain
     /// ends at a root the org trusts is [`AttestationFormat::chains_to`].
-    Certified { x5c: Vec<Vec<u8>> },
+    Certified {
+        x5c: Vec<Vec<u8>>,
+        /// Whether the leaf names the AAGUID (FIDO's AAGUID extension): only
+        /// then can a chain to a trusted root prove the model.
+        names_aaguid: bool,
+    },
     /// Another format (`fido-u2f`, `tpm`, `apple`...): not checked here; an
     /// org that requires trusted attestation refuses these.
     Unverified { format: String },
@@ -24,7 +29,7 @@ impl AttestationFormat {
     /// certificate chain ending at one of `roots` (DER).
     pub fn chains_to(&self, roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
         match self {
-            Self::Certified { x5c } => super::x509::chains_to(x5c, roots),
+            Self::Certified { x5c, .. } => super::x509::chains_to(x5c, roots),
             Self::None | Self::PackedSelf => Err(WebauthnError::Attestation(
                 "the authenticator gave no attestation certificate, and the org requires one: use a security key model the org allows".into(),
             )),
@@ -34,12 +39,24 @@ impl AttestationFormat {
         }
     }
 
+    /// Whether this attestation, once its chain ends at a trusted root,
+    /// proves the authenticator model (the AAGUID) and not only the device.
+    pub fn names_model(&self) -> bool {
+        matches!(
+            self,
+            Self::Certified {
+                names_aaguid: true,
+                ..
+            }
+        )
+    }
+
     /// A short name for logs and the audit trail.
     pub fn name(&self) -> String {
         match self {
             Self::None => "none".into(),
             Self::PackedSelf => "packed (self)".into(),
-            Self::Certified { x5c } => format!("packed ({} certificates)", x5c.len()),
+            Self::Certified { x5c, .. } => format!("packed ({} certificates)", x5c.len()),
             Self::Unverified { format } => format!("{format} (unchecked)"),
         }
     }
@@ -217,8 +234,8 @@ impl AttestationObject {
                     .unwrap_or_default();
                 let mut message = self.auth_data_bytes.clone();
                 message.extend_from_slice(client_data_hash);
-                super::x509::verify_leaf(&x5c, alg, &message, &sig, &aaguid)?;
-                Ok(AttestationFormat::Certified { x5c })
+                let names_aaguid = super::x509::verify_leaf(&x5c, alg, &message, &sig, &aaguid)?;
+                Ok(AttestationFormat::Certified { x5c, names_aaguid })
             }
             other => Ok(AttestationFormat::Unverified {
                 format: other.to_owned(),

@@ -128,13 +128,17 @@ fn signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), WebauthnErr
 /// Checks a `packed` statement made with the leaf of `x5c`: the signature
 /// over `message` (authData || clientDataHash), the AAGUID extension, and
 /// the leaf not being a CA. `alg` is the statement's COSE algorithm.
+/// Answers whether the leaf names the AAGUID (FIDO's
+/// id-fido-gen-ce-aaguid): only then does a chain prove the model, not
+/// just "a device under this root".
 pub(crate) fn verify_leaf(
     x5c: &[Vec<u8>],
     alg: i64,
     message: &[u8],
     signature: &[u8],
     aaguid: &[u8; 16],
-) -> Result<(), WebauthnError> {
+) -> Result<bool, WebauthnError> {
+    let mut names_aaguid = false;
     let leaf = parse(x5c.first().ok_or_else(|| bad("`x5c` is empty"))?)?;
     let algorithm = match alg {
         -7 => ECDSA_SHA256,
@@ -155,6 +159,7 @@ pub(crate) fn verify_leaf(
                         "the attestation certificate is for another authenticator model (AAGUID)",
                     ));
                 }
+                names_aaguid = true;
             }
             BASIC_CONSTRAINTS => {
                 let constraints =
@@ -167,13 +172,32 @@ pub(crate) fn verify_leaf(
             _ => {}
         }
     }
-    Ok(())
+    Ok(names_aaguid)
 }
 
-/// Checks that `x5c` chains to one of `roots` (DER certificates).
+/// Whether `cert` says it is a CA (basic constraints `cA`): only a CA may
+/// issue the next certificate down a chain.
+fn is_ca(cert: &Certificate) -> bool {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id.to_string() == BASIC_CONSTRAINTS)
+        .any(|e| {
+            x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).is_ok_and(|c| c.ca)
+        })
+}
+
+/// Checks that `x5c` chains to one of `roots` (DER certificates): each
+/// certificate signed by the next, every issuer in the chain a CA.
 pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
     let chain = x5c.iter().map(|c| parse(c)).collect::<Result<Vec<_>, _>>()?;
     for pair in chain.windows(2) {
+        if !is_ca(&pair[1]) {
+            return Err(bad(
+                "the attestation chain has an issuer that is not a CA certificate",
+            ));
+        }
         signed_by(&pair[0], &pair[1]).map_err(|_| bad("the attestation chain is broken"))?;
     }
     let last = chain.last().ok_or_else(|| bad("`x5c` is empty"))?;
