@@ -96,6 +96,17 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/vectors/attestation").join(name)).unwrap()
 }
 
+/// A certified registration claiming `aaguid`: `leaf` (and its `.key`)
+/// issued by `issuer`, fixtures both.
+fn chained(aaguid: Aaguid, leaf: &str, issuer: &str) -> Forged {
+    certified(
+        RP_ID,
+        aaguid,
+        &[fixture(&format!("{leaf}.der")), fixture(issuer)],
+        &fixture(&format!("{leaf}.key")),
+    )
+}
+
 fn with_roots(mut policy: VerifierPolicy) -> VerifierPolicy {
     policy.trusted_attestation_roots = Some(vec![fixture("root.der")]);
     policy
@@ -103,12 +114,7 @@ fn with_roots(mut policy: VerifierPolicy) -> VerifierPolicy {
 
 #[test]
 fn a_chain_to_a_trusted_root_whose_leaf_names_the_model_proves_it() {
-    let registration = certified(
-        RP_ID,
-        yubikey(),
-        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
-        &fixture("leaf-aaguid.key"),
-    );
+    let registration = chained(yubikey(), "leaf-aaguid", "intermediate.der");
     for (rule, policy) in model_rules() {
         let checked = check(&with_roots(policy), &registration).unwrap();
         assert!(checked.model_proven, "{rule}");
@@ -117,12 +123,7 @@ fn a_chain_to_a_trusted_root_whose_leaf_names_the_model_proves_it() {
     // The leaf names the model: claiming another in the authenticator data
     // is refused whatever the rules.
     let other = Aaguid([0x42; 16]);
-    let lying = certified(
-        RP_ID,
-        other,
-        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
-        &fixture("leaf-aaguid.key"),
-    );
+    let lying = chained(other, "leaf-aaguid", "intermediate.der");
     let error = check(&VerifierPolicy::new(RP_ID), &lying).unwrap_err();
     assert!(
         error.to_string().contains("another authenticator model"),
@@ -132,12 +133,7 @@ fn a_chain_to_a_trusted_root_whose_leaf_names_the_model_proves_it() {
 
 #[test]
 fn a_chain_whose_leaf_names_no_model_proves_the_vendor_not_the_model() {
-    let registration = certified(
-        RP_ID,
-        yubikey(),
-        &[fixture("leaf-bare.der"), fixture("intermediate.der")],
-        &fixture("leaf-bare.key"),
-    );
+    let registration = chained(yubikey(), "leaf-bare", "intermediate.der");
     let checked = check(&with_roots(VerifierPolicy::new(RP_ID)), &registration).unwrap();
     assert!(!checked.model_proven);
     for (rule, policy) in model_rules() {
@@ -152,12 +148,7 @@ fn a_chain_whose_leaf_names_no_model_proves_the_vendor_not_the_model() {
 #[test]
 fn a_leaf_issued_by_a_certificate_that_is_no_ca_is_refused() {
     // The end entity's key (not a CA) issued a "model Y" leaf of its own.
-    let registration = certified(
-        RP_ID,
-        yubikey(),
-        &[fixture("leaf-rogue.der"), fixture("not-ca.der")],
-        &fixture("leaf-rogue.key"),
-    );
+    let registration = chained(yubikey(), "leaf-rogue", "not-ca.der");
     let error = check(&with_roots(VerifierPolicy::new(RP_ID)), &registration).unwrap_err();
     assert!(matches!(error, EnrolmentError::Untrusted(_)), "{error:?}");
     assert!(error.to_string().contains("not a CA"), "{error}");
@@ -165,12 +156,7 @@ fn a_leaf_issued_by_a_certificate_that_is_no_ca_is_refused() {
 
 #[test]
 fn a_chain_to_another_root_is_refused_unless_self_reported_models_are_accepted() {
-    let registration = certified(
-        RP_ID,
-        yubikey(),
-        &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
-        &fixture("leaf-aaguid.key"),
-    );
+    let registration = chained(yubikey(), "leaf-aaguid", "intermediate.der");
     let mut policy = VerifierPolicy::new(RP_ID);
     policy.trusted_attestation_roots = Some(vec![fixture("not-ca.der")]);
     let error = check(&policy, &registration).unwrap_err();

@@ -596,18 +596,9 @@ fn enrolment_trusts_the_aws_identity_not_the_client_claim() {
         let aws = l.moto.sdk_config_as(Some(&mallory.iam)).await;
         tapprove_engine::seam::submit(&aws, &l.endpoint(), request.clone()).await
     });
-    match refused {
-        Err(tapprove_engine::EngineError::Service {
-            failure,
-            reason,
-            message,
-        }) => {
-            assert_eq!(failure, tapprove_engine::ServiceFailure::Refused);
-            assert_eq!(reason, "identity_refused");
-            assert!(message.contains("signed in as `mallory`"), "{message}");
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let (reason, message) = common::service_refusal(refused);
+    assert_eq!(reason, "identity_refused");
+    assert!(message.contains("signed in as `mallory`"), "{message}");
     // Without an identity proof the service does not even look.
     let (status, body) = l.runtime.block_on(async {
         let r = reqwest::Client::new()

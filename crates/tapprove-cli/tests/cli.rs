@@ -424,18 +424,20 @@ fn admin_attestation_refuses_a_claimed_model_where_the_model_matters() {
         "rp_id = \"example.com\"\nallow_software_authenticators = false\n[tables]\nregistry = \"r\"\nledger = \"l\"\naudit = \"a\"\n",
     )
     .unwrap();
-    let refused = tapprove(
-        dir.path(),
-        &[
+    let attest = |config: &str, object: &str, extra: &[&str]| {
+        let mut args = vec![
             "--config",
-            "settings.toml",
+            config,
             "--json",
             "admin",
             "attestation",
-            "ao.cbor",
+            object,
             "cd.txt",
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        tapprove(dir.path(), &args)
+    };
+    let refused = attest("settings.toml", "ao.cbor", &[]);
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let answer = json(&refused);
     assert_eq!(answer["code"], "model_not_proven", "{answer}");
@@ -443,20 +445,7 @@ fn admin_attestation_refuses_a_claimed_model_where_the_model_matters() {
 
     // No rule on the model (no settings, only the relying party): it
     // passes, and says the model is only claimed.
-    let claimed = tapprove(
-        dir.path(),
-        &[
-            "--config",
-            "none.toml",
-            "--json",
-            "admin",
-            "attestation",
-            "ao.cbor",
-            "cd.txt",
-            "--rp-id",
-            "example.com",
-        ],
-    );
+    let claimed = attest("none.toml", "ao.cbor", &["--rp-id", "example.com"]);
     assert_eq!(claimed.status.code(), Some(0), "{claimed:?}");
     let answer = json(&claimed);
     assert_eq!(answer["model_proven"], false, "{answer}");
@@ -468,36 +457,10 @@ fn admin_attestation_refuses_a_claimed_model_where_the_model_matters() {
 
     // For another relying party: refused (the authenticator data names
     // example.com).
-    let other = tapprove(
-        dir.path(),
-        &[
-            "--config",
-            "none.toml",
-            "--json",
-            "admin",
-            "attestation",
-            "ao.cbor",
-            "cd.txt",
-            "--rp-id",
-            "other.example",
-        ],
-    );
+    let other = attest("none.toml", "ao.cbor", &["--rp-id", "other.example"]);
     assert_eq!(other.status.code(), Some(1), "{other:?}");
 
     std::fs::write(dir.path().join("garbage"), "not an attestation").unwrap();
-    let bad = tapprove(
-        dir.path(),
-        &[
-            "--config",
-            "none.toml",
-            "--json",
-            "admin",
-            "attestation",
-            "garbage",
-            "cd.txt",
-            "--rp-id",
-            "example.com",
-        ],
-    );
+    let bad = attest("none.toml", "garbage", &["--rp-id", "example.com"]);
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }

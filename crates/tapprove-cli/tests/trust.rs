@@ -1275,17 +1275,8 @@ fn a_software_key_claiming_a_security_key_model_is_refused_by_the_service() {
             tapprove_engine::seam::submit(&aws, &endpoint, request).await
         })
     };
-    match submit(&config) {
-        Err(tapprove_engine::EngineError::Service {
-            failure,
-            reason,
-            message,
-        }) => {
-            assert_eq!(failure, tapprove_engine::ServiceFailure::Refused);
-            assert_eq!(reason, "model_not_proven", "{message}");
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let (reason, message) = common::service_refusal(submit(&config));
+    assert_eq!(reason, "model_not_proven", "{message}");
     assert!(l.credential_statuses("erin").is_empty(), "nothing registered");
     let records = refusals(&l);
     let last = records.last().unwrap();

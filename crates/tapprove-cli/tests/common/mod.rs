@@ -543,3 +543,18 @@ pub fn json_of(out: &Output) -> Value {
         )
     })
 }
+
+/// The reason and message of the organisation's service refusing, which
+/// `result` must be.
+pub fn service_refusal<T: std::fmt::Debug>(
+    result: Result<T, tapprove_engine::EngineError>,
+) -> (String, String) {
+    match result {
+        Err(tapprove_engine::EngineError::Service {
+            failure: tapprove_engine::ServiceFailure::Refused,
+            reason,
+            message,
+        }) => (reason, message),
+        other => panic!("expected a refusal by the service, got {other:?}"),
+    }
+}
