@@ -13,7 +13,7 @@ use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::{EnrolmentError, check_new_credential};
 use tapprove_proto::Aaguid;
 use tapprove_proto::registry::SOFTWARE_AAGUID;
-use tapprove_test_support::forged::{Forged, certified, forge as forge_for, yubikey_5};
+use tapprove_test_support::forged::{Forged, certified, forge as forge_for, u2f, yubikey_5};
 use tapprove_test_support::repo_root;
 
 const RP_ID: &str = "example.com";
@@ -165,4 +165,70 @@ fn a_chain_to_another_root_is_refused_unless_self_reported_models_are_accepted()
     policy.accept_self_reported_models = true;
     let checked = check(&policy, &registration).unwrap();
     assert!(!checked.model_proven);
+}
+
+/// WebAuthn 8.6: a U2F device's statement verifies with its certificate,
+/// which chains to the vendor root; it proves the vendor, never a model
+/// (U2F has no AAGUID). A statement signed by another key, a chain to
+/// another root, or a second certificate is refused.
+#[test]
+fn fido_u2f_attestation_is_verified_and_proves_the_vendor_only() {
+    use tapprove_core::webauthn::{AttestationFormat, AttestationObject};
+    let registration = u2f(RP_ID, &fixture("u2f.der"), &fixture("u2f.key"));
+    let checked = check(&with_roots(VerifierPolicy::new(RP_ID)), &registration).unwrap();
+    assert!(
+        matches!(
+            checked.attestation,
+            AttestationFormat::Certified {
+                names_aaguid: false,
+                ..
+            }
+        ),
+        "{:?}",
+        checked.attestation
+    );
+    assert!(!checked.model_proven);
+    for (rule, policy) in model_rules() {
+        let error = check(&with_roots(policy), &registration).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                EnrolmentError::ModelNotProven { .. } | EnrolmentError::AaguidNotAllowed(_)
+            ),
+            "{rule}: {error:?}"
+        );
+    }
+
+    // Signed by another key than the certificate's.
+    let forged = u2f(RP_ID, &fixture("u2f.der"), &fixture("leaf-bare.key"));
+    let error = check(&VerifierPolicy::new(RP_ID), &forged).unwrap_err();
+    assert!(error.to_string().contains("does not verify"), "{error}");
+
+    // Another root.
+    let mut policy = VerifierPolicy::new(RP_ID);
+    policy.trusted_attestation_roots = Some(vec![fixture("intermediate.der")]);
+    assert!(matches!(
+        check(&policy, &registration).unwrap_err(),
+        EnrolmentError::Untrusted(_)
+    ));
+
+    // Two certificates where the format allows one.
+    let object = AttestationObject::parse(&registration.attestation_object).unwrap();
+    let mut two = registration.clone();
+    two.attestation_object = AttestationObject::encode(
+        "fido-u2f",
+        vec![
+            ("sig", AttestationObject::bytes(&[0x30, 0x00])),
+            (
+                "x5c",
+                AttestationObject::chain(&[fixture("u2f.der"), fixture("intermediate.der")]),
+            ),
+        ],
+        &object.auth_data_bytes,
+    );
+    let error = check(&VerifierPolicy::new(RP_ID), &two).unwrap_err();
+    assert!(
+        error.to_string().contains("exactly the attestation certificate"),
+        "{error}"
+    );
 }

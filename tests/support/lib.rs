@@ -499,6 +499,39 @@ pub mod forged {
         }
     }
 
+    /// A `fido-u2f` registration as a U2F device makes it through a
+    /// browser: AAGUID zero, the attestation certificate `certificate`
+    /// signing 0x00 || rpIdHash || clientDataHash || credentialId || the
+    /// raw P-256 point, with its private scalar `certificate_key`.
+    pub fn u2f(rp_id: &str, certificate: &[u8], certificate_key: &[u8]) -> Forged {
+        let attestation_key = SigningKey::from_slice(certificate_key).unwrap_or_else(|e| panic!("key: {e}"));
+        let key = SigningKey::random(&mut OsRng);
+        let challenge = [7u8; 32];
+        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
+        let credential_id = vec![9u8; 64];
+        let auth_data = auth_data(rp_id, Aaguid::ZERO, &credential_id, &key);
+        let mut message = vec![0x00];
+        message.extend_from_slice(&sha256(rp_id.as_bytes()));
+        message.extend_from_slice(&sha256(&client_data));
+        message.extend_from_slice(&credential_id);
+        message.extend_from_slice(key.verifying_key().to_encoded_point(false).as_bytes());
+        let signature: Signature = attestation_key.sign(&message);
+        let attestation_object = AttestationObject::encode(
+            "fido-u2f",
+            vec![
+                ("sig", AttestationObject::bytes(signature.to_der().as_bytes())),
+                ("x5c", AttestationObject::chain(&[certificate.to_vec()])),
+            ],
+            &auth_data,
+        );
+        Forged {
+            challenge,
+            client_data,
+            attestation_object,
+            credential_id,
+        }
+    }
+
     /// A registration for `rp_id` claiming `aaguid`, with `format`
     /// (`none` or `packed`, self attestation).
     pub fn forge(rp_id: &str, aaguid: Aaguid, format: &str) -> Forged {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the attestation certificate fixtures tests/attestation.rs uses:
-a vendor root CA, an intermediate CA, an intermediate that is not a CA, and
+a vendor root CA, an intermediate CA, an intermediate that is not a CA,
 leaves (the attestation certificates a device signs with) with and without
-FIDO's AAGUID extension (id-fido-gen-ce-aaguid, 1.3.6.1.4.1.45724.1.1.4).
+FIDO's AAGUID extension, and a U2F device's certificate (id-fido-gen-ce-aaguid, 1.3.6.1.4.1.45724.1.1.4).
 Each leaf's P-256 private scalar is written too (32 bytes), so the test can
 sign attestation statements as the device would.
 
@@ -70,7 +70,14 @@ bare = cert("Test key, no model", bare_key, "Test vendor attestation CA", inter_
 rogue_key = ec.generate_private_key(ec.SECP256R1())
 rogue = cert("Rogue leaf", rogue_key, "Test vendor end entity", not_ca_key, ca=False, aaguid=YUBIKEY_5)
 
+# A U2F device's attestation certificate: issued by the vendor root, no
+# AAGUID (U2F has none).
+u2f_key = ec.generate_private_key(ec.SECP256R1())
+u2f = cert("Test U2F key", u2f_key, "Test vendor attestation root", root_key, ca=False)
+
 write("root.der", root)
+write("u2f.der", u2f)
+scalar("u2f.key", u2f_key)
 write("intermediate.der", inter)
 write("not-ca.der", not_ca)
 write("leaf-aaguid.der", leaf)

@@ -19,8 +19,8 @@ pub enum AttestationFormat {
         /// then can a chain to a trusted root prove the model.
         names_aaguid: bool,
     },
-    /// Another format (`fido-u2f`, `tpm`, `apple`...): not checked here; an
-    /// org that requires trusted attestation refuses these.
+    /// Another format (`tpm`, `apple`, `android-key`...): not checked here;
+    /// an org that requires trusted attestation refuses these.
     Unverified { format: String },
 }
 
@@ -236,6 +236,47 @@ impl AttestationObject {
                 message.extend_from_slice(client_data_hash);
                 let names_aaguid = super::x509::verify_leaf(&x5c, alg, &message, &sig, &aaguid)?;
                 Ok(AttestationFormat::Certified { x5c, names_aaguid })
+            }
+            // WebAuthn Level 3, 8.6: a U2F device's attestation certificate
+            // signs 0x00 || rpIdHash || clientDataHash || credentialId ||
+            // the credential's raw P-256 point. Its certificate names no
+            // AAGUID (U2F has none): a chain proves the vendor, not a model.
+            "fido-u2f" => {
+                let Some(Value::Array(certs)) = member("x5c") else {
+                    return Err(WebauthnError::Attestation(
+                        "fido-u2f: `x5c` is not an array".into(),
+                    ));
+                };
+                let [Value::Bytes(certificate)] = certs.as_slice() else {
+                    return Err(WebauthnError::Attestation(
+                        "fido-u2f: `x5c` must hold exactly the attestation certificate".into(),
+                    ));
+                };
+                let Some(Value::Bytes(sig)) = member("sig") else {
+                    return Err(WebauthnError::Attestation(
+                        "fido-u2f statement has no `sig`".into(),
+                    ));
+                };
+                let CoseKey::Es256(key) = self.credential_key()? else {
+                    return Err(WebauthnError::Attestation(
+                        "fido-u2f: the credential key is not P-256 (ES256)".into(),
+                    ));
+                };
+                let credential = self
+                    .auth_data
+                    .attested_credential
+                    .as_ref()
+                    .ok_or_else(|| WebauthnError::AuthenticatorData("no attested credential".into()))?;
+                let mut message = vec![0x00];
+                message.extend_from_slice(&self.auth_data.rp_id_hash);
+                message.extend_from_slice(client_data_hash);
+                message.extend_from_slice(&credential.credential_id);
+                message.extend_from_slice(key.to_encoded_point(false).as_bytes());
+                super::x509::verify_u2f(certificate, &message, sig)?;
+                Ok(AttestationFormat::Certified {
+                    x5c: vec![certificate.clone()],
+                    names_aaguid: false,
+                })
             }
             other => Ok(AttestationFormat::Unverified {
                 format: other.to_owned(),

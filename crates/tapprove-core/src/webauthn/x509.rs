@@ -1,4 +1,5 @@
-//! Attestation certificate chains (WebAuthn 8.2, `packed` with `x5c`).
+//! Attestation certificate chains (WebAuthn 8.2, `packed` with `x5c`; 8.6,
+//! `fido-u2f`).
 //!
 //! What is checked: the statement's signature with the leaf certificate's
 //! key, the leaf's FIDO AAGUID extension against the authenticator data,
@@ -173,6 +174,27 @@ pub(crate) fn verify_leaf(
         }
     }
     Ok(names_aaguid)
+}
+
+/// Checks a `fido-u2f` statement: `signature` over `message` with the
+/// P-256 key of the attestation certificate, which must not be a CA.
+pub(crate) fn verify_u2f(certificate: &[u8], message: &[u8], signature: &[u8]) -> Result<(), WebauthnError> {
+    let leaf = parse(certificate)?;
+    let spki = &leaf.tbs_certificate.subject_public_key_info;
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string());
+    if spki.algorithm.oid.to_string() != EC_PUBLIC_KEY || curve.as_deref() != Some(P256) {
+        return Err(bad("a fido-u2f attestation certificate must have a P-256 key"));
+    }
+    if is_ca(&leaf) {
+        return Err(bad("the attestation certificate is a CA certificate"));
+    }
+    verify_with(&leaf, ECDSA_SHA256, message, signature)
+        .map_err(|_| bad("the fido-u2f attestation signature does not verify with its certificate"))
 }
 
 /// Whether `cert` says it is a CA (basic constraints `cA`): only a CA may
