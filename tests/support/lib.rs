@@ -469,34 +469,62 @@ pub mod forged {
         auth_data
     }
 
+    /// What every registration starts from: a new credential key, the
+    /// creation clientDataJSON for a fixed challenge, and the
+    /// authenticator data naming `aaguid`.
+    struct Start {
+        key: SigningKey,
+        challenge: [u8; 32],
+        client_data: Vec<u8>,
+        credential_id: Vec<u8>,
+        auth_data: Vec<u8>,
+    }
+
+    fn start(rp_id: &str, aaguid: Aaguid, credential_id_len: usize) -> Start {
+        let key = SigningKey::random(&mut OsRng);
+        let challenge = [7u8; 32];
+        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
+        let credential_id = vec![9u8; credential_id_len];
+        let auth_data = auth_data(rp_id, aaguid, &credential_id, &key);
+        Start {
+            key,
+            challenge,
+            client_data,
+            credential_id,
+            auth_data,
+        }
+    }
+
+    impl Start {
+        fn finish(self, attestation_object: Vec<u8>) -> Forged {
+            Forged {
+                challenge: self.challenge,
+                client_data: self.client_data,
+                attestation_object,
+                credential_id: self.credential_id,
+            }
+        }
+    }
+
     /// A `packed` registration with an attestation certificate chain, as a
     /// certified device makes it: `chain` is the x5c (leaf first), signed
     /// with the leaf's private scalar `leaf_key`.
     pub fn certified(rp_id: &str, aaguid: Aaguid, chain: &[Vec<u8>], leaf_key: &[u8]) -> Forged {
         let attestation_key = SigningKey::from_slice(leaf_key).unwrap_or_else(|e| panic!("leaf key: {e}"));
-        let key = SigningKey::random(&mut OsRng);
-        let challenge = [7u8; 32];
-        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
-        let credential_id = vec![9u8; 16];
-        let auth_data = auth_data(rp_id, aaguid, &credential_id, &key);
-        let mut message = auth_data.clone();
-        message.extend_from_slice(&sha256(&client_data));
+        let start = start(rp_id, aaguid, 16);
+        let mut message = start.auth_data.clone();
+        message.extend_from_slice(&sha256(&start.client_data));
         let signature: Signature = attestation_key.sign(&message);
-        let attestation_object = AttestationObject::encode(
+        let object = AttestationObject::encode(
             "packed",
             vec![
                 ("alg", AttestationObject::integer(-7)),
                 ("sig", AttestationObject::bytes(signature.to_der().as_bytes())),
                 ("x5c", AttestationObject::chain(chain)),
             ],
-            &auth_data,
+            &start.auth_data,
         );
-        Forged {
-            challenge,
-            client_data,
-            attestation_object,
-            credential_id,
-        }
+        start.finish(object)
     }
 
     /// A `fido-u2f` registration as a U2F device makes it through a
@@ -505,56 +533,38 @@ pub mod forged {
     /// raw P-256 point, with its private scalar `certificate_key`.
     pub fn u2f(rp_id: &str, certificate: &[u8], certificate_key: &[u8]) -> Forged {
         let attestation_key = SigningKey::from_slice(certificate_key).unwrap_or_else(|e| panic!("key: {e}"));
-        let key = SigningKey::random(&mut OsRng);
-        let challenge = [7u8; 32];
-        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
-        let credential_id = vec![9u8; 64];
-        let auth_data = auth_data(rp_id, Aaguid::ZERO, &credential_id, &key);
+        let start = start(rp_id, Aaguid::ZERO, 64);
         let mut message = vec![0x00];
         message.extend_from_slice(&sha256(rp_id.as_bytes()));
-        message.extend_from_slice(&sha256(&client_data));
-        message.extend_from_slice(&credential_id);
-        message.extend_from_slice(key.verifying_key().to_encoded_point(false).as_bytes());
+        message.extend_from_slice(&sha256(&start.client_data));
+        message.extend_from_slice(&start.credential_id);
+        message.extend_from_slice(start.key.verifying_key().to_encoded_point(false).as_bytes());
         let signature: Signature = attestation_key.sign(&message);
-        let attestation_object = AttestationObject::encode(
+        let object = AttestationObject::encode(
             "fido-u2f",
             vec![
                 ("sig", AttestationObject::bytes(signature.to_der().as_bytes())),
                 ("x5c", AttestationObject::chain(&[certificate.to_vec()])),
             ],
-            &auth_data,
+            &start.auth_data,
         );
-        Forged {
-            challenge,
-            client_data,
-            attestation_object,
-            credential_id,
-        }
+        start.finish(object)
     }
 
     /// A registration for `rp_id` claiming `aaguid`, with `format`
     /// (`none` or `packed`, self attestation).
     pub fn forge(rp_id: &str, aaguid: Aaguid, format: &str) -> Forged {
-        let key = SigningKey::random(&mut OsRng);
-        let challenge = [7u8; 32];
-        let client_data = creation_client_data_json(&challenge, &origin_for(rp_id));
-        let credential_id = vec![9u8; 16];
-        let auth_data = auth_data(rp_id, aaguid, &credential_id, &key);
-        let attestation_object = match format {
-            "none" => AttestationObject::encode("none", vec![], &auth_data),
+        let start = start(rp_id, aaguid, 16);
+        let object = match format {
+            "none" => AttestationObject::encode("none", vec![], &start.auth_data),
             "packed" => {
-                let mut message = auth_data.clone();
-                message.extend_from_slice(&sha256(&client_data));
-                let signature: Signature = key.sign(&message);
-                AttestationObject::encode_packed_self(&auth_data, -7, signature.to_der().as_bytes())
+                let mut message = start.auth_data.clone();
+                message.extend_from_slice(&sha256(&start.client_data));
+                let signature: Signature = start.key.sign(&message);
+                AttestationObject::encode_packed_self(&start.auth_data, -7, signature.to_der().as_bytes())
             }
             other => panic!("no forgery for {other}"),
         };
-        Forged {
-            challenge,
-            client_data,
-            attestation_object,
-            credential_id,
-        }
+        start.finish(object)
     }
 }

@@ -55,6 +55,17 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
+/// The OID of a certificate's key algorithm, and of its curve for EC keys.
+fn key_type(cert: &Certificate) -> (String, Option<String>) {
+    let algorithm = &cert.tbs_certificate.subject_public_key_info.algorithm;
+    let curve = algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string());
+    (algorithm.oid.to_string(), curve)
+}
+
 /// Verifies `signature` over `message` with the key in `signer`'s
 /// certificate, under signature algorithm `algorithm` (an OID).
 fn verify_with(
@@ -65,13 +76,7 @@ fn verify_with(
 ) -> Result<(), WebauthnError> {
     let spki = &signer.tbs_certificate.subject_public_key_info;
     let key_bytes = spki.subject_public_key.raw_bytes();
-    let key_alg = spki.algorithm.oid.to_string();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
+    let (key_alg, curve) = key_type(signer);
     let prehash = match algorithm {
         ECDSA_SHA256 | RSA_SHA256 => Sha256::digest(message).to_vec(),
         ECDSA_SHA384 => Sha384::digest(message).to_vec(),
@@ -180,14 +185,8 @@ pub(crate) fn verify_leaf(
 /// P-256 key of the attestation certificate, which must not be a CA.
 pub(crate) fn verify_u2f(certificate: &[u8], message: &[u8], signature: &[u8]) -> Result<(), WebauthnError> {
     let leaf = parse(certificate)?;
-    let spki = &leaf.tbs_certificate.subject_public_key_info;
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
-    if spki.algorithm.oid.to_string() != EC_PUBLIC_KEY || curve.as_deref() != Some(P256) {
+    let (key_alg, curve) = key_type(&leaf);
+    if key_alg != EC_PUBLIC_KEY || curve.as_deref() != Some(P256) {
         return Err(bad("a fido-u2f attestation certificate must have a P-256 key"));
     }
     if is_ca(&leaf) {
