@@ -617,6 +617,10 @@ pub struct VerifyArgs {
     /// Accept only authenticators with this AAGUID (repeatable).
     #[arg(long = "allowed-aaguid", value_name = "UUID")]
     pub allowed_aaguids: Vec<String>,
+    /// With --forbid-software or --allowed-aaguid: count the model a
+    /// credential only claims (its registry entry lacks `model_proven`).
+    #[arg(long)]
+    pub accept_self_reported_models: bool,
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub fn run(out: &Output, args: VerifyArgs) -> Result {
     policy.require_user_verification = args.require_uv;
     policy.allow_self_approval = args.allow_self_approval;
     policy.allow_software_authenticators = !args.forbid_software;
+    policy.accept_self_reported_models = args.accept_self_reported_models;
     if !args.allowed_aaguids.is_empty() {
         let set: BTreeSet<Aaguid> = args
             .allowed_aaguids

@@ -171,6 +171,18 @@ fn verify_policy_flags_change_the_outcome() {
     assert_eq!(v["code"], "user_not_verified");
     let v = json(&verify(d, "request.json", &["--forbid-software"]));
     assert_eq!(v["code"], "authenticator_not_allowed");
+    // A software key's model is its own claim: under an AAGUID list it
+    // counts only when claims are accepted.
+    let software = "a6f20a98-9de8-463e-a342-08b7dbff9729";
+    let v = json(&verify(d, "request.json", &["--allowed-aaguid", software]));
+    assert_eq!(v["code"], "authenticator_not_allowed", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("only claims"), "{v}");
+    let v = json(&verify(
+        d,
+        "request.json",
+        &["--allowed-aaguid", software, "--accept-self-reported-models"],
+    ));
+    assert_eq!(v["ok"], true, "{v}");
     let v = json(&verify(d, "request.json", &["--rp-id", "other.example"]));
     assert_eq!(v["code"], "origin_not_allowed");
     let v = json(&verify(d, "request.json", &["--now", "2026-11-21T09:00:00Z"]));
