@@ -151,12 +151,13 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
                     list.iter()
                         .map(|c| {
                             format!(
-                                "{}  {:<20} {:<12} {:?}  counter {}",
+                                "{}  {:<20} {:<12} {:?}  counter {}  model {}",
                                 c.credential_id,
                                 c.label,
                                 c.kind.as_str(),
                                 c.status,
-                                c.counter
+                                c.counter,
+                                if c.model_proven { "proven" } else { "claimed" }
                             )
                         })
                         .collect::<Vec<_>>()

@@ -1299,4 +1299,11 @@ fn a_software_key_claiming_a_security_key_model_is_refused_by_the_service() {
             .any(|r| r["event"] == "enrolled" && r["model_proven"] == false),
         "the registry says the model was only claimed: {audit:?}"
     );
+    // And so does the admin's listing, where an upgrade shows who is
+    // affected.
+    let listing = l.admin(&["admin", "credentials", "erin"]);
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(text.contains("model claimed"), "{text}");
+    let listing = json_of(&l.admin(&["--json", "admin", "credentials", "erin"]));
+    assert_eq!(listing["credentials"][0]["model_proven"], false, "{listing}");
 }
