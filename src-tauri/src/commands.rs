@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tapprove_config::{SignIn, Source};
-use tapprove_engine::account::{Account, LoginRequest};
+use tapprove_engine::account::LoginRequest;
 use tapprove_engine::{AuthenticatorChoice, DeliveryOutcome, NewKey, enrol};
 use tapprove_proto::Verdict;
 use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentStatus};
@@ -91,7 +91,7 @@ pub async fn decide<R: Runtime>(
     let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
     let _turn = state.signing.begin()?;
-    let signer = engine.signer(None).await?;
+    let signer = engine.signer().await?;
     // The signing screen says which authenticator Tapprove waits for.
     let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.description());
     let deciding = engine.clone();
@@ -261,8 +261,8 @@ pub async fn sign_in<R: Runtime>(
             ),
         )
     })?;
-    Account::open(&state.state_dir)?
-        .with_clock(state.clock.clone())
+    state
+        .account()?
         .sign_in(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
         .await?;
     reconnect(&app, &state).await
@@ -280,10 +280,7 @@ async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<S
 
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
-    Account::open(&state.state_dir)?
-        .with_clock(state.clock.clone())
-        .sign_out()
-        .await?;
+    state.account()?.sign_out().await?;
     reconnect(&app, &state).await
 }
 
@@ -372,7 +369,7 @@ pub async fn enrol<R: Runtime>(
     };
     let service = enrolment_service(engine.config())?;
     let _turn = state.signing.begin()?;
-    let enroller = engine.enroller(choice, None).await?;
+    let enroller = engine.enroller(choice).await?;
     let choice = enroller.choice();
     let prompt = WindowPrompt::new(app.clone(), state.clone(), enroller.description());
     let runtime = tokio::runtime::Handle::current();

@@ -114,6 +114,11 @@ impl Tapprove {
         Ok(engine)
     }
 
+    /// The sign-in session of this machine, reading the app's clock.
+    pub fn account(&self) -> Result<tapprove_engine::account::Account> {
+        Ok(tapprove_engine::account::Account::open(&self.state_dir)?.with_clock(self.clock.clone()))
+    }
+
     /// The engine, built on first use.
     pub async fn engine(&self) -> Result<Arc<Engine>> {
         if let Some(engine) = self.engine.read().await.as_ref() {

@@ -32,7 +32,7 @@ pub async fn run(invocation: &Invocation, command: Option<AuthenticatorsCommand>
     let (action, done) = match command.unwrap_or(AuthenticatorsCommand::List) {
         AuthenticatorsCommand::Confirm { id, pin } => {
             let pending = parse_id(&id)?;
-            let signer = engine.signer(None).await?;
+            let signer = engine.signer().await?;
             let answer = engine
                 .confirm(&service, &pending, &signer, &TerminalPrompt::new(&pin))
                 .await?;

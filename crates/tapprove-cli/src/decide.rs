@@ -16,7 +16,7 @@ use crate::prompt::TerminalPrompt;
 pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
     let engine = invocation.engine().await?;
     flush_quietly(&engine, &invocation.out).await?;
-    let signer = engine.signer(None).await?;
+    let signer = engine.signer().await?;
     let prompt = TerminalPrompt::new(&args.pin);
     // The engine asks for what the settings in force require (as the
     // app does); the flag may only ask for more.

@@ -6,7 +6,7 @@ use tapprove_proto::enrolment::EnrolmentStatus;
 
 use crate::cli::{AuthenticatorArg, EnrollArgs};
 use crate::context::Invocation;
-use crate::exit::{Failure, Result};
+use crate::exit::Result;
 use crate::files::write_atomically;
 use crate::prompt::TerminalPrompt;
 
@@ -28,12 +28,7 @@ pub async fn run(invocation: &Invocation, args: EnrollArgs) -> Result {
         AuthenticatorArg::Platform => AuthenticatorChoice::Platform,
         AuthenticatorArg::Software => AuthenticatorChoice::Software,
     });
-    let enroller = engine.enroller(choice, None).await?;
-    if args.with_pin && enroller.choice() != AuthenticatorChoice::Software {
-        return Err(Failure::input(
-            "--with-pin is for the software authenticator; security keys and platform authenticators use their own PIN or biometrics",
-        ));
-    }
+    let enroller = engine.enroller(choice).await?;
     let label = args.label.clone().unwrap_or_else(|| {
         match enroller.choice() {
             AuthenticatorChoice::SecurityKey => "security key",

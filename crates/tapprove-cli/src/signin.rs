@@ -105,7 +105,11 @@ pub async fn login(invocation: &Invocation, args: LoginArgs) -> Result {
             &TerminalLogin,
         )
         .await?;
-    whoami_after(invocation, &format!("Signed in ({}).", describe(&record.sign_in))).await
+    whoami_after(
+        invocation,
+        &format!("Signed in ({}).", account::describe(&record.sign_in)),
+    )
+    .await
 }
 
 pub async fn logout(invocation: &Invocation) -> Result {
@@ -156,7 +160,10 @@ async fn whoami_after(invocation: &Invocation, heading: &str) -> Result {
         if let SignIn::Sso(s) = &status.record.sign_in {
             lines.push(format!("role          {}", s.role_name.as_deref().unwrap_or("-")));
         }
-        lines.push(format!("signed in to  {}", describe(&status.record.sign_in)));
+        lines.push(format!(
+            "signed in to  {}",
+            account::describe(&status.record.sign_in)
+        ));
         lines.push(format!(
             "session       until {}{}",
             time(status.token_expires_at),
@@ -193,13 +200,6 @@ fn status_json(
         "refreshable": status.refreshable,
         "credentials_expire_at": status.credentials.expiry().and_then(unix).map(time),
     })
-}
-
-fn describe(sign_in: &SignIn) -> String {
-    match sign_in {
-        SignIn::Sso(s) => format!("IAM Identity Center {} in {}", s.start_url, s.region),
-        SignIn::Oidc(o) => format!("{} as {}", o.issuer, o.role_arn),
-    }
 }
 
 fn unix(t: SystemTime) -> Option<u64> {

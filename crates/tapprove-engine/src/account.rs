@@ -117,11 +117,12 @@ pub fn sso_profile(name: &str) -> Result<SsoSettings> {
     Ok(tapprove_session::aws_profile::sso_profile(name)?)
 }
 
-/// "IAM Identity Center https://x.awsapps.com/start, role R in 1234…".
+/// "IAM Identity Center https://x.awsapps.com/start (eu-west-1), role R
+/// in 1234…", or "https://idp.example.com as arn:aws:iam::…:role/R".
 pub fn describe(sign_in: &SignIn) -> String {
     match sign_in {
         SignIn::Sso(s) => {
-            let mut text = format!("IAM Identity Center {}", s.start_url);
+            let mut text = format!("IAM Identity Center {} ({})", s.start_url, s.region);
             if let (Some(role), Some(account)) = (&s.role_name, &s.account_id) {
                 text.push_str(&format!(", role {role} in {account}"));
             }

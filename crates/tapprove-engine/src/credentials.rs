@@ -8,7 +8,7 @@
 //! (and an ID token), never from what these send; and a credential that
 //! failed any step is taken back from the authenticator and the registry.
 
-use tapprove_authn::software::{KeyStore, SoftwareKeyInfo};
+use tapprove_authn::software::SoftwareKeyInfo;
 use tapprove_authn::{Authenticator, UserPrompt};
 use tapprove_proto::Base64Url;
 use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentReceipt, EnrolmentRequest};
@@ -80,19 +80,12 @@ pub struct NewKey<'a> {
 
 impl Engine {
     /// The authenticator `choice` names (the settings' default when
-    /// `None`) over `key_store` (the settings' store when `None`), for the
-    /// signed-in approver.
-    pub async fn enroller(
-        &self,
-        choice: Option<AuthenticatorChoice>,
-        key_store: Option<Box<dyn KeyStore>>,
-    ) -> Result<Enroller> {
+    /// `None`; software keys in the settings' key store), for the signed-in
+    /// approver.
+    pub async fn enroller(&self, choice: Option<AuthenticatorChoice>) -> Result<Enroller> {
         let choice = choice.unwrap_or_else(|| AuthenticatorChoice::default_for(self.config()));
         let user = self.approver().await?;
-        let store = match key_store {
-            Some(store) => store,
-            None => self.key_store()?,
-        };
+        let store = self.key_store()?;
         let exclude = keys::exclusions(&*store, self.state_dir(), &user, &self.config().rp_id)?;
         let authenticator = keys::authenticator_for(choice, self.config(), store, self.clock().utc())?;
         Ok(Enroller {

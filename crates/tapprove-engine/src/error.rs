@@ -204,47 +204,28 @@ impl EngineError {
         }
     }
 
-    /// The same error with `note` added to its message, of the same kind.
+    /// The same error with `note` added to its message (a rollback that
+    /// failed too), keeping its stable word and whether it was a refusal,
+    /// bad input or a failure.
     pub(crate) fn with_note(self, note: &str) -> Self {
         match self {
             Self::Service {
                 failure,
                 reason,
                 message,
-            } => Self::Service {
-                failure,
-                reason,
-                message: message + note,
-            },
+            } => Self::service(failure, &reason, message + note),
             Self::Io(m) => Self::Io(m + note),
-            Self::KeyStore(m) => Self::KeyStore(m + note),
             Self::Invalid(m) => Self::Invalid(m + note),
-            Self::NoAuthenticator(m) => Self::NoAuthenticator(m + note),
-            Self::Store(m) => Self::Store(m + note),
-            Self::Sign(SignError::Authenticator(AuthnError::Store(m))) => Self::KeyStore(m + note),
-            Self::Sign(SignError::Authenticator(AuthnError::Device(m))) => {
-                Self::Sign(SignError::Authenticator(AuthnError::Device(m + note)))
-            }
-            // The rest keep their stable word and whether it was a refusal.
+            Self::KeyStore(m) => Self::KeyStore(m + note),
             other => {
-                let (code, reason) = (other.code(), other.detail());
-                let message = format!("{other}{note}");
-                match code {
-                    ErrorCode::Keychain => Self::KeyStore(message),
+                let failure = match other.code() {
                     ErrorCode::InvalidInput | ErrorCode::NotFound | ErrorCode::NotConfigured => {
-                        Self::Invalid(message)
+                        return Self::Invalid(format!("{other}{note}"));
                     }
-                    ErrorCode::Refused => Self::Service {
-                        failure: ServiceFailure::Refused,
-                        reason,
-                        message,
-                    },
-                    _ => Self::Service {
-                        failure: ServiceFailure::Unavailable,
-                        reason,
-                        message,
-                    },
-                }
+                    ErrorCode::Refused => ServiceFailure::Refused,
+                    _ => ServiceFailure::Unavailable,
+                };
+                Self::service(failure, &other.detail(), format!("{other}{note}"))
             }
         }
     }

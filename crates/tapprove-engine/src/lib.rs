@@ -408,21 +408,23 @@ impl Engine {
 
     /// The approver's key store as the settings say (the keychain, or key
     /// files in the state directory).
-    pub fn key_store(&self) -> Result<Box<dyn KeyStore>> {
+    pub(crate) fn key_store(&self) -> Result<Box<dyn KeyStore>> {
         keys::open_store(&self.config, &self.state_dir)
     }
 
     /// The authenticator that will sign for the signed-in approver, and the
     /// credentials it may use: the platform authenticator, then a security
-    /// key, then the software keys of `key_store` (the settings' store
-    /// when `None`). Nothing is shown to the person yet.
-    pub async fn signer(&self, key_store: Option<Box<dyn KeyStore>>) -> Result<Signer> {
+    /// key, then the software keys of the settings' key store. Nothing is
+    /// shown to the person yet.
+    pub async fn signer(&self) -> Result<Signer> {
         let approver = self.approver().await?;
-        let store = match key_store {
-            Some(store) => store,
-            None => self.key_store()?,
-        };
-        keys::signer(&self.config, &self.state_dir, store, &approver, self.now())
+        keys::signer(
+            &self.config,
+            &self.state_dir,
+            self.key_store()?,
+            &approver,
+            self.now(),
+        )
     }
 
     /// Signs `verdict` on the pending request `id` with `signer`, journals
