@@ -80,6 +80,7 @@ fn main() {
                 role_arn: "arn:aws:iam::123456789012:role/bench".into(),
                 rp_id: "tapprove.local".into(),
                 identity: tapprove_config::IdentitySettings::default(),
+                announce: false,
             },
             &UtcTime::now(),
         )
@@ -128,7 +129,7 @@ fn main() {
         for item in engine.inbox().unwrap().into_iter().take(runs) {
             let started = Instant::now();
             let (_, outcome) = engine
-                .decide(&item.id, Verdict::Approve, None, &signer, &prompt, Some(UserVerification::Discouraged))
+                .decide(&item.id, Verdict::Approve, tapprove_engine::Reason::default(), &signer, &prompt, Some(UserVerification::Discouraged))
                 .await
                 .unwrap();
             engine_decide.push(started.elapsed());

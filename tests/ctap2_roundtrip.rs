@@ -375,6 +375,7 @@ fn sign(
             request: &request,
             verdict: Verdict::Approve,
             reason: None,
+            reason_code: None,
             approver: USER.into(),
             rp_id: RP_ID.into(),
             signed_at: t(SIGNED),

@@ -21,6 +21,7 @@ fn signing(credentials: Vec<Base64Url>, uv: UserVerification) -> SigningRequest<
         request,
         verdict: Verdict::Approve,
         reason: None,
+        reason_code: None,
         approver: "bob@example.com".into(),
         rp_id: RP_ID.into(),
         signed_at: t(SIGNED),

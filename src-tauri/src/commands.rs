@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tapprove_config::{SignIn, Source};
 use tapprove_engine::account::LoginRequest;
-use tapprove_engine::{AuthenticatorChoice, DeliveryOutcome, NewKey, enrol};
+use tapprove_engine::{AuthenticatorChoice, DeliveryOutcome, NewKey, Reason, enrol};
 use tapprove_proto::Verdict;
 use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentStatus};
 use tapprove_proto::limits::{MAX_LABEL_CHARS, MAX_REASON_CHARS};
@@ -42,6 +42,7 @@ pub fn check_reason(verdict: VerdictArg, reason: Option<String>) -> Result<Optio
             "the reason is longer than {MAX_REASON_CHARS} characters: shorten it"
         )));
     }
+    // "I did not expect this" needs no words: the code says it.
     if verdict == VerdictArg::Deny && reason.is_none() {
         return Err(AppError::invalid(
             "a denial needs a reason: say what the requester should change",
@@ -96,9 +97,10 @@ pub async fn decide<R: Runtime>(
     let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.description());
     let deciding = engine.clone();
     let runtime = tokio::runtime::Handle::current();
-    let engine_verdict = match verdict {
-        VerdictArg::Approve => Verdict::Approve,
-        VerdictArg::Deny => Verdict::Deny,
+    let (engine_verdict, reason) = match verdict {
+        VerdictArg::Approve => (Verdict::Approve, Reason::text(reason)),
+        VerdictArg::Deny => (Verdict::Deny, Reason::text(reason)),
+        VerdictArg::Unexpected => (Verdict::Deny, Reason::unexpected(reason)),
     };
     let (item, outcome) = blocking(move || {
         runtime
@@ -119,6 +121,7 @@ pub async fn decide<R: Runtime>(
     let done = match verdict {
         VerdictArg::Approve => "Approved",
         VerdictArg::Deny => "Denied",
+        VerdictArg::Unexpected => "Denied as unexpected (the admins are alerted)",
     };
     let message = match &outcome {
         DeliveryOutcome::Delivered => format!("{done}: Step Functions has your signed decision."),

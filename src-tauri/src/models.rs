@@ -126,6 +126,9 @@ pub struct Overview {
 pub enum VerdictArg {
     Approve,
     Deny,
+    /// "I did not expect this": a denial with the reason code
+    /// `unexpected`, which needs no words and alerts the admins.
+    Unexpected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

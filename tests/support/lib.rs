@@ -238,6 +238,7 @@ impl Harness {
                 request,
                 verdict,
                 reason: (verdict == Verdict::Deny).then(|| "not during the freeze".to_owned()),
+                reason_code: None,
                 approver: approver.into(),
                 rp_id: RP_ID.into(),
                 signed_at: t(signed_at),
@@ -384,6 +385,7 @@ pub fn statement(
         request_sha256: tapprove_core::canonical::request_sha256(request).unwrap(),
         decision: verdict,
         reason: None,
+        reason_code: None,
         approver: approver.into(),
         signed_at: t(signed_at),
     }

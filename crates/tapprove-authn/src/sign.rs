@@ -1,7 +1,7 @@
 use tapprove_core::canonical::{client_data_json, origin_for, request_sha256, statement_challenge};
 use tapprove_proto::{
-    Assertion, Base64Url, Decision, DecisionVersion, Request, Statement, StatementVersion, UtcTime, Verdict,
-    WireError,
+    Assertion, Base64Url, Decision, DecisionVersion, ReasonCode, Request, Statement, StatementVersion,
+    UtcTime, Verdict, WireError,
 };
 
 use crate::authenticator::{AssertionRequest, Authenticator, AuthnError, UserVerification};
@@ -13,6 +13,8 @@ pub struct SigningRequest<'a> {
     pub request: &'a Request,
     pub verdict: Verdict,
     pub reason: Option<String>,
+    /// A denial's reason code (`unexpected`).
+    pub reason_code: Option<ReasonCode>,
     /// The approver's name as the registry knows it; comes from the signed-in
     /// session.
     pub approver: String,
@@ -54,6 +56,7 @@ pub fn sign_decision(
         request_sha256: request_sha256(signing.request)?,
         decision: signing.verdict,
         reason: signing.reason.clone().filter(|r| !r.is_empty()),
+        reason_code: signing.reason_code,
         approver: signing.approver.clone(),
         signed_at: signing.signed_at.clone(),
     };

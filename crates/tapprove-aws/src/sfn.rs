@@ -80,6 +80,10 @@ pub struct ExecutionState {
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// The execution's input (JSON), when Step Functions returns it.
+    pub input: Option<String>,
+    /// When it stopped (seconds since the epoch), if it did.
+    pub stopped_at: Option<i64>,
 }
 
 /// What a gate's latest wait offered (see [`StepFunctions::latest_wait`]).
@@ -360,6 +364,8 @@ impl StepFunctions {
             output: out.output().map(str::to_owned),
             error: out.error().map(str::to_owned),
             cause: out.cause().map(str::to_owned),
+            input: out.input().map(str::to_owned),
+            stopped_at: out.stop_date().map(|d| d.secs()),
         })
     }
 }

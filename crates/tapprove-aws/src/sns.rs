@@ -48,4 +48,22 @@ impl Topics {
             .map_err(|e| from_sdk(SERVICE, e))?;
         Ok(())
     }
+
+    /// Publishes one message per protocol (`MessageStructure=json`:
+    /// `message` is a JSON object whose `default` every subscriber gets
+    /// unless a key names its protocol, e.g. `email`), with `subject` for
+    /// e-mail.
+    pub async fn publish_structured(&self, topic_arn: &str, subject: &str, message: &str) -> Result<String> {
+        let out = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message_structure("json")
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
 }

@@ -49,8 +49,8 @@ pub enum Command {
     },
     /// Approve a pending request: sign with your authenticator and send it to Step Functions.
     Approve(DecideArgs),
-    /// Deny a pending request (a reason is required): signed like an approval.
-    Deny(DecideArgs),
+    /// Deny a pending request (a reason, or --unexpected, is required): signed like an approval.
+    Deny(DenyArgs),
     /// Decisions sent from this machine, and any still waiting to be delivered.
     Outbox {
         /// Resend decisions that are still pending.
@@ -127,6 +127,18 @@ pub struct DecideArgs {
     pub user_verification: Option<UvArg>,
     #[command(flatten)]
     pub pin: PinArgs,
+}
+
+/// `tapprove deny`.
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    #[command(flatten)]
+    pub decide: DecideArgs,
+    /// You did not expect this request: someone may be using a colleague's pipeline, or a
+    /// compromised one. Signed as the reason code `unexpected` (no --reason needed); the gate
+    /// announces it to the admins as an alert.
+    #[arg(long)]
+    pub unexpected: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,6 +299,10 @@ pub struct InstallArgs {
     /// The ID-token claim that names the approver (the approvers' [sign_in] approver_claim).
     #[arg(long, value_name = "CLAIM", default_value = "email", requires = "oidc_issuer")]
     pub oidc_claim: String,
+    /// Create an SNS topic (<prefix>-announcements) the verifier announces each request and its
+    /// outcome to, for e-mail, HTTPS or AWS Chatbot subscriptions (never a task token).
+    #[arg(long)]
+    pub announce: bool,
 }
 
 #[derive(Debug, Subcommand)]

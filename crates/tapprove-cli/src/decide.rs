@@ -2,8 +2,8 @@
 //! approver's authenticator and deliver it.
 
 use serde_json::json;
-use tapprove_engine::DeliveryOutcome;
 use tapprove_engine::prompt::UserVerification;
+use tapprove_engine::{DeliveryOutcome, Reason};
 use tapprove_proto::Verdict;
 
 use crate::cli::{DecideArgs, UvArg};
@@ -13,7 +13,7 @@ use crate::outbox::flush_quietly;
 use crate::output::truncate;
 use crate::prompt::TerminalPrompt;
 
-pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) -> Result {
+pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs, reason: Reason) -> Result {
     let engine = invocation.engine().await?;
     flush_quietly(&engine, &invocation.out).await?;
     let signer = engine.signer().await?;
@@ -26,16 +26,16 @@ pub async fn run(invocation: &Invocation, verdict: Verdict, args: DecideArgs) ->
         UvArg::Discouraged => UserVerification::Discouraged,
     });
     let (item, outcome) = engine
-        .decide(&args.id, verdict, args.reason, &signer, &prompt, uv)
+        .decide(&args.id, verdict, reason.clone(), &signer, &prompt, uv)
         .await?;
     let verb = verdict.as_str();
     let value = json!({"ok": matches!(outcome, DeliveryOutcome::Delivered), "id": item.id, "verdict": verb, "delivery": outcome});
     match outcome {
         DeliveryOutcome::Delivered => {
-            let done = if verdict == Verdict::Approve {
-                "Approved"
-            } else {
-                "Denied"
+            let done = match (verdict, reason.code) {
+                (Verdict::Approve, _) => "Approved",
+                (Verdict::Deny, Some(_)) => "Denied as unexpected (the admins are alerted)",
+                (Verdict::Deny, None) => "Denied",
             };
             invocation.out.result(value, || {
                 format!(

@@ -57,6 +57,7 @@ async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args
         oidc_client_id,
         oidc_roles,
         oidc_claim,
+        announce,
     } = args;
     let identity = tapprove_config::IdentitySettings {
         accounts,
@@ -92,6 +93,7 @@ async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args
         role_arn,
         rp_id,
         identity,
+        announce,
     };
     let config = tapprove_engine::install::install(aws, &plan, &invocation.now()).await?;
     let path = Config::locate(Some(&invocation.config_path));
@@ -103,14 +105,21 @@ async fn install_gate(invocation: &Invocation, aws: &aws_config::SdkConfig, args
         .as_ref()
         .map(|g| g.state_machine_arn.clone())
         .unwrap_or_default();
+    let topic = config.announcements.as_ref().map(|a| a.topic_arn.clone());
     invocation.out.result(
-        json!({"ok": true, "state_machine_arn": arn, "config": path}),
+        json!({"ok": true, "state_machine_arn": arn, "config": path, "announcement_topic_arn": topic}),
         || {
-            format!(
+            let mut text = format!(
                 "Installed gate {} ({arn}); settings written to {}.",
                 plan.name,
                 path.display()
-            )
+            );
+            if let Some(topic) = &topic {
+                text.push_str(&format!(
+                    "\nThe verifier announces requests and outcomes to {topic}: subscribe with `aws sns subscribe --topic-arn {topic} --protocol email --notification-endpoint YOU@EXAMPLE.COM` (see the admin guide, \"Announcements\")."
+                ));
+            }
+            text
         },
     );
     Ok(())

@@ -46,6 +46,7 @@ mod signin;
 mod verify;
 
 use clap::Parser;
+use tapprove_engine::Reason;
 
 use crate::cli::{Cli, Command, KeyCommand};
 use crate::context::Invocation;
@@ -61,8 +62,19 @@ fn run_async(invocation: &Invocation, command: Command) -> exit::Result {
         match command {
             Command::Inbox(args) => inbox::run(invocation, args).await,
             Command::Show { id } => inbox::show(invocation, &id).await,
-            Command::Approve(args) => decide::run(invocation, tapprove_proto::Verdict::Approve, args).await,
-            Command::Deny(args) => decide::run(invocation, tapprove_proto::Verdict::Deny, args).await,
+            Command::Approve(args) => {
+                let reason = Reason::text(args.reason.clone());
+                decide::run(invocation, tapprove_proto::Verdict::Approve, args, reason).await
+            }
+            Command::Deny(args) => {
+                let text = args.decide.reason.clone();
+                let reason = if args.unexpected {
+                    Reason::unexpected(text)
+                } else {
+                    Reason::text(text)
+                };
+                decide::run(invocation, tapprove_proto::Verdict::Deny, args.decide, reason).await
+            }
             Command::Outbox { flush } => outbox::run(invocation, flush).await,
             Command::Enroll(args) => enroll::run(invocation, args).await,
             Command::Authenticators { command } => authenticators::run(invocation, command).await,

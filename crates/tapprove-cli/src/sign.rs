@@ -53,6 +53,7 @@ pub fn run(out: &Output, args: SignArgs) -> Result {
             request: &request,
             verdict,
             reason,
+            reason_code: None,
             approver: args.approver.clone(),
             rp_id: args.rp_id.clone(),
             signed_at,

@@ -955,7 +955,7 @@ fn cancelling_at_the_authenticator_leaves_no_decision_in_the_outbox() {
         .block_on(engine.decide(
             &id,
             tapprove_proto::Verdict::Approve,
-            None,
+            tapprove_engine::Reason::default(),
             &signer,
             &prompt,
             Some(tapprove_authn::UserVerification::Preferred),

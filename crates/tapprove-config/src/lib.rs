@@ -86,6 +86,42 @@ pub struct Config {
     /// delivers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_endpoint: Option<DecisionEndpointSettings>,
+    /// For the verifier: the SNS topic it announces requests and their
+    /// outcomes to (team chat, e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcements: Option<AnnouncementSettings>,
+    /// How long the approver's history of requests is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySettings>,
+}
+
+/// Where the verifier announces requests and their outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementSettings {
+    /// The SNS topic (`arn:aws:sns:…`); the verifier may only publish to it.
+    pub topic_arn: String,
+}
+
+/// The approver's history of the requests they saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Days a closed request stays in the history (default 90; 0 keeps
+    /// nothing once a request closes).
+    pub keep_days: u32,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        Self {
+            keep_days: Self::DEFAULT_KEEP_DAYS,
+        }
+    }
+}
+
+impl HistorySettings {
+    pub const DEFAULT_KEEP_DAYS: u32 = 90;
 }
 
 /// The decision endpoint's side (in the verifier): it sends a result only

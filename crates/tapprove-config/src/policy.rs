@@ -39,6 +39,8 @@ pub const KEYS: &[&str] = &[
     "updates",
     "delivery",
     "decision_endpoint",
+    "announcements",
+    "history",
 ];
 
 /// Where the installers put the organisation's policy on this OS.

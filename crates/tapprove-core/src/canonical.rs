@@ -78,6 +78,17 @@ pub fn request_sha256(request: &Request) -> Result<Sha256Digest, Error> {
     Ok(Sha256Digest(sha256(&canonical_json(request)?)))
 }
 
+/// A request's short id, as the faces, `tapprove show ID` and
+/// `tapprove://request/<id>` links name it: the first ten letters and
+/// digits of its hash (base64url).
+pub fn request_id(hash: &Sha256Digest) -> String {
+    hash.encode()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect()
+}
+
 /// `SHA-256(JCS(statement))`: the WebAuthn challenge an approver signs.
 pub fn statement_challenge(statement: &Statement) -> Result<Sha256Digest, Error> {
     Ok(Sha256Digest(sha256(&canonical_json(statement)?)))

@@ -18,7 +18,8 @@ use serde::Serialize;
 use tapprove_proto::limits::MAX_DECISION_BYTES;
 use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
 use tapprove_proto::{
-    Aaguid, Base64Url, Decision, Request, Sha256Digest, UtcTime, Verdict, WireError, WireErrorKind,
+    Aaguid, Base64Url, Decision, ReasonCode, Request, Sha256Digest, UtcTime, Verdict, WireError,
+    WireErrorKind,
 };
 
 use crate::canonical::{WEBAUTHN_GET, request_sha256, sha256, statement_challenge};
@@ -46,6 +47,8 @@ struct Verified {
     verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason_code: Option<ReasonCode>,
     signed_at: UtcTime,
     credential_id: Base64Url,
     credential_label: String,
@@ -73,6 +76,10 @@ macro_rules! verified_accessors {
             }
             pub fn reason(&self) -> Option<&str> {
                 self.0.reason.as_deref()
+            }
+            /// The signed reason code (`unexpected`), if any.
+            pub fn reason_code(&self) -> Option<ReasonCode> {
+                self.0.reason_code
             }
             pub fn signed_at(&self) -> &UtcTime {
                 &self.0.signed_at
@@ -458,6 +465,7 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             approver: approver.name.clone(),
             verdict: statement.decision,
             reason: statement.reason.clone(),
+            reason_code: statement.reason_code,
             signed_at: statement.signed_at.clone(),
             credential_id: credential.credential_id.clone(),
             credential_label: credential.label.clone(),
@@ -470,8 +478,12 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         };
         audit.outcome = "accepted".to_owned();
         audit.message = format!(
-            "{} by {} with credential `{}`",
+            "{}{} by {} with credential `{}`",
             statement.decision.as_str(),
+            match statement.reason_code {
+                Some(ReasonCode::Unexpected) => " (unexpected: the approver did not expect this request)",
+                None => "",
+            },
             approver.name,
             credential.label
         );

@@ -37,6 +37,9 @@ pub struct GatePlan {
     pub rp_id: String,
     /// Who may enrol; empty `accounts` become the installer's own account.
     pub identity: tapprove_config::IdentitySettings,
+    /// Create the announcements topic (`<prefix>-announcements`), which
+    /// the verifier publishes requests and their outcomes to.
+    pub announce: bool,
 }
 
 /// Fills the gate definition's placeholders.
@@ -87,6 +90,15 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
             topic_arn: topic.clone(),
         },
     };
+    let announcements = if plan.announce {
+        Some(tapprove_config::AnnouncementSettings {
+            topic_arn: Topics::new(aws)
+                .create_topic(&format!("{}-announcements", plan.table_prefix))
+                .await?,
+        })
+    } else {
+        None
+    };
     let definition = render_gate(&plan.group, plan.source, &activity, &topic, &verifier);
     // The policy first: a gate is never live without it.
     first_gate_policy(aws, &tables, plan, now).await?;
@@ -124,6 +136,8 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
         updates: None,
         delivery: None,
         decision_endpoint: None,
+        announcements,
+        history: None,
     })
 }
 

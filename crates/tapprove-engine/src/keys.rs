@@ -527,6 +527,7 @@ mod tests {
                 request: &request,
                 verdict: tapprove_proto::Verdict::Approve,
                 reason: None,
+                reason_code: None,
                 approver: "bob".into(),
                 rp_id: "example.com".into(),
                 signed_at: UtcTime::parse("2026-11-21T10:00:05Z").unwrap_or_else(|e| panic!("{e}")),

@@ -47,7 +47,7 @@ use tapprove_aws::sfn::{Delivery, TaskGone, TaskToken};
 use tapprove_config::{Config, Source};
 use tapprove_core::canonical::request_sha256;
 use tapprove_proto::offered::Offered;
-use tapprove_proto::{Clock, SystemClock, UtcTime, Verdict};
+use tapprove_proto::{Clock, ReasonCode, SystemClock, UtcTime, Verdict};
 
 use crate::tasks::{AwsTasks, DecisionRoute, StepFunctionsRoute, TaskSource};
 
@@ -110,6 +110,39 @@ pub enum Event {
     },
     /// A decision could not be sent yet; it stays in the outbox.
     DecisionPending { id: String, error: String },
+}
+
+/// Why the approver decided as they did: their words, and for a denial a
+/// code the gate acts on (`unexpected`: "I did not expect this", which
+/// needs no words and is announced to the admins as an alert).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reason {
+    pub text: Option<String>,
+    pub code: Option<ReasonCode>,
+}
+
+impl Reason {
+    /// The approver's words (empty words are none).
+    pub fn text(text: Option<String>) -> Self {
+        Self {
+            text: text.filter(|t| !t.trim().is_empty()),
+            code: None,
+        }
+    }
+
+    /// "I did not expect this", with optional words.
+    pub fn unexpected(text: Option<String>) -> Self {
+        Self {
+            code: Some(ReasonCode::Unexpected),
+            ..Self::text(text)
+        }
+    }
+}
+
+impl From<Option<String>> for Reason {
+    fn from(text: Option<String>) -> Self {
+        Self::text(text)
+    }
 }
 
 /// What happened to one decision.
@@ -272,14 +305,9 @@ impl Engine {
         queue: Option<(String, String)>,
     ) -> Result<Option<Event>> {
         let Offered { request, status } = offered;
-        let hash = request_sha256(&request)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?
-            .encode();
-        let id: String = hash
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(10)
-            .collect();
+        let digest = request_sha256(&request).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let id = tapprove_core::canonical::request_id(&digest);
+        let hash = digest.encode();
         let store = self.store();
         let known = store.contains(&hash)?;
         let (queue_url, receipt) = queue.map_or((None, None), |(u, r)| (Some(u), Some(r)));
@@ -434,7 +462,7 @@ impl Engine {
         &self,
         id: &str,
         verdict: Verdict,
-        reason: Option<String>,
+        reason: Reason,
         signer: &Signer,
         prompt: &dyn UserPrompt,
         asked: Option<UserVerification>,
@@ -454,8 +482,15 @@ impl Engine {
                 item.id, waiting.verdict, waiting.created
             )));
         }
-        if verdict == Verdict::Deny && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            return Err(EngineError::Invalid("a denial needs a reason".into()));
+        if verdict == Verdict::Deny && reason.text.is_none() && reason.code.is_none() {
+            return Err(EngineError::Invalid(
+                "a denial needs a reason (or, for a request you did not expect, `unexpected`)".into(),
+            ));
+        }
+        if verdict == Verdict::Approve && reason.code.is_some() {
+            return Err(EngineError::Invalid(
+                "\"I did not expect this\" is a denial: it cannot go with an approval".into(),
+            ));
         }
         let user_verification = self.user_verification(asked)?;
         let approver = self.approver().await?;
@@ -465,7 +500,8 @@ impl Engine {
             &SigningRequest {
                 request: &item.request,
                 verdict,
-                reason,
+                reason: reason.text,
+                reason_code: reason.code,
                 approver,
                 rp_id: self.config.rp_id.clone(),
                 signed_at: self.now(),

@@ -46,6 +46,24 @@ impl std::str::FromStr for Verdict {
     }
 }
 
+/// Why a denial was signed, beyond its words: a code the gate and the
+/// announcements act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// The approver did not expect this request: someone may be using a
+    /// colleague's pipeline, or a compromised one. Announced as an alert.
+    Unexpected,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::Unexpected => "unexpected",
+        }
+    }
+}
+
 /// What the approver signs (decision/v1). The WebAuthn challenge is
 /// SHA-256 of its canonical JSON, so the signature covers the exact request
 /// content, the verdict and the approver.
@@ -64,8 +82,20 @@ pub struct Statement {
         deserialize_with = "non_null"
     )]
     pub reason: Option<String>,
+    /// A denial's reason code (`unexpected`); absent otherwise. Signed like
+    /// the rest, so nobody but the approver can add or remove it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "non_null_code"
+    )]
+    pub reason_code: Option<ReasonCode>,
     pub approver: String,
     pub signed_at: UtcTime,
+}
+
+fn non_null_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ReasonCode>, D::Error> {
+    ReasonCode::deserialize(d).map(Some)
 }
 
 fn non_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -74,6 +104,14 @@ fn non_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 impl Statement {
     pub fn validate(&self) -> Result<(), WireError> {
+        if self.reason_code.is_some() && self.decision == Verdict::Approve {
+            return Err(WireError::new(
+                crate::WireErrorKind::Malformed,
+                DOC,
+                "statement.reason_code",
+                "a reason code belongs to a denial only",
+            ));
+        }
         if let Some(reason) = &self.reason {
             text::check(DOC, "statement.reason", reason, MAX_REASON_CHARS, Lines::Multi)?;
         }
@@ -185,6 +223,7 @@ impl Decision {
 mod tests {
     use super::*;
     use crate::WireErrorKind;
+    use serde_json::json;
 
     fn sample() -> serde_json::Value {
         serde_json::json!({
@@ -229,6 +268,37 @@ mod tests {
         let mut v = sample();
         v["statement"]["reason"] = serde_json::Value::Null;
         assert_eq!(parse(&v).unwrap_err().field(), "statement.reason");
+    }
+
+    #[test]
+    fn a_reason_code_is_a_denials_and_only_a_known_one() {
+        let mut v = sample();
+        v["statement"]["decision"] = "deny".into();
+        v["statement"]["reason_code"] = "unexpected".into();
+        let d = parse(&v).unwrap();
+        assert_eq!(d.statement.reason_code, Some(ReasonCode::Unexpected));
+        assert_eq!(serde_json::to_value(&d).unwrap(), v);
+        // Absent stays absent (older statements hash as before).
+        let plain = parse(&sample()).unwrap();
+        assert!(
+            !serde_json::to_string(&plain.statement)
+                .unwrap()
+                .contains("reason_code")
+        );
+        for (verdict, code) in [
+            ("approve", json!("unexpected")),
+            ("deny", json!("other")),
+            ("deny", json!(null)),
+        ] {
+            let mut v = sample();
+            v["statement"]["decision"] = verdict.into();
+            v["statement"]["reason_code"] = code.clone();
+            assert_eq!(
+                parse(&v).unwrap_err().field(),
+                "statement.reason_code",
+                "{verdict} with {code}"
+            );
+        }
     }
 
     #[test]

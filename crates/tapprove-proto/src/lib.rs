@@ -40,7 +40,7 @@ pub mod text;
 mod time;
 
 pub use bytes::{Aaguid, Base64Url, Sha256Digest};
-pub use decision::{Assertion, Decision, DecisionVersion, Statement, StatementVersion, Verdict};
+pub use decision::{Assertion, Decision, DecisionVersion, ReasonCode, Statement, StatementVersion, Verdict};
 pub use error::{__version_error, WireError, WireErrorKind};
 pub use request::{REQUESTER_CLAIMED, Request, RequestVersion, Requester};
 pub mod submission;

@@ -17,6 +17,8 @@ use tapprove_core::{Code, VerifiedDecision, Verifier, VerifierPolicy, VerifyErro
 use tapprove_proto::gate_policy::{GatePolicy, GateStatus};
 use tapprove_proto::{Request, UtcTime};
 
+use crate::announce::{Announcement, Happened};
+
 /// What the gate asks.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -413,6 +415,82 @@ pub async fn handle<R: Registry, L: Ledger>(
             answer(tally.refused(json!({"code": r.code, "rule": r.code.rule(), "message": r.message})))
         }
         Err(e) => Err(GateFailure::new("Tapprove.RegistryUnavailable", e.to_string())),
+    }
+}
+
+/// What the team is told about the gate call `input` that was answered
+/// with `answer`: the request opened (the first step passed), the rule was
+/// met, a verified denial ended it, or its deadline passed. Nothing for a
+/// refused or uncounted result: only what the verifier verified is
+/// announced, and the names come from the verified decisions, never from
+/// what a source wrote.
+pub fn announcement(input: &str, answer: &Result<Value, GateFailure>) -> Option<Announcement> {
+    let call: GateCall = serde_json::from_str(input).ok()?;
+    let request_of = |value: &Value| Request::from_json(&serde_json::to_vec(value).ok()?).ok();
+    match (&call, answer) {
+        (GateCall::Open { request, .. }, Ok(opened)) => {
+            let mut request = request_of(request)?;
+            // The requester the first step vouched for (AWS proved it).
+            if let Some(requester) = opened.get("requester") {
+                request.requester = serde_json::from_value(requester.clone()).ok();
+            }
+            let status: Option<GateStatus> = serde_json::from_value(opened["status"].clone()).ok();
+            Some(Announcement::of(&request, status.as_ref(), Happened::Opened))
+        }
+        (GateCall::Verify { request, .. }, Ok(tally))
+            if tally["met"] == Value::Bool(true) && tally["last"] == "counted" =>
+        {
+            let request = request_of(request)?;
+            let status: Option<GateStatus> = serde_json::from_value(tally["status"].clone()).ok();
+            let by = tally["approvals"]
+                .as_array()?
+                .iter()
+                .filter_map(|a| {
+                    Some((
+                        a["approver"].as_str()?.to_owned(),
+                        UtcTime::parse(a["verified_at"].as_str()?).ok()?,
+                    ))
+                })
+                .collect();
+            Some(Announcement::of(
+                &request,
+                status.as_ref(),
+                Happened::Approved { by },
+            ))
+        }
+        // Only the verifier fails a denial's check with `Tapprove.Denied`,
+        // after verifying it; its cause is the signed denial.
+        (GateCall::VerifyDenial { request, tally, .. }, Err(failure))
+            if failure.error == "Tapprove.Denied" =>
+        {
+            let request = request_of(request)?;
+            let denial = tapprove_proto::Decision::from_json(failure.cause.as_bytes()).ok()?;
+            let statement = denial.statement;
+            Some(Announcement::of(
+                &request,
+                tally.status.as_ref(),
+                Happened::Denied {
+                    by: statement.approver,
+                    at: statement.signed_at,
+                    reason: statement.reason,
+                    code: statement.reason_code,
+                },
+            ))
+        }
+        // Any later step that finds the deadline passed without the rule
+        // met ends the gate (`Quorum met?` goes to `Expired`).
+        (
+            GateCall::Verify { request, .. }
+            | GateCall::VerifyDenial { request, .. }
+            | GateCall::Remaining { request, .. }
+            | GateCall::Unverified { request, .. },
+            Ok(tally),
+        ) if tally["met"] != Value::Bool(true) && tally["remaining_seconds"].as_i64() == Some(0) => {
+            let request = request_of(request)?;
+            let status: Option<GateStatus> = serde_json::from_value(tally["status"].clone()).ok();
+            Some(Announcement::of(&request, status.as_ref(), Happened::Expired))
+        }
+        _ => None,
     }
 }
 

@@ -14,7 +14,11 @@
 //!   endpoint ([`crate::requests`]), and `POST /v1/decisions`, the
 //!   decision endpoint ([`crate::decisions`]);
 //! - the decision endpoint's Lambda authorizer events (payload format 2.0,
-//!   `type: REQUEST`), answered with a simple response.
+//!   `type: REQUEST`), answered with a simple response;
+//! - EventBridge's "Step Functions Execution Status Change" events for a
+//!   gate's stopped executions, announced as withdrawn
+//!   ([`crate::announce::withdrawal`]: Step Functions is asked, the event
+//!   is not believed).
 
 use std::sync::Arc;
 
@@ -22,11 +26,13 @@ use base64::Engine;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tapprove_aws::dynamodb::DynamoRegistry;
+use tapprove_aws::sfn::StepFunctions;
 use tapprove_core::VerifierPolicy;
 
+use crate::announce::Announcer;
 use crate::decisions::{DECISIONS_PATH, DecisionService, header};
 use crate::enrol::EnrolService;
-use crate::gate::handle;
+use crate::gate::{announcement, handle};
 use crate::http::{
     CREDENTIALS_PATH, ENROLMENTS_PATH, REQUESTS_PATH, answer, answer_credentials, answer_request, error_body,
 };
@@ -36,6 +42,10 @@ use crate::service_error::ServiceError;
 /// What one invocation needs.
 #[derive(Debug, Clone)]
 pub struct Handler {
+    /// Where requests and outcomes are announced, if anywhere.
+    pub announcer: Option<Announcer>,
+    /// For confirming what an EventBridge event says.
+    pub sfn: StepFunctions,
     pub policy: VerifierPolicy,
     pub registry: DynamoRegistry,
     pub enrolment: Arc<EnrolService>,
@@ -52,16 +62,35 @@ impl Handler {
         if event.pointer("/requestContext/http").is_some() {
             return Ok(self.http(&event).await);
         }
+        if crate::announce::is_status_change(&event) {
+            let withdrawn = crate::announce::withdrawal(&event, &self.sfn).await;
+            return Ok(match (withdrawn, &self.announcer) {
+                (Ok(Some(news)), Some(announcer)) => {
+                    announcer.publish(&news).await;
+                    json!({"announced": news.happened.name()})
+                }
+                (Ok(_), _) => json!({"announced": null}),
+                (Err(e), _) => {
+                    eprintln!("tapprove-verifier: a status change was not announced: {e}");
+                    json!({"announced": null, "error": e})
+                }
+            });
+        }
         let input = event.to_string();
-        handle(
+        let answer = handle(
             &input,
             &crate::now(),
             &self.policy,
             &self.registry,
             &self.registry,
         )
-        .await
-        .map_err(|f| Diagnostic {
+        .await;
+        if let Some(announcer) = &self.announcer
+            && let Some(news) = announcement(&input, &answer)
+        {
+            announcer.publish(&news).await;
+        }
+        answer.map_err(|f| Diagnostic {
             error_type: f.error,
             error_message: f.cause,
         })

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod announce;
 pub mod decisions;
 pub mod enrol;
 pub mod gate;

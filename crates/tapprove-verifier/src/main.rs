@@ -24,6 +24,7 @@ use clap::{Parser, Subcommand};
 use tapprove_aws::dynamodb::{DynamoRegistry, TableNames};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Config;
+use tapprove_verifier::announce::Announcer;
 use tapprove_verifier::decisions::DecisionService;
 use tapprove_verifier::enrol::EnrolService;
 use tapprove_verifier::requests::RequestService;
@@ -109,8 +110,17 @@ async fn main() -> ExitCode {
             let sfn = StepFunctions::new(&aws);
             let worker = format!("tapprove-verifier-{}", std::process::id());
             eprintln!("tapprove-verifier: polling {activity}");
-            tapprove_verifier::worker::run(&sfn, &activity, &worker, &config.policy(), &registry, shutdown())
-                .await;
+            let announcer = Announcer::from_config(&aws, &config);
+            tapprove_verifier::worker::run(
+                &sfn,
+                &activity,
+                &worker,
+                &config.policy(),
+                &registry,
+                announcer.as_ref(),
+                shutdown(),
+            )
+            .await;
             ExitCode::SUCCESS
         }
         Command::Serve { listen } => {
@@ -152,6 +162,8 @@ async fn main() -> ExitCode {
             };
             let enrolment = Arc::new(service);
             let handler = tapprove_verifier::lambda::Handler {
+                announcer: Announcer::from_config(&aws, &config),
+                sfn: StepFunctions::new(&aws),
                 policy: config.policy(),
                 registry: registry.clone(),
                 requests: Arc::new(request_service(&aws, &config, &enrolment)),

@@ -7,17 +7,20 @@ use tapprove_aws::dynamodb::DynamoRegistry;
 use tapprove_aws::sfn::{Delivery, StepFunctions};
 use tapprove_core::VerifierPolicy;
 
-use crate::gate::handle;
+use crate::announce::Announcer;
+use crate::gate::{announcement, handle};
 
 /// Polls `activity_arn` until `stop` resolves. Errors back off (1 s to
 /// 30 s) instead of spinning; a task whose result cannot be delivered is
-/// logged and left to the gate's retry.
+/// logged and left to the gate's retry. What the gate took is announced
+/// to `announcer`'s topic, if any.
 pub async fn run(
     sfn: &StepFunctions,
     activity_arn: &str,
     worker_name: &str,
     policy: &VerifierPolicy,
     registry: &DynamoRegistry,
+    announcer: Option<&Announcer>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
@@ -52,6 +55,13 @@ pub async fn run(
                     .await
             }
         };
+        // Announced once the gate has the answer: a step Step Functions
+        // did not take is asked again, and announced then.
+        if let (Ok(Delivery::Acknowledged), Some(announcer)) = (&sent, announcer)
+            && let Some(news) = announcement(&task.input, &answer)
+        {
+            announcer.publish(&news).await;
+        }
         match (sent, &answer) {
             (Ok(Delivery::Acknowledged), Ok(_)) => eprintln!("tapprove-verifier: verified"),
             (Ok(Delivery::Acknowledged), Err(f)) => eprintln!("tapprove-verifier: {}", f.error),

@@ -150,12 +150,23 @@ struct Function {
 
 impl Function {
     fn start(api: &RuntimeApi, moto: &tapprove_test_support::moto::Moto, rp_id: &str, prefix: &str) -> Self {
+        Self::with_settings(api, moto, rp_id, prefix, "")
+    }
+
+    /// With `more` (TOML tables) after the tables.
+    fn with_settings(
+        api: &RuntimeApi,
+        moto: &tapprove_test_support::moto::Moto,
+        rp_id: &str,
+        prefix: &str,
+        more: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(
             &config,
             format!(
-                "rp_id = \"{rp_id}\"\n[tables]\nregistry = \"{prefix}-registry\"\nledger = \"{prefix}-ledger\"\naudit = \"{prefix}-audit\"\n"
+                "rp_id = \"{rp_id}\"\n[tables]\nregistry = \"{prefix}-registry\"\nledger = \"{prefix}-ledger\"\naudit = \"{prefix}-audit\"\n{more}"
             ),
         )
         .unwrap();
@@ -434,5 +445,125 @@ fn the_binary_is_the_decision_endpoints_authorizer_and_integration() {
         (status, body["code"].as_str()),
         (403, Some("not_a_gate")),
         "{body}"
+    );
+}
+
+/// EventBridge's event for a Step Functions execution whose status
+/// changed, as AWS sends it to a rule's target.
+fn status_change(execution: &str, state_machine: &str, status: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-21T10:05:00Z",
+        "region": "us-east-1",
+        "resources": [execution],
+        "detail": {
+            "executionArn": execution,
+            "stateMachineArn": state_machine,
+            "name": execution.rsplit(':').next().unwrap(),
+            "status": status,
+            "startDate": 1_795_341_600_000_u64,
+            "stopDate": 1_795_341_900_000_u64,
+            "input": "{}",
+            "output": null
+        }
+    })
+}
+
+#[test]
+fn a_withdrawn_request_is_announced_only_when_step_functions_says_it_was_stopped() {
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let input = json!({
+        "title": "Deploy api v2.3 to prod",
+        "requested_by": "alice",
+        "approvers": "prod-approvers",
+        "quorum": 2,
+        "timeout_seconds": 600,
+        "details": {"commit": "4f1c2e9"}
+    });
+    let (state_machine, stopped, running, topic, queue) = runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        tapprove_aws::dynamodb::DynamoRegistry::new(
+            &aws,
+            tapprove_aws::dynamodb::TableNames::with_prefix("w"),
+        )
+        .create_tables()
+        .await
+        .unwrap();
+        let sfn = tapprove_aws::sfn::StepFunctions::new(&aws);
+        let machine = sfn
+            .put_state_machine(
+                "tapprove-prod-gate",
+                r#"{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": true}}}"#,
+                "arn:aws:iam::123456789012:role/tapprove-gate",
+            )
+            .await
+            .unwrap();
+        let stopped = sfn.start_execution(&machine, &input.to_string()).await.unwrap();
+        let running = sfn.start_execution(&machine, &input.to_string()).await.unwrap();
+        sfn.stop_execution(&stopped, "Withdrawn", "the pipeline was cancelled")
+            .await
+            .unwrap();
+        let topic = tapprove_aws::sns::Topics::new(&aws)
+            .create_topic("w-announcements")
+            .await
+            .unwrap();
+        let queues = tapprove_aws::sqs::Queues::new(&aws);
+        let queue = queues.create_queue("team-chat").await.unwrap();
+        tapprove_aws::sns::Topics::new(&aws)
+            .subscribe_queue(&topic, &queues.queue_arn(&queue).await.unwrap())
+            .await
+            .unwrap();
+        (machine, stopped, running, topic, queue)
+    });
+    let api = RuntimeApi::start(vec![
+        // An event claiming a running execution was aborted: Step Functions
+        // says otherwise, so nothing is announced.
+        status_change(&running, &state_machine, "ABORTED"),
+        status_change(&stopped, &state_machine, "ABORTED"),
+    ]);
+    let _function = Function::with_settings(
+        &api,
+        &moto,
+        "example.com",
+        "w",
+        &format!("[announcements]\ntopic_arn = \"{topic}\"\n"),
+    );
+    let forged = api.next();
+    assert_eq!(forged.kind, "response");
+    assert_eq!(forged.body["announced"], Value::Null, "{}", forged.body);
+    let withdrawn = api.next();
+    assert_eq!(withdrawn.body["announced"], "withdrawn", "{}", withdrawn.body);
+
+    let messages = runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        tapprove_aws::sqs::Queues::new(&aws)
+            .receive(&queue, 2, 10)
+            .await
+            .unwrap()
+    });
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message: Value = serde_json::from_str(&messages[0].body).unwrap();
+    assert_eq!(message["version"], "1.0");
+    assert_eq!(message["source"], "custom");
+    assert_eq!(message["metadata"]["eventType"], "tapprove.withdrawn");
+    assert_eq!(message["metadata"]["threadId"], stopped.as_str());
+    let title = message["content"]["title"].as_str().unwrap();
+    assert_eq!(title, "Withdrawn: Deploy api v2.3 to prod");
+    let text = message.to_string();
+    assert!(text.contains("alice (not verified)"), "{text}");
+    assert!(text.contains("2 of prod-approvers"), "{text}");
+    assert!(!text.contains("4f1c2e9"), "the details were announced: {text}");
+    // The link opens the request by its execution's name.
+    assert_eq!(
+        message["metadata"]["additionalContext"]["link"],
+        format!("tapprove://request/{}", stopped.rsplit(':').next().unwrap())
     );
 }

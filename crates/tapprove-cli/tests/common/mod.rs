@@ -147,12 +147,14 @@ impl Loop {
                 let sfn = StepFunctions::new(&aws);
                 let registry = tapprove_engine_admin_registry(&aws, &config);
                 let arn = config.verifier.as_ref().unwrap().activity_arn.clone();
+                let announcer = tapprove_verifier::announce::Announcer::from_config(&aws, &config);
                 tapprove_verifier::worker::run(
                     &sfn,
                     &arn,
                     "test-verifier",
                     &config.policy(),
                     &registry,
+                    announcer.as_ref(),
                     async {
                         let _ = rx.await;
                     },
@@ -448,6 +450,7 @@ impl Loop {
                 request,
                 verdict: tapprove_proto::Verdict::Approve,
                 reason: None,
+                reason_code: None,
                 approver: name.into(),
                 rp_id: "tapprove.local".into(),
                 signed_at: tapprove_proto::UtcTime::now(),

@@ -140,7 +140,7 @@ impl World {
             .decide(
                 id,
                 verdict,
-                reason.map(str::to_owned),
+                crate::Reason::text(reason.map(str::to_owned)),
                 &self.signer,
                 &NoPrompt,
                 None,
@@ -356,7 +356,7 @@ async fn where_the_settings_require_user_verification_nothing_is_signed_without_
         .decide(
             &id,
             Verdict::Approve,
-            None,
+            crate::Reason::default(),
             &w.signer,
             &NoPrompt,
             Some(UserVerification::Preferred),
