@@ -7,6 +7,9 @@ machines, tests/peers/README.md), then checked against the code:
   deployed;
 - the tables have the keys `tapprove gate install` gives its own;
 - the verifier Lambda's inline settings are ones the verifier accepts;
+- with Announcements=Enabled, the verifier is told of the core stack's
+  topic and may publish to it, and a group stack's rule sends its gate's
+  stopped executions to the verifier;
 - `tapprove admin policy init --stack` writes the org policy from the
   stacks' outputs, and `tapprove admin policy check` accepts it.
 
@@ -139,9 +142,13 @@ def stacks(moto):
             "AllowSoftwareAuthenticators": "false",
             "AllowedAaguids": "ee882879-721c-4913-9775-3dfcce97072a,cb69481e-8ff7-4039-93ec-0a2729a154a8",
             "AttestationRoots": ROOT_CERT,
+            "Announcements": "Enabled",
         },
     )
-    prod = deploy(moto, "tapprove-prod", "group.yaml", {"CoreStack": "tapprove", "Group": "prod", "Source": "activity"})
+    # prod announces its withdrawals; dba keeps the default (Disabled).
+    prod = deploy(
+        moto, "tapprove-prod", "group.yaml", {"CoreStack": "tapprove", "Group": "prod", "Source": "activity", "Announcements": "Enabled"}
+    )
     dba = deploy(moto, "tapprove-dba", "group.yaml", {"CoreStack": "tapprove", "Group": "dba", "Source": "queue"})
     return core, prod, dba
 
@@ -218,6 +225,8 @@ def test_the_verifier_accepts_the_settings_the_template_gives_it(moto, stacks, e
     assert settings["attestation_root_certificates"] == [ROOT_CERT]
     assert settings["accept_self_reported_models"] is False
     assert settings["tables"] == {"registry": core["RegistryTable"], "ledger": core["LedgerTable"], "audit": core["AuditTable"]}
+    # The stack announces (Announcements=Enabled) on its own topic.
+    assert settings["announcements"] == {"topic_arn": core["AnnouncementTopicArn"]}
     # Only this account's IAM Identity Center sessions enrol, and proofs
     # must name this stack.
     assert settings["identity"] == {
@@ -326,7 +335,7 @@ def actions(statements):
     return found
 
 
-def verifier_role_actions(moto, function_arn):
+def verifier_role_statements(moto, function_arn):
     role = client(moto, "lambda").get_function(FunctionName=function_arn)["Configuration"]["Role"]
     document = client(moto, "iam").get_role_policy(RoleName=role.rsplit("/", 1)[-1], PolicyName="verifier")["PolicyDocument"]
     if isinstance(document, str):
@@ -336,7 +345,11 @@ def verifier_role_actions(moto, function_arn):
             document = json.loads(document)
         except json.JSONDecodeError:
             document = ast.literal_eval(document)
-    return actions(document["Statement"])
+    return document["Statement"]
+
+
+def verifier_role_actions(moto, function_arn):
+    return actions(verifier_role_statements(moto, function_arn))
 
 
 def test_the_decision_endpoint_sends_signed_decisions_through_the_verifier(moto, stacks, env, tmp_path):
@@ -465,3 +478,99 @@ def test_requesters_and_openid_connect_people_reach_the_verifiers_settings(moto,
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def withdrawal_event(execution_arn, state_machine_arn, status):
+    """Step Functions' event of an execution's status, as AWS sends it."""
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": state_machine_arn,
+            "name": execution_arn.rsplit(":", 1)[-1],
+            "status": status,
+            "startDate": 1767225500000,
+            "stopDate": 1767225600000,
+            "input": "{}",
+            "output": None,
+        },
+    }
+
+
+def test_announcements_go_to_the_stacks_topic_and_withdrawals_to_the_verifier(moto, stacks):
+    from moto.events.models import EventPattern
+
+    core, prod, dba = stacks
+    verifier = core["VerifierFunctionArn"]
+    # The topic: the stack's own, and the one the verifier's settings name.
+    topic = core["AnnouncementTopicArn"]
+    assert topic == f"arn:aws:sns:{REGION}:123456789012:tapprove_announcements"
+    attributes = client(moto, "sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"] == "alias/aws/sns"
+    function = client(moto, "lambda").get_function(FunctionName=verifier)["Configuration"]
+    settings = tomllib.loads(function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"])
+    assert settings["announcements"] == {"topic_arn": topic}
+
+    # The verifier publishes to that topic and no other, and may read back
+    # an execution of this stack's gates to confirm a withdrawal.
+    statements = verifier_role_statements(moto, verifier)
+    publishing = [s for s in statements if "sns:Publish" in actions([s])]
+    assert [s["Resource"] for s in publishing] == [topic], publishing
+    reading = [s for s in statements if "states:DescribeExecution" in actions([s])]
+    assert [s["Resource"] for s in reading] == [f"arn:aws:states:{REGION}:123456789012:execution:tapprove-*-gate:*"], reading
+
+    # prod's rule: Step Functions' events of its gate's stopped executions,
+    # on the default bus, to the verifier. dba (Announcements left at
+    # Disabled) has none.
+    events = client(moto, "events")
+    [name] = events.list_rule_names_by_target(TargetArn=verifier)["RuleNames"]
+    rule = events.describe_rule(Name=name)
+    assert rule["Arn"] == prod["WithdrawalRuleArn"]
+    assert rule["EventBusName"] == "default" and rule["State"] == "ENABLED"
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["ABORTED"], "stateMachineArn": [prod["GateArn"]]},
+    }
+    assert events.list_targets_by_rule(Rule=name)["Targets"] == [{"Id": "verifier", "Arn": verifier}]
+    assert "WithdrawalRuleArn" not in dba
+    matcher = EventPattern.load(rule["EventPattern"])
+    stopped = f"arn:aws:states:{REGION}:123456789012:execution:tapprove-prod-gate:req-1"
+    assert matcher.matches_event(withdrawal_event(stopped, prod["GateArn"], "ABORTED"))
+    assert not matcher.matches_event(withdrawal_event(stopped, prod["GateArn"], "SUCCEEDED"))
+    other = f"arn:aws:states:{REGION}:123456789012:execution:tapprove-dba-gate:req-2"
+    assert not matcher.matches_event(withdrawal_event(other, dba["GateArn"], "ABORTED"))
+
+    # EventBridge may invoke the verifier for that rule only.
+    policy = json.loads(client(moto, "lambda").get_policy(FunctionName=verifier)["Policy"])
+    from_events = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert len(from_events) == 1, policy
+    assert from_events[0]["Action"] == "lambda:InvokeFunction"
+    assert from_events[0]["Condition"] == {"ArnLike": {"AWS:SourceArn": rule["Arn"]}}
+
+
+def test_without_announcements_there_is_no_topic_nor_publishing(moto, stacks):
+    core = deploy(
+        moto,
+        "tapquiet",
+        "tapprove.yaml",
+        {"RpId": "quiet.example.com", "VerifierCodeBucket": "tapprove-artifacts", "VerifierCodeKey": "verifier/arm64.zip"},
+    )
+    assert "AnnouncementTopicArn" not in core
+    function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
+    settings = tomllib.loads(function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"])
+    assert "announcements" not in settings
+    assert not any(a.lower().startswith("sns:") for a in verifier_role_actions(moto, core["VerifierFunctionArn"]))
+    topics = [t["TopicArn"] for t in client(moto, "sns").list_topics()["Topics"]]
+    assert not [t for t in topics if t.endswith(":tapquiet_announcements")], topics
+    group = deploy(moto, "tapquiet-ops", "group.yaml", {"CoreStack": "tapquiet", "Group": "ops"})
+    assert "WithdrawalRuleArn" not in group
+    assert not client(moto, "events").list_rule_names_by_target(TargetArn=core["VerifierFunctionArn"])["RuleNames"]

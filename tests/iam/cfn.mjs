@@ -58,7 +58,13 @@ const RESOURCE_TYPES = {
     const name = `${env.stackName}-${logicalId}-ABCDEF123456`
     return { ref: name, Arn: `arn:${env.partition}:iam::${env.account}:role/${name}` }
   },
-  'AWS::ApiGatewayV2::Api': () => ({ ref: 'a1b2c3d4e5' })
+  'AWS::ApiGatewayV2::Api': () => ({ ref: 'a1b2c3d4e5' }),
+  // No Name in these templates: CloudFormation names the rule
+  // <stack>-<logical id>-<random>.
+  'AWS::Events::Rule': (p, env, logicalId) => {
+    const name = p.Name ?? `${env.stackName}-${logicalId}-ABCDEF123456`
+    return { ref: name, Arn: `arn:${env.partition}:events:${env.region}:${env.account}:rule/${name}` }
+  }
 }
 
 /**
@@ -100,11 +106,19 @@ export class Template {
     this.resources = {}
   }
 
-  /** A resource's properties, resolved. */
+  /** A resource's properties, resolved; only of a resource these parameters create. */
   properties(logicalId) {
     const resource = this.doc.Resources?.[logicalId]
     if (!resource) throw new Error(`${this.path}: no resource ${logicalId}`)
+    if (!this.exists(logicalId)) throw new Error(`${this.path}: ${logicalId} is not created (condition ${resource.Condition})`)
     return this.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`)
+  }
+
+  /** Whether the resource is created: it exists and its Condition, if any, holds. */
+  exists(logicalId) {
+    const resource = this.doc.Resources?.[logicalId]
+    if (!resource) throw new Error(`${this.path}: no resource ${logicalId}`)
+    return resource.Condition === undefined || this.condition(resource.Condition)
   }
 
   /** The named condition's value. */
@@ -137,6 +151,7 @@ export class Template {
     if (!(logicalId in this.resources)) {
       const resource = this.doc.Resources?.[logicalId]
       if (!resource) throw new Error(`${this.path}: ${where} refers to unknown ${logicalId}`)
+      if (!this.exists(logicalId)) throw new Error(`${this.path}: ${where} refers to ${logicalId}, which is not created (condition ${resource.Condition})`)
       const model = RESOURCE_TYPES[resource.Type]
       if (!model) throw new Error(`${this.path}: ${where}: the resolver does not know ${resource.Type} (${logicalId})`)
       const props = this.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`)

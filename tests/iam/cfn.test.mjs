@@ -27,8 +27,16 @@ describe('the template resolver', () => {
 
   it('refuses an intrinsic, a resource type or a parameter it does not know', () => {
     assert.throws(() => core.resolve({ 'Fn::Select': [0, ['a']] }, 'test'), /does not know Fn::Select/)
-    assert.throws(() => core.resolve({ 'Fn::GetAtt': ['DecisionApi', 'ApiEndpoint'] }, 'test'), /no DecisionApi\.ApiEndpoint/)
+    const withEndpoint = coreStack({ DecisionEndpoint: 'true' })
+    assert.throws(() => withEndpoint.resolve({ 'Fn::GetAtt': ['DecisionApi', 'ApiEndpoint'] }, 'test'), /no DecisionApi\.ApiEndpoint/)
     assert.throws(() => groupStack(core, 'prod', { Nope: 'x' }), /no parameter Nope/)
     assert.throws(() => groupStack(core, 'prod_x'), /does not match/)
+  })
+
+  it("refuses a resource whose Condition these parameters do not meet, as CloudFormation creates none", () => {
+    assert.equal(core.exists('DecisionApi'), false)
+    assert.throws(() => core.resolve({ Ref: 'DecisionApi' }, 'test'), /DecisionApi, which is not created/)
+    assert.throws(() => core.properties('AnnouncementTopic'), /AnnouncementTopic is not created/)
+    assert.equal(coreStack({ Announcements: 'Enabled' }).exists('AnnouncementTopic'), true)
   })
 })

@@ -299,7 +299,7 @@ pub struct InstallArgs {
     /// The ID-token claim that names the approver (the approvers' [sign_in] approver_claim).
     #[arg(long, value_name = "CLAIM", default_value = "email", requires = "oidc_issuer")]
     pub oidc_claim: String,
-    /// Create an SNS topic (<prefix>-announcements) the verifier announces each request and its
+    /// Create an SNS topic (<prefix>_announcements) the verifier announces each request and its
     /// outcome to, for e-mail, HTTPS or AWS Chatbot subscriptions (never a task token).
     #[arg(long)]
     pub announce: bool,

@@ -37,7 +37,7 @@ pub struct GatePlan {
     pub rp_id: String,
     /// Who may enrol; empty `accounts` become the installer's own account.
     pub identity: tapprove_config::IdentitySettings,
-    /// Create the announcements topic (`<prefix>-announcements`), which
+    /// Create the announcements topic (`<prefix>_announcements`, which no group topic `<prefix>-<group>` can be), which
     /// the verifier publishes requests and their outcomes to.
     pub announce: bool,
 }
@@ -93,7 +93,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
     let announcements = if plan.announce {
         Some(tapprove_config::AnnouncementSettings {
             topic_arn: Topics::new(aws)
-                .create_topic(&format!("{}-announcements", plan.table_prefix))
+                .create_topic(&format!("{}_announcements", plan.table_prefix))
                 .await?,
         })
     } else {
