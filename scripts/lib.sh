@@ -103,7 +103,8 @@ ensure_app_build_deps() {
 ensure_app_test_peers() {
   ensure_app_build_deps
   ensure_keychain_peers
-  apt_install xvfb xauth webkit2gtk-driver dunst haskell-gtk-sni-tray-utils
+  # dbus-bin: dbus-monitor, which reads back the CloseNotification calls.
+  apt_install xvfb xauth webkit2gtk-driver dunst haskell-gtk-sni-tray-utils dbus-bin
   if ! command -v tauri-driver >/dev/null 2>&1; then
     say "cargo install tauri-driver"
     cargo install tauri-driver --locked --version 2.1.0 --quiet

@@ -4,10 +4,12 @@
 pub const COMMANDS: &[&str] = &[
     "overview",
     "request",
+    "request_end",
     "decide",
     "submit_pin",
     "cancel_signing",
     "history",
+    "seen",
     "settings",
     "set_autostart",
     "pause_notifications",

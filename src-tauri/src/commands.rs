@@ -76,7 +76,34 @@ pub fn overview(state: AppState<'_>) -> Overview {
 pub async fn request(state: AppState<'_>, id: String) -> Result<RequestDetail> {
     check_id(&id)?;
     let engine = state.engine().await?;
-    Ok((&engine.find(&id)?).into())
+    Ok(RequestDetail::of(&engine.find(&id)?, &engine))
+}
+
+/// A request the approver saw that is no longer in the inbox, and how it
+/// ended (asking Step Functions once if that is not known yet); `null` if
+/// it was never seen here.
+#[tauri::command]
+pub async fn request_end(state: AppState<'_>, id: String) -> Result<Option<SeenView>> {
+    check_id(&id)?;
+    let engine = state.engine().await?;
+    let find = |engine: &tapprove_engine::Engine| -> Result<Option<tapprove_engine::Seen>> {
+        Ok(engine
+            .seen()?
+            .into_iter()
+            .find(|s| s.id.starts_with(&id) || s.execution.rsplit(':').next() == Some(id.as_str())))
+    };
+    if find(&engine)?.is_some_and(|s| s.outcome.is_none()) {
+        // Unreachable AWS only means the end is not known yet.
+        let _ = engine.settle().await;
+    }
+    Ok(find(&engine)?.map(Into::into))
+}
+
+/// The requests the approver saw, newest first, and how each ended.
+#[tauri::command]
+pub async fn seen(state: AppState<'_>) -> Result<Vec<SeenView>> {
+    let engine = state.engine().await?;
+    Ok(engine.seen()?.into_iter().map(Into::into).collect())
 }
 
 #[tauri::command]
@@ -118,6 +145,8 @@ pub async fn decide<R: Runtime>(
     .await?;
     let _ = state.refresh(&engine);
     crate::overview::publish(&app);
+    // Its notification closes now, not at the next poll.
+    crate::notify::follow_inbox(&app, &state.overview(state.clock.now()).inbox);
     let done = match verdict {
         VerdictArg::Approve => "Approved",
         VerdictArg::Deny => "Denied",

@@ -42,10 +42,12 @@ pub fn commands<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
     tauri::generate_handler![
         commands::overview,
         commands::request,
+        commands::request_end,
         commands::decide,
         commands::submit_pin,
         commands::cancel_signing,
         commands::history,
+        commands::seen,
         commands::settings,
         commands::set_autostart,
         commands::pause_notifications,

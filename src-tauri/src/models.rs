@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use tapprove_engine::prompt::{Prompt, SoftwareKeyInfo};
-use tapprove_engine::{DeliveryOutcome, InboxItem, OutboxEntry, OutboxState};
+use tapprove_engine::{DeliveryOutcome, Engine, InboxItem, OutboxEntry, OutboxState, Seen};
 
 use crate::error::AppError;
 
@@ -58,6 +58,19 @@ pub struct RequestSummary {
     pub deadline: String,
     pub received_at: String,
     pub source: String,
+    /// Why the approver cannot decide it (they asked for it), if so.
+    pub yours: Option<String>,
+}
+
+impl RequestSummary {
+    /// `item` as the window lists it, with whether it is the approver's
+    /// own request (which `engine` tells).
+    pub fn of(item: &InboxItem, engine: &Engine) -> Self {
+        Self {
+            yours: engine.yours(&item.request),
+            ..item.into()
+        }
+    }
 }
 
 impl From<&InboxItem> for RequestSummary {
@@ -72,6 +85,7 @@ impl From<&InboxItem> for RequestSummary {
             deadline: item.request.deadline().as_str().to_owned(),
             received_at: item.received_at.clone(),
             source: item.source.clone(),
+            yours: None,
         }
     }
 }
@@ -92,10 +106,10 @@ pub struct RequestDetail {
     pub progress: Option<String>,
 }
 
-impl From<&InboxItem> for RequestDetail {
-    fn from(item: &InboxItem) -> Self {
+impl RequestDetail {
+    pub fn of(item: &InboxItem, engine: &Engine) -> Self {
         Self {
-            summary: item.into(),
+            summary: RequestSummary::of(item, engine),
             execution: item.request.execution.clone(),
             created: item.request.created.as_str().to_owned(),
             timeout_seconds: item.request.timeout_seconds,
@@ -228,6 +242,57 @@ pub struct HistoryEntry {
     pub last_error: Option<String>,
     pub created: String,
     pub updated: String,
+}
+
+/// A request the approver saw, and how it ended (the history, and the
+/// window of a request that left the inbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenView {
+    pub id: String,
+    pub title: String,
+    /// Who asked, as shown (`alice (not verified)`).
+    pub requester: String,
+    pub execution: String,
+    pub first_seen: String,
+    pub deadline: String,
+    /// They asked for it themselves.
+    pub own: bool,
+    /// Their own decision: `approve`/`deny`, and `pending`/`delivered`/`closed`.
+    pub my_verdict: Option<String>,
+    pub my_state: Option<String>,
+    /// `approved`, `denied`, `expired`, `withdrawn`, `failed`; `null` while
+    /// open or not known.
+    pub outcome: Option<&'static str>,
+    /// In words: "approved by bob at 2026-11-21T10:03:00Z".
+    pub outcome_text: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+impl From<Seen> for SeenView {
+    fn from(s: Seen) -> Self {
+        use tapprove_engine::Outcome;
+        Self {
+            outcome: s.outcome.as_ref().map(|o| match o {
+                Outcome::Approved { .. } => "approved",
+                Outcome::Denied { .. } => "denied",
+                Outcome::Expired => "expired",
+                Outcome::Withdrawn { .. } => "withdrawn",
+                Outcome::Failed { .. } => "failed",
+            }),
+            outcome_text: s.outcome.as_ref().map(Outcome::describe),
+            my_verdict: s.mine.as_ref().map(|m| m.verdict.clone()),
+            my_state: s.mine.map(|m| m.state),
+            id: s.id,
+            title: s.title,
+            requester: s.requester,
+            execution: s.execution,
+            first_seen: s.first_seen,
+            deadline: s.deadline,
+            own: s.own,
+            closed_at: s.closed_at,
+        }
+    }
 }
 
 impl From<OutboxEntry> for HistoryEntry {

@@ -11,6 +11,7 @@
 use tauri::{AppHandle, Runtime};
 
 use crate::models::RequestSummary;
+use crate::state::ShownNotes;
 use crate::text::{escape_markup, one_line, short_time_on};
 
 /// More new requests than this at once become one notification.
@@ -28,6 +29,8 @@ pub struct Note {
     pub review: String,
     /// The route "Approve" opens (a single request only).
     pub approve: Option<String>,
+    /// The requests it names: it closes when they have all left the inbox.
+    pub requests: Vec<String>,
 }
 
 impl Note {
@@ -42,21 +45,32 @@ impl Note {
     }
 }
 
+/// One notification for `requests`, counting them.
+fn group(requests: &[&RequestSummary]) -> Note {
+    let mut body: Vec<String> = requests
+        .iter()
+        .take(GROUP_ABOVE)
+        .map(|r| format!("• {}", escape_markup(&one_line(&r.title, 80))))
+        .collect();
+    if requests.len() > GROUP_ABOVE {
+        body.push(format!("and {} more", requests.len() - GROUP_ABOVE));
+    }
+    Note {
+        summary: match requests.len() {
+            1 => "1 approval request waits for you".into(),
+            n => format!("{n} approval requests wait for you"),
+        },
+        body: body.join("\n"),
+        review: "/inbox".into(),
+        approve: None,
+        requests: requests.iter().map(|r| r.id.clone()).collect(),
+    }
+}
+
 /// The notifications for requests that just arrived.
 pub fn notes(new: &[RequestSummary], today: &str) -> Vec<Note> {
     if new.len() > GROUP_ABOVE {
-        let mut body: Vec<String> = new
-            .iter()
-            .take(GROUP_ABOVE)
-            .map(|r| format!("• {}", escape_markup(&one_line(&r.title, 80))))
-            .collect();
-        body.push(format!("and {} more", new.len() - GROUP_ABOVE));
-        return vec![Note {
-            summary: format!("{} approval requests wait for you", new.len()),
-            body: body.join("\n"),
-            review: "/inbox".into(),
-            approve: None,
-        }];
+        return vec![group(&new.iter().collect::<Vec<_>>())];
     }
     new.iter()
         .map(|r| Note {
@@ -74,8 +88,101 @@ pub fn notes(new: &[RequestSummary], today: &str) -> Vec<Note> {
             )),
             review: format!("/request/{}", r.id),
             approve: Some(format!("/request/{}/approve", r.id)),
+            requests: vec![r.id.clone()],
         })
         .collect()
+}
+
+/// What to do with the notifications showing now that the inbox is
+/// `inbox`: close those whose requests all left it, and recount the
+/// grouped one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Follow {
+    pub close: Vec<u32>,
+    /// The grouped notification's id and what it says now.
+    pub recount: Option<(u32, Note)>,
+}
+
+/// Decides [`Follow`] for `shown` and forgets what closes.
+pub fn follow(shown: &mut ShownNotes, inbox: &[RequestSummary]) -> Follow {
+    let left = |id: &String| !inbox.iter().any(|r| &r.id == id);
+    let mut out = Follow::default();
+    shown.single.retain(|request, note| {
+        let gone = left(request);
+        if gone {
+            out.close.push(*note);
+        }
+        !gone
+    });
+    if let Some((note, requests)) = shown.group.take() {
+        let still: Vec<&RequestSummary> = inbox.iter().filter(|r| requests.contains(&r.id)).collect();
+        if still.is_empty() {
+            out.close.push(note);
+        } else {
+            if still.len() != requests.len() {
+                out.recount = Some((note, group(&still)));
+            }
+            shown.group = Some((note, still.iter().map(|r| r.id.clone()).collect()));
+        }
+    }
+    out
+}
+
+/// Closes the notifications of requests that left the inbox (decided here
+/// or by someone else, expired, withdrawn) and recounts the grouped one.
+/// Linux only: elsewhere notify-rust cannot close by id, and the window and
+/// tray say what is current.
+pub fn follow_inbox<R: Runtime>(app: &AppHandle<R>, inbox: &[RequestSummary]) {
+    use tauri::Manager;
+    let Some(state) = app.try_state::<std::sync::Arc<crate::state::Tapprove>>() else {
+        return;
+    };
+    let todo = follow(
+        &mut state
+            .shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        inbox,
+    );
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        for id in todo.close {
+            close(id);
+        }
+        if let Some((id, note)) = todo.recount {
+            // Replaces the notification in place: the thread awaiting its
+            // action keeps awaiting it.
+            let _ = notify_rust::Notification::new()
+                .id(id)
+                .appname("Tapprove")
+                .summary(&note.summary)
+                .body(&note.body)
+                .icon("dialog-password")
+                .timeout(notify_rust::Timeout::Milliseconds(SHOW_MS))
+                .show();
+        }
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    let _ = todo;
+}
+
+/// Asks the notification server to close notification `id`
+/// (`CloseNotification`; the server then emits `NotificationClosed`).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn close(id: u32) {
+    let closed = zbus::blocking::Connection::session().and_then(|bus| {
+        bus.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "CloseNotification",
+            &(id,),
+        )
+        .map(|_| ())
+    });
+    if let Err(e) = closed {
+        eprintln!("tapprove-app: cannot close notification {id}: {e}");
+    }
 }
 
 /// Shows `note`; the route an action leads to goes to `on_action` (which
@@ -110,6 +217,25 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
                     state
                         .notifications_open
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let mut shown = state
+                        .shown
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match note.approve {
+                        Some(_) => {
+                            for request in &note.requests {
+                                shown.single.insert(request.clone(), handle.id());
+                            }
+                        }
+                        None => {
+                            // A second group replaces nothing: the first
+                            // closes when its requests leave.
+                            if let Some((old, _)) = shown.group.take() {
+                                close(old);
+                            }
+                            shown.group = Some((handle.id(), note.requests.clone()));
+                        }
+                    }
                 }
                 // The server tells which action was taken; the thread
                 // sleeps on D-Bus until then.
@@ -187,7 +313,32 @@ mod tests {
             deadline: "2026-11-21T14:05:00Z".into(),
             received_at: "2026-11-21T13:05:00Z".into(),
             source: "activity:prod-approvers".into(),
+            yours: None,
         }
+    }
+
+    #[test]
+    fn a_notification_closes_when_its_request_leaves_and_the_group_recounts() {
+        let mut shown = ShownNotes::default();
+        shown.single.insert("a".into(), 7);
+        shown.single.insert("b".into(), 8);
+        shown.group = Some((9, vec!["c".into(), "d".into(), "e".into(), "f".into()]));
+        let inbox: Vec<_> = ["a", "b", "c", "d", "e", "f"].map(|i| request(i, i)).to_vec();
+        // Nothing left the inbox: nothing to do.
+        assert_eq!(follow(&mut shown, &inbox), Follow::default());
+        assert_eq!(shown.single.len(), 2);
+        // `a`, `b` and `c` leave (decided here or elsewhere, expired).
+        let inbox: Vec<_> = ["d", "e", "f"].map(|i| request(i, i)).to_vec();
+        let todo = follow(&mut shown, &inbox);
+        assert_eq!(todo.close, vec![7, 8]);
+        let (id, note) = todo.recount.unwrap();
+        assert_eq!(id, 9);
+        assert_eq!(note.summary, "3 approval requests wait for you");
+        assert_eq!(note.requests, ["d", "e", "f"]);
+        // The last ones leave: the group closes.
+        let todo = follow(&mut shown, &[]);
+        assert_eq!(todo.close, vec![9]);
+        assert!(shown.single.is_empty() && shown.group.is_none());
     }
 
     #[test]

@@ -17,14 +17,20 @@ use crate::state::Tapprove;
 
 /// Seconds a queue receive waits for a message.
 const QUEUE_WAIT: i32 = 20;
-/// How often pending decisions are resent and claimed tasks checked.
+/// How often pending decisions are resent and how requests that left
+/// ended is looked up.
 const MAINTENANCE: Duration = Duration::from_secs(60);
+/// At most how often the inbox's requests are checked (heartbeats for
+/// claimed tasks, `DescribeExecution` for queued ones), so a request
+/// decided elsewhere leaves within one poll.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How often the session's health is checked.
 const SESSION_CHECK: Duration = Duration::from_secs(300);
 
 pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
     let mut backoff = Duration::from_secs(2);
     let mut maintained: Option<Instant> = None;
+    let mut heartbeat: Option<Instant> = None;
     let mut session_checked: Option<Instant> = None;
     while !state.quitting.load(Ordering::SeqCst) {
         // Between polls: the one moment a restart loses nothing.
@@ -49,8 +55,14 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
         if maintained.is_none_or(|t| t.elapsed() > MAINTENANCE) {
             maintained = Some(Instant::now());
             let _ = engine.flush().await;
-            let _ = engine.heartbeat().await;
+            let _ = engine.settle().await;
             changed = true;
+        }
+        if heartbeat.is_none_or(|t| t.elapsed() > HEARTBEAT) {
+            heartbeat = Some(Instant::now());
+            if let Ok(events) = engine.heartbeat().await {
+                changed |= !events.is_empty();
+            }
         }
         if engine.config().sources.is_empty() {
             changed |= state.set_problem(Some(AppError::new(
@@ -89,6 +101,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
         if changed {
             crate::overview::publish(&app);
         }
+        crate::notify::follow_inbox(&app, &state.overview(state.clock.now()).inbox);
         if !arrived.is_empty() && !state.notifications_held(state.clock.now()) {
             let overview = state.overview(state.clock.now());
             let today = overview.today;

@@ -42,6 +42,19 @@ pub struct Tapprove {
     /// Notifications whose actions are still awaited (a restart would
     /// leave them dead).
     pub notifications_open: std::sync::atomic::AtomicUsize,
+    /// The notifications showing, by the requests they name, so each
+    /// closes (or the grouped one recounts) when its requests leave the
+    /// inbox.
+    pub shown: Mutex<ShownNotes>,
+}
+
+/// Notification server ids of the notifications showing.
+#[derive(Debug, Default)]
+pub struct ShownNotes {
+    /// One request's notification, by request id.
+    pub single: std::collections::BTreeMap<String, u32>,
+    /// The grouped notification and the requests it counts.
+    pub group: Option<(u32, Vec<String>)>,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +104,7 @@ impl Tapprove {
             quitting: AtomicBool::new(false),
             window_closed: AtomicBool::new(false),
             notifications_open: std::sync::atomic::AtomicUsize::new(0),
+            shown: Mutex::new(ShownNotes::default()),
         }
     }
 
@@ -130,7 +144,11 @@ impl Tapprove {
     /// Reloads the inbox and the outbox count from the engine's database;
     /// `true` when what the user sees changed.
     pub fn refresh(&self, engine: &Engine) -> Result<bool> {
-        let inbox: Vec<RequestSummary> = engine.inbox()?.iter().map(Into::into).collect();
+        let inbox: Vec<RequestSummary> = engine
+            .inbox()?
+            .iter()
+            .map(|item| RequestSummary::of(item, engine))
+            .collect();
         let pending = engine
             .history()?
             .iter()

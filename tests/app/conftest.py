@@ -90,20 +90,38 @@ class World:
             "--details", "@" + details_file.name,
         )["execution"]
 
+    def as_(self, who, *args, timeout=60):
+        """Runs `tapprove --json ARGS` as the world's approver `who` (bob, carol)."""
+        env = dict(self.env)
+        env["AWS_ACCESS_KEY_ID"] = env[f"{who.upper()}_ACCESS_KEY_ID"]
+        env["AWS_SECRET_ACCESS_KEY"] = env[f"{who.upper()}_SECRET_ACCESS_KEY"]
+        env["TAPPROVE_STATE_DIR"] = env[f"{who.upper()}_STATE_DIR"]
+        out = subprocess.run(
+            [str(TAPPROVE), "--json", *args], env=env, capture_output=True, timeout=timeout
+        )
+        assert out.returncode == 0, (who, args, out.stdout.decode(), out.stderr.decode())
+        return json.loads(out.stdout)
+
     def status(self, execution, wait=30):
         return self.admin("gate", "status", execution, "--wait", str(wait), timeout=wait + 30)
 
 
-@pytest.fixture(scope="session")
-def world():
-    directory = tempfile.mkdtemp(prefix="tapprove-world-")
-    subprocess.run([str(ROOT / "scripts/demo-env"), "up", directory], check=True)
+def make_world(source="activity"):
+    """A local world (scripts/demo-env) whose gate waits on `source`."""
+    directory = tempfile.mkdtemp(prefix=f"tapprove-world-{source}-")
+    env = dict(os.environ, TAPPROVE_DEMO_SOURCE=source)
+    subprocess.run([str(ROOT / "scripts/demo-env"), "up", directory], check=True, env=env)
     try:
         yield World(directory)
     finally:
         subprocess.run([str(ROOT / "scripts/demo-env"), "down", directory], check=False)
         if os.environ.get("TAPPROVE_KEEP_WORLD") is None:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def world():
+    yield from make_world()
 
 
 class App:
@@ -298,6 +316,44 @@ def notification_history():
     """Summaries and bodies of closed notifications, newest first."""
     data = json.loads(dunstctl("history"))
     return [
-        {"summary": n["summary"]["data"], "body": n["body"]["data"], "appname": n["appname"]["data"]}
+        {
+            "id": n["id"]["data"],
+            "summary": n["summary"]["data"],
+            "body": n["body"]["data"],
+            "appname": n["appname"]["data"],
+        }
         for n in data["data"][0]
     ]
+
+
+class CloseCalls:
+    """Records the `CloseNotification` calls on the session bus (dbus-monitor)."""
+
+    def __init__(self):
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [
+                "dbus-monitor",
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='CloseNotification'",
+            ],
+            stdout=self.log,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+
+    def ids(self):
+        """The notification ids closed by call so far."""
+        text = Path(self.log.name).read_text()
+        ids = []
+        for call in text.split("method call")[1:]:
+            for line in call.splitlines():
+                line = line.strip()
+                if line.startswith("uint32 "):
+                    ids.append(int(line.split()[1]))
+                    break
+        return ids
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)

@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long)]
         flush: bool,
     },
+    /// The requests you saw: what you decided, who else did, and how each ended (kept for
+    /// [history] keep_days, 90 by default).
+    History,
     /// Enrol an authenticator: a security key, Touch ID / Windows Hello, or the software authenticator (through the enrolment service, or a request file for an admin).
     Enroll(EnrollArgs),
     /// Your registered authenticators: list them, rename one, revoke one (a lost or replaced device).

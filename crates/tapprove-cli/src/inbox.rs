@@ -16,7 +16,12 @@ use crate::output::truncate;
 fn describe(event: &Event) -> String {
     match event {
         Event::NewRequest { id, title, source } => format!("new request {id}: {title} ({source})"),
-        Event::RequestGone { id, reason } => format!("request {id} is gone: {}", reason.explain()),
+        Event::RequestGone {
+            id,
+            outcome: Some(outcome),
+            ..
+        } => format!("request {id} is gone: {}", truncate(&outcome.describe(), 300)),
+        Event::RequestGone { id, reason, .. } => format!("request {id} is gone: {}", reason.explain()),
         Event::DecisionDelivered { id, verdict } => format!("{verdict} on {id} delivered"),
         Event::DecisionClosed { id, verdict, reason } => {
             format!("{verdict} on {id} not taken: {}", reason.explain())
@@ -44,6 +49,8 @@ fn inbox_json(engine: &Engine) -> Result<Value> {
                 "source": i.source,
                 "execution": i.request.execution,
                 "progress": i.status.as_ref().map(|s| s.describe()),
+                // Set when the approver asked for it and cannot decide it.
+                "yours": engine.yours(&i.request),
             })
         })
         .collect();
@@ -74,6 +81,9 @@ fn inbox_text(items: &Value) -> String {
             left / 60,
             left % 60
         ));
+        if let Some(why) = i["yours"].as_str() {
+            lines.push(format!("{:<11} ↳ {}", "", truncate(why, 200)));
+        }
     }
     lines.join("\n")
 }

@@ -76,6 +76,7 @@ fn run_async(invocation: &Invocation, command: Command) -> exit::Result {
                 decide::run(invocation, tapprove_proto::Verdict::Deny, args.decide, reason).await
             }
             Command::Outbox { flush } => outbox::run(invocation, flush).await,
+            Command::History => outbox::history(invocation).await,
             Command::Enroll(args) => enroll::run(invocation, args).await,
             Command::Authenticators { command } => authenticators::run(invocation, command).await,
             Command::Gate { command } => gate::run(invocation, command).await,

@@ -1,6 +1,7 @@
 //! `tapprove outbox`: the decisions sent from this machine, and resending
 //! the ones still pending (which every command that decides or lists does
-//! first).
+//! first); `tapprove history`: the requests the approver saw and how each
+//! ended.
 
 use std::time::Duration;
 
@@ -72,5 +73,52 @@ pub async fn run(invocation: &Invocation, flush: bool) -> Result {
                 .collect::<Vec<_>>()
                 .join("\n")
         });
+    Ok(())
+}
+
+/// `tapprove history`.
+pub async fn history(invocation: &Invocation) -> Result {
+    let engine = invocation.engine().await?;
+    flush_quietly(&engine, &invocation.out).await?;
+    // What left the inbox since, and how each request ended, as Step
+    // Functions tells it; without AWS, what is known already.
+    if let Err(e) = engine.heartbeat().await {
+        invocation
+            .out
+            .note(&format!("could not check pending requests: {e}"));
+    }
+    if let Err(e) = engine.settle().await {
+        invocation
+            .out
+            .note(&format!("could not look up how requests ended: {e}"));
+    }
+    let seen = engine.seen()?;
+    invocation.out.result(json!({"ok": true, "requests": seen}), || {
+        if seen.is_empty() {
+            return "You have seen no requests yet.".into();
+        }
+        seen.iter()
+            .map(|r| {
+                let mine = match &r.mine {
+                    Some(m) => format!("you: {} ({})", m.verdict, m.state),
+                    None if r.own => "you asked for it".into(),
+                    None => "you: no decision".into(),
+                };
+                let end = r.outcome.as_ref().map_or_else(
+                    || "open, or not known yet".to_owned(),
+                    tapprove_engine::Outcome::describe,
+                );
+                format!(
+                    "{}  {:<11} {:<40} {}; {}",
+                    r.first_seen,
+                    r.id,
+                    truncate(&r.title, 40),
+                    mine,
+                    truncate(&end, 200)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     Ok(())
 }

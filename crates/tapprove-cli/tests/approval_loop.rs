@@ -80,9 +80,19 @@ fn self_approval_and_approvers_outside_the_group_are_refused_and_not_counted() {
     let l = Loop::new("activity");
     let alice = l.approver("alice", &["prod-approvers"]);
     let execution = l.start("Deploy", "alice", 1, 600);
-    let id = l.inbox_id(&alice);
-    assert!(l.as_(&alice, &["approve", &id]).status.success());
-    // Refused and audited with the rule; the gate goes on asking.
+    // Alice's own client does not offer her the request she asked for: it
+    // hands the task back (so a colleague's app claims it) and lists it as
+    // hers in her history.
+    let inbox = json_of(&l.as_(&alice, &["--json", "inbox"]));
+    assert_eq!(inbox["requests"], json!([]), "{inbox}");
+    let history = json_of(&l.as_(&alice, &["--json", "history"]));
+    assert_eq!(history["requests"][0]["own"], true, "{history}");
+    // A client that signs it anyway (a modified one, or a hand-made
+    // decision) is refused by the gate's verifier and audited with the
+    // rule; the gate goes on asking.
+    let (token, request) = l.claim();
+    assert_eq!(request.execution, execution);
+    l.send(&token, &l.sign_as(&alice, "alice", &request).to_json());
     assert_eq!(l.outcomes_after(&execution, 1), ["self_approval"]);
     assert_eq!(l.state(&execution).status, "RUNNING");
 

@@ -628,30 +628,36 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
         );
     }
     check_not_ahead(policy, &statement.signed_at, now)?;
-    // Names compared as identities: `Alice@Example.com` or a zero-width
-    // space does not make the requester someone else. Both the claimed
-    // requester and the one AWS proved count: a pipeline's claim cannot
-    // hide the person who really asked.
-    let approver = tapprove_proto::text::canonical_principal(&statement.approver);
-    // The proven requester's session or user name counts too: a person who
-    // asks under another role (shown by the role) is still that person.
-    let requesters = std::iter::once(request.requested_by.as_str())
+    if !policy.allow_self_approval
+        && let Some(requester) = asked_by(request, &statement.approver)
+    {
+        return reject(
+            Code::SelfApproval,
+            format!("`{requester}` requested this and cannot also decide it"),
+        );
+    }
+    Ok(())
+}
+
+/// The requester's name `approver` is, if they asked for `request`
+/// themselves (the self-approval rule, which clients apply too, to tell
+/// the requester before they try). Names compared as identities:
+/// `Alice@Example.com` or a zero-width space does not make the requester
+/// someone else. Both the claimed requester and the one AWS proved count:
+/// a pipeline's claim cannot hide the person who really asked; and the
+/// proven requester's session or user name counts too: a person who asks
+/// under another role (shown by the role) is still that person.
+pub fn asked_by<'a>(request: &'a Request, approver: &str) -> Option<&'a str> {
+    let approver = tapprove_proto::text::canonical_principal(approver);
+    std::iter::once(request.requested_by.as_str())
         .chain(request.requester.as_ref().and_then(|r| r.person.as_deref()))
         .chain(
             request
                 .requester
                 .as_ref()
                 .map(tapprove_proto::Requester::principal_name),
-        );
-    for requester in requesters {
-        if approver == tapprove_proto::text::canonical_principal(requester) && !policy.allow_self_approval {
-            return reject(
-                Code::SelfApproval,
-                format!("`{requester}` requested this and cannot also decide it"),
-            );
-        }
-    }
-    Ok(())
+        )
+        .find(|requester| approver == tapprove_proto::text::canonical_principal(requester))
 }
 
 /// Rule 3's last part: not signed ahead of the verifier's clock.

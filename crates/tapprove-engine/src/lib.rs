@@ -30,6 +30,7 @@ pub mod endpoint;
 pub mod enrol;
 mod error;
 pub mod gate;
+mod history;
 pub mod install;
 mod keys;
 pub mod store;
@@ -85,21 +86,28 @@ pub mod prompt {
     pub use tapprove_authn::{PinRequest, Prompt, UserPrompt, UserVerification};
     pub use tapprove_session::LoginPrompt;
 }
+pub use history::{Decided, Mine, Outcome, Seen};
 pub use store::{InboxItem, OutboxEntry, OutboxState, Store};
 
 /// Something that happened, for the UI to show.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// A request arrived.
+    /// A request arrived that the approver may decide (never one they
+    /// asked for themselves: that one is not announced to them).
     NewRequest {
         id: String,
         title: String,
         source: String,
     },
-    /// A request left without our decision: decided by someone else,
-    /// expired, or withdrawn.
-    RequestGone { id: String, reason: TaskGone },
+    /// A request left the inbox without our decision: decided by someone
+    /// else, expired, or withdrawn; `outcome` as Step Functions tells it,
+    /// when it has ended.
+    RequestGone {
+        id: String,
+        reason: TaskGone,
+        outcome: Option<Outcome>,
+    },
     /// Step Functions acknowledged our decision.
     DecisionDelivered { id: String, verdict: String },
     /// Step Functions will not take our decision; the outbox says why.
@@ -145,6 +153,11 @@ impl From<Option<String>> for Reason {
     }
 }
 
+/// At most this many queued requests are looked up (`DescribeExecution`)
+/// per heartbeat: the app beats every 10 s or more, so at most 2 calls a
+/// second, a tenth of Step Functions' smallest refill rate for it.
+const MAX_DESCRIBES: usize = 20;
+
 /// What happened to one decision.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -187,6 +200,9 @@ pub struct Engine {
     approver: tokio::sync::OnceCell<String>,
     /// Approver queue URLs by group, looked up once.
     queue_urls: Mutex<std::collections::HashMap<String, String>>,
+    /// Where the next heartbeat starts among the queued requests (they are
+    /// checked in turn, [`MAX_DESCRIBES`] at a time).
+    describe_from: Mutex<usize>,
 }
 
 impl Engine {
@@ -229,6 +245,7 @@ impl Engine {
             worker_name: format!("tapprove-{}", std::process::id()),
             approver: tokio::sync::OnceCell::new(),
             queue_urls: Mutex::new(std::collections::HashMap::new()),
+            describe_from: Mutex::new(0),
         }
     }
 
@@ -297,36 +314,95 @@ impl Engine {
         self.store().history()
     }
 
-    fn admit(
+    /// Takes a task into the inbox. A request the approver asked for
+    /// themselves (and may not decide) raises no event: from an activity
+    /// it is handed back at once, so a colleague's app claims it; from the
+    /// approver's queue it stays in the inbox, which says why. A message
+    /// for a request that has ended is dropped.
+    async fn admit(
         &self,
         source: &Source,
         token: TaskToken,
         offered: Offered,
         queue: Option<(String, String)>,
     ) -> Result<Option<Event>> {
-        let Offered { request, status } = offered;
-        let digest = request_sha256(&request).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let own = self.yours(&offered.request).is_some();
+        let digest = request_sha256(&offered.request).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if self.store().ended(&digest.encode())? {
+            if let Some((url, receipt)) = &queue {
+                let _ = self.tasks.delete(url, receipt).await;
+            }
+            return Ok(None);
+        }
+        if own && queue.is_none() {
+            let id = tapprove_core::canonical::request_id(&digest);
+            let item = self.item(source, token.clone(), offered, None, id)?;
+            self.store().see(&item, true, &self.now())?;
+            let _ = self
+                .tasks
+                .release(
+                    &token,
+                    "handed back: the approver who claimed it asked for it and cannot decide it",
+                )
+                .await;
+            return Ok(None);
+        }
         let id = tapprove_core::canonical::request_id(&digest);
-        let hash = digest.encode();
+        let item = self.item(source, token, offered, queue, id)?;
         let store = self.store();
-        let known = store.contains(&hash)?;
+        let known = store.contains(&item.request_sha256)?;
+        store.upsert_inbox(&item)?;
+        store.see(&item, own, &self.now())?;
+        Ok((!known && !own).then(|| Event::NewRequest {
+            id: item.id,
+            title: item.request.title,
+            source: source.name(),
+        }))
+    }
+
+    fn item(
+        &self,
+        source: &Source,
+        token: TaskToken,
+        offered: Offered,
+        queue: Option<(String, String)>,
+        id: String,
+    ) -> Result<InboxItem> {
+        let Offered { request, status } = offered;
+        let hash = request_sha256(&request)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?
+            .encode();
         let (queue_url, receipt) = queue.map_or((None, None), |(u, r)| (Some(u), Some(r)));
-        store.upsert_inbox(&InboxItem {
-            id: id.clone(),
+        Ok(InboxItem {
+            id,
             request_sha256: hash,
             source: source.name(),
             task_token: token,
             queue_url,
             receipt,
             received_at: self.now().as_str().to_owned(),
-            request: request.clone(),
+            request,
             status,
-        })?;
-        Ok((!known).then(|| Event::NewRequest {
-            id,
-            title: request.title,
-            source: source.name(),
-        }))
+        })
+    }
+
+    /// Why the signed-in approver may not decide `request`, if they asked
+    /// for it themselves (the gate's self-approval rule, applied here to
+    /// tell them first). Uses the identity STS confirmed last.
+    pub fn yours(&self, request: &tapprove_proto::Request) -> Option<String> {
+        if self.config.allow_self_approval {
+            return None;
+        }
+        let me = match self.approver.get() {
+            Some(me) => me.clone(),
+            None => self.store().remembered_identity().ok().flatten()?,
+        };
+        tapprove_core::verify::asked_by(request, &me).map(|name| {
+            format!(
+                "you asked for this request (as `{name}`), so you cannot decide it: another approver of {} does",
+                request.approvers
+            )
+        })
     }
 
     /// Polls `source` once: an activity long-polls (up to a minute when
@@ -337,9 +413,12 @@ impl Engine {
                 let Some(task) = self.tasks.claim(arn, &self.worker_name).await? else {
                     return Ok(Vec::new());
                 };
+                // Who we are, before judging whether the request is ours.
+                self.approver().await?;
                 match Offered::from_activity_input(task.input.as_bytes()) {
                     Ok(offered) => Ok(self
-                        .admit(source, task.token, offered, None)?
+                        .admit(source, task.token, offered, None)
+                        .await?
                         .into_iter()
                         .collect()),
                     Err(e) => {
@@ -369,12 +448,15 @@ impl Engine {
                 let mut events = Vec::new();
                 for message in self.tasks.receive(&url, queue_wait).await? {
                     match Offered::from_message(message.body.as_bytes()) {
-                        Ok((token, offered)) => events.extend(self.admit(
-                            source,
-                            TaskToken(token),
-                            offered,
-                            Some((url.clone(), message.receipt_handle)),
-                        )?),
+                        Ok((token, offered)) => events.extend(
+                            self.admit(
+                                source,
+                                TaskToken(token),
+                                offered,
+                                Some((url.clone(), message.receipt_handle)),
+                            )
+                            .await?,
+                        ),
                         Err(e) => {
                             // A message no approver can act on: drop it.
                             let _ = self.tasks.delete(&url, &message.receipt_handle).await;
@@ -413,20 +495,107 @@ impl Engine {
         Ok(events)
     }
 
-    /// Asks Step Functions whether each claimed activity task is still
-    /// open (a heartbeat); drops the ones that are gone.
+    /// Finds the requests that left the inbox without our decision and
+    /// drops them: a claimed activity task whose heartbeat Step Functions
+    /// refuses, a queued request whose execution has ended (another
+    /// approver decided, it expired, or it was withdrawn). Each one's end,
+    /// as Step Functions tells it, goes into the history. A queued request
+    /// whose execution still runs stays: the gate sends a newer task for
+    /// it.
     pub async fn heartbeat(&self) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.inbox()? {
-            if item.queue_url.is_some() {
+        let (queued, claimed): (Vec<InboxItem>, Vec<InboxItem>) =
+            self.inbox()?.into_iter().partition(|i| i.queue_url.is_some());
+        // Queued requests in turn, a bounded number per heartbeat, so a
+        // large inbox stays inside `DescribeExecution`'s rate.
+        let queued: Vec<InboxItem> = {
+            let mut from = self.describe_from.lock().unwrap_or_else(PoisonError::into_inner);
+            let start = if queued.is_empty() {
+                0
+            } else {
+                *from % queued.len()
+            };
+            *from = start + MAX_DESCRIBES;
+            queued
+                .into_iter()
+                .cycle()
+                .skip(start)
+                .take(MAX_DESCRIBES)
+                .collect::<Vec<_>>()
+        };
+        let mut checked = std::collections::HashSet::new();
+        for item in claimed.into_iter().chain(queued) {
+            if !checked.insert(item.request_sha256.clone()) {
                 continue;
             }
-            if let Delivery::Gone(reason) = self.tasks.heartbeat(&item.task_token).await? {
-                self.store().remove_from_inbox(&item.request_sha256)?;
-                events.push(Event::RequestGone { id: item.id, reason });
+            let (reason, outcome) = match &item.queue_url {
+                None => match self.tasks.heartbeat(&item.task_token).await? {
+                    Delivery::Acknowledged => continue,
+                    Delivery::Gone(reason) => (reason, self.outcome_of(&item).await),
+                },
+                Some(_) => match self.outcome_of(&item).await {
+                    Some(outcome) => (TaskGone::DoesNotExist, Some(outcome)),
+                    None => continue,
+                },
+            };
+            {
+                let store = self.store();
+                store.remove_from_inbox(&item.request_sha256)?;
+                if let Some(outcome) = &outcome {
+                    store.settle(&item.request_sha256, outcome, &self.now())?;
+                }
             }
+            if let (Some(url), Some(receipt)) = (&item.queue_url, &item.receipt) {
+                let _ = self.tasks.delete(url, receipt).await;
+            }
+            events.push(Event::RequestGone {
+                id: item.id,
+                reason,
+                outcome,
+            });
         }
         Ok(events)
+    }
+
+    /// How `item`'s execution ended, if it has and Step Functions says so
+    /// (an error asking is no answer: the request stays as it is).
+    async fn outcome_of(&self, item: &InboxItem) -> Option<Outcome> {
+        self.ended(&item.request.execution, &item.request_sha256).await
+    }
+
+    async fn ended(&self, execution: &str, request_sha256: &str) -> Option<Outcome> {
+        match self.tasks.describe(execution).await {
+            Ok(state) => Outcome::of(&state, request_sha256),
+            Err(_) => None,
+        }
+    }
+
+    /// Looks up how each request the approver saw and that left the inbox
+    /// ended, and forgets ended ones older than the history keeps
+    /// (`[history] keep_days`, 90 by default). Returns how many it settled.
+    pub async fn settle(&self) -> Result<usize> {
+        let mut settled = 0;
+        let unsettled = self.store().unsettled()?;
+        for (hash, execution) in unsettled {
+            if let Some(outcome) = self.ended(&execution, &hash).await {
+                self.store().settle(&hash, &outcome, &self.now())?;
+                settled += 1;
+            }
+        }
+        let keep = self.config.history.unwrap_or_default().keep_days;
+        let cutoff = UtcTime::from_unix(
+            self.now()
+                .unix_seconds()
+                .saturating_sub(i64::from(keep).saturating_mul(86_400)),
+        );
+        self.store().forget_seen_before(&cutoff)?;
+        Ok(settled)
+    }
+
+    /// The requests the approver saw, newest first: their own decision and
+    /// how each ended.
+    pub fn seen(&self) -> Result<Vec<Seen>> {
+        self.store().seen()
     }
 
     /// The state directory the engine keeps its database and notes in.
@@ -468,6 +637,14 @@ impl Engine {
         asked: Option<UserVerification>,
     ) -> Result<(InboxItem, DeliveryOutcome)> {
         let item = self.find(id)?;
+        self.approver().await?;
+        if let Some(why) = self.yours(&item.request) {
+            return Err(EngineError::Service {
+                failure: ServiceFailure::Refused,
+                reason: "self_approval".into(),
+                message: why,
+            });
+        }
         // One signed decision per request from this machine: the first is
         // what reaches the gate (Step Functions takes one result per
         // task), so a second would only mislead the person who signed it.

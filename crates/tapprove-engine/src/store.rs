@@ -14,6 +14,7 @@ use tapprove_proto::gate_policy::GateStatus;
 use tapprove_proto::{Request, UtcTime};
 
 use crate::error::{EngineError, Result};
+use crate::history::{Mine, Outcome, Seen};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -52,6 +53,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     request TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS seen (
+    request_sha256 TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    own INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    closed_at TEXT
+);
 ";
 
 /// Adds a nullable text column that databases made by older versions lack:
@@ -383,6 +396,128 @@ impl Store {
             .map_err(db)?;
         }
         tx.commit().map_err(db)
+    }
+
+    /// Remembers that the approver was shown `item` (once; `own`: they
+    /// asked for it themselves).
+    pub fn see(&self, item: &InboxItem, own: bool, now: &UtcTime) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO seen (request_sha256, id, title, requester, execution, first_seen, deadline, own)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (request_sha256) DO NOTHING",
+                params![
+                    item.request_sha256,
+                    item.id,
+                    item.request.title,
+                    item.request.requester_shown(),
+                    item.request.execution,
+                    now.as_str(),
+                    item.request.deadline().as_str(),
+                    own,
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Whether the request was seen and has ended (a message for it that
+    /// comes again is no new request).
+    pub fn ended(&self, request_sha256: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM seen WHERE request_sha256 = ?1 AND outcome IS NOT NULL",
+                [request_sha256],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db)
+    }
+
+    /// Records how a seen request ended.
+    pub fn settle(&self, request_sha256: &str, outcome: &Outcome, now: &UtcTime) -> Result<()> {
+        let outcome = serde_json::to_string(outcome).map_err(|e| EngineError::Store(e.to_string()))?;
+        self.conn
+            .execute(
+                "UPDATE seen SET outcome = ?2, closed_at = ?3 WHERE request_sha256 = ?1 AND outcome IS NULL",
+                params![request_sha256, outcome, now.as_str()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Seen requests not in the inbox whose end is not known yet:
+    /// `(request_sha256, execution)`.
+    pub fn unsettled(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT request_sha256, execution FROM seen
+                 WHERE outcome IS NULL AND request_sha256 NOT IN (SELECT request_sha256 FROM inbox)
+                 ORDER BY first_seen",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        rows.map(|r| r.map_err(db)).collect()
+    }
+
+    /// Every request seen, newest first, with the approver's own last
+    /// decision on it.
+    pub fn seen(&self) -> Result<Vec<Seen>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.request_sha256, s.id, s.title, s.requester, s.execution, s.first_seen, s.deadline, s.own,
+                        s.outcome, s.closed_at, o.verdict, o.state, o.created
+                 FROM seen s
+                 LEFT JOIN outbox o ON o.seq = (SELECT MAX(seq) FROM outbox WHERE request_sha256 = s.request_sha256)
+                 ORDER BY s.first_seen DESC, s.rowid DESC",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let outcome: Option<String> = r.get(8)?;
+                let verdict: Option<String> = r.get(10)?;
+                Ok(Seen {
+                    request_sha256: r.get(0)?,
+                    id: r.get(1)?,
+                    title: r.get(2)?,
+                    requester: r.get(3)?,
+                    execution: r.get(4)?,
+                    first_seen: r.get(5)?,
+                    deadline: r.get(6)?,
+                    own: r.get(7)?,
+                    // Unreadable: shown as not known, never a reason to
+                    // lose the row.
+                    outcome: outcome.and_then(|o| serde_json::from_str(&o).ok()),
+                    closed_at: r.get(9)?,
+                    mine: match verdict {
+                        Some(verdict) => Some(Mine {
+                            verdict,
+                            state: r.get(11)?,
+                            at: r.get(12)?,
+                        }),
+                        None => None,
+                    },
+                })
+            })
+            .map_err(db)?;
+        rows.map(|r| r.map_err(db)).collect()
+    }
+
+    /// Forgets ended requests closed before `cutoff`, and ones whose end
+    /// never became known whose deadline passed before it (the signed
+    /// decisions in the outbox journal stay).
+    pub fn forget_seen_before(&self, cutoff: &UtcTime) -> Result<usize> {
+        self.conn
+            .execute(
+                "DELETE FROM seen WHERE (outcome IS NOT NULL AND closed_at < ?1)
+                     OR (outcome IS NULL AND deadline < ?1
+                         AND request_sha256 NOT IN (SELECT request_sha256 FROM inbox))",
+                [cutoff.as_str()],
+            )
+            .map_err(db)
     }
 
     fn outbox_where(&self, filter: &str) -> Result<Vec<OutboxEntry>> {

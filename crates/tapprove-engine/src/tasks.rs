@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tapprove_aws::AwsError;
-use tapprove_aws::sfn::{ActivityTask, Delivery, StepFunctions, TaskToken};
+use tapprove_aws::sfn::{ActivityTask, Delivery, ExecutionState, StepFunctions, TaskToken};
 use tapprove_aws::sqs::{QueueMessage, Queues};
 use tapprove_aws::sts::{CallerIdentity, Identity};
 use tapprove_proto::Verdict;
@@ -51,6 +51,10 @@ pub trait TaskSource: Send + Sync + Debug {
 
     /// Deletes a message whose task is decided or that no one can act on.
     fn delete<'a>(&'a self, queue_url: &'a str, receipt: &'a str) -> Call<'a, ()>;
+
+    /// Where a gate's execution stands (`DescribeExecution`): how a
+    /// request that left the inbox ended.
+    fn describe<'a>(&'a self, execution: &'a str) -> Call<'a, ExecutionState>;
 }
 
 /// Where a journalled decision is sent. `Err` is a message for the outbox:
@@ -104,6 +108,10 @@ impl TaskSource for AwsTasks {
 
     fn delete<'a>(&'a self, queue_url: &'a str, receipt: &'a str) -> Call<'a, ()> {
         Box::pin(self.sqs.delete(queue_url, receipt))
+    }
+
+    fn describe<'a>(&'a self, execution: &'a str) -> Call<'a, ExecutionState> {
+        Box::pin(self.sfn.describe_execution(execution))
     }
 }
 

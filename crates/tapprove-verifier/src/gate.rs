@@ -692,4 +692,65 @@ mod tests {
         record_requester(&registry, &parsed.input());
         assert!(open_request(&registry, &request, None).is_ok());
     }
+
+    #[test]
+    fn only_what_the_verifier_verified_is_announced() {
+        let registry = MemoryRegistry::new();
+        let run = |call: &Value| {
+            let now = UtcTime::parse("2026-11-21T10:00:01Z").unwrap();
+            let answer = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(handle(
+                    &call.to_string(),
+                    &now,
+                    &VerifierPolicy::new("example.com"),
+                    &registry,
+                    &registry,
+                ));
+            announcement(&call.to_string(), &answer)
+        };
+        let tally = json!({"approvals": [], "met": false, "remaining_seconds": 3600});
+        // Opened: announced, with the request's own title.
+        let opened = run(&json!({"op": "open", "request": sample_request(), "tally": tally, "gate_group": "prod-approvers"}))
+            .expect("an opened request is announced");
+        assert_eq!(opened.happened, Happened::Opened);
+        assert_eq!(opened.title, "Deploy");
+        // Refused by the gate's policy: nobody is asked, nothing announced.
+        let mut other = sample_request();
+        other["approvers"] = "dev-approvers".into();
+        assert_eq!(
+            run(&json!({"op": "open", "request": other, "tally": tally, "gate_group": "prod-approvers"})),
+            None
+        );
+        // A result that is no verified decision: nothing announced, even
+        // one dressed as a denial or naming an approver.
+        let forged =
+            json!({"Error": "Tapprove.Denied", "Cause": "{\"statement\":{\"approver\":\"mallory\"}}"});
+        assert_eq!(
+            run(
+                &json!({"op": "verify_denial", "request": sample_request(), "denial": forged, "tally": tally})
+            ),
+            None
+        );
+        assert_eq!(
+            run(
+                &json!({"op": "verify", "request": sample_request(), "decision": {"tapprove": "approval/v1"}, "tally": tally})
+            ),
+            None
+        );
+        // A hand-back with time left: nothing; at the deadline: expired.
+        assert_eq!(
+            run(&json!({"op": "remaining", "request": sample_request(), "tally": tally})),
+            None
+        );
+        let mut late = sample_request();
+        late["created"] = "2026-11-21T08:00:00Z".into();
+        assert_eq!(
+            run(&json!({"op": "remaining", "request": late, "tally": tally}))
+                .unwrap()
+                .happened,
+            Happened::Expired
+        );
+    }
 }

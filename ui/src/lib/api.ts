@@ -89,6 +89,8 @@ export interface RequestSummary {
   receivedAt: string;
   /** "activity:prod-approvers" | "queue:prod-approvers" */
   source: string;
+  /** why the approver cannot decide it (they asked for it themselves); null otherwise */
+  yours: string | null;
 }
 
 export interface Overview {
@@ -115,7 +117,8 @@ export interface RequestDetail extends RequestSummary {
   progress: string | null;
 }
 
-export type Verdict = 'approve' | 'deny';
+/** `unexpected`: "I did not expect this", a denial that needs no reason and alerts the admins. */
+export type Verdict = 'approve' | 'deny' | 'unexpected';
 
 export type Outcome =
   | { outcome: 'delivered' }
@@ -148,6 +151,26 @@ export interface HistoryEntry {
   lastError: string | null;
   created: string;
   updated: string;
+}
+
+/** A request the approver saw, and how it ended. */
+export interface SeenView {
+  id: string;
+  title: string;
+  /** who asked, as shown: "alice (not verified)" when only claimed */
+  requester: string;
+  execution: string;
+  firstSeen: string;
+  deadline: string;
+  /** the approver asked for it themselves */
+  own: boolean;
+  myVerdict: 'approve' | 'deny' | null;
+  myState: 'pending' | 'delivered' | 'closed' | null;
+  /** null while open or not known yet */
+  outcome: 'approved' | 'denied' | 'expired' | 'withdrawn' | 'failed' | null;
+  /** "approved by bob at 2026-11-21T10:03:00Z" */
+  outcomeText: string | null;
+  closedAt: string | null;
 }
 
 export interface SourceView {
@@ -207,6 +230,12 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const overview = (): Promise<Overview> => call('overview');
 
 export const request = (id: string): Promise<RequestDetail> => call('request', { id });
+
+/** A request that left the inbox and how it ended; null when it was never seen here. */
+export const requestEnd = (id: string): Promise<SeenView | null> => call('request_end', { id });
+
+/** The requests the approver saw, newest first. */
+export const seen = (): Promise<SeenView[]> => call('seen');
 
 export const decide = (id: string, verdict: Verdict, reason: string | null): Promise<DecisionResult> =>
   call('decide', { id, verdict, reason });

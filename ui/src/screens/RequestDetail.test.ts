@@ -226,4 +226,47 @@ describe('RequestDetail', () => {
     expect(window.location.hash).toBe('#/request/AbC123xyz0');
     expect(screen.getByTestId('detail-title')).toBeTruthy();
   });
+
+  it('sends "I did not expect this" as its own verdict, with no reason needed', async () => {
+    const calls = await open();
+    await fireEvent.click(screen.getByTestId('unexpected'));
+    await waitFor(() => expect(commands(calls, 'decide')).toHaveLength(1));
+    expect(commands(calls, 'decide')[0]).toEqual({ id: 'AbC123xyz0', verdict: 'unexpected', reason: null });
+  });
+
+  it("offers no decision on the approver's own request, and says why", async () => {
+    await open(detail({ yours: 'you asked for this request (as `bob`), so you cannot decide it' }));
+    expect(screen.getByTestId('detail-yours').textContent).toContain('you cannot decide it');
+    expect(screen.queryByTestId('approve')).toBeNull();
+    expect(screen.queryByTestId('deny')).toBeNull();
+    expect(screen.queryByTestId('unexpected')).toBeNull();
+  });
+
+  it('tells how a request that left the inbox ended', async () => {
+    const calls = fakeBackend({
+      request: () => {
+        throw { code: 'not_found', message: 'No such request.' };
+      },
+      request_end: {
+        id: 'AbC123xyz0',
+        title: 'Deploy payments v42 to prod',
+        requester: 'alice (not verified)',
+        execution: 'arn:aws:states:eu-west-1:123456789012:execution:gate:run-1',
+        firstSeen: '2026-11-21T10:00:00Z',
+        deadline: '2026-11-21T11:00:00Z',
+        own: false,
+        myVerdict: null,
+        myState: null,
+        outcome: 'approved',
+        outcomeText: 'approved by carol at 2026-11-21T10:03:00Z',
+        closedAt: '2026-11-21T10:03:05Z',
+      },
+    });
+    render(RequestDetail, { id: 'AbC123xyz0' });
+    const outcome = await screen.findByTestId('detail-outcome');
+    expect(outcome.textContent).toContain('approved by carol at 2026-11-21T10:03:00Z');
+    expect(outcome.getAttribute('data-outcome')).toBe('approved');
+    expect(commands(calls, 'request_end')).toEqual([{ id: 'AbC123xyz0' }]);
+    expect(screen.queryByTestId('approve')).toBeNull();
+  });
 });

@@ -26,6 +26,7 @@ export function summary(overrides: Partial<RequestSummary> = {}): RequestSummary
     deadline: at(14 * 60_000 + 30_000),
     receivedAt: at(-60_000),
     source: 'activity:prod-approvers',
+    yours: null,
     ...overrides,
   };
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use tapprove_aws::AwsError;
-use tapprove_aws::sfn::{ActivityTask, Delivery, TaskGone, TaskToken};
+use tapprove_aws::sfn::{ActivityTask, Delivery, ExecutionState, TaskGone, TaskToken};
 use tapprove_aws::sqs::QueueMessage;
 use tapprove_aws::sts::CallerIdentity;
 use tapprove_proto::Clock;
@@ -46,6 +46,8 @@ struct World {
     queues: BTreeMap<String, String>,
     /// Per queue URL: (receipt, body, in flight).
     messages: BTreeMap<String, Vec<(String, String, bool)>>,
+    /// Executions by ARN, as `DescribeExecution` answers.
+    executions: BTreeMap<String, ExecutionState>,
     next: u64,
 }
 
@@ -89,6 +91,11 @@ impl FakeAws {
             .or_default()
             .push_back(token.clone());
         token
+    }
+
+    /// What `DescribeExecution` says of `execution` from now on.
+    pub fn set_execution(&self, execution: &str, state: ExecutionState) {
+        self.world().executions.insert(execution.to_owned(), state);
     }
 
     /// A queue named `name`; returns its URL.
@@ -272,6 +279,25 @@ impl TaskSource for FakeAws {
             }
             Ok(())
         })
+    }
+
+    fn describe<'a>(&'a self, execution: &'a str) -> Call<'a, ExecutionState> {
+        Box::pin(async move { self.describe_now(execution) })
+    }
+}
+
+impl FakeAws {
+    fn describe_now(&self, execution: &str) -> Result<ExecutionState, AwsError> {
+        self.check("Step Functions")?;
+        self.world()
+            .executions
+            .get(execution)
+            .cloned()
+            .ok_or_else(|| AwsError::Service {
+                service: "Step Functions",
+                code: "ExecutionDoesNotExist".to_owned(),
+                message: format!("Execution Does Not Exist: '{execution}'"),
+            })
     }
 }
 

@@ -446,3 +446,146 @@ async fn a_second_decision_while_the_first_waits_to_be_sent_is_refused() {
     assert!(matches!(w.aws.state(&token), Some(TaskState::Succeeded { .. })));
     assert_eq!(w.aws.result_calls(), 1);
 }
+
+fn ended(
+    status: &str,
+    output: Option<&str>,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> tapprove_aws::sfn::ExecutionState {
+    tapprove_aws::sfn::ExecutionState {
+        status: status.into(),
+        state_machine_arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:deploy".into(),
+        output: output.map(str::to_owned),
+        error: error.map(str::to_owned),
+        cause: cause.map(str::to_owned),
+        input: None,
+        stopped_at: None,
+    }
+}
+
+fn execution_of(title: &str) -> String {
+    format!("arn:aws:states:eu-west-1:123456789012:execution:deploy:{title}")
+}
+
+#[tokio::test]
+async fn a_queued_request_someone_else_decided_leaves_the_inbox_and_says_who() {
+    let w = world("");
+    let url = w.aws.create_queue(&approver_queue_name("dba", "bob"));
+    w.aws.offer_on_queue(&url, |t| queue_body(t, "deploy"));
+    let id = new_request_ids(&w.engine.poll_all(0).await.unwrap()).remove(0);
+    // Still running: it stays, whatever the token's fate.
+    w.aws
+        .set_execution(&execution_of("deploy"), ended("RUNNING", None, None, None));
+    assert!(w.engine.heartbeat().await.unwrap().is_empty());
+    assert_eq!(w.engine.inbox().unwrap().len(), 1);
+    // Carol's approval ended it.
+    w.aws.set_execution(
+        &execution_of("deploy"),
+        ended(
+            "SUCCEEDED",
+            Some(&format!(
+                r#"{{"approvals":[{{"approver":"carol","verified_at":"2026-11-21T10:03:00Z","request_sha256":"{}"}}]}}"#,
+                request_sha256(&tapprove_proto::Request::from_json(request("deploy").as_bytes()).unwrap())
+                    .unwrap()
+                    .encode()
+            )),
+            None,
+            None,
+        ),
+    );
+    let events = w.engine.heartbeat().await.unwrap();
+    let [
+        Event::RequestGone {
+            id: gone,
+            outcome: Some(outcome),
+            ..
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}");
+    };
+    assert_eq!(gone, &id);
+    assert_eq!(outcome.describe(), "approved by carol at 2026-11-21T10:03:00Z");
+    assert!(w.engine.inbox().unwrap().is_empty());
+    assert_eq!(w.aws.messages_on(&url), 0, "its message is deleted");
+    let seen = w.engine.seen().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].outcome.as_ref(), Some(outcome));
+    assert!(seen[0].mine.is_none());
+    // The same message again (SNS delivers at least once): no new request.
+    w.aws.offer_on_queue(&url, |t| queue_body(t, "deploy"));
+    assert!(w.engine.poll_all(0).await.unwrap().is_empty());
+    assert!(w.engine.inbox().unwrap().is_empty());
+    assert_eq!(w.aws.messages_on(&url), 0);
+}
+
+#[tokio::test]
+async fn the_history_tells_how_a_request_one_decided_ended() {
+    let w = world("");
+    w.aws.offer_activity(ACTIVITY, &request("deploy"));
+    let id = new_request_ids(&w.engine.poll_all(0).await.unwrap()).remove(0);
+    w.decide(&id, Verdict::Deny, Some("not during the freeze"))
+        .await
+        .unwrap();
+    // Unknown until Step Functions says.
+    assert_eq!(w.engine.settle().await.unwrap(), 0);
+    let denial = w.engine.history().unwrap()[0].decision.clone();
+    w.aws.set_execution(
+        &execution_of("deploy"),
+        ended("FAILED", None, Some("Tapprove.Denied"), Some(&denial)),
+    );
+    assert_eq!(w.engine.settle().await.unwrap(), 1);
+    let seen = &w.engine.seen().unwrap()[0];
+    assert_eq!(seen.mine.as_ref().unwrap().verdict, "deny");
+    assert_eq!(
+        seen.outcome.as_ref().unwrap().describe(),
+        format!("denied by bob at {}: not during the freeze", UtcTime::at(at()))
+    );
+    // Ended requests are forgotten after the history's days, not before.
+    assert_eq!(w.engine.seen().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn ones_own_request_is_not_announced_and_cannot_be_decided() {
+    let w = world("");
+    w.engine.approver().await.unwrap();
+    // From the approver's queue: kept in the inbox, which says why.
+    let url = w.aws.create_queue(&approver_queue_name("dba", "bob"));
+    w.aws.offer_on_queue(&url, |t| {
+        queue_body(t, "deploy").replace(r#""requested_by":"alice""#, r#""requested_by":"Bob""#)
+    });
+    let events = w.engine.poll_all(0).await.unwrap();
+    assert!(new_request_ids(&events).is_empty(), "{events:?}");
+    let inbox = w.engine.inbox().unwrap();
+    assert_eq!(inbox.len(), 1);
+    let why = w.engine.yours(&inbox[0].request).unwrap();
+    assert!(why.contains("you asked for this request"), "{why}");
+    let error = w.decide(&inbox[0].id, Verdict::Approve, None).await.unwrap_err();
+    assert!(
+        matches!(&error, EngineError::Service { reason, .. } if reason == "self_approval"),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), crate::ErrorCode::Refused);
+    assert!(w.engine.history().unwrap().is_empty(), "nothing was signed");
+    // From an activity: handed back at once, so a colleague's app claims it.
+    let token = w.aws.offer_activity(
+        ACTIVITY,
+        &request("mine").replace(r#""requested_by":"alice""#, r#""requested_by":"bob""#),
+    );
+    assert!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).is_empty());
+    assert!(matches!(
+        w.aws.state(&token),
+        Some(TaskState::Failed { ref error, .. }) if error == "Tapprove.Released"
+    ));
+    assert_eq!(w.engine.inbox().unwrap().len(), 1, "only the queued one");
+    assert!(w.engine.seen().unwrap().iter().all(|s| s.own));
+    // Where the organisation allows self-approval, it is an ordinary request.
+    let w = world("allow_self_approval = true");
+    w.engine.approver().await.unwrap();
+    w.aws.offer_activity(
+        ACTIVITY,
+        &request("mine").replace(r#""requested_by":"alice""#, r#""requested_by":"bob""#),
+    );
+    assert_eq!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).len(), 1);
+}

@@ -1,0 +1,191 @@
+"""Notifications follow the request, in a world whose gate waits on the queue
+source (every approver sees every request): bob runs the real app, carol
+the real CLI. When carol decides, bob's notification closes (the app's
+`CloseNotification` call is read off the session bus, and dunst's history
+has the notification it closed) and bob's window says who decided. Bob is
+not notified of a request he asked for, and cannot decide it. "I did not
+expect this" ends the execution with a verified denial carrying its code.
+"""
+
+import json
+import time
+import tomllib
+import uuid
+
+import boto3
+import pytest
+
+from conftest import CloseCalls, dunstctl, launch, make_world, notification_history, notifications_shown
+
+
+@pytest.fixture(scope="module")
+def queue_world():
+    yield from make_world("queue")
+
+
+@pytest.fixture(scope="module")
+def team_chat(queue_world):
+    """A queue subscribed to the gate's announcements (as an admin subscribes
+    e-mail or AWS Chatbot); yields a function returning the announcements
+    received so far."""
+    settings = tomllib.loads(open(queue_world.env["TAPPROVE_CONFIG"]).read())
+    topic = settings["announcements"]["topic_arn"]
+    client = dict(
+        endpoint_url=queue_world.env["AWS_ENDPOINT_URL"],
+        region_name=queue_world.env["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sqs = boto3.client("sqs", **client)
+    url = sqs.create_queue(QueueName="team-chat")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", **client).subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    received = []
+
+    def announcements():
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not got:
+                return received
+            for m in got:
+                received.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    yield announcements
+
+
+@pytest.fixture(scope="module")
+def app(queue_world):
+    yield from launch(queue_world, "queue-app")
+
+
+def unique(title):
+    return f"{title} #{uuid.uuid4().hex[:6]}"
+
+
+def inbox_id(world, who, title, timeout=60):
+    """The id of `title` in `who`'s inbox (polling their queue)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for request in world.as_(who, "inbox")["requests"]:
+            if request["title"] == title:
+                return request["id"]
+        time.sleep(1)
+    raise AssertionError(f"{title} never reached {who}'s inbox")
+
+
+def wait_for(condition, timeout, message):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(message)
+
+
+def test_a_request_someone_else_decided_closes_its_notification_and_says_who(queue_world, app):
+    dunstctl("close-all")
+    closes = CloseCalls()
+    try:
+        title = unique("Rotate the payments signing key")
+        execution = queue_world.request(title, {"key": "payments-2026"})
+        # Both see it: bob's app notifies, carol's queue has it too.
+        wait_for(lambda: notifications_shown() >= 1, 60, "bob's app raised no notification")
+        request_id = inbox_id(queue_world, "carol", title)
+        approved = queue_world.as_("carol", "approve", request_id)
+        assert approved["ok"], approved
+        assert queue_world.status(execution)["status"] == "SUCCEEDED"
+
+        # Bob's notification closes within a poll: the app called
+        # CloseNotification for exactly the notification it had shown.
+        wait_for(lambda: notifications_shown() == 0, 60, "bob's notification stayed open")
+        ours = [n for n in notification_history() if title.split(" #")[0] in n["summary"]]
+        assert len(ours) == 1, notification_history()
+        wait_for(lambda: ours[0]["id"] in closes.ids(), 10, f"no CloseNotification for {ours[0]['id']}: {closes.ids()}")
+
+        # His window says who decided, instead of offering Approve/Deny.
+        app.go(f"/request/{request_id}")
+        outcome = app.find("detail-outcome", timeout=30)
+        app.wait(lambda: "approved by carol" in outcome.text, 30, outcome.text)
+        assert outcome.get_attribute("data-outcome") == "approved"
+        assert not app.find_all("approve")
+        app.screenshot("decided-elsewhere")
+        # And his history has it, with who decided.
+        app.go("/history")
+        item = app.wait(
+            lambda: next((e for e in app.find_all("seen-item") if e.get_attribute("data-id") == request_id), None),
+            20,
+            "the request is not in bob's history",
+        )
+        assert "approved by carol" in item.text, item.text
+        assert "You did not decide" in item.text, item.text
+    finally:
+        closes.stop()
+
+
+def test_the_requester_is_not_notified_of_their_own_request_and_cannot_decide_it(queue_world, app):
+    dunstctl("close-all")
+    title = unique("Open a prod shell for bob")
+    execution = queue_world.request(title, {"reason": "debugging"}, requested_by="bob")
+    # The request reaches bob's inbox (his queue), which says why he cannot
+    # decide it...
+    item = app.wait_in_inbox(title)
+    request_id = item.get_attribute("data-id")
+    assert app.find_all("inbox-yours"), "the inbox does not say it is bob's own"
+    app.go(f"/request/{request_id}")
+    assert "you cannot decide it" in app.find("detail-yours", timeout=20).text
+    assert not app.find_all("approve") and not app.find_all("unexpected")
+    # ...and no notification was raised for it, on screen or since closed.
+    time.sleep(3)
+    assert notifications_shown() == 0
+    assert not [n for n in notification_history() if title.split(" #")[0] in n["summary"]]
+    # The CLI refuses it for him too, with the rule's word.
+    cli = queue_world.as_("bob", "inbox")["requests"]
+    mine = next(r for r in cli if r["id"] == request_id)
+    assert "you asked for this request" in mine["yours"], mine
+
+    # Carol did not expect it: a signed denial with the code, no words.
+    carol_id = inbox_id(queue_world, "carol", title)
+    denied = queue_world.as_("carol", "deny", carol_id, "--unexpected")
+    assert denied["ok"], denied
+    status = queue_world.status(execution)
+    assert (status["status"], status["error"]) == ("FAILED", "Tapprove.Denied"), status
+    cause = json.loads(status["cause"])
+    assert cause["statement"]["reason_code"] == "unexpected"
+    assert cause["statement"]["approver"] == "carol"
+
+
+def test_i_did_not_expect_this_from_the_window(queue_world, app, team_chat):
+    dunstctl("close-all")
+    title = unique("Disable audit logging")
+    execution = queue_world.request(title, {"change": "cloudtrail off"})
+    item = app.wait_in_inbox(title)
+    app.go(f"/request/{item.get_attribute('data-id')}")
+    app.find("unexpected", timeout=20).click()
+    element = app.find("outcome", 30)
+    assert element.get_attribute("data-outcome") == "delivered", element.text
+    assert "admins are alerted" in element.text, element.text
+    app.find("outcome-close").click()
+    status = queue_world.status(execution)
+    assert (status["status"], status["error"]) == ("FAILED", "Tapprove.Denied"), status
+    cause = json.loads(status["cause"])
+    assert cause["statement"]["reason_code"] == "unexpected"
+    assert cause["statement"]["approver"] == "bob"
+    assert "reason" not in cause["statement"]
+    # The admins' topic has the alert.
+    alert = wait_for(
+        lambda: next(
+            (
+                m
+                for m in team_chat()
+                if m["metadata"]["eventType"] == "tapprove.unexpected" and m["metadata"]["threadId"] == execution
+            ),
+            None,
+        ),
+        30,
+        "no alert reached the announcements topic",
+    )
+    assert "bob did not expect this request" in alert["content"]["title"], alert
