@@ -130,6 +130,19 @@ fn self_approval_is_refused_through_case_width_and_hidden_characters() {
 }
 
 #[test]
+fn the_named_requester_may_deny_what_they_did_not_ask_for() {
+    // A workflow names alice as its requester; alice did not ask. Her
+    // denial counts: naming her must not silence her.
+    let w = world();
+    let mut r = request_json();
+    r["requested_by"] = "alice@example.com".into();
+    let request = Request::from_json(&bytes(&r)).unwrap();
+    let d =
+        w.h.sign(&request, Verdict::Deny, "alice@example.com", &w.alice, SIGNED);
+    assert!(w.check(&r, &json(&d)).is_ok());
+}
+
+#[test]
 fn the_requester_aws_proved_cannot_approve_whatever_the_workflow_claims() {
     // Alice asked through the request endpoint (AWS proved her session);
     // the input names ci-bot. She is still the requester.

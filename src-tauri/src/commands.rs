@@ -86,11 +86,15 @@ pub async fn request(state: AppState<'_>, id: String) -> Result<RequestDetail> {
 pub async fn request_end(state: AppState<'_>, id: String) -> Result<Option<SeenView>> {
     check_id(&id)?;
     let engine = state.engine().await?;
+    // As the inbox finds a request: a unique id prefix, or the execution's
+    // name; an ambiguous one finds nothing.
     let find = |engine: &tapprove_engine::Engine| -> Result<Option<tapprove_engine::Seen>> {
-        Ok(engine
+        let mut found: Vec<_> = engine
             .seen()?
             .into_iter()
-            .find(|s| s.id.starts_with(&id) || s.execution.rsplit(':').next() == Some(id.as_str())))
+            .filter(|s| s.id.starts_with(&id) || s.execution.rsplit(':').next() == Some(id.as_str()))
+            .collect();
+        Ok(if found.len() == 1 { found.pop() } else { None })
     };
     if find(&engine)?.is_some_and(|s| s.outcome.is_none()) {
         // Unreachable AWS only means the end is not known yet.

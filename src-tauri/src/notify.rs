@@ -99,8 +99,8 @@ pub fn notes(new: &[RequestSummary], today: &str) -> Vec<Note> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Follow {
     pub close: Vec<u32>,
-    /// The grouped notification's id and what it says now.
-    pub recount: Option<(u32, Note)>,
+    /// Grouped notifications' ids and what each says now.
+    pub recount: Vec<(u32, Note)>,
 }
 
 /// Decides [`Follow`] for `shown` and forgets what closes.
@@ -114,15 +114,17 @@ pub fn follow(shown: &mut ShownNotes, inbox: &[RequestSummary]) -> Follow {
         }
         !gone
     });
-    if let Some((note, requests)) = shown.group.take() {
+    for (note, requests) in std::mem::take(&mut shown.groups) {
         let still: Vec<&RequestSummary> = inbox.iter().filter(|r| requests.contains(&r.id)).collect();
         if still.is_empty() {
             out.close.push(note);
         } else {
             if still.len() != requests.len() {
-                out.recount = Some((note, group(&still)));
+                out.recount.push((note, group(&still)));
             }
-            shown.group = Some((note, still.iter().map(|r| r.id.clone()).collect()));
+            shown
+                .groups
+                .push((note, still.iter().map(|r| r.id.clone()).collect()));
         }
     }
     out
@@ -149,7 +151,7 @@ pub fn follow_inbox<R: Runtime>(app: &AppHandle<R>, inbox: &[RequestSummary]) {
         for id in todo.close {
             close(id);
         }
-        if let Some((id, note)) = todo.recount {
+        for (id, note) in todo.recount {
             // Replaces the notification in place: the thread awaiting its
             // action keeps awaiting it.
             let _ = notify_rust::Notification::new()
@@ -227,14 +229,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
                                 shown.single.insert(request.clone(), handle.id());
                             }
                         }
-                        None => {
-                            // A second group replaces nothing: the first
-                            // closes when its requests leave.
-                            if let Some((old, _)) = shown.group.take() {
-                                close(old);
-                            }
-                            shown.group = Some((handle.id(), note.requests.clone()));
-                        }
+                        None => shown.groups.push((handle.id(), note.requests.clone())),
                     }
                 }
                 // The server tells which action was taken; the thread
@@ -242,12 +237,18 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
                 let _ = std::thread::Builder::new()
                     .name("notification".into())
                     .spawn(move || {
+                        let id = handle.id();
                         handle.wait_for_action(|action| {
                             if let Some(route) = note.route(action) {
                                 on_action(&app, route);
                             }
                         });
                         if let Some(state) = counted {
+                            state
+                                .shown
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .closed(id);
                             state
                                 .notifications_open
                                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -322,7 +323,9 @@ mod tests {
         let mut shown = ShownNotes::default();
         shown.single.insert("a".into(), 7);
         shown.single.insert("b".into(), 8);
-        shown.group = Some((9, vec!["c".into(), "d".into(), "e".into(), "f".into()]));
+        shown
+            .groups
+            .push((9, vec!["c".into(), "d".into(), "e".into(), "f".into()]));
         let inbox: Vec<_> = ["a", "b", "c", "d", "e", "f"].map(|i| request(i, i)).to_vec();
         // Nothing left the inbox: nothing to do.
         assert_eq!(follow(&mut shown, &inbox), Follow::default());
@@ -331,14 +334,16 @@ mod tests {
         let inbox: Vec<_> = ["d", "e", "f"].map(|i| request(i, i)).to_vec();
         let todo = follow(&mut shown, &inbox);
         assert_eq!(todo.close, vec![7, 8]);
-        let (id, note) = todo.recount.unwrap();
-        assert_eq!(id, 9);
+        let [(id, note)] = todo.recount.as_slice() else {
+            panic!("{:?}", todo.recount)
+        };
+        assert_eq!(*id, 9);
         assert_eq!(note.summary, "3 approval requests wait for you");
         assert_eq!(note.requests, ["d", "e", "f"]);
         // The last ones leave: the group closes.
         let todo = follow(&mut shown, &[]);
         assert_eq!(todo.close, vec![9]);
-        assert!(shown.single.is_empty() && shown.group.is_none());
+        assert!(shown.single.is_empty() && shown.groups.is_empty());
     }
 
     #[test]

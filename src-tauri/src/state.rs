@@ -51,10 +51,12 @@ pub struct Tapprove {
 /// Notification server ids of the notifications showing.
 #[derive(Debug, Default)]
 pub struct ShownNotes {
+    // (Ids leave when their notification closes, so none is closed twice
+    // or, after the server restarts, mistaken for another's.)
     /// One request's notification, by request id.
     pub single: std::collections::BTreeMap<String, u32>,
-    /// The grouped notification and the requests it counts.
-    pub group: Option<(u32, Vec<String>)>,
+    /// The grouped notifications and the requests each counts.
+    pub groups: Vec<(u32, Vec<String>)>,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +66,14 @@ struct View {
     paused_until: Option<SystemTime>,
     problem: Option<AppError>,
     outbox_pending: usize,
+}
+
+impl ShownNotes {
+    /// Forgets notification `id`: the server closed it.
+    pub fn closed(&mut self, id: u32) {
+        self.single.retain(|_, n| *n != id);
+        self.groups.retain(|(n, _)| *n != id);
+    }
 }
 
 impl Tapprove {

@@ -191,7 +191,15 @@ def test_tray_menu_lists_the_request_and_opens_it(world, app):
         found = [(i, label) for i, label in labels(layout) if marker in label]
         return (conn, menu, found[0]) if found else None
 
-    conn, menu, (entry_id, label) = app.wait(entry, 20, "the tray menu does not list the request")
+    try:
+        conn, menu, (entry_id, label) = app.wait(entry, 20, "the tray menu does not list the request")
+    except Exception:
+        try:
+            seen = [label for _, label in labels(tray_menu()[2])]
+        except Exception as e:  # the menu could not be read at all
+            seen = f"unreadable: {e!r}"
+        inbox = [e.text for e in app.find_all("inbox-item")]
+        raise AssertionError(f"the tray menu does not list {marker}: it shows {seen}; the inbox shows {inbox}") from None
     everything = [label for _, label in labels(tray_menu()[2])]
     for expected in ("Open Tapprove", "Pause notifications for 1 hour", "Quit Tapprove"):
         assert expected in everything, everything

@@ -162,7 +162,7 @@ fn the_team_hears_of_a_request_and_its_outcome_but_never_its_token() {
         approved["content"]["title"]
             .as_str()
             .unwrap()
-            .starts_with("Approved by bob at "),
+            .starts_with("Approved by `bob` at "),
         "{approved}"
     );
     // Nothing announced lets a reader decide: no task token, and not the
@@ -214,7 +214,7 @@ fn an_unexpected_request_is_denied_without_words_and_alerts_the_admins() {
     let alert = until(&l, &url, "unexpected", &mut seen);
     assert_chatbot_format(&alert);
     let title = alert["content"]["title"].as_str().unwrap();
-    assert!(title.contains("carol did not expect this request"), "{title}");
+    assert!(title.contains("`carol` did not expect this request"), "{title}");
     assert!(alert.to_string().contains("dave (not verified)"));
     assert!(
         alert["content"]["nextSteps"][0]
@@ -238,7 +238,7 @@ fn an_expired_request_is_announced_as_expired() {
         expired["content"]["title"]
             .as_str()
             .unwrap()
-            .starts_with("Expired without a decision: Quick one")
+            .starts_with("Expired without a decision: `Quick one`")
     );
     // Opened, then expired; nothing approved or denied.
     let events: Vec<_> = seen

@@ -80,19 +80,31 @@ fn self_approval_and_approvers_outside_the_group_are_refused_and_not_counted() {
     let l = Loop::new("activity");
     let alice = l.approver("alice", &["prod-approvers"]);
     let execution = l.start("Deploy", "alice", 1, 600);
-    // Alice's own client does not offer her the request she asked for: it
-    // hands the task back (so a colleague's app claims it) and lists it as
-    // hers in her history.
+    // The workflow names alice as its requester. Her client lists it with
+    // why she cannot approve it, and refuses her approval before signing.
+    let id = l.inbox_id(&alice);
     let inbox = json_of(&l.as_(&alice, &["--json", "inbox"]));
-    assert_eq!(inbox["requests"], json!([]), "{inbox}");
-    let history = json_of(&l.as_(&alice, &["--json", "history"]));
-    assert_eq!(history["requests"][0]["own"], true, "{history}");
+    assert!(
+        inbox["requests"][0]["yours"]
+            .as_str()
+            .is_some_and(|y| y.contains("cannot approve it")),
+        "{inbox}"
+    );
+    let out = l.as_(&alice, &["--json", "approve", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["code"], "self_approval");
     // A client that signs it anyway (a modified one, or a hand-made
     // decision) is refused by the gate's verifier and audited with the
     // rule; the gate goes on asking.
-    let (token, request) = l.claim();
-    assert_eq!(request.execution, execution);
-    l.send(&token, &l.sign_as(&alice, "alice", &request).to_json());
+    let held = tapprove_engine::Store::open(&alice.state.join("tapprove.sqlite3"))
+        .unwrap()
+        .inbox()
+        .unwrap()
+        .remove(0);
+    l.send(
+        &held.task_token,
+        &l.sign_as(&alice, "alice", &held.request).to_json(),
+    );
     assert_eq!(l.outcomes_after(&execution, 1), ["self_approval"]);
     assert_eq!(l.state(&execution).status, "RUNNING");
 

@@ -79,7 +79,7 @@ codes! {
     RequestExpired = "request_expired", rule 3;
     /// `signed_at` is more than the allowed clock skew (5 minutes) ahead of the verifier's clock.
     SignedInFuture = "signed_in_future", rule 3;
-    /// The approver is the requester, and the org policy does not allow self-approval.
+    /// The approver approved a request they are the requester of (claimed or proven), and the org policy does not allow self-approval. A requester's denial is verified like anyone's.
     SelfApproval = "self_approval", rule 4;
     /// The approver is not in the registry.
     UnknownApprover = "unknown_approver", rule 5;

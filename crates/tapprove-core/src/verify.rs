@@ -628,7 +628,10 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
         );
     }
     check_not_ahead(policy, &statement.signed_at, now)?;
+    // Only an approval: a denial by the person a workflow names as its
+    // requester is how they say they did not ask for it.
     if !policy.allow_self_approval
+        && statement.decision == Verdict::Approve
         && let Some(requester) = asked_by(request, &statement.approver)
     {
         return reject(
@@ -650,14 +653,30 @@ fn check_statement(policy: &VerifierPolicy, parsed: &Parsed, now: &UtcTime) -> R
 pub fn asked_by<'a>(request: &'a Request, approver: &str) -> Option<&'a str> {
     let approver = tapprove_proto::text::canonical_principal(approver);
     std::iter::once(request.requested_by.as_str())
-        .chain(request.requester.as_ref().and_then(|r| r.person.as_deref()))
+        .chain(proven_names(request))
+        .find(|requester| approver == tapprove_proto::text::canonical_principal(requester))
+}
+
+/// Whether AWS proved `approver` asked for `request` (its proven person,
+/// or its principal's session or user name), not only the workflow's
+/// claim.
+pub fn proven_asker(request: &Request, approver: &str) -> bool {
+    let approver = tapprove_proto::text::canonical_principal(approver);
+    proven_names(request).any(|requester| approver == tapprove_proto::text::canonical_principal(requester))
+}
+
+fn proven_names(request: &Request) -> impl Iterator<Item = &str> {
+    request
+        .requester
+        .as_ref()
+        .and_then(|r| r.person.as_deref())
+        .into_iter()
         .chain(
             request
                 .requester
                 .as_ref()
                 .map(tapprove_proto::Requester::principal_name),
         )
-        .find(|requester| approver == tapprove_proto::text::canonical_principal(requester))
 }
 
 /// Rule 3's last part: not signed ahead of the verifier's clock.

@@ -62,9 +62,9 @@ impl Outcome {
                     .as_deref()
                     .and_then(|o| serde_json::from_str(o).ok())
                     .unwrap_or_default();
-                let ours = output["approvals"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().all(|a| a["request_sha256"] == request_sha256));
+                let ours = output["approvals"].as_array().is_some_and(|a| {
+                    !a.is_empty() && a.iter().all(|a| a["request_sha256"] == request_sha256)
+                });
                 if !ours {
                     return Some(Self::Failed {
                         error: NOT_THIS_REQUEST.into(),

@@ -158,6 +158,20 @@ impl From<Option<String>> for Reason {
 /// second, a tenth of Step Functions' smallest refill rate for it.
 const MAX_DESCRIBES: usize = 20;
 
+/// How long an activity is left alone after this app handed back a request
+/// its approver asked for. Without it the requester's app, when no
+/// colleague's app polls, would claim and hand back the same request at
+/// every lap of the gate (at most a minute apart), filling the execution's
+/// history; with it, a lap in five minutes at most, and colleagues' apps
+/// claim it meanwhile. The cost: other requests of that group wait for
+/// this approver as long.
+const OWN_PAUSE: Duration = Duration::from_secs(300);
+
+/// Days an ended request is remembered whatever the history shows: SQS
+/// keeps a message at most 14 days, and one that comes back after its
+/// request was forgotten would be announced as new.
+const REMEMBER_DAYS: u32 = 14;
+
 /// What happened to one decision.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -203,6 +217,9 @@ pub struct Engine {
     /// Where the next heartbeat starts among the queued requests (they are
     /// checked in turn, [`MAX_DESCRIBES`] at a time).
     describe_from: Mutex<usize>,
+    /// Activities not polled until then: one just handed back a request
+    /// its approver asked for ([`OWN_PAUSE`]).
+    paused_sources: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Engine {
@@ -246,6 +263,7 @@ impl Engine {
             approver: tokio::sync::OnceCell::new(),
             queue_urls: Mutex::new(std::collections::HashMap::new()),
             describe_from: Mutex::new(0),
+            paused_sources: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -314,11 +332,16 @@ impl Engine {
         self.store().history()
     }
 
-    /// Takes a task into the inbox. A request the approver asked for
-    /// themselves (and may not decide) raises no event: from an activity
-    /// it is handed back at once, so a colleague's app claims it; from the
-    /// approver's queue it stays in the inbox, which says why. A message
-    /// for a request that has ended is dropped.
+    /// Takes a task into the inbox. A request AWS proved the approver
+    /// asked for themselves raises no event (they cannot approve it): from
+    /// an activity it is handed back at once, so a colleague's app claims
+    /// it, and that activity is not polled again for [`OWN_PAUSE`]; from
+    /// the approver's queue it stays in the inbox, which says why. A
+    /// request that only *names* them as its requester is announced to
+    /// them like any other (they cannot approve it, but they are the one
+    /// who can say they did not ask for it). A task for a request that has
+    /// ended is dropped, and handed back if claimed; unless Step Functions
+    /// says its execution runs again (a redrive), then it is admitted.
     async fn admit(
         &self,
         source: &Source,
@@ -326,34 +349,55 @@ impl Engine {
         offered: Offered,
         queue: Option<(String, String)>,
     ) -> Result<Option<Event>> {
-        let own = self.yours(&offered.request).is_some();
         let digest = request_sha256(&offered.request).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        if self.store().ended(&digest.encode())? {
-            if let Some((url, receipt)) = &queue {
-                let _ = self.tasks.delete(url, receipt).await;
+        let hash = digest.encode();
+        if self.store().ended(&hash)? {
+            let runs_again = matches!(
+                self.tasks.describe(&offered.request.execution).await,
+                Ok(state) if state.status == "RUNNING"
+            );
+            if runs_again {
+                self.store().reopen(&hash)?;
+            } else {
+                match &queue {
+                    Some((url, receipt)) => {
+                        let _ = self.tasks.delete(url, receipt).await;
+                    }
+                    None => {
+                        let _ = self
+                            .tasks
+                            .release(&token, "handed back: this request already ended")
+                            .await;
+                    }
+                }
+                return Ok(None);
             }
-            return Ok(None);
         }
-        if own && queue.is_none() {
-            let id = tapprove_core::canonical::request_id(&digest);
+        let asked = self.asked(&offered.request);
+        let proven_own = asked == Some(true);
+        let id = tapprove_core::canonical::request_id(&digest);
+        if proven_own && queue.is_none() {
             let item = self.item(source, token.clone(), offered, None, id)?;
             self.store().see(&item, true, &self.now())?;
             let _ = self
                 .tasks
                 .release(
                     &token,
-                    "handed back: the approver who claimed it asked for it and cannot decide it",
+                    "handed back: the approver who claimed it asked for it and cannot approve it",
                 )
                 .await;
+            self.paused_sources
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(source.name(), std::time::Instant::now() + OWN_PAUSE);
             return Ok(None);
         }
-        let id = tapprove_core::canonical::request_id(&digest);
         let item = self.item(source, token, offered, queue, id)?;
         let store = self.store();
         let known = store.contains(&item.request_sha256)?;
         store.upsert_inbox(&item)?;
-        store.see(&item, own, &self.now())?;
-        Ok((!known && !own).then(|| Event::NewRequest {
+        store.see(&item, asked.is_some(), &self.now())?;
+        Ok((!known && !proven_own).then(|| Event::NewRequest {
             id: item.id,
             title: item.request.title,
             source: source.name(),
@@ -386,10 +430,11 @@ impl Engine {
         })
     }
 
-    /// Why the signed-in approver may not decide `request`, if they asked
-    /// for it themselves (the gate's self-approval rule, applied here to
-    /// tell them first). Uses the identity STS confirmed last.
-    pub fn yours(&self, request: &tapprove_proto::Request) -> Option<String> {
+    /// Whether the signed-in approver is `request`'s requester:
+    /// `Some(true)` when AWS proved it, `Some(false)` when only the
+    /// workflow names them; `None` otherwise, or where the organisation
+    /// allows self-approval. Uses the identity STS confirmed last.
+    fn asked(&self, request: &tapprove_proto::Request) -> Option<bool> {
         if self.config.allow_self_approval {
             return None;
         }
@@ -397,11 +442,23 @@ impl Engine {
             Some(me) => me.clone(),
             None => self.store().remembered_identity().ok().flatten()?,
         };
-        tapprove_core::verify::asked_by(request, &me).map(|name| {
-            format!(
-                "you asked for this request (as `{name}`), so you cannot decide it: another approver of {} does",
+        tapprove_core::verify::asked_by(request, &me)?;
+        Some(tapprove_core::verify::proven_asker(request, &me))
+    }
+
+    /// Why the signed-in approver may not approve `request`, if they are
+    /// its requester (the gate's self-approval rule, applied here to tell
+    /// them first). They may still deny it.
+    pub fn yours(&self, request: &tapprove_proto::Request) -> Option<String> {
+        Some(match self.asked(request)? {
+            true => format!(
+                "you asked for this request, so you cannot approve it: another approver of {} does (you may still deny it)",
                 request.approvers
-            )
+            ),
+            false => format!(
+                "the workflow names you as this request's requester, so you cannot approve it; if you did not ask for it, deny it as unexpected so your admins hear of it (another approver of {} can approve it)",
+                request.approvers
+            ),
         })
     }
 
@@ -410,11 +467,21 @@ impl Engine {
     pub async fn poll(&self, source: &Source, queue_wait: i32) -> Result<Vec<Event>> {
         match source {
             Source::Activity { arn, .. } => {
+                // Who we are, before claiming anything: a task claimed by
+                // a poll that then fails would be held until it times out.
+                self.approver().await?;
+                let paused = self
+                    .paused_sources
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&source.name())
+                    .is_some_and(|until| *until > std::time::Instant::now());
+                if paused {
+                    return Ok(Vec::new());
+                }
                 let Some(task) = self.tasks.claim(arn, &self.worker_name).await? else {
                     return Ok(Vec::new());
                 };
-                // Who we are, before judging whether the request is ours.
-                self.approver().await?;
                 match Offered::from_activity_input(task.input.as_bytes()) {
                     Ok(offered) => Ok(self
                         .admit(source, task.token, offered, None)
@@ -576,26 +643,48 @@ impl Engine {
     pub async fn settle(&self) -> Result<usize> {
         let mut settled = 0;
         let unsettled = self.store().unsettled()?;
-        for (hash, execution) in unsettled {
+        // Oldest first, a bounded number per call (as heartbeats).
+        for (hash, execution) in unsettled.into_iter().take(MAX_DESCRIBES) {
             if let Some(outcome) = self.ended(&execution, &hash).await {
                 self.store().settle(&hash, &outcome, &self.now())?;
                 settled += 1;
             }
         }
-        let keep = self.config.history.unwrap_or_default().keep_days;
-        let cutoff = UtcTime::from_unix(
-            self.now()
-                .unix_seconds()
-                .saturating_sub(i64::from(keep).saturating_mul(86_400)),
-        );
-        self.store().forget_seen_before(&cutoff)?;
+        // An ended request is remembered at least as long as SQS may
+        // still deliver its message (14 days), or it would come back as
+        // new; the history shows only `keep_days` of it.
+        let keep = self
+            .config
+            .history
+            .unwrap_or_default()
+            .keep_days
+            .max(REMEMBER_DAYS);
+        self.store().forget_seen_before(&self.days_ago(keep))?;
         Ok(settled)
     }
 
-    /// The requests the approver saw, newest first: their own decision and
-    /// how each ended.
+    fn days_ago(&self, days: u32) -> UtcTime {
+        UtcTime::from_unix(
+            self.now()
+                .unix_seconds()
+                .saturating_sub(i64::from(days).saturating_mul(86_400)),
+        )
+    }
+
+    /// The requests the approver saw, newest first, within the history's
+    /// `keep_days`: their own decision and how each ended.
     pub fn seen(&self) -> Result<Vec<Seen>> {
-        self.store().seen()
+        let cutoff = self.days_ago(self.config.history.unwrap_or_default().keep_days);
+        Ok(self
+            .store()
+            .seen()?
+            .into_iter()
+            .filter(|s| {
+                s.closed_at
+                    .as_deref()
+                    .is_none_or(|closed| UtcTime::parse(closed).map_or(true, |c| c >= cutoff))
+            })
+            .collect())
     }
 
     /// The state directory the engine keeps its database and notes in.
@@ -638,7 +727,9 @@ impl Engine {
     ) -> Result<(InboxItem, DeliveryOutcome)> {
         let item = self.find(id)?;
         self.approver().await?;
-        if let Some(why) = self.yours(&item.request) {
+        if verdict == Verdict::Approve
+            && let Some(why) = self.yours(&item.request)
+        {
             return Err(EngineError::Service {
                 failure: ServiceFailure::Refused,
                 reason: "self_approval".into(),

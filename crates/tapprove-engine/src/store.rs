@@ -447,6 +447,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets how a seen request ended: its execution runs again (a
+    /// redrive).
+    pub fn reopen(&self, request_sha256: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE seen SET outcome = NULL, closed_at = NULL WHERE request_sha256 = ?1",
+                [request_sha256],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
     /// Seen requests not in the inbox whose end is not known yet:
     /// `(request_sha256, execution)`.
     pub fn unsettled(&self) -> Result<Vec<(String, String)>> {

@@ -105,7 +105,16 @@ impl Announcement {
                 .unwrap_or_default(),
             execution: request.execution.clone(),
             title: request.title.clone(),
-            requester: request.requester_shown(),
+            // Cut the name, then mark it: no name can push the mark out.
+            requester: if request.requester_verified() {
+                one_line(&request.requester_name(), MAX_NAME)
+            } else {
+                format!(
+                    "{} ({})",
+                    one_line(&request.requested_by, MAX_NAME),
+                    tapprove_proto::REQUESTER_CLAIMED
+                )
+            },
             requester_verified: request.requester_verified(),
             rule,
             deadline: Some(request.deadline()),
@@ -117,72 +126,80 @@ impl Announcement {
         format!("tapprove://request/{}", self.id)
     }
 
-    /// One line saying what happened, in plain words (no markup).
-    fn what(&self) -> String {
-        let name = |n: &str| one_line(n, MAX_NAME);
+    /// One line saying what happened. Text a workflow or an approver
+    /// wrote goes through `quote` (as is for e-mail, as inline code for
+    /// chat, where it then cannot be a link, a mention or formatting).
+    fn what(&self, quote: &dyn Fn(&str) -> String) -> String {
+        let title = quote(&one_line(&self.title, MAX_TITLE));
+        let name = |n: &str| quote(&one_line(n, MAX_NAME));
         match &self.happened {
-            Happened::Opened => format!("Approval requested: {}", one_line(&self.title, MAX_TITLE)),
+            Happened::Opened => format!("Approval requested: {title}"),
             Happened::Approved { by } => format!(
-                "Approved by {}: {}",
+                "Approved by {}: {title}",
                 by.iter()
                     .map(|(who, at)| format!("{} at {at}", name(who)))
                     .collect::<Vec<_>>()
                     .join(", "),
-                one_line(&self.title, MAX_TITLE)
             ),
             Happened::Denied {
                 by,
                 code: Some(ReasonCode::Unexpected),
                 ..
             } => format!(
-                "ALERT: {} did not expect this request and denied it: {}",
-                name(by),
-                one_line(&self.title, MAX_TITLE)
+                "ALERT: {} did not expect this request and denied it: {title}",
+                name(by)
             ),
-            Happened::Denied { by, at, .. } => format!(
-                "Denied by {} at {at}: {}",
-                name(by),
-                one_line(&self.title, MAX_TITLE)
-            ),
-            Happened::Expired => format!("Expired without a decision: {}", one_line(&self.title, MAX_TITLE)),
-            Happened::Withdrawn { .. } => format!("Withdrawn: {}", one_line(&self.title, MAX_TITLE)),
+            Happened::Denied { by, at, .. } => format!("Denied by {} at {at}: {title}", name(by)),
+            Happened::Expired => format!("Expired without a decision: {title}"),
+            Happened::Withdrawn { .. } => format!("Withdrawn: {title}"),
         }
     }
 
-    /// The facts below the headline, as `(label, value)` in plain words.
-    fn facts(&self) -> Vec<(&'static str, String)> {
+    /// The facts below the headline, as `(label, value, written by a
+    /// workflow or an approver)`.
+    fn facts(&self) -> Vec<(&'static str, String, bool)> {
         let mut facts = vec![
-            ("Requested by", one_line(&self.requester, MAX_NAME)),
-            ("Approvers", one_line(&self.rule, MAX_TITLE)),
+            ("Requested by", self.requester.clone(), true),
+            (
+                "Requester verified",
+                if self.requester_verified {
+                    "yes (AWS proved who started it)".into()
+                } else {
+                    "no (only the workflow names them)".into()
+                },
+                false,
+            ),
+            ("Approvers", one_line(&self.rule, MAX_TITLE), true),
         ];
         match &self.happened {
             Happened::Opened => {
                 if let Some(deadline) = &self.deadline {
-                    facts.push(("Decide by", deadline.to_string()));
+                    facts.push(("Decide by", deadline.to_string(), false));
                 }
             }
             Happened::Denied { reason, code, .. } => {
                 if let Some(reason) = reason {
-                    facts.push(("Reason", one_line(reason, MAX_REASON)));
+                    facts.push(("Reason", one_line(reason, MAX_REASON), true));
                 }
                 if code.is_some() {
                     facts.push((
                         "What to do",
                         "find out who started this execution (CloudTrail: StartExecution) and whether its pipeline or its requester's credentials are compromised".into(),
+                        false,
                     ));
                 }
             }
-            Happened::Withdrawn { at: Some(at) } => facts.push(("Stopped at", at.to_string())),
+            Happened::Withdrawn { at: Some(at) } => facts.push(("Stopped at", at.to_string(), false)),
             _ => {}
         }
-        facts.push(("Execution", one_line(&self.execution, 2048)));
+        facts.push(("Execution", one_line(&self.execution, 2048), true));
         facts
     }
 
     /// AWS Chatbot's custom-notification format (version 1.0), which
     /// Chatbot renders in Slack, Microsoft Teams or Amazon Chime.
     pub fn chatbot(&self) -> Value {
-        let headline = chat(&self.what());
+        let headline = self.what(&code);
         let title = match &self.happened {
             Happened::Denied {
                 code: Some(ReasonCode::Unexpected),
@@ -193,7 +210,9 @@ impl Announcement {
         let description = self
             .facts()
             .iter()
-            .map(|(label, value)| format!("*{label}:* {}", chat(value)))
+            .map(|(label, value, written)| {
+                format!("*{label}:* {}", if *written { code(value) } else { chat(value) })
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let next_steps = match &self.happened {
@@ -223,7 +242,7 @@ impl Announcement {
             "content": content,
             "metadata": {
                 "threadId": self.execution,
-                "summary": chat(&self.what()),
+                "summary": self.what(&code),
                 "eventType": format!("tapprove.{}", self.happened.name()),
                 "relatedResources": [self.execution],
                 "additionalContext": {
@@ -238,9 +257,9 @@ impl Announcement {
 
     /// The plain-text version, for e-mail.
     pub fn plain(&self) -> String {
-        let mut text = self.what();
+        let mut text = self.what(&|t: &str| t.to_owned());
         text.push_str("\n\n");
-        for (label, value) in self.facts() {
+        for (label, value, _) in self.facts() {
             text.push_str(&format!("{label}: {value}\n"));
         }
         text.push_str(&format!("Open in Tapprove: {}\n", self.link()));
@@ -256,7 +275,8 @@ impl Announcement {
         let subject: String = format!("Tapprove {}: {}", self.happened.name(), self.title)
             .chars()
             .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
-            .take(100)
+            // SNS wants fewer than 100.
+            .take(99)
             .collect();
         subject
     }
@@ -325,15 +345,27 @@ pub async fn withdrawal(
         id: name.to_owned(),
         execution: execution.to_owned(),
         title: title.to_owned(),
-        requester: format!("{} ({})", text("requested_by"), tapprove_proto::REQUESTER_CLAIMED),
+        requester: format!(
+            "{} ({})",
+            one_line(&text("requested_by"), MAX_NAME),
+            tapprove_proto::REQUESTER_CLAIMED
+        ),
         requester_verified: false,
         rule: format!("{quorum} of {approvers}"),
         deadline: None,
     }))
 }
 
-/// Text for chat: one line, hidden characters shown, and the characters
-/// Slack and Teams read as links, mentions and entities escaped.
+/// Text a workflow or an approver wrote, for chat: inline code (its own
+/// backticks replaced), inside which Slack and Teams render no link,
+/// mention, emoji or formatting; `<`, `>` and `&` escaped, which Slack
+/// reads even there.
+fn code(text: &str) -> String {
+    format!("`{}`", chat(&text.replace('`', "ˋ")))
+}
+
+/// Tapprove's own text for chat, with the characters Slack reads as links,
+/// mentions and entities escaped.
 fn chat(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -346,6 +378,9 @@ fn chat(text: &str) -> String {
     }
     out
 }
+
+/// How long an announcement may take to publish.
+const PUBLISH_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Publishes announcements to the organisation's topic.
 #[derive(Debug, Clone)]
@@ -554,6 +589,24 @@ mod tests {
         assert!(!chatbot.contains("<!channel>"), "{chatbot}");
         assert!(!chatbot.contains("<https://evil"), "{chatbot}");
         assert!(chatbot.contains("&lt;!channel&gt;"), "{chatbot}");
+        // Whatever the workflow wrote is inline code, which no chat renders
+        // as a link or formatting, and cannot close it early.
+        let r = request("[Approve here](https://evil.example) `closed` *bold*");
+        let title = Announcement::of(&r, None, Happened::Opened).chatbot()["content"]["title"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            title,
+            "Approval requested: `[Approve here](https://evil.example) ˋclosedˋ *bold*`"
+        );
+        // A long claimed name cannot push out the mark that it is claimed.
+        let mut long = serde_json::to_value(request("Deploy")).unwrap();
+        long["requested_by"] = "alice (verified via Identity Center)".repeat(7).into();
+        let long = Request::from_json(long.to_string().as_bytes()).unwrap();
+        let shown = Announcement::of(&long, None, Happened::Opened).plain();
+        assert!(shown.contains("… (not verified)"), "{shown}");
+        assert!(shown.contains("Requester verified: no"), "{shown}");
         // The right-to-left override is shown, not obeyed.
         assert!(!chatbot.contains('\u{202e}') && !a.plain().contains('\u{202e}'));
         assert!(a.subject().is_ascii());

@@ -460,9 +460,12 @@ pub fn announcement(input: &str, answer: &Result<Value, GateFailure>) -> Option<
         }
         // Only the verifier fails a denial's check with `Tapprove.Denied`,
         // after verifying it; its cause is the signed denial.
-        (GateCall::VerifyDenial { request, tally, .. }, Err(failure))
-            if failure.error == "Tapprove.Denied" =>
-        {
+        // (A denial sent as a task's success reaches `verify`, and ends
+        // the gate the same way.)
+        (
+            GateCall::VerifyDenial { request, tally, .. } | GateCall::Verify { request, tally, .. },
+            Err(failure),
+        ) if failure.error == "Tapprove.Denied" => {
             let request = request_of(request)?;
             let denial = tapprove_proto::Decision::from_json(failure.cause.as_bytes()).ok()?;
             let statement = denial.statement;

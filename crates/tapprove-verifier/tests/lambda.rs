@@ -556,7 +556,7 @@ fn a_withdrawn_request_is_announced_only_when_step_functions_says_it_was_stopped
     assert_eq!(message["metadata"]["eventType"], "tapprove.withdrawn");
     assert_eq!(message["metadata"]["threadId"], stopped.as_str());
     let title = message["content"]["title"].as_str().unwrap();
-    assert_eq!(title, "Withdrawn: Deploy api v2.3 to prod");
+    assert_eq!(title, "Withdrawn: `Deploy api v2.3 to prod`");
     let text = message.to_string();
     assert!(text.contains("alice (not verified)"), "{text}");
     assert!(text.contains("2 of prod-approvers"), "{text}");

@@ -234,12 +234,12 @@ describe('RequestDetail', () => {
     expect(commands(calls, 'decide')[0]).toEqual({ id: 'AbC123xyz0', verdict: 'unexpected', reason: null });
   });
 
-  it("offers no decision on the approver's own request, and says why", async () => {
-    await open(detail({ yours: 'you asked for this request (as `bob`), so you cannot decide it' }));
-    expect(screen.getByTestId('detail-yours').textContent).toContain('you cannot decide it');
+  it("offers no approval of the approver's own request, says why, and still lets them deny it", async () => {
+    await open(detail({ yours: 'the workflow names you as this request\'s requester, so you cannot approve it' }));
+    expect(screen.getByTestId('detail-yours').textContent).toContain('you cannot approve it');
     expect(screen.queryByTestId('approve')).toBeNull();
-    expect(screen.queryByTestId('deny')).toBeNull();
-    expect(screen.queryByTestId('unexpected')).toBeNull();
+    expect(screen.getByTestId('deny')).toBeTruthy();
+    expect(screen.getByTestId('unexpected')).toBeTruthy();
   });
 
   it('tells how a request that left the inbox ended', async () => {

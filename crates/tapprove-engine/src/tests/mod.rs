@@ -546,14 +546,27 @@ async fn the_history_tells_how_a_request_one_decided_ended() {
     assert_eq!(w.engine.seen().unwrap().len(), 1);
 }
 
+/// `title`'s request as AWS proved bob asked for it (the request endpoint
+/// recorded his session; the gate vouched for it).
+fn asked_by_bob(title: &str) -> String {
+    request(title).replace(
+        r#""details""#,
+        r#""requester":{"arn":"arn:aws:sts::123456789012:assumed-role/Approver/bob","principal":"AROAEXAMPLE:bob"},"details""#,
+    )
+}
+
 #[tokio::test]
-async fn ones_own_request_is_not_announced_and_cannot_be_decided() {
+async fn ones_own_request_is_not_announced_and_cannot_be_approved() {
     let w = world("");
     w.engine.approver().await.unwrap();
     // From the approver's queue: kept in the inbox, which says why.
     let url = w.aws.create_queue(&approver_queue_name("dba", "bob"));
     w.aws.offer_on_queue(&url, |t| {
-        queue_body(t, "deploy").replace(r#""requested_by":"alice""#, r#""requested_by":"Bob""#)
+        format!(
+            r#"{{"task_token":"{}","request":{}}}"#,
+            t.0,
+            asked_by_bob("deploy")
+        )
     });
     let events = w.engine.poll_all(0).await.unwrap();
     assert!(new_request_ids(&events).is_empty(), "{events:?}");
@@ -568,24 +581,89 @@ async fn ones_own_request_is_not_announced_and_cannot_be_decided() {
     );
     assert_eq!(error.code(), crate::ErrorCode::Refused);
     assert!(w.engine.history().unwrap().is_empty(), "nothing was signed");
-    // From an activity: handed back at once, so a colleague's app claims it.
-    let token = w.aws.offer_activity(
-        ACTIVITY,
-        &request("mine").replace(r#""requested_by":"alice""#, r#""requested_by":"bob""#),
-    );
+    // From an activity: handed back at once, so a colleague's app claims
+    // it, and the activity is left alone a while (no lap after lap of the
+    // same hand-back).
+    let token = w.aws.offer_activity(ACTIVITY, &asked_by_bob("mine"));
     assert!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).is_empty());
     assert!(matches!(
         w.aws.state(&token),
         Some(TaskState::Failed { ref error, .. }) if error == "Tapprove.Released"
     ));
+    let next = w.aws.offer_activity(ACTIVITY, &request("someone else's"));
+    assert!(w.engine.poll_all(0).await.unwrap().is_empty());
+    assert_eq!(
+        w.aws.state(&next),
+        Some(TaskState::Open),
+        "not claimed while paused"
+    );
     assert_eq!(w.engine.inbox().unwrap().len(), 1, "only the queued one");
     assert!(w.engine.seen().unwrap().iter().all(|s| s.own));
     // Where the organisation allows self-approval, it is an ordinary request.
     let w = world("allow_self_approval = true");
     w.engine.approver().await.unwrap();
-    w.aws.offer_activity(
-        ACTIVITY,
-        &request("mine").replace(r#""requested_by":"alice""#, r#""requested_by":"bob""#),
-    );
+    w.aws.offer_activity(ACTIVITY, &asked_by_bob("mine"));
     assert_eq!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).len(), 1);
+}
+
+#[tokio::test]
+async fn a_request_that_only_names_one_its_requester_is_announced_and_may_be_denied() {
+    let w = world("");
+    w.engine.approver().await.unwrap();
+    // The workflow claims bob asked; AWS proved nothing. Bob hears of it
+    // (he is who can say he did not ask), and may deny it, not approve it.
+    let token = w.aws.offer_activity(
+        ACTIVITY,
+        &request("deploy").replace(r#""requested_by":"alice""#, r#""requested_by":"Bob""#),
+    );
+    let id = new_request_ids(&w.engine.poll_all(0).await.unwrap()).remove(0);
+    let why = w.engine.yours(&w.engine.find(&id).unwrap().request).unwrap();
+    assert!(why.contains("deny it as unexpected"), "{why}");
+    assert!(w.decide(&id, Verdict::Approve, None).await.is_err());
+    let outcome = w
+        .engine
+        .decide(
+            &id,
+            Verdict::Deny,
+            crate::Reason::unexpected(None),
+            &w.signer,
+            &NoPrompt,
+            None,
+        )
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    let Some(TaskState::Failed { cause, .. }) = w.aws.state(&token) else {
+        panic!("{:?}", w.aws.state(&token));
+    };
+    let denial = Decision::from_json(cause.as_bytes()).unwrap();
+    assert_eq!(
+        denial.statement.reason_code,
+        Some(tapprove_proto::ReasonCode::Unexpected)
+    );
+    assert_eq!(denial.statement.reason, None);
+}
+
+#[tokio::test]
+async fn a_redriven_request_comes_back_and_an_ended_one_is_handed_back() {
+    let w = world("");
+    let first = w.aws.offer_activity(ACTIVITY, &request("deploy"));
+    w.engine.poll_all(0).await.unwrap();
+    w.aws.close(&first, TaskState::TimedOut);
+    w.aws
+        .set_execution(&execution_of("deploy"), ended("ABORTED", None, None, None));
+    assert_eq!(w.engine.heartbeat().await.unwrap().len(), 1);
+    // A task for it after it ended (a late delivery): handed back, silent.
+    let late = w.aws.offer_activity(ACTIVITY, &request("deploy"));
+    assert!(w.engine.poll_all(0).await.unwrap().is_empty());
+    assert!(
+        matches!(w.aws.state(&late), Some(TaskState::Failed { ref error, .. }) if error == "Tapprove.Released")
+    );
+    // Redriven: Step Functions says it runs again, so it is a request again.
+    w.aws
+        .set_execution(&execution_of("deploy"), ended("RUNNING", None, None, None));
+    w.aws.offer_activity(ACTIVITY, &request("deploy"));
+    assert_eq!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).len(), 1);
+    assert!(w.engine.seen().unwrap()[0].outcome.is_none());
 }
