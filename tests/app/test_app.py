@@ -153,15 +153,21 @@ def tray_menu():
                           interface="org.kde.StatusNotifierWatcher")
     items = conn.send_and_get_reply(Properties(watcher).get("RegisteredStatusNotifierItems")).body[0][1]
     assert items, "no tray item registered with the watcher"
+    # The watcher may also list entries that are no item (seen: one the
+    # tray host could not parse): try each, and take the first that has a menu.
+    problems = []
     for entry in items:
         service, _, path = entry.partition("/")
-        for item_path in (["/" + path] if path else item_paths(conn, service, "/org")):
-            item = DBusAddress(item_path, bus_name=service, interface="org.kde.StatusNotifierItem")
-            menu_path = conn.send_and_get_reply(Properties(item).get("Menu")).body[0][1]
-            menu = DBusAddress(menu_path, bus_name=service, interface="com.canonical.dbusmenu")
-            layout = conn.send_and_get_reply(new_method_call(menu, "GetLayout", "iias", (0, -1, []))).body[1]
-            return conn, menu, layout
-    raise AssertionError(f"no tray menu among {items}")
+        try:
+            for item_path in (["/" + path] if path else item_paths(conn, service, "/org")):
+                item = DBusAddress(item_path, bus_name=service, interface="org.kde.StatusNotifierItem")
+                menu_path = conn.send_and_get_reply(Properties(item).get("Menu")).body[0][1]
+                menu = DBusAddress(menu_path, bus_name=service, interface="com.canonical.dbusmenu")
+                layout = conn.send_and_get_reply(new_method_call(menu, "GetLayout", "iias", (0, -1, []))).body[1]
+                return conn, menu, layout
+        except Exception as e:  # not an item after all: the next entry
+            problems.append(f"{entry!r}: {e!r}")
+    raise AssertionError(f"no tray menu among {items} ({problems})")
 
 
 def labels(layout):

@@ -407,12 +407,18 @@ impl Announcer {
 
     /// Publishes `announcement`. A failure is logged, never the gate's
     /// failure: announcing informs, the gate's verdict stands either way.
+    /// It waits at most [`PUBLISH_WITHIN`]: in the Lambda function the
+    /// gate's answer waits for it.
     pub async fn publish(&self, announcement: &Announcement) {
-        if let Err(e) = self
-            .topics
-            .publish_structured(&self.topic_arn, &announcement.subject(), &announcement.message())
-            .await
-        {
+        let published = tokio::time::timeout(
+            PUBLISH_WITHIN,
+            self.topics
+                .publish_structured(&self.topic_arn, &announcement.subject(), &announcement.message()),
+        )
+        .await
+        .map_err(|_| format!("no answer within {PUBLISH_WITHIN:?}"))
+        .and_then(|sent| sent.map(|_| ()).map_err(|e| e.to_string()));
+        if let Err(e) = published {
             eprintln!(
                 "tapprove-verifier: could not announce that {} was {} to {}: {e}",
                 announcement.id,
