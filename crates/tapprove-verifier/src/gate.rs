@@ -589,6 +589,11 @@ mod tests {
             "tally": {"approvals": [], "met": false, "remaining_seconds": 3600},
             "gate_group": gate_group,
         });
+        answer(registry, &call)
+    }
+
+    /// The verifier's answer to the gate call `call`, at 10:00:01.
+    fn answer(registry: &MemoryRegistry, call: &Value) -> Result<Value, GateFailure> {
         let now = UtcTime::parse("2026-11-21T10:00:01Z").unwrap();
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -699,20 +704,7 @@ mod tests {
     #[test]
     fn only_what_the_verifier_verified_is_announced() {
         let registry = MemoryRegistry::new();
-        let run = |call: &Value| {
-            let now = UtcTime::parse("2026-11-21T10:00:01Z").unwrap();
-            let answer = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(handle(
-                    &call.to_string(),
-                    &now,
-                    &VerifierPolicy::new("example.com"),
-                    &registry,
-                    &registry,
-                ));
-            announcement(&call.to_string(), &answer)
-        };
+        let run = |call: &Value| announcement(&call.to_string(), &answer(&registry, call));
         let tally = json!({"approvals": [], "met": false, "remaining_seconds": 3600});
         // Opened: announced, with the request's own title.
         let opened = run(&json!({"op": "open", "request": sample_request(), "tally": tally, "gate_group": "prod-approvers"}))
