@@ -167,6 +167,19 @@ const MAX_DESCRIBES: usize = 20;
 /// this approver as long.
 const OWN_PAUSE: Duration = Duration::from_secs(300);
 
+/// Debug builds only (the tests): aborts the process at the named point of
+/// deciding (`TAPPROVE_TEST_CRASH_AFTER=journal|send|both`), as a crash
+/// or a kill there would. Release builds have no such point.
+#[cfg(debug_assertions)]
+fn crash_point(point: &str) {
+    if std::env::var("TAPPROVE_TEST_CRASH_AFTER").is_ok_and(|p| p == point) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point(_point: &str) {}
+
 /// Days an ended request is remembered whatever the history shows: SQS
 /// keeps a message at most 14 days, and one that comes back after its
 /// request was forgotten would be announced as new.
@@ -209,7 +222,9 @@ pub struct Engine {
     tasks: Box<dyn TaskSource>,
     route: Box<dyn DecisionRoute>,
     clock: Arc<dyn Clock>,
-    store: Mutex<Store>,
+    /// Shared with the thread that writes the journal while a decision is
+    /// sent ([`Engine::decide`]).
+    store: Arc<Mutex<Store>>,
     worker_name: String,
     approver: tokio::sync::OnceCell<String>,
     /// Approver queue URLs by group, looked up once.
@@ -258,7 +273,7 @@ impl Engine {
             tasks: parts.tasks,
             route: parts.route,
             clock: parts.clock,
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             worker_name: format!("tapprove-{}", std::process::id()),
             approver: tokio::sync::OnceCell::new(),
             queue_urls: Mutex::new(std::collections::HashMap::new()),
@@ -796,10 +811,43 @@ impl Engine {
                 )));
             }
         }
-        let entry = self
-            .store()
-            .journal(&item, verdict.as_str(), &decision.to_json(), &self.now())?;
-        let outcome = self.deliver(&entry).await?;
+        // The journal write and the send overlap: the decision goes out at
+        // the speed of the network, and is on disk by the time the
+        // approver is told. What holds wherever a crash comes (each point
+        // is tested against moto, crates/tapprove-cli/tests/crash_points.rs):
+        // - the approver is told of the decision only once its row is
+        //   durable and the send has an answer (or failed): a decision
+        //   they were told about is never lost;
+        // - killed after the row is durable, before the send is answered:
+        //   the row is pending, and the next run sends it;
+        // - killed after the send, before the row is durable: Step
+        //   Functions has the decision and nothing sends it again (there is
+        //   no row); the approver was told nothing, and the history shows
+        //   how the request ended once its task is found gone;
+        // - killed after both, before the outcome is recorded: the row is
+        //   pending, the next run sends the same statement again, Step
+        //   Functions refuses it (its task is closed) and the row closes.
+        // A statement is sent at most once per run that signed or resent
+        // it, and counts at most once: a task takes one result, and the
+        // verifier takes a statement once.
+        let unsent = OutboxEntry::unsent(&item, verdict.as_str(), &decision.to_json(), &self.now())?;
+        let store = Arc::clone(&self.store);
+        let to_journal = unsent.clone();
+        let journal = tokio::task::spawn_blocking(move || {
+            let entry = store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .journal(&to_journal);
+            crash_point("journal");
+            entry
+        });
+        let sent = self.route.send(&unsent).await;
+        crash_point("send");
+        let entry = journal
+            .await
+            .map_err(|e| EngineError::Store(format!("the journal write failed: {e}")))??;
+        crash_point("both");
+        let outcome = self.record(&entry, sent).await?;
         Ok((item, outcome))
     }
 
@@ -820,6 +868,16 @@ impl Engine {
     /// Sends one journalled decision and records the outcome.
     async fn deliver(&self, entry: &OutboxEntry) -> Result<DeliveryOutcome> {
         let sent = self.route.send(entry).await;
+        self.record(entry, sent).await
+    }
+
+    /// Records what the send of journalled `entry` answered, and lets go
+    /// of its queue message once the task is decided.
+    async fn record(
+        &self,
+        entry: &OutboxEntry,
+        sent: std::result::Result<Delivery, String>,
+    ) -> Result<DeliveryOutcome> {
         let now = self.now();
         let (state, reason, error, outcome) = match sent {
             Ok(Delivery::Acknowledged) => (OutboxState::Delivered, None, None, DeliveryOutcome::Delivered),

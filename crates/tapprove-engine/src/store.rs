@@ -139,6 +139,30 @@ pub struct OutboxEntry {
     pub updated: String,
 }
 
+impl OutboxEntry {
+    /// The journal row a signed decision on `item` will have (`seq` 0
+    /// until it is journalled): what is sent, and what is written.
+    pub fn unsent(item: &InboxItem, verdict: &str, decision: &str, now: &UtcTime) -> Result<Self> {
+        let request = serde_json::to_string(&item.request).map_err(|e| EngineError::Store(e.to_string()))?;
+        Ok(Self {
+            seq: 0,
+            request_id: item.id.clone(),
+            request_sha256: item.request_sha256.clone(),
+            title: item.request.title.clone(),
+            task_token: item.task_token.clone(),
+            verdict: verdict.to_owned(),
+            decision: decision.to_owned(),
+            request: Some(request),
+            state: OutboxState::Pending,
+            reason: None,
+            attempts: 0,
+            last_error: None,
+            created: now.as_str().to_owned(),
+            updated: now.as_str().to_owned(),
+        })
+    }
+}
+
 /// The database.
 #[derive(Debug)]
 pub struct Store {
@@ -308,48 +332,30 @@ impl Store {
             .map_err(db)
     }
 
-    /// Journals a signed decision before it is sent (synchronously durable:
-    /// a decision that was sent is always on disk first).
-    pub fn journal(
-        &self,
-        item: &InboxItem,
-        verdict: &str,
-        decision: &str,
-        now: &UtcTime,
-    ) -> Result<OutboxEntry> {
-        let request = serde_json::to_string(&item.request).map_err(|e| EngineError::Store(e.to_string()))?;
+    /// Journals a signed decision (synchronously durable), as `unsent`
+    /// ([`OutboxEntry::unsent`]) describes it; returns it with its row
+    /// number.
+    pub fn journal(&self, unsent: &OutboxEntry) -> Result<OutboxEntry> {
         self.conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         self.conn
             .execute(
                 "INSERT INTO outbox (request_id, request_sha256, title, task_token, verdict, decision, state, created, updated, request)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?8)",
                 params![
-                    item.id,
-                    item.request_sha256,
-                    item.request.title,
-                    item.task_token.0,
-                    verdict,
-                    decision,
-                    now.as_str(),
-                    request
+                    unsent.request_id,
+                    unsent.request_sha256,
+                    unsent.title,
+                    unsent.task_token.0,
+                    unsent.verdict,
+                    unsent.decision,
+                    unsent.created,
+                    unsent.request
                 ],
             )
             .map_err(db)?;
         Ok(OutboxEntry {
             seq: self.conn.last_insert_rowid(),
-            request_id: item.id.clone(),
-            request_sha256: item.request_sha256.clone(),
-            title: item.request.title.clone(),
-            task_token: item.task_token.clone(),
-            verdict: verdict.to_owned(),
-            decision: decision.to_owned(),
-            request: Some(request),
-            state: OutboxState::Pending,
-            reason: None,
-            attempts: 0,
-            last_error: None,
-            created: now.as_str().to_owned(),
-            updated: now.as_str().to_owned(),
+            ..unsent.clone()
         })
     }
 
