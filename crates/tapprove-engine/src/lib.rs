@@ -167,6 +167,11 @@ const MAX_DESCRIBES: usize = 20;
 /// this approver as long.
 const OWN_PAUSE: Duration = Duration::from_secs(300);
 
+/// At most this many tasks of one activity are claimed (held) at once:
+/// a flood of requests is shared among the group's apps instead of all
+/// claimed by the first that polls.
+const MAX_CLAIMED: usize = 20;
+
 /// Debug builds only (the tests): aborts the process at the named point of
 /// deciding (`TAPPROVE_TEST_CRASH_AFTER=journal|send|both`), as a crash
 /// or a kill there would. Release builds have no such point.
@@ -491,7 +496,15 @@ impl Engine {
                     .unwrap_or_else(PoisonError::into_inner)
                     .get(&source.name())
                     .is_some_and(|until| *until > std::time::Instant::now());
-                if paused {
+                // A bounded number held at once: the rest stay with the
+                // activity for colleagues' apps to claim.
+                let held = self
+                    .store()
+                    .inbox()?
+                    .iter()
+                    .filter(|i| i.queue_url.is_none() && i.source == source.name())
+                    .count();
+                if paused || held >= MAX_CLAIMED {
                     return Ok(Vec::new());
                 }
                 let Some(task) = self.tasks.claim(arn, &self.worker_name).await? else {

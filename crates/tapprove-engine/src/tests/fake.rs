@@ -93,6 +93,14 @@ impl FakeAws {
         token
     }
 
+    /// Whether `token` still waits on `activity_arn`, unclaimed.
+    pub fn unclaimed(&self, activity_arn: &str, token: &TaskToken) -> bool {
+        self.world()
+            .activities
+            .get(activity_arn)
+            .is_some_and(|waiting| waiting.contains(token))
+    }
+
     /// What `DescribeExecution` says of `execution` from now on.
     pub fn set_execution(&self, execution: &str, state: ExecutionState) {
         self.world().executions.insert(execution.to_owned(), state);

@@ -667,3 +667,19 @@ async fn a_redriven_request_comes_back_and_an_ended_one_is_handed_back() {
     assert_eq!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).len(), 1);
     assert!(w.engine.seen().unwrap()[0].outcome.is_none());
 }
+
+#[tokio::test]
+async fn an_app_holds_a_bounded_number_of_activity_tasks_and_leaves_the_rest() {
+    let w = world("");
+    let tokens: Vec<_> = (0..crate::MAX_CLAIMED + 5)
+        .map(|i| w.aws.offer_activity(ACTIVITY, &request(&format!("r{i}"))))
+        .collect();
+    for _ in 0..tokens.len() {
+        w.engine.poll_all(0).await.unwrap();
+    }
+    assert_eq!(w.engine.inbox().unwrap().len(), crate::MAX_CLAIMED);
+    // The rest were never claimed: a colleague's app gets them.
+    for token in &tokens[crate::MAX_CLAIMED..] {
+        assert!(w.aws.unclaimed(ACTIVITY, token), "{token:?} was claimed");
+    }
+}
