@@ -498,12 +498,7 @@ impl Engine {
                     .is_some_and(|until| *until > std::time::Instant::now());
                 // A bounded number held at once: the rest stay with the
                 // activity for colleagues' apps to claim.
-                let held = self
-                    .store()
-                    .inbox()?
-                    .iter()
-                    .filter(|i| i.queue_url.is_none() && i.source == source.name())
-                    .count();
+                let held = self.store().held(&source.name())?;
                 if paused || held >= MAX_CLAIMED {
                     return Ok(Vec::new());
                 }

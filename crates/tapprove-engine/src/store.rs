@@ -223,6 +223,19 @@ impl Store {
         Ok(())
     }
 
+    /// How many claimed tasks (not queue messages) of `source` the inbox
+    /// holds: counted, not read, as every activity poll asks.
+    pub fn held(&self, source: &str) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM inbox WHERE source = ?1 AND queue_url IS NULL",
+                [source],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(db)
+    }
+
     pub fn contains(&self, request_sha256: &str) -> Result<bool> {
         self.conn
             .query_row(
