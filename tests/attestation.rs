@@ -10,9 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a test failure report
 
 use tapprove_core::VerifierPolicy;
-use tapprove_core::enrolment::{EnrolmentError, check_new_credential};
-use tapprove_proto::Aaguid;
+use tapprove_core::enrolment::{EnrolmentError, Judged, check_new_credential};
 use tapprove_proto::registry::SOFTWARE_AAGUID;
+use tapprove_proto::{Aaguid, UtcTime};
 use tapprove_test_support::forged::{Forged, certified, forge as forge_for, u2f, yubikey_5};
 use tapprove_test_support::repo_root;
 
@@ -36,6 +36,10 @@ fn check(
         &forged.client_data,
         &forged.attestation_object,
         &forged.credential_id,
+        Judged {
+            now: &UtcTime::parse("2026-12-01T00:00:00Z").unwrap(),
+            model: None,
+        },
     )
 }
 

@@ -341,6 +341,10 @@ fn enrol(
         created.client_data_json.as_deref().unwrap_or(&client_data),
         &created.attestation_object,
         created.credential_id.as_bytes(),
+        tapprove_core::enrolment::Judged {
+            now: &tapprove_proto::UtcTime::now(),
+            model: None,
+        },
     )
 }
 
@@ -357,6 +361,7 @@ fn register(h: &Harness, checked: tapprove_core::enrolment::CheckedCredential) -
         status: CredentialStatus::Active,
         label: "test key".into(),
         model_proven: checked.model_proven,
+        attestation: None,
     });
     id
 }

@@ -97,6 +97,10 @@ fn enrol<T: AuthenticatorBackendHashedClientData>(h: &mut Harness, authenticator
         &reg.response.client_data_json,
         &reg.response.attestation_object,
         &reg.raw_id,
+        tapprove_core::enrolment::Judged {
+            now: &tapprove_proto::UtcTime::now(),
+            model: None,
+        },
     )
     .expect("Tapprove's enrolment checks refused kanidm's credential");
     assert!(checked.user_verified);
@@ -112,6 +116,7 @@ fn enrol<T: AuthenticatorBackendHashedClientData>(h: &mut Harness, authenticator
         status: CredentialStatus::Active,
         label: "kanidm soft authenticator".into(),
         model_proven: checked.model_proven,
+        attestation: None,
     });
     checked.credential_id
 }

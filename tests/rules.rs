@@ -754,6 +754,90 @@ fn a_claimed_model_does_not_count_where_the_model_matters() {
     }
 }
 
+/// What FIDO's metadata says of the raw signer's model (AAGUID 42…).
+fn raw_model(level: Option<&str>, distrust: Option<&str>) -> tapprove_proto::metadata::ModelRecord {
+    use tapprove_proto::metadata::{CertificationLevel, Distrust, ModelRecord};
+    ModelRecord {
+        aaguid: Aaguid([0x42; 16]),
+        description: "Raw Key 2".into(),
+        attestation_roots: Vec::new(),
+        certification_level: level.map(|l| CertificationLevel::parse(l).unwrap()),
+        status: distrust.unwrap_or("FIDO_CERTIFIED_L1").into(),
+        distrust: distrust.map(|status| Distrust {
+            status: status.into(),
+            effective_date: Some("2026-06-01".into()),
+        }),
+        blob_no: 7,
+    }
+}
+
+#[test]
+fn a_model_fido_distrusts_after_enrolment_stops_verifying_and_the_audit_says_why() {
+    let r = request();
+    for status in [
+        "REVOKED",
+        "ATTESTATION_KEY_COMPROMISE",
+        "USER_VERIFICATION_BYPASS",
+    ] {
+        let w = world();
+        let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+        let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+        let decision = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
+        // Enrolled while FIDO certified it; then FIDO's report arrives.
+        w.h.registry.set_models([raw_model(Some("L1"), Some(status))]);
+        let e = w.h.verify(&r, &decision, VERIFIED).unwrap_err();
+        assert_eq!(e.code(), Some(Code::AuthenticatorNotAllowed), "{status}");
+        let audit = w.h.registry.audit_log();
+        let last = audit.last().unwrap();
+        assert_eq!(last.outcome, "authenticator_not_allowed");
+        assert!(
+            last.message.contains(status)
+                && last.message.contains("no longer verifies")
+                && last.message.contains("#7"),
+            "the audit record says FIDO's report and which BLOB: {}",
+            last.message
+        );
+        // FIDO certifying it again does not lift a compromise.
+        let mut lifted = raw_model(Some("L2"), Some(status));
+        lifted.status = "FIDO_CERTIFIED_L2".into();
+        w.h.registry.set_models([lifted]);
+        assert!(w.h.verify(&r, &decision, VERIFIED).is_err(), "{status}");
+    }
+    // A model FIDO still trusts verifies as before.
+    let w = world();
+    let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+    w.h.registry.set_models([raw_model(Some("L1"), None)]);
+    let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+    let decision = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
+    w.h.verify(&r, &decision, VERIFIED).unwrap();
+}
+
+#[test]
+fn below_the_certification_level_the_org_requires_a_credential_does_not_verify() {
+    let r = request();
+    for (metadata, passes) in [
+        (Some(raw_model(Some("L2"), None)), true),
+        (Some(raw_model(Some("L1"), None)), false),
+        (Some(raw_model(None, None)), false),
+        (None, false),
+    ] {
+        let mut w = world();
+        let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+        w.h.policy.min_certification_level = Some(tapprove_proto::metadata::CertificationLevel::L2);
+        if let Some(model) = &metadata {
+            w.h.registry.set_models([model.clone()]);
+        }
+        let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+        let decision = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
+        let result = w.h.verify(&r, &decision, VERIFIED);
+        assert_eq!(result.is_ok(), passes, "{metadata:?}: {result:?}");
+        if let Err(e) = result {
+            assert_eq!(e.code(), Some(Code::AuthenticatorNotAllowed));
+            assert!(e.to_string().contains("L2"), "{e}");
+        }
+    }
+}
+
 #[test]
 fn zero_counters_pass_but_the_statement_still_cannot_be_replayed() {
     // Synced passkeys report 0 forever; single use is what stops replay.

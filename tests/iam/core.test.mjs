@@ -46,6 +46,12 @@ describe('the admin policy', () => {
     assert.equal(await decide({ who: carol, action: 'dynamodb:Query', resource: AUDIT, identityPolicies: [admin] }), 'Allowed')
     assert.equal(await putItem(REGISTRY, ['user#bob']), 'Allowed')
   })
+
+  it("imports FIDO's metadata into the registry (BatchWriteItem), and only there", async () => {
+    const batch = (resource) => decide({ who: carol, action: 'dynamodb:BatchWriteItem', resource, identityPolicies: [admin] })
+    assert.equal(await batch(REGISTRY), 'Allowed')
+    assert.equal(await batch(AUDIT), 'ImplicitlyDenied')
+  })
 })
 
 describe("the verifier's role", () => {

@@ -182,6 +182,10 @@ impl Harness {
             &client_data,
             &created.attestation_object,
             created.credential_id.as_bytes(),
+            tapprove_core::enrolment::Judged {
+                now: &tapprove_proto::UtcTime::now(),
+                model: None,
+            },
         )
         .unwrap();
         self.registry
@@ -196,6 +200,7 @@ impl Harness {
             status: CredentialStatus::Active,
             label: format!("{user} laptop"),
             model_proven: checked.model_proven,
+            attestation: None,
         });
         checked.credential_id
     }
@@ -314,6 +319,7 @@ impl RawSigner {
             status: CredentialStatus::Active,
             label: format!("{user} raw key"),
             model_proven: proven,
+            attestation: None,
         });
         Self { key, credential_id }
     }
@@ -568,5 +574,78 @@ pub mod forged {
             other => panic!("no forgery for {other}"),
         };
         start.finish(object)
+    }
+}
+
+/// FIDO Metadata Service BLOBs, signed as FIDO signs them (a JWS, ES256
+/// here) by the fixtures of `tests/vectors/mds/` (written by its
+/// `make.py`), with entries shaped as MDS3 writes them.
+pub mod mds {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{Signature, SigningKey};
+    use serde_json::{Value, json};
+    use tapprove_proto::Aaguid;
+
+    /// A fixture of `tests/vectors/mds/`.
+    pub fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(super::repo_root().join("tests/vectors/mds").join(name))
+            .unwrap_or_else(|e| panic!("tests/vectors/mds/{name}: {e}"))
+    }
+
+    /// An MDS3 entry for a FIDO2 model: its metadata statement (the
+    /// fields Tapprove reads, and a few it does not) and status reports.
+    pub fn entry(aaguid: Aaguid, description: &str, roots: &[Vec<u8>], statuses: &[(&str, &str)]) -> Value {
+        json!({
+            "aaguid": aaguid.to_string(),
+            "metadataStatement": {
+                "legalHeader": "https://fidoalliance.org/metadata/metadata-statement-legal-header/",
+                "aaguid": aaguid.to_string(),
+                "description": description,
+                "authenticatorVersion": 50100,
+                "protocolFamily": "fido2",
+                "schema": 3,
+                "attestationTypes": ["basic_full"],
+                "attestationRootCertificates": roots.iter().map(|r| STANDARD.encode(r)).collect::<Vec<_>>(),
+            },
+            "statusReports": statuses
+                .iter()
+                .map(|(status, date)| json!({"status": status, "effectiveDate": date}))
+                .collect::<Vec<_>>(),
+            "timeOfLastStatusChange": statuses.last().map(|(_, d)| *d).unwrap_or("2026-01-01"),
+        })
+    }
+
+    /// A BLOB numbered `no` listing `entries` (and a U2F entry, which has
+    /// no AAGUID), signed with the fixture key `signer` (`signer.key`),
+    /// its certificate (`signer.der`) in the header.
+    pub fn blob(no: u64, next_update: &str, entries: Vec<Value>, signer: &str) -> String {
+        let mut entries = entries;
+        entries.push(json!({
+            "attestationCertificateKeyIdentifiers": ["923881fe2f214ee465484371aeb72e97f5a58e0a"],
+            "metadataStatement": {"description": "A U2F key", "attestationRootCertificates": []},
+            "statusReports": [{"status": "FIDO_CERTIFIED", "effectiveDate": "2020-01-01"}],
+        }));
+        let header = json!({
+            "alg": "ES256",
+            "typ": "JWT",
+            "x5c": [STANDARD.encode(fixture(&format!("{signer}.der")))],
+        });
+        let payload = json!({
+            "legalHeader": "Retrieval and use of this BLOB indicates acceptance of the appropriate agreement located at https://fidoalliance.org/metadata/metadata-legal-terms/",
+            "no": no,
+            "nextUpdate": next_update,
+            "entries": entries,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        );
+        let key =
+            SigningKey::from_slice(&fixture(&format!("{signer}.key"))).unwrap_or_else(|e| panic!("{e}"));
+        let signature: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 }

@@ -124,6 +124,10 @@ fn platform_credential_round_trip() {
         &client_data,
         &created.attestation_object,
         created.credential_id.as_bytes(),
+        tapprove_core::enrolment::Judged {
+            now: &tapprove_proto::UtcTime::now(),
+            model: None,
+        },
     )
     .unwrap();
     assert!(checked.user_verified);

@@ -5,8 +5,11 @@
 //! - **registry** (`pk`, `sk`): approvers (`user#<name>` / `profile`, with
 //!   their `groups`) and credentials (`cred#<id>` / `credential`, with
 //!   `owner`, COSE `public_key`, `counter`, `aaguid`, `kind`, `status`,
-//!   `label`, `created`, `last_used`). A global secondary index `owner`
-//!   lists a user's credentials.
+//!   `label`, `created`, `last_used`, `model_proven`, `attestation`). A
+//!   global secondary index `owner` lists a user's credentials. FIDO
+//!   metadata: one item per model (`model#<aaguid>` / `fido`, the
+//!   [`ModelRecord`] as JSON in `record`) and the import's summary
+//!   (`fido#metadata` / `blob`).
 //! - **ledger** (`pk`): single-use claims, `stmt#<challenge>` per verified
 //!   statement and `vote#<request hash>#<approver>` per approver and
 //!   request, each with an `expires` TTL (after the request's deadline no
@@ -28,14 +31,16 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
+    TransactWriteItem, Update, WriteRequest,
 };
 use tapprove_core::StoreError;
 use tapprove_core::registry::{
     ApproverRecord, AuditRecord, CredentialRecord, CredentialUse, Ledger, Registry, RequesterRecord,
     UseConflict,
 };
+use tapprove_proto::metadata::{MetadataFile, ModelRecord};
 use tapprove_proto::registry::CredentialStatus;
 use tapprove_proto::{Aaguid, Base64Url, UtcTime};
 
@@ -285,7 +290,23 @@ fn credential_from_item(item: &Item) -> Result<CredentialRecord, StoreError> {
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),
+        attestation: item
+            .get("attestation")
+            .and_then(|v| v.as_s().ok())
+            .map(|text| serde_json::from_str(text).map_err(|_| bad("attestation")))
+            .transpose()?,
     })
+}
+
+fn model_key(aaguid: &Aaguid) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("model#{aaguid}"))),
+        ("sk".into(), s("fido")),
+    ])
+}
+
+fn metadata_key() -> Item {
+    HashMap::from([("pk".into(), s("fido#metadata")), ("sk".into(), s("blob"))])
 }
 
 fn status_text(status: CredentialStatus) -> &'static str {
@@ -693,6 +714,11 @@ impl DynamoRegistry {
         item.insert("aaguid".into(), s(record.aaguid.to_string()));
         item.insert("kind".into(), s(record.kind.as_str()));
         item.insert("model_proven".into(), AttributeValue::Bool(record.model_proven));
+        if let Some(attestation) = &record.attestation {
+            let text = serde_json::to_string(attestation)
+                .map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+            item.insert("attestation".into(), s(text));
+        }
         item.insert("status".into(), s(status_text(record.status)));
         item.insert("label".into(), s(&record.label));
         item.insert("created".into(), s(created.as_str()));
@@ -1053,6 +1079,176 @@ impl Registry for DynamoRegistry {
     async fn credential(&self, id: &[u8]) -> Result<Option<CredentialRecord>, StoreError> {
         let item = self.read(&self.tables.registry, credential_key(id)).await?;
         item.as_ref().map(credential_from_item).transpose()
+    }
+
+    async fn model(&self, aaguid: &Aaguid) -> Result<Option<ModelRecord>, StoreError> {
+        let Some(item) = self.read(&self.tables.registry, model_key(aaguid)).await? else {
+            return Ok(None);
+        };
+        // A stored record that does not parse stops verification (fail
+        // closed): it may be the one that says the model is revoked.
+        serde_json::from_str(get_s(&item, "record")?)
+            .map(Some)
+            .map_err(|e| {
+                StoreError(format!(
+                    "the FIDO metadata of model {aaguid} in the registry is invalid: {e}"
+                ))
+            })
+    }
+}
+
+/// What the registry holds of the last FIDO metadata import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMetadata {
+    pub blob_no: u64,
+    pub next_update: String,
+    pub blob_sha256: String,
+    pub imported_at: String,
+    pub models: BTreeSet<String>,
+}
+
+/// Why an import was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportConflict {
+    #[error(
+        "the registry holds FIDO metadata BLOB #{stored}, newer than #{offered}: an older BLOB may trust models FIDO has revoked since. Import the current BLOB"
+    )]
+    Older { stored: u64, offered: u64 },
+}
+
+impl DynamoRegistry {
+    /// The last import's summary, if any.
+    pub async fn stored_metadata(&self) -> Result<Option<StoredMetadata>> {
+        let item = self
+            .read(&self.tables.registry, metadata_key())
+            .await
+            .map_err(|e| AwsError::unexpected(SERVICE, e.0))?;
+        let Some(item) = item else { return Ok(None) };
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(Some(StoredMetadata {
+            blob_no: item
+                .get("blob_no")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            next_update: text("next_update"),
+            blob_sha256: text("blob_sha256"),
+            imported_at: text("imported_at"),
+            models: item
+                .get("models")
+                .and_then(|v| v.as_ss().ok())
+                .map(|m| m.iter().cloned().collect())
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// Stores a verified BLOB's models (`file`, from
+    /// `tapprove_core::metadata::verify_blob`) with the admin's record:
+    /// every model's record, then the models the previous import had and
+    /// this one lacks deleted, then the summary, conditional on no newer
+    /// BLOB having been stored meanwhile. A BLOB older than the stored one
+    /// is refused before anything is written.
+    pub async fn import_metadata(
+        &self,
+        file: &MetadataFile,
+        audit: &RegistryEvent,
+    ) -> Result<std::result::Result<(), ImportConflict>> {
+        let previous = self.stored_metadata().await?;
+        if let Some(stored) = &previous
+            && stored.blob_no > file.blob_no
+        {
+            return Ok(Err(ImportConflict::Older {
+                stored: stored.blob_no,
+                offered: file.blob_no,
+            }));
+        }
+        let mut writes = Vec::new();
+        for model in &file.models {
+            let text =
+                serde_json::to_string(model).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
+            let mut item = model_key(&model.aaguid);
+            item.insert("record".into(), s(text));
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(built)?,
+                    )
+                    .build(),
+            );
+        }
+        let kept: BTreeSet<String> = file.models.iter().map(|m| m.aaguid.to_string()).collect();
+        for gone in previous.iter().flat_map(|p| p.models.difference(&kept)) {
+            let Ok(aaguid) = Aaguid::parse(gone) else { continue };
+            writes.push(
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(model_key(&aaguid)))
+                            .build()
+                            .map_err(built)?,
+                    )
+                    .build(),
+            );
+        }
+        for chunk in writes.chunks(25) {
+            let mut pending = HashMap::from([(self.tables.registry.clone(), chunk.to_vec())]);
+            // Unprocessed items are retried, with a short pause (throttling).
+            for attempt in 0..8u64 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(SERVICE, e))?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                if pending.values().all(Vec::is_empty) {
+                    break;
+                }
+                if attempt == 7 {
+                    return Err(AwsError::unexpected(
+                        SERVICE,
+                        "DynamoDB kept refusing some model records (throttled); run the import again",
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+        }
+        let mut item = metadata_key();
+        item.insert("blob_no".into(), n(file.blob_no));
+        item.insert("next_update".into(), s(&file.next_update));
+        item.insert("blob_sha256".into(), s(file.blob_sha256.to_string()));
+        item.insert("imported_at".into(), s(file.imported_at.as_str()));
+        if !kept.is_empty() {
+            item.insert("models".into(), AttributeValue::Ss(kept.into_iter().collect()));
+        }
+        let put = Put::builder()
+            .table_name(&self.tables.registry)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR blob_no <= :no")
+            .expression_attribute_values(":no", n(file.blob_no))
+            .build()
+            .map_err(built)?;
+        if self
+            .changed(TransactWriteItem::builder().put(put).build(), audit)
+            .await?
+        {
+            Ok(Ok(()))
+        } else {
+            let stored = self.stored_metadata().await?.map_or(0, |m| m.blob_no);
+            Ok(Err(ImportConflict::Older {
+                stored,
+                offered: file.blob_no,
+            }))
+        }
     }
 }
 

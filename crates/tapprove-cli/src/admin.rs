@@ -21,7 +21,23 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
             attestation_object,
             client_data_json,
             rp_id,
-        } => return crate::attestation::run(invocation, &attestation_object, &client_data_json, rp_id),
+            mds,
+            trust,
+            now,
+        } => {
+            return crate::attestation::run(
+                invocation,
+                crate::attestation::Vetting {
+                    object: &attestation_object,
+                    client_data: &client_data_json,
+                    rp_id,
+                    mds: mds.as_deref(),
+                    trust: &trust,
+                    now: now.as_deref(),
+                },
+            );
+        }
+        AdminCommand::Mds { command } => return crate::mds::run(invocation, command).await,
         other => other,
     };
     let config = invocation.config()?;
@@ -183,7 +199,7 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
                         .join("\n")
                 });
         }
-        AdminCommand::Policy { .. } | AdminCommand::Attestation { .. } => {
+        AdminCommand::Policy { .. } | AdminCommand::Attestation { .. } | AdminCommand::Mds { .. } => {
             unreachable!("answered before the settings are read")
         }
     }

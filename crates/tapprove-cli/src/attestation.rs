@@ -10,10 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use tapprove_core::VerifierPolicy;
-use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::enrolment::{Judged, check_new_credential};
 use tapprove_core::webauthn::{AttestationObject, ClientData};
 use tapprove_proto::registry::AuthenticatorKind;
 
+use crate::cli::MdsTrustArgs;
 use crate::context::Invocation;
 use crate::exit::{Failure, Kind, Result};
 use crate::files::read_input;
@@ -34,9 +35,35 @@ fn bytes_of(path: &Path, what: &str) -> Result<Vec<u8>> {
     Ok(raw)
 }
 
-pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Option<String>) -> Result {
-    let object = bytes_of(object, "attestation object")?;
-    let client_data = bytes_of(client_data, "clientDataJSON")?;
+/// What `admin attestation` was asked to vet, and against what.
+#[derive(Debug)]
+pub struct Vetting<'a> {
+    pub object: &'a Path,
+    pub client_data: &'a Path,
+    pub rp_id: Option<String>,
+    /// A FIDO metadata BLOB to judge the model by.
+    pub mds: Option<&'a Path>,
+    pub trust: &'a MdsTrustArgs,
+    /// Judge as of this time instead of now.
+    pub now: Option<&'a str>,
+}
+
+pub fn run(invocation: &Invocation, vetting: Vetting<'_>) -> Result {
+    let rp_id = vetting.rp_id;
+    let now = crate::files::now(vetting.now)?;
+    let object = bytes_of(vetting.object, "attestation object")?;
+    let client_data = bytes_of(vetting.client_data, "clientDataJSON")?;
+    // The BLOB is verified (as of --now too: its certificates expire)
+    // before the registration is judged by it.
+    let metadata = vetting
+        .mds
+        .map(|path| crate::mds::verified(path, vetting.trust, &now))
+        .transpose()?;
+    if let Some(file) = &metadata
+        && tapprove_engine::metadata::is_stale(file, &now)
+    {
+        invocation.out.note(&crate::mds::stale_warning(file));
+    }
     // Only a missing settings file falls back to --rp-id alone: a broken
     // one, or a policy that does not load, is an error, not "no rules".
     let loaded = tapprove_config::Settings::load(&invocation.config_path, &tapprove_config::policy_path());
@@ -67,12 +94,14 @@ pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Op
         Failure::input("the attestation object holds no credential: it is not a registration")
     })?;
     let claimed = AuthenticatorKind::of_aaguid(credential.aaguid);
+    let model = metadata.as_ref().and_then(|m| m.model(&credential.aaguid));
     let checked = check_new_credential(
         &policy,
         &challenge,
         &client_data,
         &object,
         &credential.credential_id,
+        Judged { now: &now, model },
     )
     .map_err(|e| Failure {
         kind: Kind::Rejected,
@@ -88,23 +117,44 @@ pub fn run(invocation: &Invocation, object: &Path, client_data: &Path, rp_id: Op
             "aaguid": checked.aaguid.to_string(),
             "kind": claimed,
             "model_proven": checked.model_proven,
+            "trust_path": checked.record.trust_path,
+            "model": checked.model.as_ref().map(|m| json!({
+                "description": m.description,
+                "status": m.status,
+                "certification_level": m.certification_level,
+                "blob_no": m.blob_no,
+            })),
             "user_verified": checked.user_verified,
             "rp_id": policy.rp_id,
             "organisation_rules": rules,
         }),
         || {
-            let model = if checked.model_proven {
-                "proven by a chain to a root the organisation trusts"
-            } else {
-                "claimed only (no chain to a trusted root)"
+            let model = match checked.record.trust_path {
+                _ if !checked.model_proven => "claimed only (no chain to a trusted root naming it)",
+                tapprove_proto::registry::TrustPath::FidoMetadata => {
+                    "proven by a chain to the roots FIDO's metadata lists for it"
+                }
+                _ => "proven by a chain to a root the organisation trusts",
             };
+            let fido = checked.model.as_ref().map_or_else(
+                || "not described (no FIDO metadata given, or it does not list this model)".to_owned(),
+                |m| {
+                    format!(
+                        "{}: {}{} (BLOB #{})",
+                        m.description,
+                        m.status,
+                        m.certification_level.map(|l| format!(", certified {l}")).unwrap_or_default(),
+                        m.blob_no
+                    )
+                },
+            );
             let under = if rules {
                 "under the organisation's rules"
             } else {
                 "with no settings (no rule on the model applies)"
             };
             format!(
-                "accepted {under} for {}\nformat    {format}\naaguid    {} ({}, {model})\nuser      {}",
+                "accepted {under} for {}\nformat    {format}\naaguid    {} ({}, {model})\nFIDO      {fido}\nuser      {}",
                 policy.rp_id,
                 checked.aaguid,
                 claimed.as_str(),

@@ -347,6 +347,22 @@ pub enum AdminCommand {
         /// Check for this relying-party id instead of the settings' (needed without settings).
         #[arg(long)]
         rp_id: Option<String>,
+        /// Judge it with this FIDO Metadata Service BLOB (as downloaded from
+        /// mds3.fidoalliance.org; verified first): the model's name, its roots, its status.
+        #[arg(long, value_name = "BLOB")]
+        mds: Option<PathBuf>,
+        #[command(flatten)]
+        trust: MdsTrustArgs,
+        /// Judge it as of this time (RFC 3339 UTC) instead of now: attestation certificates
+        /// expire, so a recorded registration is judged as of when it was made.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// The FIDO Metadata Service: which authenticator models exist, their vendors' attestation
+    /// roots, their certification and FIDO's reports of revoked or compromised models.
+    Mds {
+        #[command(subcommand)]
+        command: MdsCommand,
     },
     /// Register an authenticator from an enrolment request (`tapprove enroll`), after checking it.
     Register {
@@ -378,6 +394,30 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MdsCommand {
+    /// Verify a BLOB downloaded from https://mds3.fidoalliance.org/ against FIDO's root and store
+    /// its models in the registry, where the verifier reads them at every enrolment and
+    /// verification. A BLOB older than the stored one is refused.
+    Import {
+        /// The BLOB (a JWT), `-` for standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        trust: MdsTrustArgs,
+    },
+    /// What the registry holds: the BLOB's number, when FIDO publishes the next, how many models.
+    Status,
+}
+
+/// Whom a BLOB must chain to.
+#[derive(Debug, Args)]
+pub struct MdsTrustArgs {
+    /// Trust BLOBs signed under these roots (PEM or DER) instead of FIDO's root (GlobalSign Root
+    /// CA - R3): for FIDO's conformance BLOBs or a test BLOB, never for production.
+    #[arg(long, value_name = "FILE")]
+    pub fido_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -640,6 +680,15 @@ pub struct VerifyArgs {
     /// credential only claims (its registry entry lacks `model_proven`).
     #[arg(long)]
     pub accept_self_reported_models: bool,
+    /// Judge each credential's model by this FIDO Metadata Service BLOB (verified first, as of
+    /// --now): a model FIDO reported revoked or compromised does not verify.
+    #[arg(long, value_name = "BLOB")]
+    pub mds: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: MdsTrustArgs,
+    /// Accept only models FIDO certified at this level or above (L1, L1+, L2, L2+, L3, L3+); needs --mds.
+    #[arg(long, value_name = "LEVEL", requires = "mds")]
+    pub min_certification_level: Option<String>,
 }
 
 #[cfg(test)]

@@ -79,6 +79,10 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
         &client_data,
         &created.attestation_object,
         created.credential_id.as_bytes(),
+        tapprove_core::enrolment::Judged {
+            now: &now,
+            model: None,
+        },
     )
     .map_err(|e| rollback(Failure::failed("enrolment_failed", e)))?;
 
@@ -95,6 +99,7 @@ pub fn create(out: &Output, args: KeyCreateArgs) -> Result {
         created: now,
         last_used: None,
         model_proven: checked.model_proven,
+        attestation: Some(checked.record),
     });
     let groups: Vec<String> = user.groups.iter().cloned().collect();
     write_atomically(&args.registry, registry.to_json_pretty().as_bytes()).map_err(|e| {

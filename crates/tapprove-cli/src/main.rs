@@ -37,6 +37,7 @@ mod files;
 mod gate;
 mod inbox;
 mod key;
+mod mds;
 mod outbox;
 mod output;
 mod policy;

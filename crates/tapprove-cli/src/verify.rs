@@ -50,8 +50,19 @@ pub fn run(out: &Output, args: VerifyArgs) -> Result {
             .collect::<Result<_>>()?;
         policy.allowed_aaguids = Some(set);
     }
+    if let Some(level) = &args.min_certification_level {
+        policy.min_certification_level = Some(
+            tapprove_proto::metadata::CertificationLevel::parse(level)
+                .map_err(|e| Failure::input(format!("--min-certification-level: {e}")))?,
+        );
+    }
 
     let memory = MemoryRegistry::from_file(&registry);
+    // FIDO's word on each model as of --now (the BLOB verified first).
+    if let Some(path) = &args.mds {
+        let file = crate::mds::verified(path, &args.trust, &now)?;
+        memory.set_models(file.models);
+    }
     let verifier = Verifier::new(&policy, &memory, &memory);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

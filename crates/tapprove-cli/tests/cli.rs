@@ -476,3 +476,107 @@ fn admin_attestation_refuses_a_claimed_model_where_the_model_matters() {
     let bad = attest("none.toml", "garbage", &["--rp-id", "example.com"]);
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }
+
+/// `admin attestation --mds BLOB [--now T]`: a real YubiKey 5 NFC's
+/// registration (java-webauthn-server's published one) is proven by FIDO's
+/// real BLOB as of the day it was downloaded; as of today that BLOB's
+/// signing certificate has expired and it is refused, judging nothing; and
+/// a BLOB reporting the model revoked refuses the registration.
+#[test]
+fn admin_attestation_judges_a_real_yubikey_by_fidos_metadata_as_of_a_time() {
+    use tapprove_test_support::mds::{blob, entry};
+    let root = tapprove_test_support::repo_root();
+    let real = |name: &str| root.join("tests/vectors/real").join(name);
+    let vector: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(real("packed-yubikey-5-nfc.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (file, key) in [
+        ("ao.txt", "attestation_object_b64url"),
+        ("cd.txt", "client_data_json_b64url"),
+    ] {
+        std::fs::write(dir.path().join(file), vector[key].as_str().unwrap()).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        "rp_id = \"demo.yubico.com\"\nallow_software_authenticators = false\n[tables]\nregistry = \"r\"\nledger = \"l\"\naudit = \"a\"\n",
+    )
+    .unwrap();
+    let blob_path = real("mds3-blob.jwt");
+    let blob_path = blob_path.to_str().unwrap();
+    let attest = |extra: &[&str]| {
+        let mut args = vec![
+            "--config",
+            "settings.toml",
+            "--json",
+            "admin",
+            "attestation",
+            "ao.txt",
+            "cd.txt",
+        ];
+        args.extend_from_slice(extra);
+        tapprove(dir.path(), &args)
+    };
+    // Without FIDO's metadata or org roots, the model is a claim.
+    let claim = attest(&[]);
+    assert_eq!(claim.status.code(), Some(1), "{claim:?}");
+    assert_eq!(json(&claim)["code"], "model_not_proven");
+
+    let proven = attest(&["--mds", blob_path, "--now", "2024-12-02T00:00:00Z"]);
+    assert_eq!(proven.status.code(), Some(0), "{proven:?}");
+    let answer = json(&proven);
+    assert_eq!(answer["model_proven"], true, "{answer}");
+    assert_eq!(answer["trust_path"], "fido_metadata", "{answer}");
+    assert_eq!(answer["model"]["blob_no"], 121, "{answer}");
+    assert!(
+        answer["model"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("YubiKey 5"),
+        "{answer}"
+    );
+    assert_eq!(answer["aaguid"], vector["aaguid"], "{answer}");
+
+    let expired = attest(&["--mds", blob_path]);
+    assert_eq!(expired.status.code(), Some(1), "{expired:?}");
+    let answer = json(&expired);
+    assert_eq!(answer["code"], "blob_untrusted", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("expired"),
+        "{answer}"
+    );
+
+    // FIDO revokes the model (a BLOB signed under a test root).
+    let yubico = tapprove_core::webauthn::read_certificates(
+        &std::fs::read(real("yubico-u2f-root-ca-serial-457200631.pem")).unwrap(),
+    )
+    .unwrap();
+    let aaguid = tapprove_proto::Aaguid::parse(vector["aaguid"].as_str().unwrap()).unwrap();
+    let revoked = blob(
+        200,
+        "2099-01-01",
+        vec![entry(
+            aaguid,
+            "YubiKey 5 Series with NFC",
+            &yubico,
+            &[("FIDO_CERTIFIED_L1", "2020-01-01"), ("REVOKED", "2026-11-01")],
+        )],
+        "signer",
+    );
+    std::fs::write(dir.path().join("revoked.jwt"), revoked).unwrap();
+    std::fs::write(
+        dir.path().join("test-root.der"),
+        tapprove_test_support::mds::fixture("fido-root.der"),
+    )
+    .unwrap();
+    let refused = attest(&["--mds", "revoked.jwt", "--fido-root", "test-root.der"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let answer = json(&refused);
+    assert_eq!(answer["code"], "model_distrusted", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("REVOKED"),
+        "{answer}"
+    );
+    // The same BLOB without naming its root is nobody's.
+    let untrusted = attest(&["--mds", "revoked.jwt"]);
+    assert_eq!(json(&untrusted)["code"], "blob_untrusted", "{untrusted:?}");
+}

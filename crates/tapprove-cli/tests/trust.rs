@@ -1307,3 +1307,171 @@ fn a_software_key_claiming_a_security_key_model_is_refused_by_the_service() {
     let listing = json_of(&l.admin(&["--json", "admin", "credentials", "erin"]));
     assert_eq!(listing["credentials"][0]["model_proven"], false, "{listing}");
 }
+
+/// FIDO's metadata, imported by an admin, is what the enrolment service and
+/// the gate judge models by: a BLOB that does not verify to the root is
+/// refused and stores nothing, an older one cannot replace a newer one, a
+/// model FIDO lists with its vendor's root enrols as proven without any
+/// org roots, and once FIDO reports a model revoked it neither enrols nor
+/// verifies at the gate, each refusal audited with FIDO's words.
+#[test]
+fn fido_metadata_an_admin_imports_decides_enrolment_and_every_later_verification() {
+    use tapprove_proto::Base64Url;
+    use tapprove_proto::enrolment::{EnrolmentRequest, EnrolmentVersion};
+    use tapprove_proto::registry::SOFTWARE_AAGUID;
+    use tapprove_test_support::forged::{certified, yubikey_5};
+    use tapprove_test_support::mds::{blob, entry, fixture};
+    let l = Loop::new("activity");
+    let bob = l.approver("bob", &["prod-approvers"]);
+    let erin = l.user("erin");
+    l.grant("erin", &["prod-approvers"]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("test-root.der");
+    std::fs::write(&root, fixture("fido-root.der")).unwrap();
+    let vendor_root =
+        std::fs::read(tapprove_test_support::repo_root().join("tests/vectors/attestation/root.der")).unwrap();
+    let write_blob = |name: &str, no: u64, revoked: bool| {
+        let mut statuses = vec![("FIDO_CERTIFIED_L1", "2026-01-01")];
+        if revoked {
+            statuses.push(("REVOKED", "2026-11-30"));
+        }
+        let entries = vec![
+            entry(
+                yubikey_5(),
+                "YubiKey 5 Series",
+                std::slice::from_ref(&vendor_root),
+                &statuses,
+            ),
+            entry(SOFTWARE_AAGUID, "Tapprove software key", &[], &statuses),
+        ];
+        let path = dir.path().join(name);
+        std::fs::write(&path, blob(no, "2099-01-01", entries, "signer")).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let import = |path: &str| {
+        l.admin(&[
+            "--json",
+            "admin",
+            "mds",
+            "import",
+            path,
+            "--fido-root",
+            root.to_str().unwrap(),
+        ])
+    };
+    let status = || json_of(&l.admin(&["--json", "admin", "mds", "status"]));
+    assert_eq!(status()["imported"], false);
+
+    // Signed by FIDO's root, not the test root: refused, nothing stored.
+    let certified_only = write_blob("five.jwt", 5, false);
+    let out = l.admin(&["--json", "admin", "mds", "import", &certified_only]);
+    refused(&out, "blob_untrusted");
+    assert_eq!(status()["imported"], false);
+    // An edited payload: refused, nothing stored.
+    let text = std::fs::read_to_string(&certified_only).unwrap();
+    let parts: Vec<&str> = text.split('.').collect();
+    let other = std::fs::read_to_string(write_blob("six.jwt", 6, true)).unwrap();
+    let spliced = dir.path().join("spliced.jwt");
+    std::fs::write(
+        &spliced,
+        format!("{}.{}.{}", parts[0], other.split('.').nth(1).unwrap(), parts[2]),
+    )
+    .unwrap();
+    refused(&import(spliced.to_str().unwrap()), "blob_signature_invalid");
+    assert_eq!(status()["imported"], false);
+
+    let out = import(&certified_only);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer = json_of(&out);
+    assert_eq!(
+        (answer["blob_no"].as_u64(), answer["models"].as_u64()),
+        (Some(5), Some(2)),
+        "{answer}"
+    );
+    assert_eq!(status()["blob_no"], 5);
+
+    // A model FIDO lists with its vendor's root enrols as proven, with no
+    // org roots, where software keys are forbidden.
+    let mut config = Config::load(&l.config_path()).unwrap();
+    config.allow_software_authenticators = false;
+    config.accept_self_reported_models = false;
+    let enrol_yubikey = |label: &str| {
+        let mut endpoint = l.endpoint();
+        endpoint.url = l.start_enrolment(&config);
+        let fixture = |name: &str| {
+            std::fs::read(
+                tapprove_test_support::repo_root()
+                    .join("tests/vectors/attestation")
+                    .join(name),
+            )
+            .unwrap()
+        };
+        let registration = certified(
+            &config.rp_id,
+            yubikey_5(),
+            &[fixture("leaf-aaguid.der"), fixture("intermediate.der")],
+            &fixture("leaf-aaguid.key"),
+        );
+        let request = EnrolmentRequest {
+            tapprove: EnrolmentVersion,
+            user: "erin".into(),
+            label: label.into(),
+            rp_id: config.rp_id.clone(),
+            credential_id: Base64Url::new(registration.credential_id),
+            challenge: Base64Url::new(registration.challenge.to_vec()),
+            client_data_json: Base64Url::new(registration.client_data),
+            attestation_object: Base64Url::new(registration.attestation_object),
+            identity: None,
+            id_token: None,
+        };
+        l.runtime.block_on(async {
+            let aws = l.moto.sdk_config_as(Some(&erin.iam)).await;
+            tapprove_engine::seam::submit(&aws, &endpoint, request).await
+        })
+    };
+    enrol_yubikey("yubikey").unwrap();
+    let enrolled = l.enrolment_audit("erin");
+    let record = enrolled.iter().find(|r| r["event"] == "enrolled").unwrap();
+    assert_eq!(
+        (&record["model_proven"], &record["trust_path"]),
+        (&Value::from(true), &Value::from("fido_metadata")),
+        "{record}"
+    );
+
+    // Before FIDO's report, bob's key verifies at the gate.
+    let execution = l.start("Deploy", "alice", 1, 600);
+    let (token, request) = l.claim();
+    l.send(&token, &l.sign_as(&bob, "bob", &request).to_json());
+    assert_eq!(l.outcomes_after(&execution, 1), ["accepted"]);
+
+    // FIDO revokes both models (BLOB #6); BLOB #5 cannot come back.
+    let revoked = write_blob("six.jwt", 6, true);
+    let out = import(&revoked);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["distrusted"].as_array().unwrap().len(), 2);
+    refused(&import(&certified_only), "blob_older");
+    assert_eq!(status()["blob_no"], 6);
+
+    let (reason, message) = common::service_refusal(enrol_yubikey("another yubikey"));
+    assert_eq!(reason, "model_distrusted", "{message}");
+    assert!(message.contains("REVOKED"), "{message}");
+    let last = refusals(&l).last().cloned().unwrap();
+    assert_eq!(last["code"], "model_distrusted", "{last}");
+
+    let execution = l.start("Deploy again", "alice", 1, 600);
+    let (token, request) = l.claim();
+    l.send(&token, &l.sign_as(&bob, "bob", &request).to_json());
+    assert_eq!(l.outcomes_after(&execution, 1), ["authenticator_not_allowed"]);
+    let audit = l.runtime.block_on(async {
+        let aws = l.moto.sdk_config().await;
+        tapprove_engine::admin::registry(&aws, &Config::load(&l.config_path()).unwrap())
+            .audit_of(&execution)
+            .await
+            .unwrap()
+    });
+    let message = audit[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("REVOKED") && message.contains("no longer verifies"),
+        "{message}"
+    );
+}

@@ -52,6 +52,11 @@ pub struct Config {
     /// Off: a software key can claim any model.
     #[serde(default)]
     pub accept_self_reported_models: bool,
+    /// Only authenticator models FIDO certified at this level or above
+    /// (`L1`, `L1+`, `L2`, `L2+`, `L3`, `L3+`) enrol and verify; needs the
+    /// FIDO metadata imported (`tapprove admin mds import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_certification_level: Option<tapprove_proto::metadata::CertificationLevel>,
     /// Where this machine keeps the approver's software keys.
     #[serde(default)]
     pub key_store: KeyStoreKind,
@@ -652,6 +657,7 @@ impl Config {
         policy.allow_self_approval = self.allow_self_approval;
         policy.allow_software_authenticators = self.allow_software_authenticators;
         policy.accept_self_reported_models = self.accept_self_reported_models;
+        policy.min_certification_level = self.min_certification_level;
         if !self.allowed_aaguids.is_empty() {
             policy.allowed_aaguids = Some(self.allowed_aaguids.iter().copied().collect::<BTreeSet<_>>());
         }

@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "attestation_roots",
     "attestation_root_certificates",
     "accept_self_reported_models",
+    "min_certification_level",
     "key_store",
     "tables",
     "verifier",

@@ -9,8 +9,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tapprove_proto::registry::SOFTWARE_AAGUID;
-use tapprove_proto::{Aaguid, Base64Url};
+use tapprove_proto::metadata::{CertificationLevel, ModelRecord};
+use tapprove_proto::registry::{AttestationRecord, SOFTWARE_AAGUID, TrustPath};
+use tapprove_proto::{Aaguid, Base64Url, UtcTime};
 
 use crate::canonical::{WEBAUTHN_CREATE, sha256};
 use crate::policy::VerifierPolicy;
@@ -29,6 +30,10 @@ pub struct CheckedCredential {
     /// Whether the model (the AAGUID) was proven by an attestation chain to
     /// a root the org trusts, rather than only claimed.
     pub model_proven: bool,
+    /// What the attestation was checked against.
+    pub record: AttestationRecord,
+    /// The model as FIDO's metadata describes it, if it does.
+    pub model: Option<ModelRecord>,
 }
 
 impl CheckedCredential {
@@ -49,8 +54,19 @@ impl CheckedCredential {
             status,
             label: label.to_owned(),
             model_proven: self.model_proven,
+            attestation: Some(self.record),
         }
     }
+}
+
+/// The AAGUID a registration's authenticator data claims, to look up its
+/// model before [`check_new_credential`] (which checks the claim).
+pub fn claimed_aaguid(attestation_object: &[u8]) -> Option<Aaguid> {
+    AttestationObject::parse(attestation_object)
+        .ok()?
+        .auth_data
+        .attested_credential
+        .map(|c| c.aaguid)
 }
 
 /// Why a new credential was refused.
@@ -80,6 +96,23 @@ pub enum EnrolmentError {
     #[error("{0}")]
     Untrusted(WebauthnError),
     #[error(
+        "FIDO reported authenticator model {model} as {status}{since} (metadata BLOB #{blob_no}): the org does not enrol it. Use another authenticator model"
+    )]
+    ModelDistrusted {
+        model: String,
+        status: String,
+        since: String,
+        blob_no: u64,
+    },
+    #[error(
+        "the org requires authenticator models FIDO certified at level {required} or above; {model} is {level}: use a model certified at {required} or above"
+    )]
+    CertificationTooLow {
+        model: String,
+        level: String,
+        required: CertificationLevel,
+    },
+    #[error(
         "the org accepts only certain authenticator models, and this one only claims to be {aaguid} ({attestation} attestation): a claim is not proof. The org must trust the model's attestation root (`attestation_roots`); until then, enrol a model whose attestation chains to a root it trusts"
     )]
     ModelNotProven { aaguid: Aaguid, attestation: String },
@@ -99,8 +132,20 @@ impl EnrolmentError {
             Self::AaguidNotAllowed(_) => "aaguid_not_allowed",
             Self::Untrusted(_) => "attestation_untrusted",
             Self::ModelNotProven { .. } => "model_not_proven",
+            Self::ModelDistrusted { .. } => "model_distrusted",
+            Self::CertificationTooLow { .. } => "certification_too_low",
         }
     }
+}
+
+/// What a registration is judged against besides the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    /// Attestation certificates must be valid now.
+    pub now: &'a UtcTime,
+    /// What FIDO's metadata says of the claimed model ([`claimed_aaguid`]),
+    /// if the org imported it and it lists the model.
+    pub model: Option<&'a ModelRecord>,
 }
 
 /// Checks an attestation object and its creation clientDataJSON against
@@ -111,6 +156,7 @@ pub fn check_new_credential(
     client_data_json: &[u8],
     attestation_object: &[u8],
     credential_id: &[u8],
+    judged: Judged<'_>,
 ) -> Result<CheckedCredential, EnrolmentError> {
     let client = ClientData::parse(client_data_json)?;
     if client.kind != WEBAUTHN_CREATE {
@@ -157,27 +203,64 @@ pub fn check_new_credential(
     {
         return Err(EnrolmentError::AaguidNotAllowed(credential.aaguid));
     }
-    // The AAGUID is the authenticator's own word until a chain to a root
-    // the org trusts proves it (the leaf's AAGUID extension was checked
-    // against the authenticator data by `verify`).
-    // With roots, an attestation that does not chain to them is refused,
-    // unless the org accepts self-reported models (then it enrols as a
-    // claim: Touch ID's self attestation, Windows Hello's unchecked `tpm`).
-    // A chain proves the model only when the leaf names the AAGUID.
-    let model_proven = match &policy.trusted_attestation_roots {
-        Some(roots) => match format.chains_to(roots) {
-            Ok(()) => format.names_model(),
-            Err(_) if policy.accept_self_reported_models => false,
-            Err(e) => return Err(EnrolmentError::Untrusted(e)),
-        },
-        None => false,
+    // FIDO's word on the model, taken only for the AAGUID it was looked
+    // up by; a model FIDO distrusts enrols under no policy, claimed or
+    // proven.
+    let model = judged.model.filter(|m| m.aaguid == credential.aaguid);
+    if let Some(refusal) = model.and_then(distrusted) {
+        return Err(refusal);
+    }
+    // The AAGUID is the authenticator's own word until a chain proves it:
+    // to the roots FIDO lists for this very model, or to the org's own
+    // (the leaf's AAGUID extension was checked against the authenticator
+    // data by `verify`). A chain proves the model only when the leaf
+    // names the AAGUID.
+    // A certificate that chains to neither is refused, unless the org
+    // accepts self-reported models (then it enrols as a claim: Touch ID's
+    // self attestation, Windows Hello's unchecked `tpm`).
+    let model_roots: Vec<Vec<u8>> = model
+        .map(|m| {
+            m.attestation_roots
+                .iter()
+                .map(|r| r.as_bytes().to_vec())
+                .collect()
+        })
+        .unwrap_or_default();
+    let org_roots = policy.trusted_attestation_roots.as_deref();
+    // With org roots, an attestation that does not chain to them (or has
+    // no certificate) is refused unless self-reported models are
+    // accepted; a checked certificate that does not chain to the roots
+    // FIDO lists for the model it names is refused likewise.
+    let certified = matches!(format, AttestationFormat::Certified { .. });
+    let by_model = (certified && !model_roots.is_empty()).then(|| format.chains_to(&model_roots, judged.now));
+    let by_org = org_roots.map(|roots| format.chains_to(roots, judged.now));
+    let trust_path = match (by_model, by_org) {
+        (Some(Ok(())), _) => TrustPath::FidoMetadata,
+        (_, Some(Ok(()))) => TrustPath::OrgRoots,
+        (Some(Err(e)), _) | (_, Some(Err(e))) if !policy.accept_self_reported_models => {
+            return Err(EnrolmentError::Untrusted(e));
+        }
+        _ if matches!(format, AttestationFormat::None | AttestationFormat::PackedSelf) => TrustPath::None,
+        _ => TrustPath::Unchecked,
     };
+    let model_proven =
+        matches!(trust_path, TrustPath::FidoMetadata | TrustPath::OrgRoots) && format.names_model();
     if policy.has_model_rule() && !model_proven && !policy.accept_self_reported_models {
         return Err(EnrolmentError::ModelNotProven {
             aaguid: credential.aaguid,
             attestation: format.name(),
         });
     }
+    if let Some(required) = policy.min_certification_level {
+        check_level(required, credential.aaguid, model)?;
+    }
+    let record = AttestationRecord {
+        format: attestation.format.clone(),
+        trust_path,
+        fido_blob_no: model.map(|m| m.blob_no),
+        fido_status: model.map(|m| m.status.clone()),
+        certification_level: model.and_then(|m| m.certification_level),
+    };
     Ok(CheckedCredential {
         credential_id: Base64Url::new(credential.credential_id.clone()),
         public_key: Base64Url::new(credential.public_key.clone()),
@@ -186,5 +269,47 @@ pub fn check_new_credential(
         attestation: format,
         user_verified: data.flags.user_verified(),
         model_proven,
+        record,
+        model: model.cloned(),
     })
+}
+
+/// The refusal for a model FIDO reported untrustworthy, if it did.
+pub fn distrusted(model: &ModelRecord) -> Option<EnrolmentError> {
+    let distrust = model.distrust.as_ref()?;
+    Some(EnrolmentError::ModelDistrusted {
+        model: model.name(),
+        status: distrust.status.clone(),
+        since: distrust
+            .effective_date
+            .as_ref()
+            .map(|d| format!(" on {d}"))
+            .unwrap_or_default(),
+        blob_no: model.blob_no,
+    })
+}
+
+/// Whether FIDO certified `model` (the metadata of `aaguid`) at `required`
+/// or above.
+pub fn check_level(
+    required: CertificationLevel,
+    aaguid: Aaguid,
+    model: Option<&ModelRecord>,
+) -> Result<(), EnrolmentError> {
+    match model {
+        Some(m) if m.certification_level.is_some_and(|l| l >= required) => Ok(()),
+        Some(m) => Err(EnrolmentError::CertificationTooLow {
+            model: m.name(),
+            level: m.certification_level.map_or_else(
+                || format!("not certified ({})", m.status),
+                |l| format!("certified at {l}"),
+            ),
+            required,
+        }),
+        None => Err(EnrolmentError::CertificationTooLow {
+            model: aaguid.to_string(),
+            level: "not in the FIDO metadata the org imported".into(),
+            required,
+        }),
+    }
 }

@@ -20,6 +20,7 @@ pub mod canonical;
 pub mod enrolment;
 pub mod error;
 pub mod id_token;
+pub mod metadata;
 pub mod policy;
 pub mod registry;
 pub mod verify;

@@ -31,6 +31,9 @@ pub struct VerifierPolicy {
     /// can claim any model, so such rules then need
     /// `trusted_attestation_roots`.
     pub accept_self_reported_models: bool,
+    /// If set, only models FIDO certified at this level or above (by the
+    /// FIDO Metadata Service's status reports) enrol and verify.
+    pub min_certification_level: Option<tapprove_proto::metadata::CertificationLevel>,
 }
 
 impl VerifierPolicy {
@@ -48,12 +51,15 @@ impl VerifierPolicy {
             max_clock_skew_seconds: 300,
             trusted_attestation_roots: None,
             accept_self_reported_models: false,
+            min_certification_level: None,
         }
     }
 
     /// Whether a rule depends on which authenticator model a credential is.
     pub fn has_model_rule(&self) -> bool {
-        !self.allow_software_authenticators || self.allowed_aaguids.is_some()
+        !self.allow_software_authenticators
+            || self.allowed_aaguids.is_some()
+            || self.min_certification_level.is_some()
     }
 
     /// Whether clientDataJSON may carry `origin`.

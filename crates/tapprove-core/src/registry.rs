@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
+use tapprove_proto::metadata::ModelRecord;
 use tapprove_proto::registry::{
     AuthenticatorKind, CredentialEntry, CredentialStatus, RegistryFile, UserEntry,
 };
@@ -46,6 +47,9 @@ pub struct CredentialRecord {
     /// attestation chain to a root the org trusted; `false`: the
     /// authenticator's own claim. Rules on the model count only proven ones.
     pub model_proven: bool,
+    /// What its attestation was checked against at enrolment (absent for
+    /// credentials enrolled before Tapprove recorded it).
+    pub attestation: Option<tapprove_proto::registry::AttestationRecord>,
 }
 
 /// What the request endpoint recorded before it started an execution: who
@@ -82,6 +86,9 @@ pub trait Registry: Sync {
         &self,
         execution: &str,
     ) -> impl Future<Output = Result<Option<RequesterRecord>, StoreError>> + Send;
+    /// What the FIDO metadata the org imported says of the model `aaguid`,
+    /// if it lists it.
+    fn model(&self, aaguid: &Aaguid) -> impl Future<Output = Result<Option<ModelRecord>, StoreError>> + Send;
 }
 
 /// The writes of a passed verification, applied all or nothing.
@@ -217,6 +224,7 @@ struct MemoryState {
     audit: Vec<AuditRecord>,
     gate_policies: BTreeMap<String, tapprove_proto::gate_policy::GatePolicy>,
     requesters: BTreeMap<String, RequesterRecord>,
+    models: BTreeMap<Aaguid, ModelRecord>,
 }
 
 impl MemoryRegistry {
@@ -227,6 +235,12 @@ impl MemoryRegistry {
     /// Sets the policy of the gate `gate`.
     pub fn set_gate_policy(&self, gate: &str, policy: tapprove_proto::gate_policy::GatePolicy) {
         self.lock().gate_policies.insert(gate.to_owned(), policy);
+    }
+
+    /// Sets what FIDO's metadata says of each model (an import replaces
+    /// the previous one).
+    pub fn set_models(&self, models: impl IntoIterator<Item = ModelRecord>) {
+        self.lock().models = models.into_iter().map(|m| (m.aaguid, m)).collect();
     }
 
     /// Records the proven requester of `execution`.
@@ -250,6 +264,7 @@ impl MemoryRegistry {
                     status: c.status,
                     label: c.label.clone(),
                     model_proven: c.model_proven,
+                    attestation: c.attestation.clone(),
                 });
             }
         }
@@ -324,6 +339,7 @@ impl MemoryRegistry {
                     created: created.clone(),
                     last_used: None,
                     model_proven: c.model_proven,
+                    attestation: c.attestation.clone(),
                 });
         }
         RegistryFile {
@@ -354,6 +370,10 @@ impl Registry for MemoryRegistry {
 
     async fn requester(&self, execution: &str) -> Result<Option<RequesterRecord>, StoreError> {
         Ok(self.lock().requesters.get(execution).cloned())
+    }
+
+    async fn model(&self, aaguid: &Aaguid) -> Result<Option<ModelRecord>, StoreError> {
+        Ok(self.lock().models.get(aaguid).cloned())
     }
 }
 

@@ -351,10 +351,8 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             .into());
         }
         let credential = self
-            .registry
-            .credential(signed.decision.assertion.credential_id.as_bytes())
+            .registered_credential(&approver.name, signed.decision.assertion.credential_id.as_bytes())
             .await?;
-        let credential = check_credential(self.policy, &approver.name, credential)?;
         check_assertion(self.policy, &signed, &credential)?;
         Ok(Admitted {
             approver: approver.name,
@@ -364,6 +362,22 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
             decision: signed.decision,
             execution: None,
         })
+    }
+
+    /// Rule 6: the credential, checked with what FIDO's metadata says of
+    /// its model now (a model revoked after enrolment stops verifying).
+    async fn registered_credential(&self, approver: &str, id: &[u8]) -> Result<CredentialRecord, Stop> {
+        let credential = self.registry.credential(id).await?;
+        let model = match &credential {
+            Some(c) => self.registry.model(&c.aaguid).await?,
+            None => None,
+        };
+        Ok(check_credential(
+            self.policy,
+            approver,
+            credential,
+            model.as_ref(),
+        )?)
     }
 
     /// Rule 5's first half: the approver is in the registry.
@@ -438,10 +452,11 @@ impl<'a, R: Registry, L: Ledger> Verifier<'a, R, L> {
         }
         // Rule 6.
         let credential = self
-            .registry
-            .credential(parsed.signed.decision.assertion.credential_id.as_bytes())
+            .registered_credential(
+                &approver.name,
+                parsed.signed.decision.assertion.credential_id.as_bytes(),
+            )
             .await?;
-        let credential = check_credential(self.policy, &approver.name, credential)?;
         // Rule 7, but for the counter, which the commit checks atomically.
         check_assertion(self.policy, &parsed.signed, &credential)?;
         Ok((parsed, approver, credential))
@@ -714,11 +729,13 @@ fn audit_record(decision: &[u8], now: &UtcTime) -> AuditRecord {
 }
 
 /// Rule 6: `credential` is registered to `approver`, active, and of a
-/// model the policy allows.
+/// model the policy allows; `model` is what FIDO's metadata says of its
+/// model today, if the org imported it and it lists the model.
 pub fn check_credential(
     policy: &VerifierPolicy,
     approver: &str,
     credential: Option<CredentialRecord>,
+    model: Option<&tapprove_proto::metadata::ModelRecord>,
 ) -> Result<CredentialRecord, Rejection> {
     let Some(credential) = credential else {
         return reject(
@@ -776,6 +793,23 @@ pub fn check_credential(
                 "authenticator model {} is not on the org's allow-list",
                 credential.aaguid
             ),
+        );
+    }
+    // FIDO's word today, not at enrolment: a model revoked since stops
+    // verifying, and the audit record says why.
+    let model = model.filter(|m| m.aaguid == credential.aaguid);
+    if let Some(refusal) = model.and_then(crate::enrolment::distrusted) {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            format!("credential `{}` no longer verifies: {refusal}", credential.label),
+        );
+    }
+    if let Some(required) = policy.min_certification_level
+        && let Err(refusal) = crate::enrolment::check_level(required, credential.aaguid, model)
+    {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            format!("credential `{}`: {refusal}", credential.label),
         );
     }
     Ok(credential)

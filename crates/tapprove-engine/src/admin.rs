@@ -19,13 +19,22 @@ use tapprove_proto::{Base64Url, UtcTime};
 
 use crate::approver_queue_name;
 use crate::error::{EngineError, Result, ServiceFailure};
-use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::enrolment::{Judged, check_new_credential, claimed_aaguid};
+use tapprove_core::registry::Registry;
 use tapprove_proto::enrolment::EnrolmentRequest;
 use tapprove_proto::registry::CredentialStatus;
 
 /// The registry the settings name.
 pub fn registry(aws: &aws_config::SdkConfig, config: &Config) -> DynamoRegistry {
     DynamoRegistry::new(aws, TableNames::from(&config.tables))
+}
+
+/// What `import_metadata` stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedMetadata {
+    pub file: tapprove_proto::metadata::MetadataFile,
+    /// Past its `nextUpdate`: FIDO has published a newer BLOB.
+    pub stale: bool,
 }
 
 /// What `grant` did.
@@ -253,14 +262,25 @@ impl<'a> Admin<'a> {
             )));
         }
         let policy = self.config.enrolment_policy().map_err(EngineError::Invalid)?;
+        let model = match claimed_aaguid(request.attestation_object.as_bytes()) {
+            Some(aaguid) => Registry::model(&self.registry, &aaguid)
+                .await
+                .map_err(|e| EngineError::Store(e.0))?,
+            None => None,
+        };
+        let now = self.clock.utc();
         let checked = check_new_credential(
             &policy,
             request.challenge.as_bytes(),
             request.client_data_json.as_bytes(),
             request.attestation_object.as_bytes(),
             request.credential_id.as_bytes(),
+            Judged {
+                now: &now,
+                model: model.as_ref(),
+            },
         )
-        .map_err(|e| EngineError::service(ServiceFailure::Refused, "enrolment_refused", e.to_string()))?;
+        .map_err(|e| EngineError::service(ServiceFailure::Refused, e.code(), e.to_string()))?;
         let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
         self.register(&record).await?;
         Ok(record)
@@ -278,10 +298,52 @@ impl<'a> Admin<'a> {
                 "aaguid": record.aaguid.to_string(),
                 "status": record.status,
                 "model_proven": record.model_proven,
+                "attestation": record.attestation,
             }),
         );
         self.registry.put_credential(record, &event.at, &event).await?;
         Ok(())
+    }
+
+    /// Verifies a FIDO Metadata Service BLOB against FIDO's root (or
+    /// `roots`, for a test BLOB) and stores its models in the registry,
+    /// where the verifier reads them at every enrolment and verification.
+    /// A BLOB older than the stored one is refused; nothing of a refused
+    /// BLOB is stored. Audited under `admin#metadata:fido`.
+    pub async fn import_metadata(
+        &self,
+        blob: &[u8],
+        roots: Option<Vec<Vec<u8>>>,
+    ) -> Result<ImportedMetadata> {
+        let now = self.clock.utc();
+        let file = crate::metadata::verify(blob, roots, &now)?;
+        let event = self.event(
+            "metadata:fido",
+            "fido_metadata_imported",
+            json!({
+                "blob_no": file.blob_no,
+                "next_update": file.next_update,
+                "blob_sha256": file.blob_sha256.to_string(),
+                "models": file.models.len(),
+                "distrusted": file.models.iter().filter(|m| m.distrust.is_some()).count(),
+            }),
+        );
+        match self.registry.import_metadata(&file, &event).await? {
+            Ok(()) => Ok(ImportedMetadata {
+                stale: crate::metadata::is_stale(&file, &now),
+                file,
+            }),
+            Err(conflict) => Err(EngineError::service(
+                ServiceFailure::Refused,
+                "blob_older",
+                conflict.to_string(),
+            )),
+        }
+    }
+
+    /// What the registry holds of the last FIDO metadata import.
+    pub async fn stored_metadata(&self) -> Result<Option<tapprove_aws::dynamodb::StoredMetadata>> {
+        Ok(self.registry.stored_metadata().await?)
     }
 
     pub async fn credentials(&self, user: &str) -> Result<Vec<CredentialListing>> {

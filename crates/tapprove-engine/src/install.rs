@@ -115,6 +115,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
         attestation_roots: None,
         attestation_root_certificates: Vec::new(),
         accept_self_reported_models: false,
+        min_certification_level: None,
         key_store: tapprove_config::KeyStoreKind::default(),
         tables: Tables {
             registry: tables.registry,

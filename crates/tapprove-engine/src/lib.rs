@@ -33,6 +33,7 @@ pub mod gate;
 mod history;
 pub mod install;
 mod keys;
+pub mod metadata;
 pub mod store;
 mod tasks;
 #[cfg(test)]

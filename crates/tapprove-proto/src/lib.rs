@@ -32,6 +32,7 @@ pub mod enrolment;
 mod error;
 pub mod gate_policy;
 pub mod limits;
+pub mod metadata;
 pub mod numbers;
 pub mod offered;
 pub mod registry;

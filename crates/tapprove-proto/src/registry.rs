@@ -138,6 +138,54 @@ pub struct CredentialEntry {
     /// enrolment; absent or `false`: the authenticator's own claim.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub model_proven: bool,
+    /// What its attestation was checked against at enrolment; absent for
+    /// credentials enrolled before Tapprove recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestationRecord>,
+}
+
+/// Where an attestation's trust came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustPath {
+    /// No certificate: `none`, or self attestation.
+    None,
+    /// A certificate chain that ended at no root the organisation trusts;
+    /// enrolled as a claim because the policy accepts self-reported models.
+    Unchecked,
+    /// A chain to one of the organisation's own roots.
+    OrgRoots,
+    /// A chain to the roots FIDO's Metadata Service lists for this model.
+    FidoMetadata,
+}
+
+impl TrustPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Unchecked => "unchecked",
+            Self::OrgRoots => "org_roots",
+            Self::FidoMetadata => "fido_metadata",
+        }
+    }
+}
+
+/// What was verified of a credential's attestation at enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationRecord {
+    /// The attestation statement format (`packed`, `fido-u2f`, `none`...).
+    pub format: String,
+    pub trust_path: TrustPath,
+    /// The FIDO metadata BLOB (its `no`) that described the model, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fido_blob_no: Option<u64>,
+    /// The model's latest FIDO status then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fido_status: Option<String>,
+    /// The model's FIDO certification level then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certification_level: Option<crate::metadata::CertificationLevel>,
 }
 
 impl RegistryFile {

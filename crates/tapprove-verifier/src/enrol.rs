@@ -21,6 +21,7 @@ use serde_json::json;
 use tapprove_aws::dynamodb::{ChangedBy, DynamoRegistry, EnrolConflict, RegistryEvent, TableNames};
 use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::check_new_credential;
+use tapprove_core::registry::Registry;
 use tapprove_proto::UtcTime;
 use tapprove_proto::enrolment::{
     CredentialAction, CredentialsAnswer, CredentialsRequest, EnrolmentReceipt, EnrolmentRequest,
@@ -342,11 +343,17 @@ impl EnrolService {
                 by.key_sha256, pending.label, pending.key_sha256
             )));
         }
-        let signer =
-            tapprove_core::registry::Registry::credential(&self.registry, by.credential_id.as_bytes())
+        let unavailable = |e: tapprove_core::StoreError| ServiceError::new(503, "registry_unavailable", e.0);
+        let signer = Registry::credential(&self.registry, by.credential_id.as_bytes())
+            .await
+            .map_err(unavailable)?;
+        let model = match &signer {
+            Some(c) => Registry::model(&self.registry, &c.aaguid)
                 .await
-                .map_err(|e| ServiceError::new(503, "registry_unavailable", e.0))?;
-        let signer = tapprove_core::verify::check_credential(&self.policy, user, signer).map_err(|r| {
+                .map_err(unavailable)?,
+            None => None,
+        };
+        let signer = tapprove_core::verify::check_credential(&self.policy, user, signer, model.as_ref()).map_err(|r| {
             refuse(format!(
                 "{} cannot confirm: {} ({}); confirm with a key that already signs for you, or ask an admin",
                 by.credential_id, r.message, r.code
@@ -462,19 +469,35 @@ impl EnrolService {
                 .await);
         }
         self.own_name(&person, false, now).await?;
+        // What FIDO's metadata says of the model the authenticator claims
+        // (the check below decides whether the claim is proven).
+        let model = match tapprove_core::enrolment::claimed_aaguid(request.attestation_object.as_bytes()) {
+            Some(aaguid) => Registry::model(&self.registry, &aaguid)
+                .await
+                .map_err(|e| ServiceError::new(503, "registry_unavailable", e.0))?,
+            None => None,
+        };
         let checked = match check_new_credential(
             &self.policy,
             request.challenge.as_bytes(),
             request.client_data_json.as_bytes(),
             request.attestation_object.as_bytes(),
             request.credential_id.as_bytes(),
+            tapprove_core::enrolment::Judged {
+                now,
+                model: model.as_ref(),
+            },
         ) {
             Ok(checked) => checked,
             Err(e) => {
-                // A model claimed but not proven is a refusal of its own
-                // (the admin's remedy differs); either way it is audited.
+                // A refusal on the model (not proven, distrusted by FIDO,
+                // certified too low) is a refusal of its own (the admin's
+                // remedy differs); either way it is audited.
+                use tapprove_core::enrolment::EnrolmentError as E;
                 let code = match e {
-                    tapprove_core::enrolment::EnrolmentError::ModelNotProven { .. } => "model_not_proven",
+                    E::ModelNotProven { .. } | E::ModelDistrusted { .. } | E::CertificationTooLow { .. } => {
+                        e.code()
+                    }
                     _ => "attestation_refused",
                 };
                 let refusal = ServiceError::new(422, code, e.to_string());
@@ -483,6 +506,7 @@ impl EnrolService {
         };
         let attestation = checked.attestation.name();
         let model_proven = checked.model_proven;
+        let checked_record = checked.record.clone();
         let record = checked.into_record(user, &request.label, CredentialStatus::Pending);
         // The status the credential gets is added by `enrol`, which writes
         // this record in the same transaction as the credential.
@@ -501,6 +525,8 @@ impl EnrolService {
                 ("aaguid", json!(record.aaguid.to_string())),
                 ("attestation", json!(attestation)),
                 ("model_proven", json!(model_proven)),
+                ("trust_path", json!(checked_record.trust_path)),
+                ("fido_status", json!(checked_record.fido_status)),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))

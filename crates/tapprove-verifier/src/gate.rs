@@ -178,6 +178,13 @@ impl<R: Registry> Registry for PinnedGroup<'_, R> {
         self.inner.requester(execution).await
     }
 
+    async fn model(
+        &self,
+        aaguid: &tapprove_proto::Aaguid,
+    ) -> Result<Option<tapprove_proto::metadata::ModelRecord>, tapprove_core::StoreError> {
+        self.inner.model(aaguid).await
+    }
+
     async fn gate_policy(&self, gate: &str) -> Result<Option<GatePolicy>, tapprove_core::StoreError> {
         Ok(match self.inner.gate_policy(gate).await? {
             Some(policy) => Some(policy),

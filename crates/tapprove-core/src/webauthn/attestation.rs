@@ -25,11 +25,11 @@ pub enum AttestationFormat {
 }
 
 impl AttestationFormat {
-    /// Whether this attestation proves the authenticator model through a
-    /// certificate chain ending at one of `roots` (DER).
-    pub fn chains_to(&self, roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
+    /// Whether this attestation's certificate chain ends at one of `roots`
+    /// (DER), every certificate valid at `now`.
+    pub fn chains_to(&self, roots: &[Vec<u8>], now: &tapprove_proto::UtcTime) -> Result<(), WebauthnError> {
         match self {
-            Self::Certified { x5c, .. } => super::x509::chains_to(x5c, roots),
+            Self::Certified { x5c, .. } => super::x509::chains_to(x5c, roots, now.unix_seconds()),
             Self::None | Self::PackedSelf => Err(WebauthnError::Attestation(
                 "the authenticator gave no attestation certificate, and the org requires one: use a security key model the org allows".into(),
             )),

@@ -19,7 +19,7 @@ mod attestation;
 mod authdata;
 mod client_data;
 mod cose;
-mod x509;
+pub(crate) mod x509;
 
 pub use attestation::{AttestationFormat, AttestationObject};
 pub use authdata::{AttestedCredential, AuthenticatorData, Flags};

@@ -7,9 +7,11 @@
 //! last one signed by (or equal to) one of the org's trusted roots.
 //! Signature algorithms: ECDSA with SHA-256/384 over P-256/P-384, and
 //! RSA PKCS#1 v1.5 with SHA-256, which covers the attestation roots of the
-//! common security key vendors. Validity periods are not checked: FIDO
-//! attestation certificates are long-lived and many vendors' expire
-//! before the keys do; the org's root list is the trust decision.
+//! common security key vendors. Validity periods are checked at the time
+//! the caller passes (enrolment: the attestation was just made, so every
+//! certificate of its path must be valid then; `admin attestation --now`
+//! judges a recorded one as of another time). Revocation lists are not
+//! fetched: FIDO's Metadata Service status reports stand in for them.
 
 use der::{Decode, Encode};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -209,10 +211,47 @@ fn is_ca(cert: &Certificate) -> bool {
         })
 }
 
-/// Checks that `x5c` chains to one of `roots` (DER certificates): each
-/// certificate signed by the next, every issuer in the chain a CA.
-pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<(), WebauthnError> {
+/// Checks that `cert` is valid at `now` (unix seconds).
+fn valid_at(cert: &Certificate, now: i64, role: &str) -> Result<(), WebauthnError> {
+    let validity = &cert.tbs_certificate.validity;
+    let seconds =
+        |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+    let (from, until) = (seconds(validity.not_before), seconds(validity.not_after));
+    let date = |s: i64| tapprove_proto::UtcTime::from_unix(s).to_string();
+    if now < from {
+        return Err(bad(format!(
+            "the {role} ({}) is not valid before {}: check this computer's clock",
+            cert.tbs_certificate.subject,
+            date(from)
+        )));
+    }
+    if now > until {
+        return Err(bad(format!(
+            "the {role} ({}) expired on {}",
+            cert.tbs_certificate.subject,
+            date(until)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that `x5c` chains to one of `roots` (DER certificates) and that
+/// every certificate of the path, the root included, is valid at `now`
+/// (unix seconds): each certificate signed by the next, every issuer in
+/// the chain a CA.
+pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>], now: i64) -> Result<(), WebauthnError> {
     let chain = x5c.iter().map(|c| parse(c)).collect::<Result<Vec<_>, _>>()?;
+    for (i, cert) in chain.iter().enumerate() {
+        valid_at(
+            cert,
+            now,
+            if i == 0 {
+                "signing certificate"
+            } else {
+                "intermediate certificate"
+            },
+        )?;
+    }
     for pair in chain.windows(2) {
         if !is_ca(&pair[1]) {
             return Err(bad(
@@ -229,10 +268,43 @@ pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<(), Webaut
         }
         let root = parse(root)?;
         if root.tbs_certificate.subject == last.tbs_certificate.issuer && signed_by(last, &root).is_ok() {
-            return Ok(());
+            return valid_at(&root, now, "root certificate");
         }
     }
     Err(bad(
         "the attestation does not chain to a root the org trusts: use an authenticator model the org allows",
     ))
+}
+
+/// Verifies a JWS signature (RFC 7515) made with `signer`'s key: `RS256`,
+/// `ES256` or `ES384` (ECDSA signatures as JWS writes them, `r || s`).
+pub(crate) fn verify_jws(
+    signer: &[u8],
+    alg: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), WebauthnError> {
+    let signer = parse(signer)?;
+    match alg {
+        "RS256" => verify_with(&signer, RSA_SHA256, message, signature),
+        "ES256" | "ES384" => {
+            // The DER form of the same (r, s), which `verify_with` reads.
+            let der = match alg {
+                "ES256" => {
+                    p256::ecdsa::Signature::from_slice(signature).map(|s| s.to_der().as_bytes().to_vec())
+                }
+                _ => p384::ecdsa::Signature::from_slice(signature).map(|s| s.to_der().as_bytes().to_vec()),
+            }
+            .map_err(|_| WebauthnError::BadSignature)?;
+            let oid = if alg == "ES256" {
+                ECDSA_SHA256
+            } else {
+                ECDSA_SHA384
+            };
+            verify_with(&signer, oid, message, &der)
+        }
+        other => Err(bad(format!(
+            "JWS algorithm `{other}` is not supported (RS256, ES256, ES384 are)"
+        ))),
+    }
 }

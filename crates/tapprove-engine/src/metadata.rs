@@ -1,0 +1,21 @@
+//! FIDO Metadata Service BLOBs, for both faces: verified against FIDO's
+//! root before anything of them is used.
+
+use tapprove_proto::UtcTime;
+use tapprove_proto::metadata::MetadataFile;
+
+use crate::error::{EngineError, Result, ServiceFailure};
+
+/// Verifies `blob` (an MDS3 BLOB as downloaded) against FIDO's root, or
+/// against `roots` (DER) when an admin names others (FIDO's conformance
+/// BLOBs, a test BLOB), at `now`.
+pub fn verify(blob: &[u8], roots: Option<Vec<Vec<u8>>>, now: &UtcTime) -> Result<MetadataFile> {
+    let roots = roots.unwrap_or_else(tapprove_core::metadata::fido_roots);
+    tapprove_core::metadata::verify_blob(blob, &roots, now)
+        .map_err(|e| EngineError::service(ServiceFailure::Refused, e.code(), e.to_string()))
+}
+
+/// Whether FIDO has published a newer BLOB than `file` by `now`.
+pub fn is_stale(file: &MetadataFile, now: &UtcTime) -> bool {
+    tapprove_core::metadata::is_stale(file, now)
+}
