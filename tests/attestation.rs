@@ -236,3 +236,198 @@ fn fido_u2f_attestation_is_verified_and_proves_the_vendor_only() {
         "{error}"
     );
 }
+
+/// Registrations published from real platform authenticators
+/// (`tests/vectors/real/`, sources in its SOURCES.md): each format's
+/// genuine statement verifies as of when it was made and chains to its
+/// vendor's root; a changed statement, another root, or a time the
+/// certificates were not valid is refused.
+mod real_platforms {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ciborium::Value;
+    use tapprove_core::VerifierPolicy;
+    use tapprove_core::enrolment::{EnrolmentError, Judged, check_new_credential};
+    use tapprove_core::webauthn::read_certificates;
+    use tapprove_proto::UtcTime;
+    use tapprove_proto::registry::TrustPath;
+    use tapprove_test_support::repo_root;
+
+    fn real(name: &str) -> Vec<u8> {
+        std::fs::read(repo_root().join("tests/vectors/real").join(name)).unwrap()
+    }
+
+    struct Vector {
+        policy: VerifierPolicy,
+        challenge: Vec<u8>,
+        client_data: Vec<u8>,
+        object: Vec<u8>,
+        at: UtcTime,
+    }
+
+    fn vector(name: &str, root: &str) -> Vector {
+        let v: serde_json::Value = serde_json::from_slice(&real(name)).unwrap();
+        let b64 = |k: &str| URL_SAFE_NO_PAD.decode(v[k].as_str().unwrap()).unwrap();
+        let mut policy = VerifierPolicy::new(v["rp_id"].as_str().unwrap());
+        policy.extra_origins = vec![v["origin"].as_str().unwrap().to_owned()];
+        policy.trusted_attestation_roots = Some(read_certificates(&real(root)).unwrap());
+        Vector {
+            policy,
+            challenge: b64("challenge_b64url"),
+            client_data: b64("client_data_json_b64url"),
+            object: b64("attestation_object_b64url"),
+            at: UtcTime::parse(v["verified_at_hint"].as_str().unwrap()).unwrap(),
+        }
+    }
+
+    impl Vector {
+        fn judge_at(
+            &self,
+            object: &[u8],
+            at: &UtcTime,
+        ) -> Result<tapprove_core::enrolment::CheckedCredential, EnrolmentError> {
+            let id = tapprove_core::webauthn::AttestationObject::parse(object)
+                .map(|o| o.auth_data.attested_credential.unwrap().credential_id)
+                .unwrap_or_default();
+            check_new_credential(
+                &self.policy,
+                &self.challenge,
+                &self.client_data,
+                object,
+                &id,
+                Judged { now: at, model: None },
+            )
+        }
+
+        fn judge(&self) -> Result<tapprove_core::enrolment::CheckedCredential, EnrolmentError> {
+            self.judge_at(&self.object, &self.at)
+        }
+
+        /// The attestation object with statement member `name` changed.
+        fn edited(&self, name: &str, change: impl FnOnce(&mut Value)) -> Vec<u8> {
+            let mut value: Value = ciborium::de::from_reader(self.object.as_slice()).unwrap();
+            let Value::Map(top) = &mut value else { panic!() };
+            let (_, Value::Map(statement)) = top
+                .iter_mut()
+                .find(|(k, _)| k.as_text() == Some("attStmt"))
+                .unwrap()
+            else {
+                panic!()
+            };
+            let (_, member) = statement
+                .iter_mut()
+                .find(|(k, _)| k.as_text() == Some(name))
+                .unwrap();
+            change(member);
+            let mut out = Vec::new();
+            ciborium::ser::into_writer(&value, &mut out).unwrap();
+            out
+        }
+    }
+
+    fn flip_last(value: &mut Value) {
+        let Value::Bytes(b) = value else { panic!() };
+        let last = b.len() - 1;
+        b[last] ^= 0x01;
+    }
+
+    fn flip_leaf_signature(value: &mut Value) {
+        let Value::Array(certs) = value else { panic!() };
+        flip_last(&mut certs[0]);
+    }
+
+    /// A genuine statement verifies and chains to the vendor's root; under
+    /// another root it is refused, and so it is once its certificates expired.
+    fn genuine(v: &Vector, format: &str) {
+        let checked = v.judge().unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(checked.record.format, format);
+        assert_eq!(checked.record.trust_path, TrustPath::OrgRoots, "{format}");
+        let mut other = VerifierPolicy::new(&v.policy.rp_id);
+        other.extra_origins = v.policy.extra_origins.clone();
+        other.trusted_attestation_roots = Some(vec![
+            std::fs::read(repo_root().join("tests/vectors/attestation/root.der")).unwrap(),
+        ]);
+        let elsewhere = Vector {
+            policy: other,
+            challenge: v.challenge.clone(),
+            client_data: v.client_data.clone(),
+            object: v.object.clone(),
+            at: v.at.clone(),
+        };
+        let e = elsewhere.judge().unwrap_err();
+        assert_eq!(e.code(), "attestation_untrusted", "{format}: {e}");
+        let e = v
+            .judge_at(&v.object, &UtcTime::parse("2060-01-01T00:00:00Z").unwrap())
+            .unwrap_err();
+        assert!(e.to_string().contains("expired"), "{format}: {e}");
+    }
+
+    #[test]
+    fn apple_anonymous_attestation() {
+        for name in ["apple-passkey-dontneeda.json", "apple-ios-demo-yubico.json"] {
+            let v = vector(name, "apple-webauthn-root-ca.pem");
+            genuine(&v, "apple");
+            // The nonce binds the certificate to this registration: another
+            // clientDataJSON (a replayed certificate) is refused.
+            let mut replay = vector(name, "apple-webauthn-root-ca.pem");
+            let text = String::from_utf8(replay.client_data.clone()).unwrap();
+            replay.client_data = text.replacen('{', "{\"x\":1,", 1).into_bytes();
+            let e = replay.judge().unwrap_err();
+            assert!(e.to_string().contains("nonce"), "{e}");
+            // A certificate whose signature was changed does not chain.
+            let e = v
+                .judge_at(&v.edited("x5c", flip_leaf_signature), &v.at)
+                .unwrap_err();
+            assert_eq!(e.code(), "attestation_untrusted", "{e}");
+        }
+    }
+
+    #[test]
+    fn android_key_attestation() {
+        let v = vector(
+            "android-key-pixel-8a.json",
+            "google-hardware-attestation-root-2.pem",
+        );
+        genuine(&v, "android-key");
+        let e = v.judge_at(&v.edited("sig", flip_last), &v.at).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+        let e = v
+            .judge_at(&v.edited("x5c", flip_leaf_signature), &v.at)
+            .unwrap_err();
+        assert_eq!(e.code(), "attestation_untrusted", "{e}");
+        // The key description names this registration's challenge.
+        let mut replay = vector(
+            "android-key-pixel-8a.json",
+            "google-hardware-attestation-root-2.pem",
+        );
+        let text = String::from_utf8(replay.client_data.clone()).unwrap();
+        replay.client_data = text.replacen('{', "{\"x\":1,", 1).into_bytes();
+        assert!(replay.judge().is_err());
+    }
+
+    #[test]
+    fn tpm_attestation_of_four_real_windows_machines() {
+        for name in [
+            "tpm-windows-hello-nuvoton-rs256.json",
+            "tpm-nuvoton-ecc-es256.json",
+            "tpm-thinkpad-stm-es256.json",
+            "tpm-surface-pro-4-intel-rs256.json",
+        ] {
+            let v = vector(name, "microsoft-tpm-root-ca-2014.pem");
+            genuine(&v, "tpm");
+            let e = v.judge_at(&v.edited("sig", flip_last), &v.at).unwrap_err();
+            assert!(e.to_string().contains("signature"), "{name}: {e}");
+            let e = v.judge_at(&v.edited("certInfo", flip_last), &v.at).unwrap_err();
+            assert_eq!(e.code(), "attestation_invalid", "{name}: {e}");
+            let e = v.judge_at(&v.edited("pubArea", flip_last), &v.at).unwrap_err();
+            assert!(
+                e.to_string().contains("pubArea") || e.to_string().contains("another key"),
+                "{name}: {e}"
+            );
+            let e = v
+                .judge_at(&v.edited("x5c", flip_leaf_signature), &v.at)
+                .unwrap_err();
+            assert_eq!(e.code(), "attestation_untrusted", "{name}: {e}");
+        }
+    }
+}

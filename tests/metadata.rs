@@ -441,3 +441,30 @@ fn a_real_security_key_of_a_model_without_the_aaguid_extension_proves_the_vendor
     assert!(checked.model.is_none());
     assert!(!checked.model_proven);
 }
+
+#[test]
+fn real_windows_hello_tpm_keys_chain_to_the_roots_fido_lists_but_do_not_prove_the_model() {
+    // Microsoft's AIK certificates name no AAGUID, and one Microsoft root
+    // serves every Windows Hello variant: the chain proves a TPM under
+    // Microsoft's CA, not which of the models FIDO lists under it.
+    let file = real_blob();
+    for name in [
+        "tpm-windows-hello-nuvoton-rs256.json",
+        "tpm-nuvoton-ecc-es256.json",
+        "tpm-thinkpad-stm-es256.json",
+    ] {
+        let r = real_registration(name);
+        let checked = r.judge(Some(&file)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(checked.record.trust_path, TrustPath::FidoMetadata, "{name}");
+        assert_eq!(checked.record.format, "tpm");
+        assert!(!checked.model_proven, "{name}");
+        assert!(checked.model.unwrap().description.contains("Windows Hello"));
+        let mut strict = real_registration(name);
+        strict.policy.allow_software_authenticators = false;
+        let e = strict.judge(Some(&file)).unwrap_err();
+        assert!(
+            matches!(e, EnrolmentError::ModelNotProven { .. }),
+            "{name}: {e:?}"
+        );
+    }
+}

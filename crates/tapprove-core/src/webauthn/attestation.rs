@@ -10,17 +10,18 @@ pub enum AttestationFormat {
     /// `packed` self attestation: signed by the new credential's own key,
     /// which proves possession of the key but nothing about the device.
     PackedSelf,
-    /// `packed` signed by an attestation certificate (`x5c`, leaf first):
-    /// the signature and the leaf's AAGUID are checked; whether the chain
-    /// ends at a root the org trusts is [`AttestationFormat::chains_to`].
+    /// A statement signed by an attestation certificate (`x5c`, leaf
+    /// first): `packed`, `fido-u2f`, `tpm`, `android-key` or `apple`. The
+    /// statement and the leaf's AAGUID are checked; whether the chain ends
+    /// at a root the org trusts is [`AttestationFormat::chains_to`].
     Certified {
         x5c: Vec<Vec<u8>>,
         /// Whether the leaf names the AAGUID (FIDO's AAGUID extension): only
         /// then can a chain to a trusted root prove the model.
         names_aaguid: bool,
     },
-    /// Another format (`tpm`, `apple`, `android-key`...): not checked here;
-    /// an org that requires trusted attestation refuses these.
+    /// Another format (`android-safetynet`, a future one): not checked
+    /// here; an org that requires trusted attestation refuses these.
     Unverified { format: String },
 }
 
@@ -56,7 +57,7 @@ impl AttestationFormat {
         match self {
             Self::None => "none".into(),
             Self::PackedSelf => "packed (self)".into(),
-            Self::Certified { x5c, .. } => format!("packed ({} certificates)", x5c.len()),
+            Self::Certified { x5c, .. } => format!("certified ({} certificates)", x5c.len()),
             Self::Unverified { format } => format!("{format} (unchecked)"),
         }
     }
@@ -166,7 +167,7 @@ impl AttestationObject {
         }
     }
 
-    fn member(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn member(&self, name: &str) -> Option<&Value> {
         self.statement.iter().find_map(|(k, v)| match k {
             Value::Text(t) if t == name => Some(v),
             _ => None,
@@ -278,6 +279,9 @@ impl AttestationObject {
                     names_aaguid: false,
                 })
             }
+            "apple" => self.verify_apple(client_data_hash),
+            "android-key" => self.verify_android_key(client_data_hash),
+            "tpm" => self.verify_tpm(client_data_hash),
             other => Ok(AttestationFormat::Unverified {
                 format: other.to_owned(),
             }),

@@ -19,6 +19,7 @@ mod attestation;
 mod authdata;
 mod client_data;
 mod cose;
+mod formats;
 pub(crate) mod x509;
 
 pub use attestation::{AttestationFormat, AttestationObject};

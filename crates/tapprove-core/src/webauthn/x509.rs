@@ -23,6 +23,9 @@ use super::WebauthnError;
 const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+/// Only for TPM attestation statements (COSE -65535, "RS1"), which WebAuthn
+/// allows and Windows' TPMs use; never for a certificate's signature.
+const RSA_SHA1: &str = "1.2.840.113549.1.1.5";
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const P256: &str = "1.2.840.10045.3.1.7";
@@ -81,6 +84,7 @@ fn verify_with(
     let (key_alg, curve) = key_type(signer);
     let prehash = match algorithm {
         ECDSA_SHA256 | RSA_SHA256 => Sha256::digest(message).to_vec(),
+        RSA_SHA1 => sha1::Sha1::digest(message).to_vec(),
         ECDSA_SHA384 => Sha384::digest(message).to_vec(),
         other => {
             return Err(bad(format!(
@@ -103,11 +107,15 @@ fn verify_with(
                 .map(|s| key.verify_prehash(&prehash, &s).is_ok())
                 .unwrap_or(false)
         }
-        (RSA_ENCRYPTION, _, RSA_SHA256) => {
+        (RSA_ENCRYPTION, _, RSA_SHA256 | RSA_SHA1) => {
             use rsa::pkcs1::DecodeRsaPublicKey;
             let key = rsa::RsaPublicKey::from_pkcs1_der(key_bytes).map_err(|e| bad(e.to_string()))?;
-            key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &prehash, signature)
-                .is_ok()
+            let scheme = if algorithm == RSA_SHA1 {
+                rsa::Pkcs1v15Sign::new::<sha1::Sha1>()
+            } else {
+                rsa::Pkcs1v15Sign::new::<Sha256>()
+            };
+            key.verify(scheme, &prehash, signature).is_ok()
         }
         (key, curve, alg) => {
             return Err(bad(format!(
@@ -125,12 +133,103 @@ fn verify_with(
 
 /// Whether `issuer` signed `cert`.
 fn signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), WebauthnError> {
+    if cert.signature_algorithm.oid.to_string() == RSA_SHA1 {
+        return Err(bad("a certificate signed with SHA-1 is not accepted"));
+    }
     let tbs = cert.tbs_certificate.to_der().map_err(|e| bad(e.to_string()))?;
     let signature = cert
         .signature
         .as_bytes()
         .ok_or_else(|| bad("a certificate signature is not whole bytes"))?;
     verify_with(issuer, &cert.signature_algorithm.oid.to_string(), &tbs, signature)
+}
+
+/// The COSE algorithm of an attestation statement, as a signature OID.
+fn statement_algorithm(alg: i64) -> Result<&'static str, WebauthnError> {
+    Ok(match alg {
+        -7 => ECDSA_SHA256,
+        -35 => ECDSA_SHA384,
+        -257 => RSA_SHA256,
+        -65535 => RSA_SHA1,
+        other => return Err(bad(format!("attestation algorithm {other} is not supported"))),
+    })
+}
+
+/// Verifies an attestation statement's `signature` over `message` with
+/// `signer`'s key, under the statement's COSE algorithm `alg`.
+pub(crate) fn verify_statement(
+    signer: &Certificate,
+    alg: i64,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), WebauthnError> {
+    if alg == -65535 {
+        // RS1 is for TPM statements only; `tpm` calls `verify_tpm_statement`.
+        return Err(bad(
+            "attestation algorithm -65535 (RS1) is accepted for `tpm` only",
+        ));
+    }
+    verify_with(signer, statement_algorithm(alg)?, message, signature)
+        .map_err(|_| bad("the attestation signature does not verify with the attestation certificate"))
+}
+
+/// The same for a TPM's statement, where RS1 (SHA-1) is allowed.
+pub(crate) fn verify_tpm_statement(
+    signer: &Certificate,
+    alg: i64,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), WebauthnError> {
+    verify_with(signer, statement_algorithm(alg)?, message, signature)
+        .map_err(|_| bad("the TPM's attestation signature does not verify with its AIK certificate"))
+}
+
+/// The value (inner bytes) of `cert`'s extension `oid`, if it has one.
+pub(crate) fn extension<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a [u8]> {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id.to_string() == oid)
+        .map(|e| e.extn_value.as_bytes())
+}
+
+/// What every attestation certificate must be: no CA, and, if it names an
+/// AAGUID (FIDO's extension), the one of the authenticator data. Answers
+/// whether it names it: only then does a chain prove the model.
+pub(crate) fn check_leaf(leaf: &Certificate, aaguid: &[u8; 16]) -> Result<bool, WebauthnError> {
+    if is_ca(leaf) {
+        return Err(bad("the attestation certificate is a CA certificate"));
+    }
+    let Some(value) = extension(leaf, FIDO_AAGUID) else {
+        return Ok(false);
+    };
+    // An OCTET STRING wrapping the 16 bytes.
+    let inner = der::asn1::OctetString::from_der(value).map_err(|e| bad(format!("AAGUID extension: {e}")))?;
+    if inner.as_bytes() != aaguid {
+        return Err(bad(
+            "the attestation certificate is for another authenticator model (AAGUID)",
+        ));
+    }
+    Ok(true)
+}
+
+/// Whether `cert`'s public key is the credential's key `key`.
+pub(crate) fn has_key(cert: &Certificate, key: &super::CoseKey) -> bool {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let bytes = spki.subject_public_key.raw_bytes();
+    match key {
+        super::CoseKey::Es256(key) => {
+            key_type(cert) == (EC_PUBLIC_KEY.to_owned(), Some(P256.to_owned()))
+                && bytes == key.to_encoded_point(false).as_bytes()
+        }
+        super::CoseKey::Rs256(key) => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            key_type(cert).0 == RSA_ENCRYPTION
+                && rsa::RsaPublicKey::from_pkcs1_der(bytes).is_ok_and(|k| &k == key.as_ref())
+        }
+        super::CoseKey::EdDsa(_) => false,
+    }
 }
 
 /// Checks a `packed` statement made with the leaf of `x5c`: the signature
@@ -146,41 +245,9 @@ pub(crate) fn verify_leaf(
     signature: &[u8],
     aaguid: &[u8; 16],
 ) -> Result<bool, WebauthnError> {
-    let mut names_aaguid = false;
     let leaf = parse(x5c.first().ok_or_else(|| bad("`x5c` is empty"))?)?;
-    let algorithm = match alg {
-        -7 => ECDSA_SHA256,
-        -35 => ECDSA_SHA384,
-        -257 => RSA_SHA256,
-        other => return Err(bad(format!("attestation algorithm {other} is not supported"))),
-    };
-    verify_with(&leaf, algorithm, message, signature)
-        .map_err(|_| bad("the attestation signature does not verify with the attestation certificate"))?;
-    for extension in leaf.tbs_certificate.extensions.iter().flatten() {
-        match extension.extn_id.to_string().as_str() {
-            FIDO_AAGUID => {
-                // An OCTET STRING wrapping the 16 bytes.
-                let inner = der::asn1::OctetString::from_der(extension.extn_value.as_bytes())
-                    .map_err(|e| bad(format!("AAGUID extension: {e}")))?;
-                if inner.as_bytes() != aaguid {
-                    return Err(bad(
-                        "the attestation certificate is for another authenticator model (AAGUID)",
-                    ));
-                }
-                names_aaguid = true;
-            }
-            BASIC_CONSTRAINTS => {
-                let constraints =
-                    x509_cert::ext::pkix::BasicConstraints::from_der(extension.extn_value.as_bytes())
-                        .map_err(|e| bad(format!("basic constraints: {e}")))?;
-                if constraints.ca {
-                    return Err(bad("the attestation certificate is a CA certificate"));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(names_aaguid)
+    verify_statement(&leaf, alg, message, signature)?;
+    check_leaf(&leaf, aaguid)
 }
 
 /// Checks a `fido-u2f` statement: `signature` over `message` with the
