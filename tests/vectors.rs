@@ -97,3 +97,39 @@ fn integers_beyond_2_pow_53_canonicalise_as_doubles_do() {
         "[9007199254740992,18446744073709552000,-9007199254740992]"
     );
 }
+
+/// docs/evidence.md's vectors (`tests/vectors/evidence/`, exported from a
+/// real execution on moto by `crates/tapprove-cli/tests/evidence.rs`):
+/// both forms verify, and an edited one is refused with its code.
+#[test]
+fn the_evidence_vectors_verify_and_an_edited_one_does_not() {
+    use tapprove_core::evidence::verify;
+    use tapprove_proto::evidence::Evidence;
+    let dir = repo_root().join("tests/vectors/evidence");
+    let now = tapprove_test_support::t("2030-01-01T00:00:00Z");
+    let run = |bundle: &Evidence| tapprove_test_support::block_on(verify(bundle, &now));
+    let bundle = Evidence::from_json(&std::fs::read(dir.join("execution.json")).unwrap()).unwrap();
+    let report = run(&bundle).unwrap();
+    assert!(report.rule_met);
+    assert_eq!(tapprove_core::evidence::approvers(&report).len(), 2);
+    let statement = Evidence::from_json(&std::fs::read(dir.join("execution.in-toto.json")).unwrap()).unwrap();
+    assert_eq!(run(&statement).unwrap().request_sha256, report.request_sha256);
+    // The in-toto subject is the request hash this verification computed.
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("execution.in-toto.json")).unwrap()).unwrap();
+    assert_eq!(
+        value["subject"][0]["digest"]["sha256"],
+        report.request_sha256.as_str()
+    );
+    let mut edited = bundle.clone();
+    edited.request["title"] = "Deploy something else".into();
+    assert_eq!(run(&edited).unwrap_err().code(), "request_mismatch");
+    // Judged before the decisions were made: refused as malformed.
+    let early = tapprove_test_support::t("2020-01-01T00:00:00Z");
+    assert_eq!(
+        tapprove_test_support::block_on(verify(&bundle, &early))
+            .unwrap_err()
+            .code(),
+        "malformed_evidence"
+    );
+}

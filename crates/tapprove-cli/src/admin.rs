@@ -180,6 +180,42 @@ pub async fn run(invocation: &Invocation, command: AdminCommand) -> Result {
                         .join("\n")
                 });
         }
+        AdminCommand::Evidence {
+            execution,
+            out,
+            in_toto,
+        } => {
+            let admin = Admin::new(&aws, &config).await?;
+            let bundle = admin.evidence(&execution).await?;
+            let document = if in_toto {
+                tapprove_core::evidence::in_toto(&bundle).map_err(|e| {
+                    let code = e.code().to_owned();
+                    Failure::failed(&code, e)
+                })?
+            } else {
+                serde_json::to_value(&bundle).map_err(|e| Failure::failed("internal", e))?
+            };
+            let text = serde_json::to_string_pretty(&document).map_err(|e| Failure::failed("internal", e))?;
+            crate::files::write_atomically(&out, text.as_bytes()).map_err(|e| {
+                Failure::failed("write_failed", format!("cannot write {}: {e}", out.display()))
+            })?;
+            let decisions = bundle
+                .audit
+                .iter()
+                .filter(|r| r.get("decision").is_some())
+                .count();
+            invocation.out.result(
+                json!({"ok": true, "out": out, "decisions": decisions, "approvers": bundle.approvers.keys().collect::<Vec<_>>(), "in_toto": in_toto}),
+                || {
+                    format!(
+                        "Wrote the evidence of {execution} to {}: {decisions} decisions by {}. Verify it anywhere with `tapprove verify --evidence {}`.",
+                        out.display(),
+                        bundle.approvers.keys().cloned().collect::<Vec<_>>().join(", "),
+                        out.display()
+                    )
+                },
+            );
+        }
         AdminCommand::Audit { execution, user } => {
             let records = match (execution, user) {
                 (Some(execution), None) => admin::registry(&aws, &config)

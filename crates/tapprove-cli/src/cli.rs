@@ -389,6 +389,18 @@ pub enum AdminCommand {
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
     },
+    /// Export what one gate execution's outcome rests on, for auditors to verify offline with
+    /// `tapprove verify --evidence` (docs/evidence.md).
+    Evidence {
+        /// The gate execution's ARN.
+        execution: String,
+        /// Write it here.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Write it as an in-toto Statement (v1) with Tapprove's evidence as its predicate.
+        #[arg(long)]
+        in_toto: bool,
+    },
     /// The organisation's policy file, which wins over every user's settings.
     Policy {
         #[command(subcommand)]
@@ -643,14 +655,33 @@ pub struct SignArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The request/v1 JSON the workflow holds (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    pub request: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "evidence",
+        conflicts_with = "evidence"
+    )]
+    pub request: Option<PathBuf>,
     /// The approval/v1 decision JSON (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    pub decision: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "evidence",
+        conflicts_with = "evidence"
+    )]
+    pub decision: Option<PathBuf>,
     /// The registry/v1 file (docs/registry-format.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "evidence",
+        conflicts_with = "evidence"
+    )]
+    pub registry: Option<PathBuf>,
+    /// Verify a whole execution's evidence (`tapprove admin evidence`, or its in-toto form)
+    /// instead: every counted decision, the rule, each credential's registration (docs/evidence.md).
     #[arg(long, value_name = "FILE")]
-    pub registry: PathBuf,
+    pub evidence: Option<PathBuf>,
     #[arg(
         long,
         value_name = "ID",

@@ -19,7 +19,16 @@ use crate::output::Output;
 /// decision twice gives the same answer. Counters are compared with the
 /// file's; single use is enforced within one run.
 pub fn run(out: &Output, args: VerifyArgs) -> Result {
-    if [&args.request, &args.decision, &args.registry]
+    if let Some(path) = &args.evidence {
+        return evidence(out, path, args.now.as_deref());
+    }
+    let (Some(request), Some(decision), Some(registry)) = (&args.request, &args.decision, &args.registry)
+    else {
+        return Err(Failure::input(
+            "give --request, --decision and --registry, or --evidence",
+        ));
+    };
+    if [request, decision, registry]
         .iter()
         .filter(|p| crate::files::is_stdin(p))
         .count()
@@ -29,9 +38,9 @@ pub fn run(out: &Output, args: VerifyArgs) -> Result {
             "only one of --request, --decision and --registry can be `-`",
         ));
     }
-    let request = read_input(&args.request, "request")?;
-    let decision = read_input(&args.decision, "decision")?;
-    let registry_bytes = read_input(&args.registry, "registry")?;
+    let request = read_input(request, "request")?;
+    let decision = read_input(decision, "decision")?;
+    let registry_bytes = read_input(registry, "registry")?;
     let registry = RegistryFile::from_json(&registry_bytes)
         .map_err(|e| Failure::input(format!("the registry file is not valid: {e}")))?;
     let now = now(args.now.as_deref())?;
@@ -104,4 +113,73 @@ pub fn run(out: &Output, args: VerifyArgs) -> Result {
         Err(VerifyError::Rejected(rejection)) => Err(Failure::rejected(&rejection)),
         Err(e) => Err(Failure::failed("verifier_error", e)),
     }
+}
+
+/// `tapprove verify --evidence FILE`: a whole execution's evidence, offline.
+fn evidence(out: &Output, path: &std::path::Path, now: Option<&str>) -> Result {
+    let bytes = read_input(path, "evidence")?;
+    let bundle = tapprove_proto::evidence::Evidence::from_json(&bytes).map_err(Failure::input)?;
+    let now = crate::files::now(now)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failure::failed("runtime", e))?;
+    let report = runtime
+        .block_on(tapprove_core::evidence::verify(&bundle, &now))
+        .map_err(|e| match e {
+            tapprove_core::evidence::EvidenceError::Malformed(m) => {
+                Failure::input(format!("the evidence is malformed: {m}"))
+            }
+            refused => Failure {
+                kind: crate::exit::Kind::Rejected,
+                code: refused.code().to_owned(),
+                message: refused.to_string(),
+                rule: None,
+            },
+        })?;
+    let mut value = serde_json::to_value(&report).map_err(|e| Failure::failed("internal", e))?;
+    value["ok"] = true.into();
+    out.result(value, || {
+        let mut lines = vec![
+            format!("Evidence of {} holds.", report.execution),
+            format!(
+                "Request   \"{}\" asked by {} ({}), SHA-256 {}",
+                crate::output::truncate(&report.title, 80),
+                report.requested_by,
+                if report.requester_verified {
+                    "AWS proved it"
+                } else {
+                    "claimed, not proven"
+                },
+                report.request_sha256
+            ),
+            format!(
+                "Rule      {}: {} (execution {})",
+                report.rule,
+                if report.rule_met { "met" } else { "not met" },
+                report.execution_status
+            ),
+        ];
+        for d in &report.decisions {
+            let kind = report
+                .credentials
+                .iter()
+                .find(|c| Some(&c.credential_id) == d.credential.as_ref())
+                .map(|c| format!(" with {} `{}` (registration {})", c.kind, c.label, c.registration))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{}  {} {}{}: {}",
+                d.at,
+                d.approver,
+                d.verdict.as_deref().unwrap_or("(unreadable decision)"),
+                kind,
+                if d.verified_offline {
+                    "counted by the gate, verified again here".to_owned()
+                } else {
+                    format!("refused by the gate ({})", d.recorded)
+                }
+            ));
+        }
+        lines.join("\n")
+    });
+    Ok(())
 }

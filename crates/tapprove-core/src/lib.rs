@@ -19,6 +19,7 @@
 pub mod canonical;
 pub mod enrolment;
 pub mod error;
+pub mod evidence;
 pub mod id_token;
 pub mod metadata;
 pub mod policy;

@@ -286,6 +286,12 @@ impl MemoryRegistry {
             .extend(groups);
     }
 
+    /// Sets an approver's groups to exactly `groups` (replaying the
+    /// registry's history).
+    pub fn set_groups(&self, name: &str, groups: BTreeSet<String>) {
+        self.lock().approvers.insert(name.to_owned(), groups);
+    }
+
     pub fn add_credential(&self, record: CredentialRecord) {
         self.lock()
             .credentials

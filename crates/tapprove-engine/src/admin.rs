@@ -282,25 +282,35 @@ impl<'a> Admin<'a> {
         )
         .map_err(|e| EngineError::service(ServiceFailure::Refused, e.code(), e.to_string()))?;
         let record = checked.into_record(&request.user, &request.label, CredentialStatus::Active);
-        self.register(&record).await?;
+        let registration = json!({
+            "attestation_object": request.attestation_object,
+            "client_data_json": request.client_data_json,
+        });
+        self.register_with(&record, Some(registration)).await?;
         Ok(record)
     }
 
     /// Registers a credential that passed the enrolment checks.
     pub async fn register(&self, record: &CredentialRecord) -> Result<()> {
-        let event = self.event(
-            &record.owner,
-            "registered",
-            json!({
-                "credential_id": record.credential_id,
-                "label": record.label,
-                "kind": record.kind.as_str(),
-                "aaguid": record.aaguid.to_string(),
-                "status": record.status,
-                "model_proven": record.model_proven,
-                "attestation": record.attestation,
-            }),
-        );
+        self.register_with(record, None).await
+    }
+
+    /// The same, recording the registration it came from (its
+    /// attestationObject and clientDataJSON) for auditors.
+    async fn register_with(&self, record: &CredentialRecord, registration: Option<Value>) -> Result<()> {
+        let mut detail = json!({
+            "credential_id": record.credential_id,
+            "label": record.label,
+            "kind": record.kind.as_str(),
+            "aaguid": record.aaguid.to_string(),
+            "status": record.status,
+            "model_proven": record.model_proven,
+            "attestation": record.attestation,
+        });
+        if let Some(registration) = registration {
+            detail["registration"] = registration;
+        }
+        let event = self.event(&record.owner, "registered", detail);
         self.registry.put_credential(record, &event.at, &event).await?;
         Ok(())
     }
@@ -413,6 +423,127 @@ impl<'a> Admin<'a> {
     /// Everything recorded about `user`: their own credential events
     /// (`user#`, the enrolment service) and admins' changes (`admin#`),
     /// oldest first.
+    /// Everything `execution`'s outcome rests on, for an auditor to verify
+    /// offline (`tapprove verify --evidence`): the request as the gate
+    /// held it, every verification the verifier recorded, and for each
+    /// person a decision names their groups, the admin changes that gave
+    /// them, and their credentials with their enrolment records and
+    /// registrations. Task tokens are never included.
+    pub async fn evidence(&self, execution: &str) -> Result<tapprove_proto::evidence::Evidence> {
+        use tapprove_proto::evidence::{
+            Evidence, EvidenceApprover, EvidenceCredential, EvidencePolicy, Registration,
+        };
+        let sfn = tapprove_aws::sfn::StepFunctions::new(self.aws);
+        let state = sfn.describe_execution(execution).await?;
+        let request = sfn.latest_wait(execution).await?.map(|w| w.request).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "{execution} asked no one yet (no request in its history): there is nothing to give evidence of"
+            ))
+        })?;
+        let audit = self.registry.audit_of(execution).await?;
+        let gate = tapprove_proto::Request::from_json(&serde_json::to_vec(&request).unwrap_or_default())
+            .map(|r| r.gate())
+            .map_err(|e| EngineError::Invalid(format!("the gate's request does not parse: {e}")))?;
+        let gate_policy = Registry::gate_policy(&self.registry, &gate)
+            .await
+            .map_err(|e| EngineError::Store(e.0))?;
+        // Each person a decision names, and the credentials they signed with.
+        let mut signers: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for record in audit.iter().filter(|r| r.get("decision").is_some()) {
+            let decision = record["decision"]
+                .as_str()
+                .and_then(|d| tapprove_proto::Decision::from_json(d.as_bytes()).ok());
+            let Some(decision) = decision else { continue };
+            signers
+                .entry(decision.statement.approver.clone())
+                .or_default()
+                .insert(decision.assertion.credential_id.encode());
+        }
+        let mut approvers = std::collections::BTreeMap::new();
+        for (name, ids) in signers {
+            let groups = self
+                .registry
+                .profile(&name)
+                .await?
+                .map(|p| p.groups)
+                .unwrap_or_default();
+            let admin_events = self.registry.admin_events_of(&name).await?;
+            let credential_events = self.registry.enrolments_of(&name).await?;
+            let mut credentials = Vec::new();
+            for id in ids {
+                let Ok(bytes) = Base64Url::decode(&id) else {
+                    continue;
+                };
+                let Some(c) = Registry::credential(&self.registry, bytes.as_bytes())
+                    .await
+                    .map_err(|e| EngineError::Store(e.0))?
+                else {
+                    continue;
+                };
+                // A credential of someone else is not theirs to show.
+                if c.owner != name {
+                    continue;
+                }
+                let registration = admin_events
+                    .iter()
+                    .chain(&credential_events)
+                    .filter(|e| e["credential_id"].as_str() == Some(id.as_str()))
+                    .find_map(|e| {
+                        let r = &e["registration"];
+                        Some(Registration {
+                            attestation_object: Base64Url::decode(r["attestation_object"].as_str()?).ok()?,
+                            client_data_json: Base64Url::decode(r["client_data_json"].as_str()?).ok()?,
+                            at: UtcTime::parse(e["at"].as_str()?).ok()?,
+                        })
+                    });
+                credentials.push(EvidenceCredential {
+                    credential_id: c.credential_id,
+                    public_key: c.public_key,
+                    aaguid: c.aaguid,
+                    kind: c.kind,
+                    label: c.label,
+                    status: c.status,
+                    model_proven: c.model_proven,
+                    attestation: c.attestation,
+                    registration,
+                });
+            }
+            approvers.insert(
+                name,
+                EvidenceApprover {
+                    groups,
+                    admin_events,
+                    credential_events,
+                    credentials,
+                },
+            );
+        }
+        let policy = self.config.policy();
+        Ok(Evidence {
+            tapprove: Default::default(),
+            exported_at: self.clock.utc(),
+            exported_by: self.caller.arn.clone(),
+            execution: execution.to_owned(),
+            execution_status: state.status,
+            request,
+            policy: EvidencePolicy {
+                rp_id: policy.rp_id,
+                extra_origins: policy.extra_origins,
+                require_user_verification: policy.require_user_verification,
+                allow_self_approval: policy.allow_self_approval,
+                allow_software_authenticators: policy.allow_software_authenticators,
+                allowed_aaguids: policy.allowed_aaguids,
+                accept_self_reported_models: policy.accept_self_reported_models,
+                min_certification_level: policy.min_certification_level,
+                max_clock_skew_seconds: policy.max_clock_skew_seconds,
+            },
+            gate_policy,
+            audit,
+            approvers,
+        })
+    }
+
     pub async fn audit_of_user(&self, user: &str) -> Result<Vec<Value>> {
         let mut records = self.registry.enrolments_of(user).await?;
         records.extend(self.registry.admin_events_of(user).await?);

@@ -30,6 +30,7 @@ mod decision;
 pub mod delivery;
 pub mod enrolment;
 mod error;
+pub mod evidence;
 pub mod gate_policy;
 pub mod limits;
 pub mod metadata;

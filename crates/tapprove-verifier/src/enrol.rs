@@ -527,6 +527,15 @@ impl EnrolService {
                 ("model_proven", json!(model_proven)),
                 ("trust_path", json!(checked_record.trust_path)),
                 ("fido_status", json!(checked_record.fido_status)),
+                // The registration itself, so an auditor can check its
+                // attestation again (`tapprove verify --evidence`).
+                (
+                    "registration",
+                    json!({
+                        "attestation_object": request.attestation_object,
+                        "client_data_json": request.client_data_json,
+                    }),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))

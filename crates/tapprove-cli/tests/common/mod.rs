@@ -309,14 +309,18 @@ impl Loop {
         quorum: u32,
         timeout: u32,
     ) -> String {
-        let input = json!({
+        self.start_input(json!({
             "title": title,
             "requested_by": requested_by,
             "approvers": approvers,
             "quorum": quorum,
             "timeout_seconds": timeout,
             "details": {"service": "api", "version": "2.3.0", "commit": "4f1c2e9"}
-        });
+        }))
+    }
+
+    /// Starts the gate with this input, as a workflow would.
+    pub fn start_input(&self, input: Value) -> String {
         self.runtime.block_on(async {
             let sfn = StepFunctions::new(&self.moto.sdk_config().await);
             sfn.start_execution(&self.state_machine, &input.to_string())
