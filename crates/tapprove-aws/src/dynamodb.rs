@@ -853,12 +853,21 @@ impl DynamoRegistry {
 
     /// Deletes a credential that never signed (the user withdrawing a
     /// failed enrolment), with the user's record. Returns false if there is
-    /// no such credential.
+    /// no such credential, or if it signed or was revoked meanwhile: the
+    /// condition is checked by DynamoDB in the same write, so a
+    /// verification racing the withdrawal cannot lose the public key that
+    /// signed (auditors need it for ever).
     pub async fn delete_credential(&self, id: &[u8], audit: &RegistryEvent) -> Result<bool> {
         let delete = Delete::builder()
             .table_name(&self.tables.registry)
             .set_key(Some(credential_key(id)))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(last_used) AND #counter = :zero AND #status <> :revoked",
+            )
+            .expression_attribute_names("#counter", "counter")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":revoked", s("revoked"))
             .build()
             .map_err(built)?;
         self.changed(TransactWriteItem::builder().delete(delete).build(), audit)

@@ -118,3 +118,86 @@ fn an_admin_change_is_made_only_with_its_record() {
             assert_eq!(events(&registry, "bob").await, ["granted", "ungranted"]);
         });
 }
+
+/// A withdrawal deletes only a credential that never signed, and DynamoDB
+/// checks that in the delete itself: a key that signed after the service
+/// read it (the race) stays, so the evidence of what it signed keeps it.
+#[test]
+fn a_credential_that_signed_is_never_deleted_even_by_a_racing_withdrawal() {
+    use tapprove_core::registry::{AuditRecord, CredentialRecord, CredentialUse, Ledger};
+    use tapprove_proto::registry::{AuthenticatorKind, CredentialStatus};
+    use tapprove_proto::{Aaguid, Base64Url, Sha256Digest, UtcTime};
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let aws = moto.sdk_config().await;
+            let registry = DynamoRegistry::new(&aws, TableNames::with_prefix("w"));
+            registry.create_tables().await.unwrap();
+            let record = |id: u8| CredentialRecord {
+                credential_id: Base64Url::new(vec![id; 16]),
+                owner: "erin".into(),
+                public_key: Base64Url::new(vec![1, 2, 3]),
+                counter: 0,
+                aaguid: Aaguid::ZERO,
+                kind: AuthenticatorKind::SecurityKey,
+                status: CredentialStatus::Active,
+                label: format!("key {id}"),
+                model_proven: false,
+                attestation: None,
+            };
+            let withdrawn = |id: u8| {
+                let mut e = event("erin", "withdrawn", "");
+                e.by = ChangedBy::User;
+                e.detail = serde_json::json!({"credential_id": Base64Url::new(vec![id; 16])})
+                    .as_object()
+                    .unwrap()
+                    .clone();
+                e
+            };
+            let now = UtcTime::now();
+            for id in [1, 2] {
+                registry
+                    .put_credential(&record(id), &now, &event("erin", "registered", ""))
+                    .await
+                    .unwrap();
+            }
+            // Key 1 signs (a verification commits), as if between the
+            // service's read and its delete.
+            let audit = AuditRecord {
+                at: now.clone(),
+                outcome: "accepted".into(),
+                message: String::new(),
+                execution: Some("arn:aws:states:eu-west-1:123456789012:execution:g:x".into()),
+                request_sha256: None,
+                requested_by: None,
+                requester_verified: None,
+                approver: Some("erin".into()),
+                verdict: None,
+                credential_id: Some(Base64Url::new(vec![1; 16])),
+                statement_challenge: None,
+                decision: None,
+            };
+            let signed = CredentialUse {
+                credential_id: Base64Url::new(vec![1; 16]),
+                new_counter: 0,
+                statement: Sha256Digest([7; 32]),
+                request_sha256: Sha256Digest([8; 32]),
+                approver: "erin".into(),
+                claims_expire: UtcTime::from_unix(now.unix_seconds() + 600),
+                used_at: now.clone(),
+                audit,
+            };
+            registry.commit(&signed).await.unwrap().unwrap();
+            assert!(!registry.delete_credential(&[1; 16], &withdrawn(1)).await.unwrap());
+            assert!(
+                registry.credential(&[1; 16]).await.unwrap().is_some(),
+                "the key that signed stays"
+            );
+            // Key 2 never signed: withdrawn.
+            assert!(registry.delete_credential(&[2; 16], &withdrawn(2)).await.unwrap());
+            assert!(registry.credential(&[2; 16]).await.unwrap().is_none());
+        });
+}

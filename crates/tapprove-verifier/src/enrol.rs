@@ -258,13 +258,24 @@ impl EnrolService {
                         "this credential has signed before (or is revoked): revoke it instead of withdrawing it",
                     ));
                 }
-                self.registry
+                // DynamoDB checks "never signed" again in the same write:
+                // a verification between the read above and this delete
+                // keeps the key.
+                let deleted = self
+                    .registry
                     .delete_credential(
                         credential_id.as_bytes(),
                         &event("withdrawn", credential_id, &credential.label),
                     )
                     .await
                     .map_err(unavailable)?;
+                if !deleted {
+                    return Err(ServiceError::new(
+                        409,
+                        "credential_in_use",
+                        "this credential signed (or was revoked) just now: revoke it instead of withdrawing it",
+                    ));
+                }
                 ("withdrawn", credential.label.clone())
             }
             CredentialAction::Confirm { credential_id, by } => {
