@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tapprove_core::VerifierPolicy;
 use tapprove_core::enrolment::{EnrolmentError, Judged, check_new_credential};
-use tapprove_core::metadata::{MetadataError, fido_roots, is_stale, verify_blob};
+use tapprove_core::metadata::{BlobTrust, MetadataError, is_stale, verify_blob};
 use tapprove_proto::metadata::{CertificationLevel, MetadataFile};
 use tapprove_proto::registry::TrustPath;
 use tapprove_proto::{Aaguid, UtcTime};
@@ -32,11 +32,11 @@ fn real(name: &str) -> Vec<u8> {
 }
 
 fn real_blob() -> MetadataFile {
-    verify_blob(&real("mds3-blob.jwt"), &fido_roots(), &t(BLOB_DAY)).unwrap()
+    verify_blob(&real("mds3-blob.jwt"), &BlobTrust::fido(), &t(BLOB_DAY)).unwrap()
 }
 
-fn test_root() -> Vec<Vec<u8>> {
-    vec![fixture("fido-root.der")]
+fn test_root() -> BlobTrust {
+    BlobTrust::roots(vec![fixture("fido-root.der")])
 }
 
 fn attestation_fixture(name: &str) -> Vec<u8> {
@@ -91,7 +91,7 @@ fn fidos_real_blob_verifies_to_fidos_root_and_lists_the_models() {
 #[test]
 fn fidos_real_blob_is_refused_once_its_signing_certificate_expired_or_if_one_byte_changed() {
     let bytes = real("mds3-blob.jwt");
-    let e = verify_blob(&bytes, &fido_roots(), &t(NOW)).unwrap_err();
+    let e = verify_blob(&bytes, &BlobTrust::fido(), &t(NOW)).unwrap_err();
     assert!(matches!(e, MetadataError::Untrusted(_)), "{e}");
     assert!(e.to_string().contains("expired"), "{e}");
     // One character of the payload changed: FIDO's signature no longer holds.
@@ -100,11 +100,33 @@ fn fidos_real_blob_is_refused_once_its_signing_certificate_expired_or_if_one_byt
     let mut edited = text.into_bytes();
     let i = dot + 1000;
     edited[i] = if edited[i] == b'A' { b'B' } else { b'A' };
-    let e = verify_blob(&edited, &fido_roots(), &t(BLOB_DAY)).unwrap_err();
+    let e = verify_blob(&edited, &BlobTrust::fido(), &t(BLOB_DAY)).unwrap_err();
     assert_eq!(e, MetadataError::BadSignature);
     // Under another root than FIDO's, it is nobody's.
     let e = verify_blob(&real("mds3-blob.jwt"), &test_root(), &t(BLOB_DAY)).unwrap_err();
     assert!(matches!(e, MetadataError::Untrusted(_)), "{e}");
+}
+
+#[test]
+fn under_a_public_root_only_the_certificate_issued_to_fidos_service_signs_a_blob() {
+    // GlobalSign's root issues certificates to anyone's web site: a BLOB
+    // signed under it by another name than mds.fidoalliance.org is no
+    // BLOB of FIDO's. (The test signer is issued to `mds.test`.)
+    let good = blob(3, "2027-01-01", vec![], "signer");
+    let impostor = BlobTrust {
+        roots: vec![fixture("fido-root.der")],
+        signer: Some(tapprove_core::metadata::FIDO_MDS_SIGNER.to_owned()),
+    };
+    let e = verify_blob(good.as_bytes(), &impostor, &t(NOW)).unwrap_err();
+    assert!(matches!(e, MetadataError::Untrusted(_)), "{e}");
+    assert!(
+        e.to_string().contains("mds.test"),
+        "the error names who signed: {e}"
+    );
+    // FIDO's real BLOB carries the name, and records that FIDO's anchor verified it.
+    assert_eq!(real_blob().anchor, "fido");
+    let file = verify_blob(good.as_bytes(), &test_root(), &t(NOW)).unwrap();
+    assert!(file.anchor.starts_with("roots:"), "{}", file.anchor);
 }
 
 fn yubikey_entry(statuses: &[(&str, &str)]) -> serde_json::Value {
@@ -131,7 +153,12 @@ fn a_blob_is_trusted_only_through_its_chain_to_the_root_and_its_signature() {
     assert_eq!(file.models[0].certification_level, Some(CertificationLevel::L1));
 
     // Another root: refused before the payload is read.
-    let e = verify_blob(good.as_bytes(), &[fixture("other-root.der")], &t(NOW)).unwrap_err();
+    let e = verify_blob(
+        good.as_bytes(),
+        &BlobTrust::roots(vec![fixture("other-root.der")]),
+        &t(NOW),
+    )
+    .unwrap_err();
     assert!(matches!(e, MetadataError::Untrusted(_)), "{e}");
     // The signature of another payload.
     let other = blob(4, "2027-01-01", vec![], "signer");

@@ -47,10 +47,12 @@ describe('the admin policy', () => {
     assert.equal(await putItem(REGISTRY, ['user#bob']), 'Allowed')
   })
 
-  it("imports FIDO's metadata into the registry (BatchWriteItem), and only there", async () => {
-    const batch = (resource) => decide({ who: carol, action: 'dynamodb:BatchWriteItem', resource, identityPolicies: [admin] })
-    assert.equal(await batch(REGISTRY), 'Allowed')
-    assert.equal(await batch(AUDIT), 'ImplicitlyDenied')
+  it("imports FIDO's metadata into the registry (conditional Put, Update, Delete of model#*), and only there", async () => {
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
+      const on = (resource) => decide({ who: carol, action, resource, identityPolicies: [admin], context: { 'dynamodb:LeadingKeys': ['model#cb69481e-8ff7-4039-93ec-0a2729a154a8'] } })
+      assert.equal(await on(REGISTRY), 'Allowed', action)
+      assert.equal(await on(AUDIT), 'ImplicitlyDenied', action)
+    }
   })
 })
 

@@ -31,9 +31,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use tapprove_core::StoreError;
 use tapprove_core::registry::{
@@ -1110,9 +1109,13 @@ impl Registry for DynamoRegistry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMetadata {
     pub blob_no: u64,
+    /// Whom it was verified against (`fido`, or the admin's own roots).
+    pub anchor: String,
     pub next_update: String,
     pub blob_sha256: String,
     pub imported_at: String,
+    /// The models on record: this BLOB's, and distrusted ones a BLOB
+    /// stopped listing (kept: a revocation does not lapse).
     pub models: BTreeSet<String>,
 }
 
@@ -1139,12 +1142,22 @@ impl DynamoRegistry {
                 .cloned()
                 .unwrap_or_default()
         };
+        // An unreadable number would switch the older-BLOB check off. None
+        // at all: the first import has not finished (its list of models is
+        // there, so a later import still finds them).
+        let blob_no = match item.get("blob_no") {
+            None => Some(0),
+            Some(v) => v.as_n().ok().and_then(|n| n.parse().ok()),
+        }
+        .ok_or_else(|| {
+                AwsError::unexpected(
+                    SERVICE,
+                    "the registry's FIDO metadata summary has no valid blob_no: import the current BLOB again after checking the table",
+                )
+            })?;
         Ok(Some(StoredMetadata {
-            blob_no: item
-                .get("blob_no")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
+            blob_no,
+            anchor: text("anchor"),
             next_update: text("next_update"),
             blob_sha256: text("blob_sha256"),
             imported_at: text("imported_at"),
@@ -1157,82 +1170,111 @@ impl DynamoRegistry {
     }
 
     /// Stores a verified BLOB's models (`file`, from
-    /// `tapprove_core::metadata::verify_blob`) with the admin's record:
-    /// every model's record, then the models the previous import had and
-    /// this one lacks deleted, then the summary, conditional on no newer
-    /// BLOB having been stored meanwhile. A BLOB older than the stored one
-    /// is refused before anything is written.
+    /// `tapprove_core::metadata::verify_blob`) with the admin's record.
+    ///
+    /// Every write is conditional in DynamoDB itself, so imports that race
+    /// or crash cannot let an older BLOB's records replace a newer one's:
+    /// 1. the new models are added to the summary's list first (a crash
+    ///    leaves none untracked);
+    /// 2. each model's record is written unless a newer BLOB's (under the
+    ///    same anchor) is there;
+    /// 3. models the previous BLOB listed and this one does not are
+    ///    deleted, except distrusted ones (a revocation does not lapse when
+    ///    FIDO stops listing a model);
+    /// 4. the summary is written unless a newer BLOB's is there.
+    ///
+    /// A BLOB older than the stored one under the same anchor is refused
+    /// before anything is written. Another anchor (an admin switching from
+    /// a test BLOB to FIDO's, or back) replaces whatever is stored; the
+    /// record names the anchor.
     pub async fn import_metadata(
         &self,
         file: &MetadataFile,
         audit: &RegistryEvent,
     ) -> Result<std::result::Result<(), ImportConflict>> {
         let previous = self.stored_metadata().await?;
+        let older = |stored: u64| {
+            Ok(Err(ImportConflict::Older {
+                stored,
+                offered: file.blob_no,
+            }))
+        };
         if let Some(stored) = &previous
+            && stored.anchor == file.anchor
             && stored.blob_no > file.blob_no
         {
-            return Ok(Err(ImportConflict::Older {
-                stored: stored.blob_no,
-                offered: file.blob_no,
-            }));
+            return older(stored.blob_no);
         }
-        let mut writes = Vec::new();
+        let fresh: BTreeSet<String> = file.models.iter().map(|m| m.aaguid.to_string()).collect();
+        if !fresh.is_empty() {
+            self.client
+                .update_item()
+                .table_name(&self.tables.registry)
+                .set_key(Some(metadata_key()))
+                .update_expression("ADD models :m")
+                .expression_attribute_values(":m", AttributeValue::Ss(fresh.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(|e| from_sdk(SERVICE, e))?;
+        }
+        // Written unless a newer BLOB's record (same anchor) is there.
+        let newer_guard = "attribute_not_exists(pk) OR attribute_not_exists(blob_no) OR blob_no <= :no OR anchor <> :anchor";
         for model in &file.models {
             let text =
                 serde_json::to_string(model).map_err(|e| AwsError::unexpected(SERVICE, e.to_string()))?;
             let mut item = model_key(&model.aaguid);
             item.insert("record".into(), s(text));
-            writes.push(
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(built)?,
-                    )
-                    .build(),
-            );
+            item.insert("blob_no".into(), n(file.blob_no));
+            item.insert("anchor".into(), s(&file.anchor));
+            if model.distrust.is_some() {
+                item.insert("distrusted".into(), AttributeValue::Bool(true));
+            }
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.tables.registry)
+                .set_item(Some(item))
+                .condition_expression(newer_guard)
+                .expression_attribute_values(":no", n(file.blob_no))
+                .expression_attribute_values(":anchor", s(&file.anchor))
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                    let stored = self.stored_metadata().await?.map_or(file.blob_no, |m| m.blob_no);
+                    return older(stored);
+                }
+                Err(e) => return Err(from_sdk(SERVICE, e)),
+            }
         }
-        let kept: BTreeSet<String> = file.models.iter().map(|m| m.aaguid.to_string()).collect();
-        for gone in previous.iter().flat_map(|p| p.models.difference(&kept)) {
+        let mut kept = fresh.clone();
+        for gone in previous.iter().flat_map(|p| p.models.difference(&fresh)) {
             let Ok(aaguid) = Aaguid::parse(gone) else { continue };
-            writes.push(
-                WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(model_key(&aaguid)))
-                            .build()
-                            .map_err(built)?,
-                    )
-                    .build(),
-            );
-        }
-        for chunk in writes.chunks(25) {
-            let mut pending = HashMap::from([(self.tables.registry.clone(), chunk.to_vec())]);
-            // Unprocessed items are retried, with a short pause (throttling).
-            for attempt in 0..8u64 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(SERVICE, e))?;
-                pending = out.unprocessed_items.unwrap_or_default();
-                if pending.values().all(Vec::is_empty) {
-                    break;
+            let delete = self
+                .client
+                .delete_item()
+                .table_name(&self.tables.registry)
+                .set_key(Some(model_key(&aaguid)))
+                .condition_expression(
+                    "(blob_no < :no OR anchor <> :anchor) AND attribute_not_exists(distrusted)",
+                )
+                .expression_attribute_values(":no", n(file.blob_no))
+                .expression_attribute_values(":anchor", s(&file.anchor))
+                .send()
+                .await;
+            match delete {
+                Ok(_) => {}
+                // Distrusted (kept), gone already, or a newer BLOB's.
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                    kept.insert(gone.clone());
                 }
-                if attempt == 7 {
-                    return Err(AwsError::unexpected(
-                        SERVICE,
-                        "DynamoDB kept refusing some model records (throttled); run the import again",
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                Err(e) => return Err(from_sdk(SERVICE, e)),
             }
         }
         let mut item = metadata_key();
         item.insert("blob_no".into(), n(file.blob_no));
+        item.insert("anchor".into(), s(&file.anchor));
         item.insert("next_update".into(), s(&file.next_update));
         item.insert("blob_sha256".into(), s(file.blob_sha256.to_string()));
         item.insert("imported_at".into(), s(file.imported_at.as_str()));
@@ -1242,8 +1284,9 @@ impl DynamoRegistry {
         let put = Put::builder()
             .table_name(&self.tables.registry)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR blob_no <= :no")
+            .condition_expression(newer_guard)
             .expression_attribute_values(":no", n(file.blob_no))
+            .expression_attribute_values(":anchor", s(&file.anchor))
             .build()
             .map_err(built)?;
         if self
@@ -1253,10 +1296,7 @@ impl DynamoRegistry {
             Ok(Ok(()))
         } else {
             let stored = self.stored_metadata().await?.map_or(0, |m| m.blob_no);
-            Ok(Err(ImportConflict::Older {
-                stored,
-                offered: file.blob_no,
-            }))
+            older(stored)
         }
     }
 }

@@ -201,3 +201,98 @@ fn a_credential_that_signed_is_never_deleted_even_by_a_racing_withdrawal() {
             assert!(registry.credential(&[2; 16]).await.unwrap().is_none());
         });
 }
+
+/// FIDO metadata imports: a model FIDO distrusted stays on record when a
+/// later BLOB stops listing it, and an import that interleaves with a newer
+/// one cannot replace the newer one's model records (each write is
+/// conditional in DynamoDB).
+#[test]
+fn fido_metadata_imports_keep_revocations_and_never_go_back() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use tapprove_proto::metadata::{Distrust, MetadataFile, ModelRecord};
+    use tapprove_proto::{Aaguid, Sha256Digest, UtcTime};
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    let model = |byte: u8, no: u64, revoked: bool| ModelRecord {
+        aaguid: Aaguid([byte; 16]),
+        description: format!("Model {byte}"),
+        attestation_roots: Vec::new(),
+        certification_level: None,
+        status: if revoked { "REVOKED" } else { "FIDO_CERTIFIED" }.into(),
+        distrust: revoked.then(|| Distrust {
+            status: "REVOKED".into(),
+            effective_date: None,
+        }),
+        blob_no: no,
+    };
+    let file = |no: u64, models: Vec<ModelRecord>| MetadataFile {
+        tapprove: Default::default(),
+        anchor: "fido".into(),
+        blob_no: no,
+        next_update: "2099-01-01".into(),
+        blob_sha256: Sha256Digest([no as u8; 32]),
+        imported_at: UtcTime::now(),
+        skipped_entries: 0,
+        models,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let aws = moto.sdk_config().await;
+            let registry = DynamoRegistry::new(&aws, TableNames::with_prefix("m"));
+            registry.create_tables().await.unwrap();
+            let imported = event("metadata:fido", "fido_metadata_imported", "");
+            let x = Aaguid([1; 16]);
+            let y = Aaguid([2; 16]);
+            registry
+                .import_metadata(&file(5, vec![model(1, 5, true), model(2, 5, false)]), &imported)
+                .await
+                .unwrap()
+                .unwrap();
+            // BLOB #7 no longer lists the revoked model: it stays revoked.
+            registry
+                .import_metadata(&file(7, vec![model(2, 7, false)]), &imported)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(registry.model(&x).await.unwrap().unwrap().distrust.is_some());
+            let stored = registry.stored_metadata().await.unwrap().unwrap();
+            assert_eq!((stored.blob_no, stored.models.len()), (7, 2));
+            // An older BLOB is refused before it writes anything.
+            assert!(
+                registry
+                    .import_metadata(&file(6, vec![model(2, 6, true)]), &imported)
+                    .await
+                    .unwrap()
+                    .is_err()
+            );
+            assert!(registry.model(&y).await.unwrap().unwrap().distrust.is_none());
+            // Interleaved: #9's records landed, its summary not yet (set
+            // back to #7 here), when #8 writes: its record for Y is refused
+            // by DynamoDB, and #9's stays.
+            registry
+                .import_metadata(&file(9, vec![model(2, 9, true)]), &imported)
+                .await
+                .unwrap()
+                .unwrap();
+            let client = aws_sdk_dynamodb::Client::new(&aws);
+            client
+                .update_item()
+                .table_name("m-registry")
+                .key("pk", AttributeValue::S("fido#metadata".into()))
+                .key("sk", AttributeValue::S("blob".into()))
+                .update_expression("SET blob_no = :seven")
+                .expression_attribute_values(":seven", AttributeValue::N("7".into()))
+                .send()
+                .await
+                .unwrap();
+            let raced = registry
+                .import_metadata(&file(8, vec![model(2, 8, false)]), &imported)
+                .await
+                .unwrap();
+            assert!(raced.is_err(), "{raced:?}");
+            let y_now = registry.model(&y).await.unwrap().unwrap();
+            assert_eq!((y_now.blob_no, y_now.distrust.is_some()), (9, true));
+        });
+}

@@ -65,10 +65,16 @@ pub async fn run(invocation: &Invocation, command: MdsCommand) -> Result {
             if imported.stale {
                 invocation.out.note(&stale_warning(f));
             }
+            if f.anchor != "fido" {
+                invocation.out.note(
+                    "warning: this BLOB was verified against the roots given with --fido-root, not FIDO's: the verifier now trusts what it says. Import FIDO's BLOB (without --fido-root) for production",
+                );
+            }
             invocation.out.result(
                 json!({
                     "ok": true,
                     "blob_no": f.blob_no,
+                    "anchor": f.anchor,
                     "next_update": f.next_update,
                     "blob_sha256": f.blob_sha256.to_string(),
                     "models": f.models.len(),
@@ -108,6 +114,7 @@ pub async fn run(invocation: &Invocation, command: MdsCommand) -> Result {
                     "ok": true,
                     "imported": stored.is_some(),
                     "blob_no": stored.as_ref().map(|s| s.blob_no),
+                    "anchor": stored.as_ref().map(|s| &s.anchor),
                     "next_update": stored.as_ref().map(|s| &s.next_update),
                     "imported_at": stored.as_ref().map(|s| &s.imported_at),
                     "models": stored.as_ref().map(|s| s.models.len()),

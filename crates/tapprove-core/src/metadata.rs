@@ -36,6 +36,52 @@ pub fn fido_roots() -> Vec<Vec<u8>> {
     crate::webauthn::read_certificates(FIDO_ROOT_PEM.as_bytes()).unwrap_or_default()
 }
 
+/// The name FIDO's BLOB signing certificate carries: under GlobalSign's
+/// public root, which issues certificates to anyone's web site, only the
+/// certificate issued to FIDO's Metadata Service may sign a BLOB.
+pub const FIDO_MDS_SIGNER: &str = "mds.fidoalliance.org";
+
+/// Whom a BLOB must come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobTrust {
+    /// The roots its signing chain must end at (DER).
+    pub roots: Vec<Vec<u8>>,
+    /// The name its signing certificate must be issued to; `None`: any
+    /// end-entity certificate under `roots` (an admin's own root, for
+    /// FIDO's conformance BLOBs or a test BLOB).
+    pub signer: Option<String>,
+}
+
+impl BlobTrust {
+    /// FIDO's Metadata Service: GlobalSign Root CA - R3, and a signing
+    /// certificate issued to `mds.fidoalliance.org`.
+    pub fn fido() -> Self {
+        Self {
+            roots: fido_roots(),
+            signer: Some(FIDO_MDS_SIGNER.to_owned()),
+        }
+    }
+
+    /// An admin's own roots: any signing certificate under them.
+    pub fn roots(roots: Vec<Vec<u8>>) -> Self {
+        Self { roots, signer: None }
+    }
+
+    /// How an import names this anchor: `fido`, or the SHA-256 of each of
+    /// the admin's roots.
+    pub fn anchor(&self) -> String {
+        if self.signer.as_deref() == Some(FIDO_MDS_SIGNER) && self.roots == fido_roots() {
+            return "fido".into();
+        }
+        let fingerprints: Vec<String> = self
+            .roots
+            .iter()
+            .map(|r| crate::evidence::hex(&crate::canonical::sha256(r)))
+            .collect();
+        format!("roots:{}", fingerprints.join(","))
+    }
+}
+
 /// The largest BLOB read (FIDO's is a few MB).
 pub const MAX_BLOB_BYTES: usize = 32 * 1024 * 1024;
 
@@ -72,11 +118,7 @@ impl MetadataError {
 }
 
 /// Verifies a BLOB against `fido_roots` (DER) at `now` and reads it.
-pub fn verify_blob(
-    blob: &[u8],
-    fido_roots: &[Vec<u8>],
-    now: &UtcTime,
-) -> Result<MetadataFile, MetadataError> {
+pub fn verify_blob(blob: &[u8], trust: &BlobTrust, now: &UtcTime) -> Result<MetadataFile, MetadataError> {
     if blob.len() > MAX_BLOB_BYTES {
         return Err(MetadataError::NotABlob(format!(
             "{} bytes, more than the {MAX_BLOB_BYTES} a BLOB may have",
@@ -116,7 +158,14 @@ pub fn verify_blob(
         .collect::<Result<Vec<_>, _>>()?;
     // Trust first: the chain to the FIDO root and every validity period,
     // then the signature; the payload is read only after both.
-    x509::chains_to(&chain, fido_roots, now.unix_seconds()).map_err(|e| {
+    if let Some(signer) = &trust.signer {
+        x509::issued_to(&chain[0], signer).map_err(|found| {
+            MetadataError::Untrusted(format!(
+                "its signing certificate is not FIDO's ({signer}): {found}"
+            ))
+        })?;
+    }
+    x509::chains_to(&chain, &trust.roots, now.unix_seconds()).map_err(|e| {
         MetadataError::Untrusted(
             e.to_string()
                 .trim_start_matches("attestation does not verify: ")
@@ -131,7 +180,9 @@ pub fn verify_blob(
     })?;
     let payload: Value = serde_json::from_slice(&decode(payload_b64, "payload")?)
         .map_err(|e| MetadataError::Malformed(format!("the payload is not JSON: {e}")))?;
-    read_payload(&payload, crate::canonical::sha256(text.as_bytes()), now)
+    let mut file = read_payload(&payload, crate::canonical::sha256(text.as_bytes()), now)?;
+    file.anchor = trust.anchor();
+    Ok(file)
 }
 
 fn read_payload(
@@ -167,6 +218,7 @@ fn read_payload(
     }
     Ok(MetadataFile {
         tapprove: MetadataVersion,
+        anchor: String::new(),
         blob_no,
         next_update,
         blob_sha256: Sha256Digest(blob_sha256),
@@ -214,6 +266,7 @@ fn model(i: usize, aaguid: Aaguid, entry: &Value, blob_no: u64) -> Result<ModelR
         .as_array()
         .ok_or_else(|| malformed("no `statusReports` list".into()))?;
     let mut certification_level: Option<CertificationLevel> = None;
+    let mut level_date: Option<&str> = None;
     let mut distrust = None;
     let mut latest: Option<(&str, &str)> = None;
     for report in reports {
@@ -221,8 +274,13 @@ fn model(i: usize, aaguid: Aaguid, entry: &Value, blob_no: u64) -> Result<ModelR
             .as_str()
             .ok_or_else(|| malformed("a status report has no `status`".into()))?;
         let date = report["effectiveDate"].as_str();
-        if let Some(level) = CertificationLevel::of_status(status) {
-            certification_level = certification_level.max(Some(level));
+        // The level of the latest report that names one: a later, lower
+        // certification replaces an earlier, higher one.
+        if let Some(level) = CertificationLevel::of_status(status)
+            && level_date.is_none_or(|d| date.unwrap_or("") >= d)
+        {
+            certification_level = Some(level);
+            level_date = Some(date.unwrap_or(""));
         }
         if distrust.is_none() && DISTRUSTED_STATUSES.contains(&status) {
             distrust = Some(Distrust {

@@ -332,6 +332,7 @@ impl<'a> Admin<'a> {
             "fido_metadata_imported",
             json!({
                 "blob_no": file.blob_no,
+                "anchor": file.anchor,
                 "next_update": file.next_update,
                 "blob_sha256": file.blob_sha256.to_string(),
                 "models": file.models.len(),

@@ -6,12 +6,15 @@ use tapprove_proto::metadata::MetadataFile;
 
 use crate::error::{EngineError, Result, ServiceFailure};
 
-/// Verifies `blob` (an MDS3 BLOB as downloaded) against FIDO's root, or
-/// against `roots` (DER) when an admin names others (FIDO's conformance
-/// BLOBs, a test BLOB), at `now`.
+/// Verifies `blob` (an MDS3 BLOB as downloaded) against FIDO's root and
+/// signing certificate, or against `roots` (DER) when an admin names
+/// others (FIDO's conformance BLOBs, a test BLOB), at `now`.
 pub fn verify(blob: &[u8], roots: Option<Vec<Vec<u8>>>, now: &UtcTime) -> Result<MetadataFile> {
-    let roots = roots.unwrap_or_else(tapprove_core::metadata::fido_roots);
-    tapprove_core::metadata::verify_blob(blob, &roots, now)
+    let trust = roots.map_or_else(
+        tapprove_core::metadata::BlobTrust::fido,
+        tapprove_core::metadata::BlobTrust::roots,
+    );
+    tapprove_core::metadata::verify_blob(blob, &trust, now)
         .map_err(|e| EngineError::service(ServiceFailure::Refused, e.code(), e.to_string()))
 }
 

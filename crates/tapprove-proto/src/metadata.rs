@@ -146,6 +146,10 @@ impl ModelRecord {
 #[serde(deny_unknown_fields)]
 pub struct MetadataFile {
     pub tapprove: MetadataVersion,
+    /// Whom it was verified against: `fido` (FIDO's root and signing
+    /// certificate), or `roots:<sha256>,…` (an admin's own roots, for test
+    /// and conformance BLOBs).
+    pub anchor: String,
     /// The BLOB's serial number: a later import must not go back.
     pub blob_no: u64,
     /// The BLOB's `nextUpdate` (`YYYY-MM-DD`): FIDO publishes a new one by

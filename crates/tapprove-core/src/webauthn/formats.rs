@@ -114,9 +114,9 @@ impl AttestationObject {
         let fields = Tlv::all(description.value)?;
         let [
             _version,
-            _level,
+            level,
             _km_version,
-            _km_level,
+            km_level,
             challenge,
             _unique,
             software,
@@ -126,6 +126,15 @@ impl AttestationObject {
         else {
             return Err(bad("android-key: the key description is incomplete"));
         };
+        // Attested by the TEE (1) or StrongBox (2), not by Android's
+        // software keystore (0).
+        for level in [level, km_level] {
+            if !matches!(level.expect(UNIVERSAL, 10)?.value, [1] | [2]) {
+                return Err(bad(
+                    "android-key: the key was not attested by the device's secure hardware",
+                ));
+            }
+        }
         if challenge.expect(UNIVERSAL, 4)?.value != client_data_hash {
             return Err(bad("android-key: the key was attested for another challenge"));
         }
@@ -190,6 +199,13 @@ impl AttestationObject {
         let cert_info = self.bytes_member("certInfo")?;
         let pub_area = self.bytes_member("pubArea")?;
         let public = TpmPublic::parse(pub_area)?;
+        // The key was made inside this TPM and cannot leave it: fixedTPM,
+        // fixedParent, sensitiveDataOrigin (TPM 2.0 Part 2, TPMA_OBJECT).
+        if public.attributes & TPMA_OBJECT_MADE_INSIDE != TPMA_OBJECT_MADE_INSIDE {
+            return Err(bad(
+                "tpm: the key was not made inside the TPM, or can leave it (objectAttributes)",
+            ));
+        }
         if !public.is_key(&self.credential_key()?) {
             return Err(bad("tpm: pubArea holds another key than the credential's"));
         }
@@ -365,6 +381,8 @@ const TPM_ALG_NULL: u16 = 0x0010;
 const TPM_ALG_ECC: u16 = 0x0023;
 const TPM_ECC_NIST_P256: u16 = 0x0003;
 const TPM_GENERATED_VALUE: u32 = 0xff54_4347;
+/// fixedTPM (bit 1), fixedParent (bit 4), sensitiveDataOrigin (bit 5).
+const TPMA_OBJECT_MADE_INSIDE: u32 = 0x0000_0002 | 0x0000_0010 | 0x0000_0020;
 const TPM_ST_ATTEST_CERTIFY: u16 = 0x8017;
 
 fn hash_for(alg: u16, data: &[u8]) -> Result<Vec<u8>, WebauthnError> {
@@ -387,6 +405,7 @@ enum TpmKey<'a> {
 #[derive(Debug)]
 struct TpmPublic<'a> {
     name_alg: u16,
+    attributes: u32,
     key: TpmKey<'a>,
 }
 
@@ -395,7 +414,7 @@ impl<'a> TpmPublic<'a> {
         let mut r = TpmReader(bytes);
         let kind = r.u16("pubArea.type")?;
         let name_alg = r.u16("pubArea.nameAlg")?;
-        r.u32("pubArea.objectAttributes")?;
+        let attributes = r.u32("pubArea.objectAttributes")?;
         r.sized("pubArea.authPolicy")?;
         // TPMT_SYM_DEF_OBJECT, then the signing scheme: NULL, or an
         // algorithm with its details.
@@ -427,7 +446,11 @@ impl<'a> TpmPublic<'a> {
             }
             other => return Err(bad(format!("tpm: key type {other:#06x} is not supported"))),
         };
-        Ok(Self { name_alg, key })
+        Ok(Self {
+            name_alg,
+            attributes,
+            key,
+        })
     }
 
     fn is_key(&self, key: &CoseKey) -> bool {

@@ -33,6 +33,8 @@ const P384: &str = "1.3.132.0.34";
 /// id-fido-gen-ce-aaguid.
 const FIDO_AAGUID: &str = "1.3.6.1.4.1.45724.1.1.4";
 const BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const SUBJECT_ALT_NAME: &str = "2.5.29.17";
+const COMMON_NAME: &str = "2.5.4.3";
 
 fn bad(message: impl Into<String>) -> WebauthnError {
     WebauthnError::Attestation(message.into())
@@ -335,6 +337,11 @@ pub(crate) fn chains_to(x5c: &[Vec<u8>], roots: &[Vec<u8>], now: i64) -> Result<
         }
         let root = parse(root)?;
         if root.tbs_certificate.subject == last.tbs_certificate.issuer && signed_by(last, &root).is_ok() {
+            if !is_ca(&root) {
+                return Err(bad(
+                    "the trusted root that signed the chain is not a CA certificate",
+                ));
+            }
             return valid_at(&root, now, "root certificate");
         }
     }
@@ -373,5 +380,55 @@ pub(crate) fn verify_jws(
         other => Err(bad(format!(
             "JWS algorithm `{other}` is not supported (RS256, ES256, ES384 are)"
         ))),
+    }
+}
+
+/// Whether `cert` (DER) is an end-entity certificate issued to `name`: not
+/// a CA, and `name` exactly among its DNS subject alternative names or as
+/// its subject's common name. Answers the names it does carry otherwise.
+pub(crate) fn issued_to(cert: &[u8], name: &str) -> Result<(), String> {
+    let cert = parse(cert).map_err(|e| e.to_string())?;
+    if is_ca(&cert) {
+        return Err("a CA certificate".into());
+    }
+    let mut names = Vec::new();
+    if let Some(value) = extension(&cert, SUBJECT_ALT_NAME) {
+        let san = x509_cert::ext::pkix::SubjectAltName::from_der(value).map_err(|e| e.to_string())?;
+        for general in san.0 {
+            if let x509_cert::ext::pkix::name::GeneralName::DnsName(dns) = general {
+                names.push(dns.as_str().to_owned());
+            }
+        }
+    }
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            if atv.oid.to_string() != COMMON_NAME {
+                continue;
+            }
+            let text = atv
+                .value
+                .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                .map(|s| s.as_str().to_owned())
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_owned())
+                });
+            if let Ok(text) = text {
+                names.push(text);
+            }
+        }
+    }
+    if names.iter().any(|n| n == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "issued to {}",
+            if names.is_empty() {
+                "no name".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ))
     }
 }
