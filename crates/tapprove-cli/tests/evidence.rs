@@ -184,6 +184,29 @@ fn an_executions_evidence_verifies_offline_and_every_tampering_is_refused() {
         }
     });
     refused(&verify_offline(&regrouped), "not_in_group");
+    // The gate's policy as the admins set it at the time: rewriting that
+    // history (another group) is refused, while a later change does not
+    // alter what held then.
+    assert!(!bundle["gate_policy_events"].as_array().unwrap().is_empty());
+    let rewritten = tampered(dir.path(), &bundle, "rewritten.json", |b| {
+        for event in b["gate_policy_events"].as_array_mut().unwrap() {
+            event["policy"]["rule"][0]["group"] = "security-approvers".into();
+        }
+    });
+    refused(&verify_offline(&rewritten), "gate_policy_refused");
+    let later = tampered(dir.path(), &bundle, "later.json", |b| {
+        let mut change = b["gate_policy_events"][0].clone();
+        change["at"] = "2029-01-01T00:00:00Z".into();
+        change["policy"]["rule"][0]["group"] = "security-approvers".into();
+        b["gate_policy_events"].as_array_mut().unwrap().push(change);
+    });
+    let held = verify_offline(&later);
+    assert_eq!(
+        held.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&held.stdout)
+    );
     // Another key under a credential whose registration is on record: the
     // registration no longer matches the key (with bob's signature redone
     // would be needed to get past the decisions; here the key is carol's

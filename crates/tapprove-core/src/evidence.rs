@@ -132,13 +132,26 @@ pub async fn verify(bundle: &Evidence, now: &UtcTime) -> Result<EvidenceReport, 
     // FIDO's metadata is not in the bundle: its rules are not judged again.
     policy.min_certification_level = None;
 
-    let gate_policy = bundle.gate_policy.clone().unwrap_or_else(|| {
+    let fallback = bundle.gate_policy.clone().unwrap_or_else(|| {
         GatePolicy::single(
             &request.approvers,
             request.quorum,
             tapprove_proto::limits::MAX_TIMEOUT_SECONDS,
         )
     });
+    // The gate's policy at a moment: the admins' last change before it,
+    // or (none on record) the policy at export.
+    let policy_at = |at: &UtcTime| -> Result<GatePolicy, EvidenceError> {
+        match until(&bundle.gate_policy_events, at)
+            .into_iter()
+            .rfind(|e| e["event"] == "gate_policy_set")
+        {
+            Some(event) => serde_json::from_value::<GatePolicy>(event["policy"].clone())
+                .map_err(|e| EvidenceError::Malformed(format!("a gate policy change: {e}"))),
+            None => Ok(fallback.clone()),
+        }
+    };
+    let mut gate_policy = fallback.clone();
     let registry = MemoryRegistry::new();
     registry.set_gate_policy(&request.gate(), gate_policy.clone());
     if let Some(record) = requester_record(&bundle.audit)? {
@@ -194,6 +207,8 @@ pub async fn verify(bundle: &Evidence, now: &UtcTime) -> Result<EvidenceReport, 
             })?;
             let groups = groups_at(who, &at);
             registry.set_groups(&approver, groups.clone());
+            gate_policy = policy_at(&at)?;
+            registry.set_gate_policy(&request.gate(), gate_policy.clone());
             for c in &who.credentials {
                 registry.set_status(c.credential_id.as_bytes(), status_at(who, c, &at));
             }

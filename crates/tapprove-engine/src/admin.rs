@@ -448,6 +448,7 @@ impl<'a> Admin<'a> {
         let gate_policy = Registry::gate_policy(&self.registry, &gate)
             .await
             .map_err(|e| EngineError::Store(e.0))?;
+        let gate_policy_events = self.registry.admin_events_of(&format!("gate:{gate}")).await?;
         // Each person a decision names, and the credentials they signed with.
         let mut signers: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
             std::collections::BTreeMap::new();
@@ -540,6 +541,7 @@ impl<'a> Admin<'a> {
                 max_clock_skew_seconds: policy.max_clock_skew_seconds,
             },
             gate_policy,
+            gate_policy_events,
             audit,
             approvers,
         })

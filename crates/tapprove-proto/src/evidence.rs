@@ -59,6 +59,11 @@ pub struct Evidence {
     /// quorum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_policy: Option<GatePolicy>,
+    /// Every change an admin made to the gate's policy (`gate_policy_set`,
+    /// with the `policy`, `at` and the admin's identity): the policy in
+    /// force at any moment is replayed from these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gate_policy_events: Vec<Value>,
     /// Every record the verifier wrote for the execution, in its order:
     /// each verification (its `decision` as it arrived, its `outcome`), and
     /// the request endpoint's record of who asked.
