@@ -15,6 +15,7 @@
 pub mod cloudformation;
 pub mod dynamodb;
 mod error;
+pub mod s3;
 pub mod sfn;
 pub mod sigv4;
 pub mod sns;

@@ -60,6 +60,31 @@ pub async fn sign_request(
     request: Unsigned<'_>,
     time: SystemTime,
 ) -> Result<BTreeMap<String, String>> {
+    sign_with(config, service, region, request, time, SigningSettings::default()).await
+}
+
+/// The same for S3, whose signatures encode the path once (other services
+/// twice) and cover `x-amz-content-sha256`, which the request must carry.
+pub async fn sign_for_s3(
+    config: &aws_config::SdkConfig,
+    region: &str,
+    request: Unsigned<'_>,
+    time: SystemTime,
+) -> Result<BTreeMap<String, String>> {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    sign_with(config, "s3", region, request, time, settings).await
+}
+
+async fn sign_with(
+    config: &aws_config::SdkConfig,
+    service: &str,
+    region: &str,
+    request: Unsigned<'_>,
+    time: SystemTime,
+    settings: SigningSettings,
+) -> Result<BTreeMap<String, String>> {
     let Unsigned {
         method,
         url,
@@ -83,7 +108,7 @@ pub async fn sign_request(
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .map_err(|e| failed(&e))?
         .into();

@@ -414,7 +414,7 @@ pub enum MdsCommand {
     /// its models in the registry, where the verifier reads them at every enrolment and
     /// verification. A BLOB older than the stored one is refused.
     Import {
-        /// The BLOB (a JWT), `-` for standard input.
+        /// The BLOB (a JWT): a file, `-` for standard input, or an S3 object (s3://bucket/key).
         file: PathBuf,
         #[command(flatten)]
         trust: MdsTrustArgs,

@@ -50,7 +50,10 @@ pub async fn run(invocation: &Invocation, command: MdsCommand) -> Result {
     let admin = Admin::new(&aws, &config).await?;
     match command {
         MdsCommand::Import { file, trust } => {
-            let blob = read_input(&file, "FIDO metadata BLOB")?;
+            let blob = match file.to_str().filter(|f| f.starts_with("s3://")) {
+                Some(uri) => tapprove_engine::metadata::fetch(&aws, uri).await?,
+                None => read_input(&file, "FIDO metadata BLOB")?,
+            };
             let imported = admin.import_metadata(&blob, roots(&trust)?).await?;
             let f = &imported.file;
             let distrusted: Vec<String> = f

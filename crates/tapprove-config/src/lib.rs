@@ -98,6 +98,23 @@ pub struct Config {
     /// How long the approver's history of requests is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<HistorySettings>,
+    /// Where the verifier's scheduled job reads FIDO's Metadata Service BLOB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fido_metadata: Option<FidoMetadataSettings>,
+}
+
+/// FIDO's Metadata Service BLOB for the verifier's scheduled import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FidoMetadataSettings {
+    /// The S3 object an admin (or a job) uploads the BLOB to:
+    /// `s3://bucket/key`.
+    pub object: String,
+    /// Verify BLOBs against these roots (a PEM or DER file) instead of
+    /// FIDO's: for FIDO's conformance BLOBs or a test deployment, never for
+    /// production. Relative to the settings file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roots: Option<PathBuf>,
 }
 
 /// Where the verifier announces requests and their outcomes.

@@ -42,6 +42,7 @@ pub const KEYS: &[&str] = &[
     "decision_endpoint",
     "announcements",
     "history",
+    "fido_metadata",
 ];
 
 /// Where the installers put the organisation's policy on this OS.

@@ -139,6 +139,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
         decision_endpoint: None,
         announcements,
         history: None,
+        fido_metadata: None,
     })
 }
 

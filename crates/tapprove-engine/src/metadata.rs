@@ -22,3 +22,10 @@ pub fn verify(blob: &[u8], roots: Option<Vec<Vec<u8>>>, now: &UtcTime) -> Result
 pub fn is_stale(file: &MetadataFile, now: &UtcTime) -> bool {
     tapprove_core::metadata::is_stale(file, now)
 }
+
+/// Reads a BLOB an admin keeps in S3 (`s3://bucket/key`), with the
+/// credentials of `aws`.
+pub async fn fetch(aws: &aws_config::SdkConfig, uri: &str) -> Result<Vec<u8>> {
+    let object = tapprove_aws::s3::S3Object::parse(uri)?;
+    Ok(object.get(aws, tapprove_core::metadata::MAX_BLOB_BYTES).await?)
+}

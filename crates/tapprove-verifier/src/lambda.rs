@@ -15,6 +15,8 @@
 //!   decision endpoint ([`crate::decisions`]);
 //! - the decision endpoint's Lambda authorizer events (payload format 2.0,
 //!   `type: REQUEST`), answered with a simple response;
+//! - the daily schedule's `{"tapprove": "import_fido_metadata"}`
+//!   ([`crate::fido`]);
 //! - EventBridge's "Step Functions Execution Status Change" events for a
 //!   gate's stopped executions, announced as withdrawn
 //!   ([`crate::announce::withdrawal`]: Step Functions is asked, the event
@@ -51,6 +53,9 @@ pub struct Handler {
     pub enrolment: Arc<EnrolService>,
     pub decisions: Arc<DecisionService>,
     pub requests: Arc<RequestService>,
+    /// The scheduled import of FIDO's metadata, if the settings name its
+    /// S3 object.
+    pub fido_metadata: Option<(aws_config::SdkConfig, tapprove_config::FidoMetadataSettings)>,
 }
 
 impl Handler {
@@ -61,6 +66,27 @@ impl Handler {
         }
         if event.pointer("/requestContext/http").is_some() {
             return Ok(self.http(&event).await);
+        }
+        if crate::fido::is_import(&event) {
+            let Some((aws, settings)) = &self.fido_metadata else {
+                return Err(Diagnostic {
+                    error_type: "Tapprove.NotConfigured".into(),
+                    error_message: "no [fido_metadata] object in the verifier's settings".into(),
+                });
+            };
+            return match crate::fido::import(aws, &self.registry, settings, &crate::now()).await {
+                Ok(answer) => {
+                    eprintln!("tapprove-verifier: imported FIDO metadata: {answer}");
+                    Ok(answer)
+                }
+                Err(e) => {
+                    eprintln!("tapprove-verifier: FIDO metadata not imported: {e}");
+                    Err(Diagnostic {
+                        error_type: "Tapprove.FidoMetadataRefused".into(),
+                        error_message: e,
+                    })
+                }
+            };
         }
         if crate::announce::is_status_change(&event) {
             let withdrawn = crate::announce::withdrawal(&event, &self.sfn).await;

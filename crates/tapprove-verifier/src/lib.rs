@@ -21,6 +21,7 @@
 pub mod announce;
 pub mod decisions;
 pub mod enrol;
+pub mod fido;
 pub mod gate;
 pub mod http;
 pub mod identity;

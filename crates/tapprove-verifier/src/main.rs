@@ -169,6 +169,16 @@ async fn main() -> ExitCode {
                 requests: Arc::new(request_service(&aws, &config, &enrolment)),
                 enrolment,
                 decisions: Arc::new(decision_service(&aws, &config, registry)),
+                fido_metadata: config.fido_metadata.clone().map(|mut settings| {
+                    // Relative to the settings file, as every path there.
+                    if let Some(roots) = &settings.roots
+                        && roots.is_relative()
+                        && let Some(dir) = path.parent()
+                    {
+                        settings.roots = Some(dir.join(roots));
+                    }
+                    (aws.clone(), settings)
+                }),
             };
             match tapprove_verifier::lambda::run(handler).await {
                 Ok(()) => ExitCode::SUCCESS,

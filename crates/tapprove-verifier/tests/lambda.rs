@@ -567,3 +567,108 @@ fn a_withdrawn_request_is_announced_only_when_step_functions_says_it_was_stopped
         format!("tapprove://request/{}", stopped.rsplit(':').next().unwrap())
     );
 }
+
+/// Puts `body` at `s3://bucket/key` in moto (creating the bucket).
+fn put_object(
+    runtime: &tokio::runtime::Runtime,
+    moto: &tapprove_test_support::moto::Moto,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) {
+    let client = reqwest::Client::new();
+    let base = moto.endpoint().trim_end_matches('/');
+    runtime.block_on(async {
+        let _ = client.put(format!("{base}/{bucket}")).send().await.unwrap();
+        let put = client
+            .put(format!("{base}/{bucket}/{key}"))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "{put:?}");
+    });
+}
+
+/// The daily schedule's event makes the function read FIDO's BLOB from the
+/// S3 object its settings name, verify it and store its models; a BLOB that
+/// does not verify stores nothing and fails the invocation with why; an
+/// event that is not exactly the schedule's is no import.
+#[test]
+fn the_schedule_imports_fidos_blob_from_s3_and_a_foreign_one_changes_nothing() {
+    use tapprove_test_support::mds::{blob, entry, fixture};
+    let moto = tapprove_test_support::moto::Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = runtime.block_on(moto.sdk_config());
+    let registry = tapprove_aws::dynamodb::DynamoRegistry::new(
+        &aws,
+        tapprove_aws::dynamodb::TableNames::with_prefix("f"),
+    );
+    runtime.block_on(registry.create_tables()).unwrap();
+    let yubikey = tapprove_test_support::forged::yubikey_5();
+    let good = blob(
+        12,
+        "2099-01-01",
+        vec![entry(
+            yubikey,
+            "YubiKey 5 Series",
+            &[],
+            &[("FIDO_CERTIFIED_L1", "2026-01-01"), ("REVOKED", "2026-11-01")],
+        )],
+        "signer",
+    );
+    put_object(&runtime, &moto, "acme-fido", "mds/blob.jwt", good.as_bytes());
+    let roots = tempfile::tempdir().unwrap();
+    std::fs::write(roots.path().join("test-root.der"), fixture("fido-root.der")).unwrap();
+    std::fs::write(roots.path().join("other-root.der"), fixture("other-root.der")).unwrap();
+    let settings = |root: &str| {
+        format!(
+            "[fido_metadata]\nobject = \"s3://acme-fido/mds/blob.jwt\"\nroots = \"{}\"\n",
+            roots.path().join(root).display()
+        )
+    };
+
+    // Under a root that did not sign it: refused, nothing stored.
+    let api = RuntimeApi::start(vec![json!({"tapprove": "import_fido_metadata"})]);
+    let function = Function::with_settings(&api, &moto, "example.com", "f", &settings("other-root.der"));
+    let refused = api.next();
+    assert_eq!(refused.kind, "error", "{}", refused.body);
+    assert_eq!(
+        refused.body["errorType"], "Tapprove.FidoMetadataRefused",
+        "{}",
+        refused.body
+    );
+    drop(function);
+    assert!(runtime.block_on(registry.stored_metadata()).unwrap().is_none());
+
+    let api = RuntimeApi::start(vec![
+        json!({"tapprove": "import_fido_metadata", "object": "s3://elsewhere/blob.jwt"}),
+        json!({"tapprove": "import_fido_metadata"}),
+    ]);
+    let _function = Function::with_settings(&api, &moto, "example.com", "f", &settings("test-root.der"));
+    // Not the schedule's event: a gate call it is not.
+    let other = api.next();
+    assert_eq!(other.kind, "error", "{}", other.body);
+    assert_eq!(other.body["errorType"], "Tapprove.BadGateInput", "{}", other.body);
+    let imported = api.next();
+    assert_eq!(imported.kind, "response", "{}", imported.body);
+    assert_eq!(imported.body["imported"], 12, "{}", imported.body);
+    let model = runtime
+        .block_on(tapprove_core::registry::Registry::model(&registry, &yubikey))
+        .unwrap()
+        .unwrap();
+    assert_eq!(model.distrust.unwrap().status, "REVOKED");
+    let records = runtime
+        .block_on(registry.admin_events_of("metadata:fido"))
+        .unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["source"], "s3://acme-fido/mds/blob.jwt");
+    assert!(
+        records[0]["anchor"].as_str().unwrap().starts_with("roots:"),
+        "{}",
+        records[0]
+    );
+}
