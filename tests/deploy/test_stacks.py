@@ -10,6 +10,8 @@ machines, tests/peers/README.md), then checked against the code:
 - with Announcements=Enabled, the verifier is told of the core stack's
   topic and may publish to it, and a group stack's rule sends its gate's
   stopped executions to the verifier;
+- with FidoMetadataBucket and FidoMetadataKey, the verifier is told of the
+  object, may read it alone, and a daily rule invokes it to import it;
 - `tapprove admin policy init --stack` writes the org policy from the
   stacks' outputs, and `tapprove admin policy check` accepts it.
 
@@ -574,3 +576,108 @@ def test_without_announcements_there_is_no_topic_nor_publishing(moto, stacks):
     group = deploy(moto, "tapquiet-ops", "group.yaml", {"CoreStack": "tapquiet", "Group": "ops"})
     assert "WithdrawalRuleArn" not in group
     assert not client(moto, "events").list_rule_names_by_target(TargetArn=core["VerifierFunctionArn"])["RuleNames"]
+
+
+def schedules_of(moto, function_arn):
+    """The scheduled EventBridge rules that invoke `function_arn`, with their targets."""
+    events = client(moto, "events")
+    found = {}
+    for name in events.list_rule_names_by_target(TargetArn=function_arn)["RuleNames"]:
+        rule = events.describe_rule(Name=name)
+        if rule.get("ScheduleExpression"):
+            found[name] = (rule, events.list_targets_by_rule(Rule=name)["Targets"])
+    return found
+
+
+def test_fido_metadata_from_s3_is_imported_daily_by_the_verifier(moto, stacks):
+    core = deploy(
+        moto,
+        "tapfido",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "FidoMetadataBucket": "acme-fido-metadata",
+            "FidoMetadataKey": "mds/blob.jwt",
+        },
+    )
+    verifier = core["VerifierFunctionArn"]
+    function = client(moto, "lambda").get_function(FunctionName=verifier)["Configuration"]
+    settings = tomllib.loads(function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"])
+    assert settings["fido_metadata"] == {"object": "s3://acme-fido-metadata/mds/blob.jwt"}
+
+    # Once a day, EventBridge invokes the verifier with the import event.
+    [(rule, targets)] = schedules_of(moto, verifier).values()
+    assert rule["ScheduleExpression"] == "rate(1 day)" and rule["State"] == "ENABLED"
+    assert "EventPattern" not in rule
+    assert [(t["Id"], t["Arn"]) for t in targets] == [("verifier", verifier)]
+    assert targets[0]["Input"] == '{"tapprove": "import_fido_metadata"}'
+    assert json.loads(targets[0]["Input"]) == {"tapprove": "import_fido_metadata"}
+
+    # ...for that rule only.
+    policy = json.loads(client(moto, "lambda").get_policy(FunctionName=verifier)["Policy"])
+    from_events = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert len(from_events) == 1, policy
+    assert from_events[0]["Action"] == "lambda:InvokeFunction"
+    assert from_events[0]["Condition"] == {"ArnLike": {"AWS:SourceArn": rule["Arn"]}}
+
+    # The verifier reads that one object, and nothing else of S3.
+    statements = verifier_role_statements(moto, verifier)
+    reading = [s for s in statements if any(a.startswith("s3:") for a in actions([s]))]
+    assert [(s["Sid"], s["Action"], s["Resource"]) for s in reading] == [
+        ("FidoMetadataObject", "s3:GetObject", "arn:aws:s3:::acme-fido-metadata/mds/blob.jwt")
+    ], reading
+
+
+def test_without_a_fido_metadata_object_there_is_no_import(moto, stacks):
+    # The default stack, and one given a bucket but no key: neither
+    # schedules an import nor tells the verifier of an object.
+    half = deploy(
+        moto,
+        "tapnofido",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "FidoMetadataBucket": "acme-fido-metadata",
+        },
+    )
+    for core in (stacks[0], half):
+        verifier = core["VerifierFunctionArn"]
+        function = client(moto, "lambda").get_function(FunctionName=verifier)["Configuration"]
+        inline = function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"]
+        assert "fido_metadata" not in tomllib.loads(inline) and "s3://" not in inline, inline
+        assert not schedules_of(moto, verifier), verifier
+        assert not any(a.startswith("s3:") for a in verifier_role_actions(moto, verifier)), verifier
+
+
+def test_the_verifier_accepts_the_fido_metadata_settings(moto, stacks, env):
+    core = deploy(
+        moto,
+        "tapfidoread",
+        "tapprove.yaml",
+        {
+            "RpId": "approvals.example.com",
+            "VerifierCodeBucket": "tapprove-artifacts",
+            "VerifierCodeKey": "verifier/arm64.zip",
+            "FidoMetadataBucket": "acme-fido-metadata",
+            "FidoMetadataKey": "mds/blob-(2026).jwt",
+        },
+    )
+    function = client(moto, "lambda").get_function(FunctionName=core["VerifierFunctionArn"])["Configuration"]
+    inline = function["Environment"]["Variables"]["TAPPROVE_CONFIG_TOML"]
+    assert tomllib.loads(inline)["fido_metadata"] == {"object": "s3://acme-fido-metadata/mds/blob-(2026).jwt"}
+    proc = subprocess.Popen(
+        [str(VERIFIER), "serve", "--listen", "127.0.0.1:0"],
+        env=env | {"TAPPROVE_CONFIG_TOML": inline, "TAPPROVE_CONFIG": "/nonexistent.toml"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stderr.readline()
+        assert "enrolling for `approvals.example.com`" in first, first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -44,6 +44,18 @@ pub async fn import(
     let object = tapprove_aws::s3::S3Object::parse(&settings.object).map_err(|e| e.to_string())?;
     let blob = object.get(aws, MAX_BLOB_BYTES).await.map_err(|e| e.to_string())?;
     let file = verify_blob(&blob, &trust, now).map_err(|e| e.to_string())?;
+    // The same BLOB as stored (FIDO publishes about monthly, the schedule
+    // runs daily): nothing to write, nothing to record.
+    let stored = registry.stored_metadata().await.map_err(|e| e.to_string())?;
+    if stored.as_ref().is_some_and(|s| {
+        s.blob_sha256 == file.blob_sha256.to_string() && s.anchor == file.anchor && s.blob_no == file.blob_no
+    }) {
+        return Ok(json!({
+            "imported": file.blob_no,
+            "unchanged": true,
+            "stale": is_stale(&file, now),
+        }));
+    }
     let caller = tapprove_aws::sts::Identity::new(aws)
         .caller()
         .await

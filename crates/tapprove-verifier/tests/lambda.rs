@@ -647,6 +647,7 @@ fn the_schedule_imports_fidos_blob_from_s3_and_a_foreign_one_changes_nothing() {
     let api = RuntimeApi::start(vec![
         json!({"tapprove": "import_fido_metadata", "object": "s3://elsewhere/blob.jwt"}),
         json!({"tapprove": "import_fido_metadata"}),
+        json!({"tapprove": "import_fido_metadata"}),
     ]);
     let _function = Function::with_settings(&api, &moto, "example.com", "f", &settings("test-root.der"));
     // Not the schedule's event: a gate call it is not.
@@ -656,6 +657,9 @@ fn the_schedule_imports_fidos_blob_from_s3_and_a_foreign_one_changes_nothing() {
     let imported = api.next();
     assert_eq!(imported.kind, "response", "{}", imported.body);
     assert_eq!(imported.body["imported"], 12, "{}", imported.body);
+    // The next day, the same BLOB: nothing written, nothing recorded.
+    let again = api.next();
+    assert_eq!(again.body["unchanged"], true, "{}", again.body);
     let model = runtime
         .block_on(tapprove_core::registry::Registry::model(&registry, &yubikey))
         .unwrap()
