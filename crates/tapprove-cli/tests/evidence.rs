@@ -17,10 +17,15 @@ use serde_json::{Value, json};
 /// `tapprove verify --evidence FILE --json` with nothing in the
 /// environment: no AWS credentials, no endpoint, no settings.
 fn verify_offline(file: &Path) -> Output {
+    tapprove_offline(&["--json", "verify", "--evidence", file.to_str().unwrap()])
+}
+
+/// `tapprove ARGS` with nothing in the environment.
+fn tapprove_offline(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tapprove"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .args(["--json", "verify", "--evidence", file.to_str().unwrap()])
+        .args(args)
         .output()
         .unwrap()
 }
@@ -142,12 +147,7 @@ fn an_executions_evidence_verifies_offline_and_every_tampering_is_refused() {
         "{report}"
     );
     // For people, too.
-    let human = std::process::Command::new(env!("CARGO_BIN_EXE_tapprove"))
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .args(["verify", "--evidence", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let human = tapprove_offline(&["verify", "--evidence", file.to_str().unwrap()]);
     let human = String::from_utf8_lossy(&human.stdout);
     assert!(
         human.contains("bob approve") && human.contains("refused by the gate (not_in_group)"),

@@ -330,14 +330,7 @@ impl<'a> Admin<'a> {
         let event = self.event(
             "metadata:fido",
             "fido_metadata_imported",
-            json!({
-                "blob_no": file.blob_no,
-                "anchor": file.anchor,
-                "next_update": file.next_update,
-                "blob_sha256": file.blob_sha256.to_string(),
-                "models": file.models.len(),
-                "distrusted": file.models.iter().filter(|m| m.distrust.is_some()).count(),
-            }),
+            Value::Object(file.summary()),
         );
         match self.registry.import_metadata(&file, &event).await? {
             Ok(()) => Ok(ImportedMetadata {

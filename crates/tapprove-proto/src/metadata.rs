@@ -175,4 +175,17 @@ impl MetadataFile {
     pub fn model(&self, aaguid: &Aaguid) -> Option<&ModelRecord> {
         self.models.iter().find(|m| &m.aaguid == aaguid)
     }
+
+    /// What an import's audit record says of the BLOB.
+    pub fn summary(&self) -> serde_json::Map<String, serde_json::Value> {
+        let value = serde_json::json!({
+            "blob_no": self.blob_no,
+            "anchor": self.anchor,
+            "next_update": self.next_update,
+            "blob_sha256": self.blob_sha256.to_string(),
+            "models": self.models.len(),
+            "distrusted": self.models.iter().filter(|m| m.distrust.is_some()).count(),
+        });
+        value.as_object().cloned().unwrap_or_default()
+    }
 }

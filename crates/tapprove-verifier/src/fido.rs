@@ -67,18 +67,11 @@ pub async fn import(
         at: now.clone(),
         caller_arn: caller.arn,
         account: caller.account,
-        detail: json!({
-            "blob_no": file.blob_no,
-            "anchor": file.anchor,
-            "next_update": file.next_update,
-            "blob_sha256": file.blob_sha256.to_string(),
-            "models": file.models.len(),
-            "distrusted": file.models.iter().filter(|m| m.distrust.is_some()).count(),
-            "source": settings.object,
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default(),
+        detail: {
+            let mut detail = file.summary();
+            detail.insert("source".into(), json!(settings.object));
+            detail
+        },
     };
     match registry
         .import_metadata(&file, &event)
