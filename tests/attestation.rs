@@ -237,6 +237,25 @@ fn fido_u2f_attestation_is_verified_and_proves_the_vendor_only() {
     );
 }
 
+#[test]
+fn the_org_can_allow_kinds_of_authenticator_and_a_claimed_kind_does_not_count() {
+    use tapprove_proto::registry::AuthenticatorKind;
+    // A YubiKey whose model the chain proves is a security key.
+    let proven = chained(yubikey(), "leaf-aaguid", "intermediate.der");
+    let mut platform_only = with_roots(VerifierPolicy::new(RP_ID));
+    platform_only.allowed_kinds = Some([AuthenticatorKind::Platform].into());
+    let e = check(&platform_only, &proven).unwrap_err();
+    assert_eq!(e.code(), "kind_not_allowed", "{e}");
+    let mut keys_only = with_roots(VerifierPolicy::new(RP_ID));
+    keys_only.allowed_kinds = Some([AuthenticatorKind::SecurityKey].into());
+    assert!(check(&keys_only, &proven).unwrap().model_proven);
+    // A software key claiming a YubiKey: the kind is a claim, so refused.
+    let mut keys_only = VerifierPolicy::new(RP_ID);
+    keys_only.allowed_kinds = Some([AuthenticatorKind::SecurityKey].into());
+    let e = check(&keys_only, &forge(yubikey(), "packed")).unwrap_err();
+    assert!(matches!(e, EnrolmentError::ModelNotProven { .. }), "{e:?}");
+}
+
 /// Registrations published from real platform authenticators
 /// (`tests/vectors/real/`, sources in its SOURCES.md): each format's
 /// genuine statement verifies as of when it was made and chains to its

@@ -839,6 +839,32 @@ fn below_the_certification_level_the_org_requires_a_credential_does_not_verify()
 }
 
 #[test]
+fn only_the_kinds_of_authenticator_the_org_allows_verify() {
+    use tapprove_proto::registry::AuthenticatorKind;
+    let r = request();
+    for (allowed, passes) in [
+        (vec![AuthenticatorKind::SecurityKey], true),
+        (vec![AuthenticatorKind::Platform], false),
+        (
+            vec![AuthenticatorKind::Platform, AuthenticatorKind::SecurityKey],
+            true,
+        ),
+    ] {
+        let mut w = world();
+        let raw = RawSigner::register(&w.h, "erin@example.com", &["prod-approvers"]);
+        w.h.policy.allowed_kinds = Some(allowed.iter().copied().collect());
+        let ad = RawSigner::authenticator_data(RP_ID, UP, 1, &[]);
+        let decision = raw.approve(&r, "erin@example.com", client_data_for("https://example.com"), ad);
+        let result = w.h.verify(&r, &decision, VERIFIED);
+        assert_eq!(result.is_ok(), passes, "{allowed:?}: {result:?}");
+        if let Err(e) = result {
+            assert_eq!(e.code(), Some(Code::AuthenticatorNotAllowed));
+            assert!(e.to_string().contains("security_key authenticator"), "{e}");
+        }
+    }
+}
+
+#[test]
 fn zero_counters_pass_but_the_statement_still_cannot_be_replayed() {
     // Synced passkeys report 0 forever; single use is what stops replay.
     let w = world();

@@ -36,6 +36,10 @@ pub struct Config {
     pub allow_software_authenticators: bool,
     #[serde(default)]
     pub allowed_aaguids: Vec<Aaguid>,
+    /// Only authenticators of these kinds (`security_key`, `platform`,
+    /// `software`) enrol and verify; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_kinds: Vec<tapprove_proto::registry::AuthenticatorKind>,
     /// A PEM (or DER) file of attestation roots: when set, only
     /// authenticators whose `packed` attestation chains to one of them
     /// enrol (the FIDO metadata roots of the key models the org bought).
@@ -675,6 +679,9 @@ impl Config {
         policy.allow_software_authenticators = self.allow_software_authenticators;
         policy.accept_self_reported_models = self.accept_self_reported_models;
         policy.min_certification_level = self.min_certification_level;
+        if !self.allowed_kinds.is_empty() {
+            policy.allowed_kinds = Some(self.allowed_kinds.iter().copied().collect());
+        }
         if !self.allowed_aaguids.is_empty() {
             policy.allowed_aaguids = Some(self.allowed_aaguids.iter().copied().collect::<BTreeSet<_>>());
         }

@@ -24,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "allow_self_approval",
     "allow_software_authenticators",
     "allowed_aaguids",
+    "allowed_kinds",
     "attestation_roots",
     "attestation_root_certificates",
     "accept_self_reported_models",

@@ -93,6 +93,10 @@ pub enum EnrolmentError {
         "this authenticator model ({0}) is not on the org's list of allowed authenticators: use one your admin lists"
     )]
     AaguidNotAllowed(Aaguid),
+    #[error(
+        "the org accepts only {allowed} authenticators, and this one is a {kind}: use one of the kinds your admin allows"
+    )]
+    KindNotAllowed { kind: &'static str, allowed: String },
     #[error("{0}")]
     Untrusted(WebauthnError),
     #[error(
@@ -130,6 +134,7 @@ impl EnrolmentError {
             Self::CredentialIdMismatch => "credential_id_mismatch",
             Self::SoftwareNotAllowed => "software_not_allowed",
             Self::AaguidNotAllowed(_) => "aaguid_not_allowed",
+            Self::KindNotAllowed { .. } => "kind_not_allowed",
             Self::Untrusted(_) => "attestation_untrusted",
             Self::ModelNotProven { .. } => "model_not_proven",
             Self::ModelDistrusted { .. } => "model_distrusted",
@@ -203,6 +208,15 @@ pub fn check_new_credential(
     {
         return Err(EnrolmentError::AaguidNotAllowed(credential.aaguid));
     }
+    let kind = tapprove_proto::registry::AuthenticatorKind::of_aaguid(credential.aaguid);
+    if let Some(allowed) = &policy.allowed_kinds
+        && !allowed.contains(&kind)
+    {
+        return Err(EnrolmentError::KindNotAllowed {
+            kind: kind.as_str(),
+            allowed: kinds(allowed),
+        });
+    }
     // FIDO's word on the model, taken only for the AAGUID it was looked
     // up by; a model FIDO distrusts enrols under no policy, claimed or
     // proven.
@@ -272,6 +286,15 @@ pub fn check_new_credential(
         record,
         model: model.cloned(),
     })
+}
+
+/// `security_key or platform`.
+pub fn kinds(allowed: &std::collections::BTreeSet<tapprove_proto::registry::AuthenticatorKind>) -> String {
+    allowed
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The refusal for a model FIDO reported untrustworthy, if it did.

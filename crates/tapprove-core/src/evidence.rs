@@ -127,6 +127,7 @@ pub async fn verify(bundle: &Evidence, now: &UtcTime) -> Result<EvidenceReport, 
     policy.allow_self_approval = p.allow_self_approval;
     policy.allow_software_authenticators = p.allow_software_authenticators;
     policy.allowed_aaguids = p.allowed_aaguids.clone();
+    policy.allowed_kinds = p.allowed_kinds.clone();
     policy.accept_self_reported_models = p.accept_self_reported_models;
     policy.max_clock_skew_seconds = p.max_clock_skew_seconds;
     // FIDO's metadata is not in the bundle: its rules are not judged again.

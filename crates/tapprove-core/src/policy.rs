@@ -34,6 +34,9 @@ pub struct VerifierPolicy {
     /// If set, only models FIDO certified at this level or above (by the
     /// FIDO Metadata Service's status reports) enrol and verify.
     pub min_certification_level: Option<tapprove_proto::metadata::CertificationLevel>,
+    /// If set, only authenticators of these kinds (security keys, platform
+    /// authenticators, software) enrol and verify.
+    pub allowed_kinds: Option<BTreeSet<tapprove_proto::registry::AuthenticatorKind>>,
 }
 
 impl VerifierPolicy {
@@ -52,6 +55,7 @@ impl VerifierPolicy {
             trusted_attestation_roots: None,
             accept_self_reported_models: false,
             min_certification_level: None,
+            allowed_kinds: None,
         }
     }
 
@@ -60,6 +64,7 @@ impl VerifierPolicy {
         !self.allow_software_authenticators
             || self.allowed_aaguids.is_some()
             || self.min_certification_level.is_some()
+            || self.allowed_kinds.is_some()
     }
 
     /// Whether clientDataJSON may carry `origin`.

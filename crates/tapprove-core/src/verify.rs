@@ -795,6 +795,19 @@ pub fn check_credential(
             ),
         );
     }
+    if let Some(allowed) = &policy.allowed_kinds
+        && !allowed.contains(&credential.kind)
+    {
+        return reject(
+            Code::AuthenticatorNotAllowed,
+            format!(
+                "credential `{}` is a {} authenticator; the org accepts only {}",
+                credential.label,
+                credential.kind.as_str(),
+                crate::enrolment::kinds(allowed)
+            ),
+        );
+    }
     // FIDO's word today, not at enrolment: a model revoked since stops
     // verifying, and the audit record says why.
     let model = model.filter(|m| m.aaguid == credential.aaguid);

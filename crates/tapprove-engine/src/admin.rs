@@ -531,6 +531,7 @@ impl<'a> Admin<'a> {
                 allowed_aaguids: policy.allowed_aaguids,
                 accept_self_reported_models: policy.accept_self_reported_models,
                 min_certification_level: policy.min_certification_level,
+                allowed_kinds: policy.allowed_kinds,
                 max_clock_skew_seconds: policy.max_clock_skew_seconds,
             },
             gate_policy,

@@ -112,6 +112,7 @@ pub async fn install(aws: &aws_config::SdkConfig, plan: &GatePlan, now: &UtcTime
         allow_self_approval: false,
         allow_software_authenticators: true,
         allowed_aaguids: Vec::new(),
+        allowed_kinds: Vec::new(),
         attestation_roots: None,
         attestation_root_certificates: Vec::new(),
         accept_self_reported_models: false,

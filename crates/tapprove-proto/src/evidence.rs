@@ -87,6 +87,8 @@ pub struct EvidencePolicy {
     pub accept_self_reported_models: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_certification_level: Option<CertificationLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_kinds: Option<BTreeSet<AuthenticatorKind>>,
     pub max_clock_skew_seconds: i64,
 }
 

@@ -45,7 +45,7 @@ pub struct UserEntry {
 }
 
 /// What made a credential, as far as the registry knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthenticatorKind {
     /// Keys held by Tapprove's software authenticator (file or OS keychain).
