@@ -109,7 +109,7 @@ impl Moto {
         let (id, secret) = user.map_or(("testing", "testing"), |u| {
             (u.access_key_id.as_str(), u.secret_access_key.as_str())
         });
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        tapprove_aws::defaults()
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_credential_types::Credentials::new(
@@ -169,6 +169,80 @@ impl Drop for Moto {
                 .args(["-CONT", &self.child.id().to_string()])
                 .status();
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tests/peers/tls_front.py` in front of a moto server: HTTPS as AWS's
+/// endpoints speak it, with a self-signed certificate a process trusts
+/// through `SSL_CERT_FILE` ([`TlsFront::cert`]).
+#[derive(Debug)]
+pub struct TlsFront {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    handshakes: std::sync::mpsc::Receiver<String>,
+}
+
+impl TlsFront {
+    pub fn start(moto: &Moto) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let upstream = moto.endpoint.trim_start_matches("http://").trim_end_matches('/');
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/peers/tls_front.py"))
+            .args(["--upstream", upstream, "--cert-dir"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the TLS front");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the TLS front did not report READY within 30 s");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the TLS front: {line:?}"));
+        Self {
+            child,
+            port,
+            dir,
+            handshakes: rx,
+        }
+    }
+
+    /// `https://localhost:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// The front's certificate (PEM).
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// The handshakes reported so far: `ok` or `failed: <why>`.
+    pub fn handshakes(&self) -> Vec<String> {
+        self.handshakes
+            .try_iter()
+            .filter_map(|l| l.strip_prefix("HANDSHAKE ").map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -52,8 +52,7 @@ pub async fn load_config_with(
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     fallback_region: Option<String>,
 ) -> aws_config::SdkConfig {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(call_timeouts());
+    let mut loader = defaults().timeout_config(call_timeouts());
     if let Some(credentials) = credentials {
         // The session's provider caches and renews role credentials itself,
         // and notices a sign-out or a new sign-in; a second cache on top
@@ -69,6 +68,33 @@ pub async fn load_config_with(
         );
     }
     loader.load().await
+}
+
+/// The SDK's standard loader (environment, profiles, credential chain)
+/// with Tapprove's one HTTPS client: hyper and rustls on `ring`, trusting
+/// the OS's roots and honouring `HTTPS_PROXY`/`NO_PROXY`, as the SDK's
+/// default client does. The SDK is built without its default client (which
+/// would bring rustls on aws-lc, a C library, beside the `ring` that
+/// reqwest uses), so every SDK configuration must start here: one built
+/// elsewhere has no HTTP client and fails its first call with "No HTTP
+/// client was available".
+pub fn defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The HTTPS client of [`defaults`].
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{ConnectorBuilder, proxy::ProxyConfig, tls};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The limits of an ordinary call (see [`load_config`]).

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_ssooidc::operation::create_token::{CreateTokenError, CreateTokenOutput};
 use tapprove_config::SsoSettings;
@@ -59,7 +59,7 @@ pub(crate) struct IdentityCenter {
 /// chain, ordinary timeouts. `AWS_ENDPOINT_URL_SSO_OIDC` and
 /// `AWS_ENDPOINT_URL_SSO` point them elsewhere, as for any SDK client.
 pub(crate) async fn unsigned_config(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = tapprove_aws::defaults()
         .no_credentials()
         .timeout_config(tapprove_aws::call_timeouts());
     if let Some(region) = region {

@@ -161,6 +161,18 @@ impl Function {
         prefix: &str,
         more: &str,
     ) -> Self {
+        Self::with_env(api, moto, rp_id, prefix, more, &[])
+    }
+
+    /// With `env` set after moto's (an endpoint elsewhere, a trust store).
+    fn with_env(
+        api: &RuntimeApi,
+        moto: &tapprove_test_support::moto::Moto,
+        rp_id: &str,
+        prefix: &str,
+        more: &str,
+        env: &[(&str, String)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(
@@ -179,6 +191,7 @@ impl Function {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tapprove-verifier")
             .env("TAPPROVE_CONFIG", &config)
             .envs(moto.env(None))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -288,6 +301,84 @@ fn the_binary_answers_gate_calls_and_enrolment_urls_as_a_lambda_function() {
     assert_eq!(http.body["statusCode"], 400);
     let body: Value = serde_json::from_str(http.body["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["code"], "bad_request");
+}
+
+/// The verifier reaches AWS over HTTPS with the one client every SDK
+/// configuration gets (`tapprove_aws::defaults`: rustls on `ring`, the OS's
+/// roots, which `SSL_CERT_FILE` replaces): through a TLS front for moto it
+/// writes its audit record; when it does not trust the front's certificate,
+/// the handshake fails and nothing is written.
+#[test]
+fn the_binary_calls_aws_over_https_and_checks_the_certificate() {
+    use tapprove_test_support::moto::{Moto, TlsFront};
+    let moto = Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let registry = runtime.block_on(async {
+        let registry = tapprove_aws::dynamodb::DynamoRegistry::new(
+            &moto.sdk_config().await,
+            tapprove_aws::dynamodb::TableNames::with_prefix("h"),
+        );
+        registry.create_tables().await.unwrap();
+        registry
+    });
+    let front = TlsFront::start(&moto);
+    let stranger = TlsFront::start(&moto);
+    let gate_call = |execution: &str| {
+        let mut request = request();
+        request["execution"] = execution.into();
+        json!({"op": "verify", "request": request, "decision": {"tapprove": "approval/v1"},
+               "tally": {"approvals": [], "met": false, "remaining_seconds": 0}})
+    };
+    let trusted = "arn:aws:states:us-east-1:123456789012:execution:tapprove-gate:over-tls";
+    let untrusted = "arn:aws:states:us-east-1:123456789012:execution:tapprove-gate:untrusted-tls";
+
+    let api = RuntimeApi::start(vec![gate_call(trusted)]);
+    let function = Function::with_env(
+        &api,
+        &moto,
+        "example.com",
+        "h",
+        "",
+        &[
+            ("AWS_ENDPOINT_URL", front.endpoint()),
+            ("SSL_CERT_FILE", front.cert().display().to_string()),
+        ],
+    );
+    let answered = api.next();
+    assert_eq!(answered.kind, "response", "{}", answered.body);
+    assert_eq!(answered.body["last"], "refused", "{}", answered.body);
+    assert_eq!(runtime.block_on(registry.audit_of(trusted)).unwrap().len(), 1);
+    let handshakes = front.handshakes();
+    assert!(
+        !handshakes.is_empty() && handshakes.iter().all(|h| h == "ok"),
+        "{handshakes:?}"
+    );
+    drop(function);
+
+    // The same front, but the process trusts another certificate only.
+    let api = RuntimeApi::start(vec![gate_call(untrusted)]);
+    let _function = Function::with_env(
+        &api,
+        &moto,
+        "example.com",
+        "h",
+        "",
+        &[
+            ("AWS_ENDPOINT_URL", front.endpoint()),
+            ("SSL_CERT_FILE", stranger.cert().display().to_string()),
+        ],
+    );
+    let answered = api.next();
+    assert_eq!(answered.kind, "error", "{}", answered.body);
+    let handshakes = front.handshakes();
+    assert!(
+        !handshakes.is_empty() && handshakes.iter().all(|h| h.starts_with("failed")),
+        "{handshakes:?}"
+    );
+    assert!(runtime.block_on(registry.audit_of(untrusted)).unwrap().is_empty());
 }
 
 /// An API Gateway HTTP API event (payload format 2.0) for `POST
