@@ -226,6 +226,20 @@ impl Queues {
             .collect()
     }
 
+    /// Keeps a received message out of sight for `seconds` from now
+    /// (`ChangeMessageVisibility`; SQS allows up to 12 hours).
+    pub async fn hide(&self, queue_url: &str, receipt_handle: &str, seconds: i32) -> Result<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds.clamp(0, 43_200))
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, e))?;
+        Ok(())
+    }
+
     pub async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {
         self.client
             .delete_message()

@@ -1161,3 +1161,45 @@ fn through_the_decision_endpoint_approvers_need_no_step_functions_access() {
     );
     assert_eq!(l.state(&waiting).status, "RUNNING");
 }
+
+/// `ChangeMessageVisibility` as the engine sends it to keep a held
+/// request's message out of sight (`tapprove_engine::QUEUE_HOLD_SECONDS`),
+/// against moto: the receipt of a receive is what it takes, a message
+/// hidden for 0 s is received again at once, one hidden longer is not.
+#[test]
+fn a_received_message_can_be_hidden_for_longer_or_shown_again() {
+    let moto = support::moto::Moto::start(2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        let queues = tapprove_aws::sqs::Queues::new(&aws);
+        let url = queues.create_queue("tapprove-hide-test").await.unwrap();
+        aws_sdk_sqs::Client::new(&aws)
+            .send_message()
+            .queue_url(&url)
+            .message_body("held")
+            .send()
+            .await
+            .unwrap();
+        let first = queues.receive(&url, 1, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(queues.receive(&url, 0, 10).await.unwrap().is_empty(), "in flight");
+        queues.hide(&url, &first[0].receipt_handle, 0).await.unwrap();
+        let again = queues.receive(&url, 1, 10).await.unwrap();
+        assert_eq!(again.len(), 1, "shown again at once");
+        queues
+            .hide(
+                &url,
+                &again[0].receipt_handle,
+                tapprove_engine::QUEUE_HOLD_SECONDS,
+            )
+            .await
+            .unwrap();
+        assert!(queues.receive(&url, 1, 10).await.unwrap().is_empty());
+        // A receipt that is not one of this queue's is refused.
+        assert!(queues.hide(&url, "not-a-receipt", 60).await.is_err());
+    });
+}

@@ -168,6 +168,21 @@ const MAX_DESCRIBES: usize = 20;
 /// this approver as long.
 const OWN_PAUSE: Duration = Duration::from_secs(300);
 
+/// How long a queue message this app already holds in its inbox is kept
+/// out of sight when it comes back (`ChangeMessageVisibility`).
+///
+/// The inbox keeps the message's task token and receipt durably, so this
+/// app needs the message only to delete it once the request is decided.
+/// Left at the queue's visibility timeout (30 s), every held message came
+/// back twice a minute: with hundreds pending, receives filled with
+/// requests already known and new ones waited behind them. A new message
+/// is not hidden on its first receive: it comes back once after the
+/// queue's timeout, so another device of the same approver (the tray app
+/// and a terminal share one queue) sees a new request within about a
+/// minute; only then is it hidden for this long. If this app's state is
+/// lost, the request reappears at the latest after this time.
+pub const QUEUE_HOLD_SECONDS: i32 = 15 * 60;
+
 /// At most this many tasks of one activity are claimed (held) at once:
 /// a flood of requests is shared among the group's apps instead of all
 /// claimed by the first that polls.
@@ -539,15 +554,27 @@ impl Engine {
                 let mut events = Vec::new();
                 for message in self.tasks.receive(&url, queue_wait).await? {
                     match Offered::from_message(message.body.as_bytes()) {
-                        Ok((token, offered)) => events.extend(
-                            self.admit(
-                                source,
-                                TaskToken(token),
-                                offered,
-                                Some((url.clone(), message.receipt_handle)),
-                            )
-                            .await?,
-                        ),
+                        Ok((token, offered)) => {
+                            let held = self.holds(&offered.request)?;
+                            let receipt = message.receipt_handle;
+                            events.extend(
+                                self.admit(
+                                    source,
+                                    TaskToken(token),
+                                    offered,
+                                    Some((url.clone(), receipt.clone())),
+                                )
+                                .await?,
+                            );
+                            // Back after the queue's timeout, and still in
+                            // the inbox: out of sight for longer (see
+                            // QUEUE_HOLD_SECONDS). A failure costs receives only.
+                            if let Some(hash) = held
+                                && self.store().contains(&hash)?
+                            {
+                                let _ = self.tasks.hide(&url, &receipt, QUEUE_HOLD_SECONDS).await;
+                            }
+                        }
                         Err(e) => {
                             // A message no approver can act on: drop it.
                             let _ = self.tasks.delete(&url, &message.receipt_handle).await;
@@ -560,6 +587,15 @@ impl Engine {
                 Ok(events)
             }
         }
+    }
+
+    /// The request's hash when it is already in the inbox.
+    fn holds(&self, request: &tapprove_proto::Request) -> Result<Option<String>> {
+        let Ok(digest) = request_sha256(request) else {
+            return Ok(None);
+        };
+        let hash = digest.encode();
+        Ok(self.store().contains(&hash)?.then_some(hash))
     }
 
     /// Finds (and caches) the signed-in approver's queue for `group`.

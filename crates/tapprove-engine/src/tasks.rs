@@ -52,6 +52,10 @@ pub trait TaskSource: Send + Sync + Debug {
     /// Deletes a message whose task is decided or that no one can act on.
     fn delete<'a>(&'a self, queue_url: &'a str, receipt: &'a str) -> Call<'a, ()>;
 
+    /// Keeps a received message out of sight for `seconds`
+    /// (`ChangeMessageVisibility`).
+    fn hide<'a>(&'a self, queue_url: &'a str, receipt: &'a str, seconds: i32) -> Call<'a, ()>;
+
     /// Where a gate's execution stands (`DescribeExecution`): how a
     /// request that left the inbox ended.
     fn describe<'a>(&'a self, execution: &'a str) -> Call<'a, ExecutionState>;
@@ -108,6 +112,10 @@ impl TaskSource for AwsTasks {
 
     fn delete<'a>(&'a self, queue_url: &'a str, receipt: &'a str) -> Call<'a, ()> {
         Box::pin(self.sqs.delete(queue_url, receipt))
+    }
+
+    fn hide<'a>(&'a self, queue_url: &'a str, receipt: &'a str, seconds: i32) -> Call<'a, ()> {
+        Box::pin(self.sqs.hide(queue_url, receipt, seconds))
     }
 
     fn describe<'a>(&'a self, execution: &'a str) -> Call<'a, ExecutionState> {

@@ -44,11 +44,24 @@ struct World {
     /// Every result call that reached a task (accepted or not), in order.
     results: Vec<String>,
     queues: BTreeMap<String, String>,
-    /// Per queue URL: (receipt, body, in flight).
-    messages: BTreeMap<String, Vec<(String, String, bool)>>,
+    /// Per queue URL: (receipt, body, visibility).
+    messages: BTreeMap<String, Vec<(String, String, Seen)>>,
+    /// Every `ChangeMessageVisibility` (receipt, seconds), in order.
+    hidden: Vec<(String, i32)>,
     /// Executions by ARN, as `DescribeExecution` answers.
     executions: BTreeMap<String, ExecutionState>,
     next: u64,
+}
+
+/// Where a queue message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// The next receive returns it.
+    Visible,
+    /// Received; back when the queue's visibility timeout ends ([`FakeAws::requeue`]).
+    InFlight,
+    /// Hidden longer by `ChangeMessageVisibility`; back at [`FakeAws::hold_ends`].
+    Held,
 }
 
 /// The fake: clone it to keep a handle after giving it to the engine.
@@ -121,11 +134,11 @@ impl FakeAws {
         let token = TaskToken(format!("token-{}-{}", world.next, "q".repeat(40)));
         world.tasks.insert(token.0.clone(), TaskState::Open);
         let receipt = format!("receipt-{}", world.next);
-        world
-            .messages
-            .entry(queue_url.to_owned())
-            .or_default()
-            .push((receipt, make_body(&token), false));
+        world.messages.entry(queue_url.to_owned()).or_default().push((
+            receipt,
+            make_body(&token),
+            Seen::Visible,
+        ));
         token
     }
 
@@ -134,11 +147,11 @@ impl FakeAws {
         let mut world = self.world();
         world.next += 1;
         let receipt = format!("receipt-{}", world.next);
-        world
-            .messages
-            .entry(queue_url.to_owned())
-            .or_default()
-            .push((receipt, body.to_owned(), false));
+        world.messages.entry(queue_url.to_owned()).or_default().push((
+            receipt,
+            body.to_owned(),
+            Seen::Visible,
+        ));
     }
 
     /// Messages still on a queue (in flight or not).
@@ -146,13 +159,33 @@ impl FakeAws {
         self.world().messages.get(queue_url).map_or(0, Vec::len)
     }
 
-    /// The visibility timeout of every in-flight message ends.
+    /// The queue's visibility timeout ends for every message received and
+    /// not hidden for longer since.
     pub fn requeue(&self) {
+        self.each_message(|seen| {
+            if *seen == Seen::InFlight {
+                *seen = Seen::Visible;
+            }
+        });
+    }
+
+    /// Every visibility timeout ends, the longer ones set by
+    /// `ChangeMessageVisibility` too.
+    pub fn hold_ends(&self) {
+        self.each_message(|seen| *seen = Seen::Visible);
+    }
+
+    fn each_message(&self, mut change: impl FnMut(&mut Seen)) {
         for messages in self.world().messages.values_mut() {
             for message in messages {
-                message.2 = false;
+                change(&mut message.2);
             }
         }
+    }
+
+    /// Every `ChangeMessageVisibility` call: (receipt, seconds).
+    pub fn hidden(&self) -> Vec<(String, i32)> {
+        self.world().hidden.clone()
     }
 
     pub fn state(&self, token: &TaskToken) -> Option<TaskState> {
@@ -265,9 +298,9 @@ impl TaskSource for FakeAws {
             self.check("SQS")?;
             let mut world = self.world();
             let mut out = Vec::new();
-            for (receipt, body, in_flight) in world.messages.entry(queue_url.to_owned()).or_default() {
-                if !*in_flight && out.len() < 10 {
-                    *in_flight = true;
+            for (receipt, body, seen) in world.messages.entry(queue_url.to_owned()).or_default() {
+                if *seen == Seen::Visible && out.len() < 10 {
+                    *seen = Seen::InFlight;
                     out.push(QueueMessage {
                         message_id: receipt.clone(),
                         receipt_handle: receipt.clone(),
@@ -285,6 +318,30 @@ impl TaskSource for FakeAws {
             if let Some(messages) = self.world().messages.get_mut(queue_url) {
                 messages.retain(|m| m.0 != receipt);
             }
+            Ok(())
+        })
+    }
+
+    fn hide<'a>(&'a self, queue_url: &'a str, receipt: &'a str, seconds: i32) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.check("SQS")?;
+            let mut world = self.world();
+            let message = world
+                .messages
+                .get_mut(queue_url)
+                .and_then(|m| m.iter_mut().find(|m| m.0 == receipt));
+            // As SQS: only a message in flight can be hidden longer.
+            match message {
+                Some(m) if m.2 == Seen::InFlight => m.2 = Seen::Held,
+                _ => {
+                    return Err(AwsError::Service {
+                        service: "SQS",
+                        code: "MessageNotInflight".into(),
+                        message: "the message is not in flight".into(),
+                    });
+                }
+            }
+            world.hidden.push((receipt.to_owned(), seconds));
             Ok(())
         })
     }

@@ -416,6 +416,40 @@ async fn a_request_seen_again_on_the_queue_is_one_inbox_entry() {
     assert_eq!(w.engine.inbox().unwrap().len(), 1);
 }
 
+/// A held request's message does not come back every visibility timeout
+/// to fill receives: once seen again it is hidden for longer, and stays one
+/// inbox entry. Its first receive is not hidden, so another device of the
+/// same approver still sees a new request after the queue's timeout.
+#[tokio::test]
+async fn a_queued_request_already_held_is_kept_out_of_sight_when_it_comes_back() {
+    let w = world("");
+    let url = w.aws.create_queue(&approver_queue_name("dba", "bob"));
+    w.aws.offer_on_queue(&url, |t| queue_body(t, "deploy"));
+    assert_eq!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).len(), 1);
+    assert!(
+        w.aws.hidden().is_empty(),
+        "a new request is not hidden on its first receive"
+    );
+
+    w.aws.requeue();
+    assert!(new_request_ids(&w.engine.poll_all(0).await.unwrap()).is_empty());
+    let hidden = w.aws.hidden();
+    assert_eq!(hidden.len(), 1, "{hidden:?}");
+    assert_eq!(hidden[0].1, crate::QUEUE_HOLD_SECONDS);
+
+    // The queue's timeout passes again: the message stays out of sight.
+    w.aws.requeue();
+    w.engine.poll_all(0).await.unwrap();
+    assert_eq!(w.aws.hidden().len(), 1, "received again while hidden");
+
+    // Once the longer hold ends it comes back, and is hidden again.
+    w.aws.hold_ends();
+    w.engine.poll_all(0).await.unwrap();
+    assert_eq!(w.aws.hidden().len(), 2);
+    assert_eq!(w.engine.inbox().unwrap().len(), 1);
+    assert_eq!(w.aws.messages_on(&url), 1, "kept until the request is decided");
+}
+
 #[tokio::test]
 async fn without_a_queue_of_ones_own_the_error_says_whom_to_ask() {
     let w = world_with("", false);

@@ -1,0 +1,193 @@
+//! A thousand requests pending for one approver, against the local
+//! emulator (queue source: the gate's fan-out to the approver's queue):
+//!
+//!     cargo bench -p tapprove-benches --bench pending
+//!
+//! Prints, each beside its goal where the issue names one:
+//! - intake: receives and seconds until every request is in the inbox, and
+//!   whether messages already held came back to fill receives (they are
+//!   hidden for `QUEUE_HOLD_SECONDS` once seen again);
+//! - the inbox listed from the cache (what `tapprove inbox` and the app
+//!   show between polls): p50 and max over 20 reads (goal: at most 100 ms);
+//! - memory: growth of this process's resident set from before the intake
+//!   to after it (goal: at most 20 MB);
+//! - one poll with everything taken, and one heartbeat (at most 20
+//!   `DescribeExecution` calls per heartbeat, whatever the inbox holds).
+//!
+//! The messages are put on the queue as the gate's fan-out writes them (a
+//! task token and the request); no execution stands behind them, so the
+//! heartbeat's lookups answer "no such execution" and change nothing.
+//!
+//! Environment: `BENCH_PENDING` (default 1000).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use tapprove_config::Source;
+use tapprove_engine::Engine;
+use tapprove_engine::install::{GatePlan, SourceKind, install};
+use tapprove_proto::UtcTime;
+use tapprove_test_support::moto::Moto;
+
+const GROUP: &str = "prod-approvers";
+
+fn resident_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+fn message(i: usize, created: &UtcTime) -> String {
+    serde_json::json!({
+        "task_token": format!("bench-token-{i:04}-{}", "t".repeat(200)),
+        "request": {
+            "tapprove": "request/v1",
+            "execution": format!("arn:aws:states:us-east-1:123456789012:execution:bench-gate:pending-{i:04}"),
+            "nonce": format!("0b6f5f9e-4a8e-4c1e-9d59-{i:012}"),
+            "created": created.to_string(),
+            "timeout_seconds": 86_400,
+            "title": format!("Deploy api build {i} to prod"),
+            "requested_by": "alice",
+            "approvers": GROUP,
+            "quorum": 1,
+            "details": {"service": "api", "build": i, "commit": format!("{:040x}", i)}
+        }
+    })
+    .to_string()
+}
+
+fn main() {
+    let pending = std::env::var("BENCH_PENDING")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000usize);
+    let moto = Moto::start(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = moto.sdk_config().await;
+        let config = install(
+            &aws,
+            &GatePlan {
+                name: "bench-gate".into(),
+                group: GROUP.into(),
+                source: SourceKind::Queue,
+                table_prefix: "bench".into(),
+                role_arn: "arn:aws:iam::123456789012:role/bench".into(),
+                rp_id: "tapprove.local".into(),
+                identity: tapprove_config::IdentitySettings::default(),
+                announce: false,
+            },
+            &UtcTime::now(),
+        )
+        .await
+        .unwrap();
+        let source = config
+            .sources
+            .iter()
+            .find(|s| matches!(s, Source::Queue { .. }))
+            .cloned()
+            .expect("a queue source");
+        let state = std::env::temp_dir().join(format!("tapprove-bench-pending-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        std::fs::create_dir_all(&state).unwrap();
+        let engine = Engine::open(config, &aws, &state).unwrap();
+        let approver = engine.approver().await.unwrap();
+        let queues = tapprove_aws::sqs::Queues::new(&aws);
+        let url = queues
+            .create_queue(&tapprove_engine::approver_queue_name(GROUP, &approver))
+            .await
+            .unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let created = UtcTime::now();
+        for batch in (0..pending).collect::<Vec<_>>().chunks(10) {
+            let mut send = sqs.send_message_batch().queue_url(&url);
+            for &i in batch {
+                send = send.entries(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message_body(message(i, &created))
+                        .build()
+                        .unwrap(),
+                );
+            }
+            send.send().await.unwrap();
+        }
+
+        let before = resident_mb();
+        let started = Instant::now();
+        let (mut receives, mut empty) = (0u32, 0u32);
+        while engine.inbox().unwrap().len() < pending {
+            let events = engine.poll(&source, 1).await.unwrap();
+            receives += 1;
+            if events.is_empty() {
+                empty += 1;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "only {} of {pending} requests in the inbox after 15 minutes",
+                engine.inbox().unwrap().len()
+            );
+        }
+        let intake = started.elapsed();
+        let after = resident_mb();
+
+        let mut reads = Vec::new();
+        for _ in 0..20 {
+            let at = Instant::now();
+            let listed = engine.inbox().unwrap();
+            reads.push(at.elapsed());
+            assert_eq!(listed.len(), pending);
+        }
+        reads.sort();
+
+        let at = Instant::now();
+        let events = engine.poll(&source, 0).await.unwrap();
+        let drained_poll = at.elapsed();
+        let new_after = events
+            .iter()
+            .filter(|e| matches!(e, tapprove_engine::Event::NewRequest { .. }))
+            .count();
+        let at = Instant::now();
+        let gone = engine.heartbeat().await.unwrap();
+        let heartbeat = at.elapsed();
+
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "intake             {pending} requests in the inbox after {receives} receives ({empty} returned nothing new) in {:.1} s ({:.1} receives/s)",
+            intake.as_secs_f64(),
+            f64::from(receives) / intake.as_secs_f64()
+        );
+        println!(
+            "inbox from cache   p50 {:.2} ms  max {:.2} ms over {} reads of {pending} requests (goal: at most 100 ms): {}",
+            ms(reads[reads.len() / 2]),
+            ms(reads[reads.len() - 1]),
+            reads.len(),
+            if ms(reads[reads.len() - 1]) <= 100.0 { "met" } else { "NOT met" }
+        );
+        println!(
+            "memory             resident {before:.1} MB before, {after:.1} MB with {pending} pending: +{:.1} MB (goal: at most +20 MB): {}",
+            after - before,
+            if after - before <= 20.0 { "met" } else { "NOT met" }
+        );
+        println!(
+            "one more poll      {:.1} ms, {new_after} new (every message taken or out of sight)",
+            ms(drained_poll)
+        );
+        println!(
+            "one heartbeat      {:.1} ms, {} requests dropped (at most 20 DescribeExecution calls, whatever the inbox holds)",
+            ms(heartbeat),
+            gone.len()
+        );
+        let _ = std::fs::remove_dir_all(&state);
+    });
+}
