@@ -19,13 +19,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+#[path = "common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use tapprove_authn::UserVerification;
 use tapprove_authn::software::{MemoryKeyStore, SoftwareAuthenticator};
 use tapprove_aws::sfn::StepFunctions;
 use tapprove_config::Source;
-use tapprove_engine::install::{GatePlan, SourceKind, install};
+use tapprove_engine::install::SourceKind;
 use tapprove_engine::{Engine, Signer};
 use tapprove_proto::UtcTime;
 use tapprove_proto::Verdict;
@@ -65,29 +68,10 @@ fn main() {
     let idle_seconds = env_number("BENCH_IDLE_SECONDS", 120);
     let poll_seconds = env_number("BENCH_POLL_SECONDS", 60) as u32;
     let moto = Moto::start(poll_seconds);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let aws = moto.sdk_config().await;
-        let config = install(
-            &aws,
-            &GatePlan {
-                name: "bench-gate".into(),
-                group: "prod-approvers".into(),
-                source: SourceKind::Activity,
-                table_prefix: "bench".into(),
-                role_arn: "arn:aws:iam::123456789012:role/bench".into(),
-                rp_id: "tapprove.local".into(),
-                identity: tapprove_config::IdentitySettings::default(),
-                announce: false,
-            },
-            &UtcTime::now(),
-        )
-        .await
-        .unwrap();
+        let config = common::install_gate(&aws, SourceKind::Activity).await;
         let gate = config.gate.clone().unwrap().state_machine_arn;
         // The gate's verifier, as `tapprove-verifier worker` runs it: its
         // first step admits each request before anyone is asked.

@@ -22,15 +22,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+#[path = "common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use tapprove_config::Source;
 use tapprove_engine::Engine;
-use tapprove_engine::install::{GatePlan, SourceKind, install};
+use tapprove_engine::install::SourceKind;
 use tapprove_proto::UtcTime;
 use tapprove_test_support::moto::Moto;
 
-const GROUP: &str = "prod-approvers";
+use common::GROUP;
 
 fn resident_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -68,29 +71,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000usize);
     let moto = Moto::start(2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let aws = moto.sdk_config().await;
-        let config = install(
-            &aws,
-            &GatePlan {
-                name: "bench-gate".into(),
-                group: GROUP.into(),
-                source: SourceKind::Queue,
-                table_prefix: "bench".into(),
-                role_arn: "arn:aws:iam::123456789012:role/bench".into(),
-                rp_id: "tapprove.local".into(),
-                identity: tapprove_config::IdentitySettings::default(),
-                announce: false,
-            },
-            &UtcTime::now(),
-        )
-        .await
-        .unwrap();
+        let config = common::install_gate(&aws, SourceKind::Queue).await;
         let source = config
             .sources
             .iter()

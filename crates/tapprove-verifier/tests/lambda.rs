@@ -326,28 +326,32 @@ fn the_binary_calls_aws_over_https_and_checks_the_certificate() {
     });
     let front = TlsFront::start(&moto);
     let stranger = TlsFront::start(&moto);
-    let gate_call = |execution: &str| {
+    // One gate call to the function reaching AWS through the front while
+    // trusting the certificate `trusted`: what it answered.
+    let call_through_front = |execution: &str, trusted: std::path::PathBuf| {
         let mut request = request();
         request["execution"] = execution.into();
-        json!({"op": "verify", "request": request, "decision": {"tapprove": "approval/v1"},
-               "tally": {"approvals": [], "met": false, "remaining_seconds": 0}})
+        let api = RuntimeApi::start(vec![json!({
+            "op": "verify", "request": request, "decision": {"tapprove": "approval/v1"},
+            "tally": {"approvals": [], "met": false, "remaining_seconds": 0}
+        })]);
+        let _function = Function::with_env(
+            &api,
+            &moto,
+            "example.com",
+            "h",
+            "",
+            &[
+                ("AWS_ENDPOINT_URL", front.endpoint()),
+                ("SSL_CERT_FILE", trusted.display().to_string()),
+            ],
+        );
+        api.next()
     };
     let trusted = "arn:aws:states:us-east-1:123456789012:execution:tapprove-gate:over-tls";
     let untrusted = "arn:aws:states:us-east-1:123456789012:execution:tapprove-gate:untrusted-tls";
 
-    let api = RuntimeApi::start(vec![gate_call(trusted)]);
-    let function = Function::with_env(
-        &api,
-        &moto,
-        "example.com",
-        "h",
-        "",
-        &[
-            ("AWS_ENDPOINT_URL", front.endpoint()),
-            ("SSL_CERT_FILE", front.cert().display().to_string()),
-        ],
-    );
-    let answered = api.next();
+    let answered = call_through_front(trusted, front.cert());
     assert_eq!(answered.kind, "response", "{}", answered.body);
     assert_eq!(answered.body["last"], "refused", "{}", answered.body);
     assert_eq!(runtime.block_on(registry.audit_of(trusted)).unwrap().len(), 1);
@@ -356,22 +360,9 @@ fn the_binary_calls_aws_over_https_and_checks_the_certificate() {
         !handshakes.is_empty() && handshakes.iter().all(|h| h == "ok"),
         "{handshakes:?}"
     );
-    drop(function);
 
     // The same front, but the process trusts another certificate only.
-    let api = RuntimeApi::start(vec![gate_call(untrusted)]);
-    let _function = Function::with_env(
-        &api,
-        &moto,
-        "example.com",
-        "h",
-        "",
-        &[
-            ("AWS_ENDPOINT_URL", front.endpoint()),
-            ("SSL_CERT_FILE", stranger.cert().display().to_string()),
-        ],
-    );
-    let answered = api.next();
+    let answered = call_through_front(untrusted, stranger.cert());
     assert_eq!(answered.kind, "error", "{}", answered.body);
     let handshakes = front.handshakes();
     assert!(
