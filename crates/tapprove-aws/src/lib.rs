@@ -62,10 +62,7 @@ pub async fn load_config_with(
             .identity_cache(aws_config::identity::IdentityCache::no_cache());
     }
     if let Some(region) = fallback_region {
-        loader = loader.region(
-            aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else(aws_config::Region::new(region)),
-        );
+        loader = loader.region(region_chain_or(region));
     }
     loader.load().await
 }
@@ -80,6 +77,21 @@ pub async fn load_config_with(
 /// client was available".
 pub fn defaults() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's default region chain (environment, profile, EC2 instance
+/// metadata), then `fallback`. Built here rather than with
+/// `RegionProviderChain::default_provider()`, whose instance-metadata
+/// client would have no HTTP client (see [`defaults`]).
+fn region_chain_or(fallback: String) -> aws_config::meta::region::RegionProviderChain {
+    use aws_config::environment::region::EnvironmentVariableRegionProvider;
+    use aws_config::imds::region::ImdsRegionProvider;
+    use aws_config::profile::ProfileFileRegionProvider;
+    let provider = aws_config::provider_config::ProviderConfig::default().with_http_client(https_client());
+    aws_config::meta::region::RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::builder().configure(&provider).build())
+        .or_else(ImdsRegionProvider::builder().configure(&provider).build())
+        .or_else(aws_config::Region::new(fallback))
 }
 
 /// The HTTPS client of [`defaults`].
