@@ -414,9 +414,6 @@ impl<'a> Admin<'a> {
         ))
     }
 
-    /// Everything recorded about `user`: their own credential events
-    /// (`user#`, the enrolment service) and admins' changes (`admin#`),
-    /// oldest first.
     /// Everything `execution`'s outcome rests on, for an auditor to verify
     /// offline (`tapprove verify --evidence`): the request as the gate
     /// held it, every verification the verifier recorded, and for each
@@ -541,6 +538,9 @@ impl<'a> Admin<'a> {
         })
     }
 
+    /// Everything recorded about `user`: their own credential events
+    /// (`user#`, the enrolment service) and admins' changes (`admin#`),
+    /// oldest first.
     pub async fn audit_of_user(&self, user: &str) -> Result<Vec<Value>> {
         let mut records = self.registry.enrolments_of(user).await?;
         records.extend(self.registry.admin_events_of(user).await?);
