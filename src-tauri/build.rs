@@ -1,4 +1,4 @@
-include!("src/command_names.rs");
+include!("../crates/tapprove-desk/src/command_names.rs");
 
 fn main() {
     let attributes =

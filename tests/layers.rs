@@ -10,9 +10,14 @@ use std::collections::BTreeSet;
 
 use tapprove_test_support::repo_root;
 
-/// The app depends on the engine alone, and the wire and settings types
-/// its screens show; never the adapters below the engine.
-const APP: &[&str] = &["tapprove-proto", "tapprove-config", "tapprove-engine"];
+/// The app's core (and its agent) depends on the engine alone, and the
+/// wire and settings types its screens show; never the adapters below the
+/// engine.
+const DESK: &[&str] = &["tapprove-proto", "tapprove-config", "tapprove-engine"];
+
+/// The window shows what the core holds: it reaches nothing else but the
+/// update settings.
+const WINDOW: &[&str] = &["tapprove-config", "tapprove-desk"];
 
 /// The CLI as the app, plus the pure core and the authenticators, which
 /// its offline tools (`key`, `sign`, `verify`, `admin register`'s checks)
@@ -74,7 +79,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("crates/tapprove-cli", CLI),
-    ("src-tauri", APP),
+    ("crates/tapprove-desk", DESK),
+    ("src-tauri", WINDOW),
 ];
 
 /// The `tapprove-*` names in a manifest's `[dependencies]` table (not

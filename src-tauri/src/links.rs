@@ -1,4 +1,4 @@
-//! Links that reach the app: the one it was started with, and every one
+//! Links that reach the standalone app (the Linux agent reads its own): the one it was started with, and every one
 //! a second launch hands over, each opens its route in the window (see
 //! `route` for what a link may say). A link that is not one of Tapprove's
 //! opens the inbox, and a notification says why.
@@ -29,14 +29,14 @@ pub fn watch<R: Runtime>(app: &AppHandle<R>) -> bool {
 }
 
 fn open<R: Runtime>(app: &AppHandle<R>, link: &str) {
-    match crate::route::from_link(link) {
+    match tapprove_desk::route::from_link(link) {
         Ok(route) => {
             eprintln!("tapprove-app: opening {route} (a link)");
             crate::window::open(app, &route);
         }
         Err(e) => {
             eprintln!("tapprove-app: {e}");
-            crate::notify::bad_link(&e.to_string());
+            tapprove_desk::notify::bad_link(&e.to_string());
             crate::window::open(app, "/inbox");
         }
     }

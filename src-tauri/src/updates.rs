@@ -239,26 +239,69 @@ pub fn spawn_checks<R: Runtime>(app: AppHandle<R>, config: Option<Config>) {
         }
         tokio::time::sleep(FIRST_CHECK).await;
         loop {
-            match fetch(&app, &plan).await {
-                Ok(None) => {}
-                Ok(Some(verified)) => {
-                    let version = verified.update.version.clone();
-                    match verified.update.install(&verified.bytes) {
-                        Ok(()) => crate::notify::updated(&version),
-                        Err(e) => eprintln!(
-                            "tapprove-app: {}",
-                            UpdateError::Install {
-                                version,
-                                detail: e.to_string()
-                            }
-                        ),
-                    }
-                }
-                Err(e) => eprintln!("tapprove-app: {e}"),
-            }
+            check(&app, &plan).await;
             tokio::time::sleep(EVERY).await;
         }
     });
+}
+
+/// `tapprove-window --check-updates`: one check (the agent runs it now and
+/// then), without a window. Exits [`tapprove_desk::UPDATES_OFF`] when checks are off, so
+/// the agent stops asking; 0 otherwise (a failed check is logged and tried
+/// again next time).
+pub fn check_once() -> i32 {
+    use tapprove_desk::UPDATES_OFF as OFF;
+    let config = tapprove_desk::Tapprove::load().config().ok().cloned();
+    let plan = match plan(config.as_ref()) {
+        Ok(Plan::Off(why)) => {
+            eprintln!("tapprove-app: no update checks: {why}");
+            return OFF;
+        }
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("tapprove-app: no update checks: {e}");
+            return OFF;
+        }
+    };
+    let app = match tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .build(tauri::generate_context!())
+    {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("tapprove-app: cannot check for updates: {e}");
+            return 0;
+        }
+    };
+    let handle = app.handle().clone();
+    if app_pubkey_missing(&handle) {
+        eprintln!("tapprove-app: no update checks: {}", UpdateError::NoKey);
+        return OFF;
+    }
+    tauri::async_runtime::block_on(check(&handle, &plan));
+    0
+}
+
+/// One check: fetches, verifies and installs an update, if there is one;
+/// logs what went wrong.
+async fn check<R: Runtime>(app: &AppHandle<R>, plan: &Plan) {
+    match fetch(app, plan).await {
+        Ok(None) => {}
+        Ok(Some(verified)) => {
+            let version = verified.update.version.clone();
+            match verified.update.install(&verified.bytes) {
+                Ok(()) => tapprove_desk::notify::updated(&version),
+                Err(e) => eprintln!(
+                    "tapprove-app: {}",
+                    UpdateError::Install {
+                        version,
+                        detail: e.to_string()
+                    }
+                ),
+            }
+        }
+        Err(e) => eprintln!("tapprove-app: {e}"),
+    }
 }
 
 #[cfg(test)]

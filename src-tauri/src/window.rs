@@ -1,13 +1,13 @@
 //! The one window. It exists only while it is shown: closing it destroys
-//! the webview, so an idle tray app holds no WebKit process (about 200 MB
-//! on Linux). Opening it again builds a fresh one at the route asked for.
+//! the webview (and on Linux ends the window process). Opening it again
+//! builds a fresh one at the route asked for.
 
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
-use crate::state::Tapprove;
+use tapprove_desk::Tapprove;
 
 pub const MAIN: &str = "main";
 
@@ -36,7 +36,7 @@ fn place_near<R: Runtime>(window: &tauri::WebviewWindow<R>, anchor: (f64, f64)) 
 /// [`open`], placed next to the tray icon when `anchor` is given (a click
 /// on the icon, on macOS and Windows).
 pub fn open_near<R: Runtime>(app: &AppHandle<R>, route: &str, anchor: Option<(f64, f64)>) {
-    let route = crate::route::checked(route);
+    let route = tapprove_desk::route::checked(route);
     if let Some(state) = app.try_state::<Arc<Tapprove>>() {
         *state.opened_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }

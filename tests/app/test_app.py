@@ -146,7 +146,9 @@ def tray_menu():
     """The app's tray menu as the tray host sees it: (connection, menu address, layout).
 
     The watcher lists items by bus name (and path, when the item gave one);
-    libayatana-appindicator's item lives at /org/ayatana/NotificationItem/<id>.
+    an item registered by name alone lives at /StatusNotifierItem (the
+    spec's default: Tapprove's agent), libayatana-appindicator's at
+    /org/ayatana/NotificationItem/<id>.
     """
     conn = open_dbus_connection(bus="SESSION")
     watcher = DBusAddress("/StatusNotifierWatcher", bus_name="org.kde.StatusNotifierWatcher",
@@ -159,7 +161,8 @@ def tray_menu():
     for entry in items:
         service, _, path = entry.partition("/")
         try:
-            for item_path in (["/" + path] if path else item_paths(conn, service, "/org")):
+            # Without a path the item is at the spec's /StatusNotifierItem.
+            for item_path in (["/" + path] if path else item_paths(conn, service, "/")):
                 item = DBusAddress(item_path, bus_name=service, interface="org.kde.StatusNotifierItem")
                 menu_path = conn.send_and_get_reply(Properties(item).get("Menu")).body[0][1]
                 menu = DBusAddress(menu_path, bus_name=service, interface="com.canonical.dbusmenu")

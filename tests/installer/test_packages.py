@@ -43,6 +43,14 @@ def check_tree(root: Path):
     app = root / "usr/bin/tapprove-app"
     assert app.is_file() and os.access(app, os.X_OK), "the app binary is installed, executable"
     assert app.read_bytes()[:4] == b"\x7fELF"
+    # The app is the tray agent, which links no GTK or WebKit; the window
+    # is its own binary, started on demand.
+    needed = subprocess.run(["readelf", "-d", str(app)], check=True, capture_output=True, text=True).stdout
+    assert "NEEDED" in needed, needed
+    assert not [l for l in needed.splitlines() if "NEEDED" in l and ("webkit" in l or "gtk" in l)], needed
+    window = root / "usr/bin/tapprove-window"
+    assert window.is_file() and os.access(window, os.X_OK), "the window binary is installed beside the app"
+    assert "webkit2gtk" in subprocess.run(["readelf", "-d", str(window)], check=True, capture_output=True, text=True).stdout
 
     policy = root / "etc/tapprove/policy.toml"
     assert policy.read_bytes() == POLICY.read_bytes(), "the policy given at build time, unchanged"

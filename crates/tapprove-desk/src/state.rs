@@ -1,6 +1,6 @@
 //! What the app holds while it runs: the settings, the engine (rebuilt
 //! when the user signs in or out), and the view the tray and the window
-//! show. Nothing here knows about windows or menus.
+//! show. Nothing here knows about windows, menus or processes.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,12 +36,6 @@ pub struct Tapprove {
     /// measurement).
     pub opened_at: Mutex<Option<Instant>>,
     pub quitting: AtomicBool,
-    /// The window was closed: the process should shed what the webview
-    /// left behind (see `shed`).
-    pub window_closed: AtomicBool,
-    /// Notifications whose actions are still awaited (a restart would
-    /// leave them dead).
-    pub notifications_open: std::sync::atomic::AtomicUsize,
     /// The notifications showing, by the requests they name, so each
     /// closes (or the grouped one recounts) when its requests leave the
     /// inbox.
@@ -112,8 +106,6 @@ impl Tapprove {
             wake: tokio::sync::Notify::new(),
             opened_at: Mutex::new(None),
             quitting: AtomicBool::new(false),
-            window_closed: AtomicBool::new(false),
-            notifications_open: std::sync::atomic::AtomicUsize::new(0),
             shown: Mutex::new(ShownNotes::default()),
         }
     }

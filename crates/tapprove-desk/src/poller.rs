@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tapprove_engine::Event;
-use tauri::{AppHandle, Runtime};
 
 use crate::error::{AppError, ErrorCode};
+use crate::shell::{Shell, publish};
 use crate::state::Tapprove;
 
 /// Seconds a queue receive waits for a message.
@@ -27,22 +27,18 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How often the session's health is checked.
 const SESSION_CHECK: Duration = Duration::from_secs(300);
 
-pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
+pub async fn run(shell: Arc<dyn Shell>, state: Arc<Tapprove>) {
     let mut backoff = Duration::from_secs(2);
     let mut maintained: Option<Instant> = None;
     let mut heartbeat: Option<Instant> = None;
     let mut session_checked: Option<Instant> = None;
     while !state.quitting.load(Ordering::SeqCst) {
-        // Between polls: the one moment a restart loses nothing.
-        if crate::shed::due(&app, &state) {
-            crate::shed::restart(&state);
-        }
         let engine = match state.engine().await {
             Ok(engine) => engine,
             Err(e) => {
                 state.set_problem(Some(e));
                 state.set_session(state.check_session().await);
-                crate::overview::publish(&app);
+                publish(&*shell, &state);
                 let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
                 continue;
             }
@@ -70,7 +66,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
                 "no request sources are configured: ask your admin to add your group's activity or queue to the Tapprove settings",
             )));
             if changed {
-                crate::overview::publish(&app);
+                publish(&*shell, &state);
             }
             let _ = tokio::time::timeout(Duration::from_secs(300), state.wake.notified()).await;
             continue;
@@ -99,9 +95,9 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
             Err(e) => changed |= state.set_problem(Some(e)),
         }
         if changed {
-            crate::overview::publish(&app);
+            publish(&*shell, &state);
         }
-        crate::notify::follow_inbox(&app, &state.overview(state.clock.now()).inbox);
+        crate::notify::follow_inbox(&state, &state.overview(state.clock.now()).inbox);
         if !arrived.is_empty() && !state.notifications_held(state.clock.now()) {
             let overview = state.overview(state.clock.now());
             let today = overview.today;
@@ -111,12 +107,25 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, state: Arc<Tapprove>) {
                 .filter(|r| arrived.contains(&r.id))
                 .collect();
             for note in crate::notify::notes(&new, &today) {
-                crate::notify::show(&app, note, crate::window::open);
+                crate::notify::show(&shell, &state, note);
             }
         }
         if failed {
             let _ = tokio::time::timeout(backoff, state.wake.notified()).await;
             backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+}
+
+/// Before quitting: sends what the outbox holds (at most 10 s) and says
+/// what is left.
+pub async fn before_quit(state: &Tapprove) {
+    state.quitting.store(true, Ordering::SeqCst);
+    if let Ok(engine) = state.engine().await {
+        match engine.flush_until(Duration::from_secs(10)).await {
+            Ok(0) => {}
+            Ok(left) => crate::notify::outbox_left(left),
+            Err(e) => eprintln!("tapprove-app: cannot resend the outbox before quitting: {e}"),
         }
     }
 }

@@ -6,38 +6,52 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tapprove_engine::prompt::{LoginPrompt, PinRequest, Prompt, UserPrompt};
-use tauri::{AppHandle, Emitter, Runtime};
 use zeroize::Zeroizing;
 
 use crate::models::{SignInPrompt, SigningPrompt};
+use crate::shell::Shell;
 use crate::state::Tapprove;
 
 /// How long a PIN prompt waits for the person.
 const PIN_WAIT: Duration = Duration::from_secs(120);
 
 /// Signing prompts for the window.
-#[derive(Debug)]
-pub struct WindowPrompt<R: Runtime> {
-    app: AppHandle<R>,
+pub struct WindowPrompt {
+    shell: Arc<dyn Shell>,
     state: Arc<Tapprove>,
     authenticator: String,
 }
 
-impl<R: Runtime> WindowPrompt<R> {
-    pub fn new(app: AppHandle<R>, state: Arc<Tapprove>, authenticator: impl Into<String>) -> Self {
+impl std::fmt::Debug for WindowPrompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowPrompt")
+            .field("authenticator", &self.authenticator)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WindowPrompt {
+    pub fn new(shell: Arc<dyn Shell>, state: Arc<Tapprove>, authenticator: impl Into<String>) -> Self {
         Self {
-            app,
+            shell,
             state,
             authenticator: authenticator.into(),
         }
     }
 
     fn emit(&self, prompt: &SigningPrompt) {
-        let _ = self.app.emit("signing", prompt);
+        emit(&*self.shell, "signing", prompt);
     }
 }
 
-impl<R: Runtime> UserPrompt for WindowPrompt<R> {
+fn emit(shell: &dyn Shell, event: &str, payload: &impl serde::Serialize) {
+    shell.emit(
+        event,
+        serde_json::to_value(payload).unwrap_or(serde_json::Value::Null),
+    );
+}
+
+impl UserPrompt for WindowPrompt {
     fn show(&self, prompt: Prompt) {
         self.emit(&SigningPrompt::from_prompt(prompt, self.authenticator.clone()));
     }
@@ -65,14 +79,20 @@ impl<R: Runtime> UserPrompt for WindowPrompt<R> {
 }
 
 /// Sign-in prompts for the window (the URL opened, or the device code).
-#[derive(Debug)]
-pub struct WindowLogin<R: Runtime>(pub AppHandle<R>);
+pub struct WindowLogin(pub Arc<dyn Shell>);
 
-impl<R: Runtime> LoginPrompt for WindowLogin<R> {
+impl std::fmt::Debug for WindowLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WindowLogin")
+    }
+}
+
+impl LoginPrompt for WindowLogin {
     fn browser(&self, url: &str, opened: bool) {
-        let _ = self.0.emit(
+        emit(
+            &*self.0,
             "sign_in",
-            SignInPrompt::Browser {
+            &SignInPrompt::Browser {
                 url: url.to_owned(),
                 opened,
             },
@@ -80,9 +100,10 @@ impl<R: Runtime> LoginPrompt for WindowLogin<R> {
     }
 
     fn device_code(&self, uri: &str, uri_complete: Option<&str>, user_code: &str) {
-        let _ = self.0.emit(
+        emit(
+            &*self.0,
             "sign_in",
-            SignInPrompt::DeviceCode {
+            &SignInPrompt::DeviceCode {
                 uri: uri.to_owned(),
                 complete_uri: uri_complete.map(str::to_owned),
                 code: user_code.to_owned(),
@@ -91,6 +112,6 @@ impl<R: Runtime> LoginPrompt for WindowLogin<R> {
     }
 
     fn waiting_for_other_process(&self) {
-        let _ = self.0.emit("sign_in", SignInPrompt::WaitingForOtherProcess);
+        emit(&*self.0, "sign_in", &SignInPrompt::WaitingForOtherProcess);
     }
 }

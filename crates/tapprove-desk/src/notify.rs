@@ -8,10 +8,11 @@
 //! Request text is escaped (servers interpret a little HTML in bodies) and
 //! hidden characters are shown, as everywhere outside the webview.
 
-use tauri::{AppHandle, Runtime};
+use std::sync::Arc;
 
 use crate::models::RequestSummary;
-use crate::state::ShownNotes;
+use crate::shell::Shell;
+use crate::state::{ShownNotes, Tapprove};
 use crate::text::{escape_markup, one_line, short_time_on};
 
 /// More new requests than this at once become one notification.
@@ -134,11 +135,7 @@ pub fn follow(shown: &mut ShownNotes, inbox: &[RequestSummary]) -> Follow {
 /// or by someone else, expired, withdrawn) and recounts the grouped one.
 /// Linux only: elsewhere notify-rust cannot close by id, and the window and
 /// tray say what is current.
-pub fn follow_inbox<R: Runtime>(app: &AppHandle<R>, inbox: &[RequestSummary]) {
-    use tauri::Manager;
-    let Some(state) = app.try_state::<std::sync::Arc<crate::state::Tapprove>>() else {
-        return;
-    };
+pub fn follow_inbox(state: &Tapprove, inbox: &[RequestSummary]) {
     let todo = follow(
         &mut state
             .shown
@@ -172,24 +169,26 @@ pub fn follow_inbox<R: Runtime>(app: &AppHandle<R>, inbox: &[RequestSummary]) {
 /// (`CloseNotification`; the server then emits `NotificationClosed`).
 #[cfg(all(unix, not(target_os = "macos")))]
 fn close(id: u32) {
-    let closed = zbus::blocking::Connection::session().and_then(|bus| {
-        bus.call_method(
-            Some("org.freedesktop.Notifications"),
-            "/org/freedesktop/Notifications",
-            Some("org.freedesktop.Notifications"),
-            "CloseNotification",
-            &(id,),
-        )
-        .map(|_| ())
+    let closed = zbus6::block_on(async {
+        zbus6::Connection::session()
+            .await?
+            .call_method(
+                Some("org.freedesktop.Notifications"),
+                "/org/freedesktop/Notifications",
+                Some("org.freedesktop.Notifications"),
+                "CloseNotification",
+                &(id,),
+            )
+            .await
+            .map(|_| ())
     });
     if let Err(e) = closed {
         eprintln!("tapprove-app: cannot close notification {id}: {e}");
     }
 }
 
-/// Shows `note`; the route an action leads to goes to `on_action` (which
-/// opens the window there).
-pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle<R>, &str)) {
+/// Shows `note`; an action opens the window at the route it leads to.
+pub fn show(shell: &Arc<dyn Shell>, state: &Arc<Tapprove>, note: Note) {
     let mut n = notify_rust::Notification::new();
     n.appname("Tapprove")
         .summary(&note.summary)
@@ -210,15 +209,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
         n.hint(notify_rust::Hint::Category("x-tapprove.request".into()));
         match n.show() {
             Ok(handle) => {
-                use tauri::Manager;
-                let app = app.clone();
-                let counted = app
-                    .try_state::<std::sync::Arc<crate::state::Tapprove>>()
-                    .map(|s| s.inner().clone());
-                if let Some(state) = &counted {
-                    state
-                        .notifications_open
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let shell = shell.clone();
+                let state = state.clone();
+                {
                     let mut shown = state
                         .shown
                         .lock()
@@ -240,19 +233,14 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
                         let id = handle.id();
                         handle.wait_for_action(|action| {
                             if let Some(route) = note.route(action) {
-                                on_action(&app, route);
+                                shell.open(route);
                             }
                         });
-                        if let Some(state) = counted {
-                            state
-                                .shown
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .closed(id);
-                            state
-                                .notifications_open
-                                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                        }
+                        state
+                            .shown
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .closed(id);
                     });
             }
             Err(e) => eprintln!("tapprove-app: cannot show a notification: {e}"),
@@ -262,7 +250,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, note: Note, on_action: fn(&AppHandle
     {
         // macOS and Windows: no actions through notify-rust; the tray and
         // the window carry the request. (Unverified here.)
-        let _ = (app, on_action);
+        let _ = (shell, state);
         if let Err(e) = n.show() {
             eprintln!("tapprove-app: cannot show a notification: {e}");
         }

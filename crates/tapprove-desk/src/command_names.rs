@@ -1,6 +1,6 @@
 // The commands the window may call: build.rs makes an `allow-*` permission
 // for each, capabilities/main.json grants exactly these, and a test checks
-// the two agree with `tapprove_app::commands()`.
+// the two agree with `tapprove_desk::commands::dispatch`.
 pub const COMMANDS: &[&str] = &[
     "overview",
     "request",

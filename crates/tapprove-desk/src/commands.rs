@@ -1,9 +1,15 @@
 //! The commands the window may call (and nothing else: see
-//! `capabilities/main.json`). Each checks its arguments, then delegates to
-//! the engine or the session; errors reach the UI as `{code, message}`.
+//! `src-tauri/capabilities/main.json`). Each checks its arguments, then
+//! delegates to the engine or the session; errors reach the UI as
+//! `{code, message}`. [`dispatch`] is the one entry: the window process
+//! relays each call to the agent, which runs it here; the one-process app
+//! calls it directly.
 
 use std::sync::Arc;
 use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::Value;
 
 use tapprove_config::{SignIn, Source};
 use tapprove_engine::account::LoginRequest;
@@ -11,16 +17,113 @@ use tapprove_engine::{AuthenticatorChoice, DeliveryOutcome, NewKey, Reason, enro
 use tapprove_proto::Verdict;
 use tapprove_proto::enrolment::{CredentialAction, CredentialsAnswer, EnrolmentStatus};
 use tapprove_proto::limits::{MAX_LABEL_CHARS, MAX_REASON_CHARS};
-use tauri::{AppHandle, Manager, Runtime, State};
-use tauri_plugin_autostart::ManagerExt;
 use zeroize::Zeroizing;
 
 use crate::error::{AppError, ErrorCode, Result};
 use crate::models::*;
 use crate::prompt::{WindowLogin, WindowPrompt};
+use crate::shell::{Shell, publish};
 use crate::state::Tapprove;
 
-type AppState<'a> = State<'a, Arc<Tapprove>>;
+/// The shell and the state a command runs against.
+type Shl = Arc<dyn Shell>;
+type St = Arc<Tapprove>;
+
+/// The arguments of one command, as the window sends them (camelCase).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+struct Args {
+    id: Option<String>,
+    verdict: Option<VerdictArg>,
+    reason: Option<String>,
+    pin: Option<String>,
+    enabled: Option<bool>,
+    minutes: Option<u32>,
+    device_code: Option<bool>,
+    label: Option<String>,
+    kind: Option<String>,
+    credential_id: Option<String>,
+    rename: Option<String>,
+}
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T> {
+    value.ok_or_else(|| AppError::invalid(format!("the window's call lacks `{name}`: reload the window")))
+}
+
+fn answer(value: impl serde::Serialize) -> Result<Value> {
+    serde_json::to_value(value)
+        .map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot encode the answer: {e}")))
+}
+
+/// Runs `command` (one of [`crate::COMMANDS`]) with the window's `args`;
+/// `None` for a command that does not exist.
+pub async fn dispatch(shell: Shl, state: St, command: &str, args: Value) -> Option<Result<Value>> {
+    let args: Args = match args {
+        Value::Null => Args::default(),
+        args => match serde_json::from_value(args) {
+            Ok(args) => args,
+            Err(e) => {
+                return Some(Err(AppError::invalid(format!(
+                    "the window's call to `{command}` is malformed ({e}): reload the window"
+                ))));
+            }
+        },
+    };
+    Some(match command {
+        "overview" => answer(overview(&state)),
+        "request" => match required(args.id, "id") {
+            Ok(id) => request(&state, id).await.and_then(answer),
+            Err(e) => Err(e),
+        },
+        "request_end" => match required(args.id, "id") {
+            Ok(id) => request_end(&state, id).await.and_then(answer),
+            Err(e) => Err(e),
+        },
+        "seen" => seen(&state).await.and_then(answer),
+        "decide" => match (required(args.id, "id"), required(args.verdict, "verdict")) {
+            (Ok(id), Ok(verdict)) => decide(shell, state, id, verdict, args.reason)
+                .await
+                .and_then(answer),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+        "submit_pin" => submit_pin(&state, args.pin).and_then(answer),
+        "cancel_signing" => {
+            state.signing.cancel();
+            answer(())
+        }
+        "history" => history(&state).await.and_then(answer),
+        "settings" => settings(&*shell, &state).and_then(answer),
+        "set_autostart" => match required(args.enabled, "enabled") {
+            Ok(enabled) => shell.set_autostart(enabled).and_then(answer),
+            Err(e) => Err(e),
+        },
+        "pause_notifications" => match required(args.minutes, "minutes") {
+            Ok(minutes) => pause_notifications(&*shell, &state, minutes).and_then(answer),
+            Err(e) => Err(e),
+        },
+        "sign_in" => match required(args.device_code, "deviceCode") {
+            Ok(device_code) => sign_in(shell, &state, device_code).await.and_then(answer),
+            Err(e) => Err(e),
+        },
+        "sign_out" => sign_out(&*shell, &state).await.and_then(answer),
+        "authenticators" => authenticators(&state).await.and_then(answer),
+        "enrol" => match required(args.label, "label") {
+            Ok(label) => enrol(shell, state, label, args.kind).await.and_then(answer),
+            Err(e) => Err(e),
+        },
+        "change_authenticator" => match required(args.credential_id, "credentialId") {
+            Ok(id) => change_authenticator(&*shell, &state, id, args.rename)
+                .await
+                .and_then(answer),
+            Err(e) => Err(e),
+        },
+        "ui_ready" => {
+            ui_ready(&state);
+            answer(())
+        }
+        _ => return None,
+    })
+}
 
 /// A request id as the inbox gives them, or an execution's name (a link).
 pub fn check_id(id: &str) -> Result<()> {
@@ -62,18 +165,16 @@ pub fn check_label(label: &str) -> Result<String> {
 }
 
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tauri::async_runtime::spawn_blocking(work)
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| AppError::new(ErrorCode::Internal, format!("the signing thread failed: {e}")))?
 }
 
-#[tauri::command]
-pub fn overview(state: AppState<'_>) -> Overview {
+pub fn overview(state: &Tapprove) -> Overview {
     state.overview(state.clock.now())
 }
 
-#[tauri::command]
-pub async fn request(state: AppState<'_>, id: String) -> Result<RequestDetail> {
+pub async fn request(state: &Tapprove, id: String) -> Result<RequestDetail> {
     check_id(&id)?;
     let engine = state.engine().await?;
     Ok(RequestDetail::of(&engine.find(&id)?, &engine))
@@ -82,8 +183,7 @@ pub async fn request(state: AppState<'_>, id: String) -> Result<RequestDetail> {
 /// A request the approver saw that is no longer in the inbox, and how it
 /// ended (asking Step Functions once if that is not known yet); `null` if
 /// it was never seen here.
-#[tauri::command]
-pub async fn request_end(state: AppState<'_>, id: String) -> Result<Option<SeenView>> {
+pub async fn request_end(state: &Tapprove, id: String) -> Result<Option<SeenView>> {
     check_id(&id)?;
     let engine = state.engine().await?;
     // As the inbox finds a request: a unique id prefix, or the execution's
@@ -104,28 +204,25 @@ pub async fn request_end(state: AppState<'_>, id: String) -> Result<Option<SeenV
 }
 
 /// The requests the approver saw, newest first, and how each ended.
-#[tauri::command]
-pub async fn seen(state: AppState<'_>) -> Result<Vec<SeenView>> {
+pub async fn seen(state: &Tapprove) -> Result<Vec<SeenView>> {
     let engine = state.engine().await?;
     Ok(engine.seen()?.into_iter().map(Into::into).collect())
 }
 
-#[tauri::command]
-pub async fn decide<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppState<'_>,
+pub async fn decide(
+    shell: Shl,
+    state: St,
     id: String,
     verdict: VerdictArg,
     reason: Option<String>,
 ) -> Result<DecisionResult> {
     check_id(&id)?;
     let reason = check_reason(verdict, reason)?;
-    let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
     let _turn = state.signing.begin()?;
     let signer = engine.signer().await?;
     // The signing screen says which authenticator Tapprove waits for.
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), signer.description());
+    let prompt = WindowPrompt::new(shell.clone(), state.clone(), signer.description());
     let deciding = engine.clone();
     let runtime = tokio::runtime::Handle::current();
     let (engine_verdict, reason) = match verdict {
@@ -148,9 +245,9 @@ pub async fn decide<R: Runtime>(
     })
     .await?;
     let _ = state.refresh(&engine);
-    crate::overview::publish(&app);
+    publish(&*shell, &state);
     // Its notification closes now, not at the next poll.
-    crate::notify::follow_inbox(&app, &state.overview(state.clock.now()).inbox);
+    crate::notify::follow_inbox(&state, &state.overview(state.clock.now()).inbox);
     let done = match verdict {
         VerdictArg::Approve => "Approved",
         VerdictArg::Deny => "Denied",
@@ -171,8 +268,7 @@ pub async fn decide<R: Runtime>(
     })
 }
 
-#[tauri::command]
-pub fn submit_pin(state: AppState<'_>, pin: Option<String>) -> Result<()> {
+pub fn submit_pin(state: &Tapprove, pin: Option<String>) -> Result<()> {
     let pin = pin.map(Zeroizing::new);
     if let Some(p) = &pin
         && !(4..=63).contains(&p.len())
@@ -182,19 +278,12 @@ pub fn submit_pin(state: AppState<'_>, pin: Option<String>) -> Result<()> {
     state.signing.answer_pin(pin)
 }
 
-#[tauri::command]
-pub fn cancel_signing(state: AppState<'_>) {
-    state.signing.cancel();
-}
-
-#[tauri::command]
-pub async fn history(state: AppState<'_>) -> Result<Vec<HistoryEntry>> {
+pub async fn history(state: &Tapprove) -> Result<Vec<HistoryEntry>> {
     let engine = state.engine().await?;
     Ok(engine.history()?.into_iter().rev().map(Into::into).collect())
 }
 
-#[tauri::command]
-pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SettingsView> {
+pub fn settings(shell: &dyn Shell, state: &Tapprove) -> Result<SettingsView> {
     let config = state.config()?;
     Ok(SettingsView {
         config_path: state.config_path.display().to_string(),
@@ -229,9 +318,7 @@ pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<Se
             tapprove_config::KeyStoreKind::Keychain => "keychain",
             tapprove_config::KeyStoreKind::Files => "files",
         },
-        autostart: app
-            .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
-            .is_some_and(|launcher| launcher.is_enabled().unwrap_or(false)),
+        autostart: shell.autostart(),
         require_user_verification: config.require_user_verification,
         allow_software_authenticators: config.allow_software_authenticators,
         quiet_hours: config
@@ -257,37 +344,16 @@ pub fn settings<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<Se
     })
 }
 
-#[tauri::command]
-pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<()> {
-    let launcher = app.autolaunch();
-    let done = if enabled {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
-    done.map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot change start at login: {e}")))
-}
-
-#[tauri::command]
-pub fn pause_notifications<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppState<'_>,
-    minutes: u32,
-) -> Result<Overview> {
+pub fn pause_notifications(shell: &dyn Shell, state: &Tapprove, minutes: u32) -> Result<Overview> {
     if minutes > 24 * 60 {
         return Err(AppError::invalid("pause for at most 24 hours (1440 minutes)"));
     }
     state.pause(minutes, state.clock.now());
-    crate::overview::publish(&app);
+    publish(shell, state);
     Ok(state.overview(state.clock.now()))
 }
 
-#[tauri::command]
-pub async fn sign_in<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppState<'_>,
-    device_code: bool,
-) -> Result<SessionView> {
+pub async fn sign_in(shell: Shl, state: &Tapprove, device_code: bool) -> Result<SessionView> {
     let sign_in = state.config()?.sign_in.clone().ok_or_else(|| {
         AppError::new(
             ErrorCode::NotConfigured,
@@ -299,25 +365,24 @@ pub async fn sign_in<R: Runtime>(
     })?;
     state
         .account()?
-        .sign_in(LoginRequest { sign_in, device_code }, &WindowLogin(app.clone()))
+        .sign_in(LoginRequest { sign_in, device_code }, &WindowLogin(shell.clone()))
         .await?;
-    reconnect(&app, &state).await
+    reconnect(&*shell, state).await
 }
 
 /// After signing in or out: a new engine with the new credentials, and the
 /// session as it now is, shown everywhere.
-async fn reconnect<R: Runtime>(app: &AppHandle<R>, state: &Tapprove) -> Result<SessionView> {
+async fn reconnect(shell: &dyn Shell, state: &Tapprove) -> Result<SessionView> {
     state.connect().await?;
     let session = state.check_session().await;
     state.set_session(session.clone());
-    crate::overview::publish(app);
+    publish(shell, state);
     Ok(session)
 }
 
-#[tauri::command]
-pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: AppState<'_>) -> Result<SessionView> {
+pub async fn sign_out(shell: &dyn Shell, state: &Tapprove) -> Result<SessionView> {
     state.account()?.sign_out().await?;
-    reconnect(&app, &state).await
+    reconnect(shell, state).await
 }
 
 /// The enrolment service, as the settings name it.
@@ -333,8 +398,7 @@ fn enrolment_service(config: &tapprove_config::Config) -> Result<enrol::Endpoint
 /// The approver's authenticators: what the registry holds for them (through
 /// the enrolment service, which knows them by their AWS identity), or,
 /// without a service, the software keys on this machine.
-#[tauri::command]
-pub async fn authenticators(state: AppState<'_>) -> Result<Vec<AuthenticatorView>> {
+pub async fn authenticators(state: &Tapprove) -> Result<Vec<AuthenticatorView>> {
     let engine = state.engine().await?;
     if let Ok(service) = enrolment_service(engine.config()) {
         let answer = engine.own_credentials(&service, CredentialAction::List).await?;
@@ -357,10 +421,9 @@ fn views(answer: CredentialsAnswer, rp_id: &str) -> Vec<AuthenticatorView> {
 }
 
 /// Renames or revokes one of the approver's own authenticators.
-#[tauri::command]
-pub async fn change_authenticator<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppState<'_>,
+pub async fn change_authenticator(
+    shell: &dyn Shell,
+    state: &Tapprove,
     credential_id: String,
     rename: Option<String>,
 ) -> Result<Vec<AuthenticatorView>> {
@@ -376,21 +439,14 @@ pub async fn change_authenticator<R: Runtime>(
     let engine = state.engine().await?;
     let service = enrolment_service(engine.config())?;
     let answer = engine.own_credentials(&service, action).await?;
-    crate::overview::publish(&app);
+    publish(shell, state);
     Ok(views(answer, &engine.config().rp_id))
 }
 
 /// Enrols an authenticator: `kind` is `security_key`, `platform` or
 /// `software` (default: what this machine offers first).
-#[tauri::command]
-pub async fn enrol<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppState<'_>,
-    label: String,
-    kind: Option<String>,
-) -> Result<AuthenticatorView> {
+pub async fn enrol(shell: Shl, state: St, label: String, kind: Option<String>) -> Result<AuthenticatorView> {
     let label = check_label(&label)?;
-    let state: Arc<Tapprove> = state.inner().clone();
     let engine = state.engine().await?;
     let choice = match kind.as_deref() {
         None => None,
@@ -407,7 +463,7 @@ pub async fn enrol<R: Runtime>(
     let _turn = state.signing.begin()?;
     let enroller = engine.enroller(choice).await?;
     let choice = enroller.choice();
-    let prompt = WindowPrompt::new(app.clone(), state.clone(), enroller.description());
+    let prompt = WindowPrompt::new(shell.clone(), state.clone(), enroller.description());
     let runtime = tokio::runtime::Handle::current();
     let enrolling = engine.clone();
     let receipt = blocking(move || {
@@ -420,7 +476,7 @@ pub async fn enrol<R: Runtime>(
             .map_err(AppError::from)
     })
     .await?;
-    crate::overview::publish(&app);
+    publish(&*shell, &state);
     Ok(AuthenticatorView {
         credential_id: receipt.credential_id.encode(),
         label: receipt.label,
@@ -436,8 +492,7 @@ pub async fn enrol<R: Runtime>(
 
 /// The window's first screen shows its data: logs how long it took from
 /// the request to open it (read by the footprint benchmark).
-#[tauri::command]
-pub fn ui_ready(state: AppState<'_>) {
+pub fn ui_ready(state: &Tapprove) {
     let opened = state
         .opened_at
         .lock()

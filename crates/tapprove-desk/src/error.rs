@@ -35,12 +35,6 @@ impl From<EngineError> for AppError {
     }
 }
 
-impl From<tauri::Error> for AppError {
-    fn from(e: tauri::Error) -> Self {
-        Self::new(ErrorCode::Internal, e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -49,7 +43,7 @@ mod tests {
     /// The snake_case names between `[` and `]` of `ERROR_CODES` in
     /// `ui/src/lib/api.ts`.
     fn ui_codes() -> Vec<String> {
-        let api = include_str!("../../ui/src/lib/api.ts");
+        let api = include_str!("../../../ui/src/lib/api.ts");
         let start = api.find("ERROR_CODES = [").unwrap();
         let end = start + api[start..].find("] as const").unwrap();
         api[start..end]

@@ -1,0 +1,129 @@
+//! The window as a process of the tray agent (Linux): started by
+//! `tapprove-app` with `--window ROUTE`, it shows the page and relays each
+//! command the page calls to the agent over standard output, taking the
+//! answers, the events and where to go from standard input (the format is
+//! `tapprove_desk::wire`). The access control is Tauri's as everywhere:
+//! only the commands the capability grants reach the relay. The process
+//! ends when its window closes, or when the agent is gone (its input
+//! closes).
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tapprove_desk::COMMANDS;
+use tapprove_desk::wire::{Down, MAX_LINE, Up, line};
+use tauri::ipc::{Invoke, InvokeResolver};
+use tauri::{AppHandle, Emitter, Runtime};
+
+/// Calls sent to the agent and not answered yet.
+type Waiting<R> = Arc<Mutex<HashMap<u64, InvokeResolver<R>>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+const AGENT_GONE: &str = "Tapprove's tray app has stopped: start Tapprove again";
+
+/// The invoke handler: each granted command goes to the agent, its
+/// resolver waits in `waiting` for the answer.
+fn relay<R: Runtime>(waiting: Waiting<R>) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
+    let next = AtomicU64::new(1);
+    let out = Mutex::new(std::io::stdout());
+    move |invoke: Invoke<R>| {
+        let command = invoke.message.command().to_owned();
+        if !COMMANDS.contains(&command.as_str()) {
+            return false;
+        }
+        let id = next.fetch_add(1, Ordering::Relaxed);
+        let args = crate::shell::arguments(invoke.message.payload());
+        lock(&waiting).insert(id, invoke.resolver);
+        let call = line(&Up::Call { id, command, args });
+        let mut out = lock(&out);
+        if out.write_all(call.as_bytes()).and_then(|()| out.flush()).is_err()
+            && let Some(resolver) = lock(&waiting).remove(&id)
+        {
+            resolver.reject(tapprove_desk::error::AppError::new(
+                tapprove_desk::error::ErrorCode::Internal,
+                AGENT_GONE,
+            ));
+        }
+        true
+    }
+}
+
+/// Takes what the agent says until it stops; then the window closes.
+fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>) {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match input
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buffer)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) if buffer.len() > MAX_LINE => {
+                eprintln!("tapprove-window: the agent sent a line too long; closing");
+                break;
+            }
+            Ok(_) => {}
+        }
+        match serde_json::from_slice::<Down>(&buffer) {
+            Ok(Down::Answer { id, answer }) => {
+                if let Some(resolver) = lock(&waiting).remove(&id) {
+                    match answer {
+                        Ok(value) => resolver.resolve(value),
+                        Err(error) => resolver.reject(error),
+                    }
+                }
+            }
+            Ok(Down::Unknown { id }) => {
+                if let Some(resolver) = lock(&waiting).remove(&id) {
+                    resolver.reject("Command not found".to_owned());
+                }
+            }
+            Ok(Down::Event { name, payload }) => {
+                let _ = app.emit(&name, payload);
+            }
+            Ok(Down::Open { route }) => crate::window::open(&app, &route),
+            Err(e) => eprintln!("tapprove-window: unreadable message from the agent ({e})"),
+        }
+    }
+    for (_, resolver) in lock(&waiting).drain() {
+        resolver.reject(tapprove_desk::error::AppError::new(
+            tapprove_desk::error::ErrorCode::Internal,
+            AGENT_GONE,
+        ));
+    }
+    app.exit(0);
+}
+
+/// Runs the window at `route` until it is closed.
+pub fn run(route: &str) {
+    let waiting: Waiting<tauri::Wry> = Arc::default();
+    let route = tapprove_desk::route::checked(route);
+    let listening = waiting.clone();
+    let app = tauri::Builder::default()
+        .invoke_handler(relay(waiting))
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            crate::window::open(&handle, &route);
+            let _ = std::thread::Builder::new()
+                .name("agent".into())
+                .spawn(move || listen(handle, listening));
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match app {
+        // Closing the window (the last) ends the process.
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("tapprove-window: cannot open the window: {e}");
+            std::process::exit(1);
+        }
+    }
+}
