@@ -1,9 +1,17 @@
 //! A thousand requests pending for one approver, against the local
-//! emulator (queue source: the gate's fan-out to the approver's queue):
+//! emulator, through each source:
 //!
 //!     cargo bench -p tapprove-benches --bench pending
 //!
-//! Prints, each beside its goal where the issue names one:
+//! **Activity** (one activity per group; apps claim tasks): the engine
+//! claims at most 20 at once and leaves the rest to colleagues. Prints how
+//! many one app held after polling until it stopped claiming, how many a
+//! colleague's app then claimed, the inbox from the cache, and one
+//! heartbeat (one `SendTaskHeartbeat` per claimed task, so at most 20,
+//! however many wait).
+//!
+//! **Queue** (the gate's fan-out to the approver's queue), each beside its
+//! goal where the issue names one:
 //! - intake: receives and seconds until every request is in the inbox, and
 //!   whether messages already held came back to fill receives (they are
 //!   hidden for `QUEUE_HOLD_SECONDS` once seen again);
@@ -72,6 +80,7 @@ fn main() {
         .unwrap_or(1000usize);
     let moto = Moto::start(2);
     let rt = common::runtime();
+    rt.block_on(activity(&moto, pending));
     rt.block_on(async {
         let aws = moto.sdk_config().await;
         let config = common::install_gate(&aws, SourceKind::Queue).await;
@@ -146,6 +155,7 @@ fn main() {
         let heartbeat = at.elapsed();
 
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!("queue source ({pending} messages on the approver's queue)");
         println!(
             "intake             {pending} requests in the inbox after {receives} receives ({empty} returned nothing new) in {:.1} s ({:.1} receives/s)",
             intake.as_secs_f64(),
@@ -174,4 +184,132 @@ fn main() {
         );
         let _ = std::fs::remove_dir_all(&state);
     });
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tapprove-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `pending` executions waiting on the group's activity (the gate's task
+/// state alone, its input the request as the gate passes it); one app
+/// polls until it claims no more, then a colleague's.
+async fn activity(moto: &Moto, pending: usize) {
+    let aws = moto.sdk_config().await;
+    let config = common::install_gate(&aws, SourceKind::Activity).await;
+    let source = config
+        .sources
+        .iter()
+        .find(|s| matches!(s, Source::Activity { .. }))
+        .cloned()
+        .expect("an activity source");
+    let Source::Activity { arn, .. } = &source else {
+        unreachable!()
+    };
+    let sfn = aws_sdk_sfn::Client::new(&aws);
+    let definition = serde_json::json!({
+        "StartAt": "Wait for decision",
+        "States": {"Wait for decision": {"Type": "Task", "Resource": arn, "TimeoutSeconds": 86_400, "End": true}}
+    });
+    let machine = sfn
+        .create_state_machine()
+        .name("bench-activity-waits")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/bench")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let created = UtcTime::now();
+    let started = Instant::now();
+    for i in 0..pending {
+        let request: serde_json::Value = serde_json::from_str(&message(i, &created)).unwrap();
+        sfn.start_execution()
+            .state_machine_arn(&machine)
+            .name(format!("pending-{i:04}"))
+            .input(request["request"].to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let start_s = started.elapsed().as_secs_f64();
+
+    let state = scratch("activity");
+    let engine = Engine::open(config.clone(), &aws, &state).unwrap();
+    let before = resident_mb();
+    let started = Instant::now();
+    let mut polls = 0u32;
+    loop {
+        let events = engine.poll(&source, 0).await.unwrap();
+        polls += 1;
+        if events.is_empty() {
+            break;
+        }
+        assert!(
+            polls < 200,
+            "the app kept claiming: {} held",
+            engine.inbox().unwrap().len()
+        );
+    }
+    let claim_s = started.elapsed().as_secs_f64();
+    let held = engine.inbox().unwrap().len();
+    let after = resident_mb();
+
+    let colleague_state = scratch("activity-colleague");
+    let colleague = Engine::open(config, &aws, &colleague_state).unwrap();
+    while !colleague.poll(&source, 0).await.unwrap().is_empty() {}
+    let colleague_held = colleague.inbox().unwrap().len();
+
+    let mut reads = Vec::new();
+    for _ in 0..20 {
+        let at = Instant::now();
+        assert_eq!(engine.inbox().unwrap().len(), held);
+        reads.push(at.elapsed());
+    }
+    reads.sort();
+    let at = Instant::now();
+    let gone = engine.heartbeat().await.unwrap();
+    let heartbeat = at.elapsed();
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "activity source ({pending} executions started in {start_s:.1} s, each waiting on the group's activity)"
+    );
+    println!(
+        "  one app          claimed {held} in {polls} polls ({claim_s:.1} s), then stopped: at most 20 held at once: {}",
+        if held <= 20 && held > 0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  a colleague      claimed {colleague_held} of the rest: {}",
+        if colleague_held > 0 {
+            "the rest are left for colleagues"
+        } else {
+            "NOT left"
+        }
+    );
+    println!(
+        "  inbox from cache p50 {:.2} ms  max {:.2} ms over {} reads (goal: at most 100 ms): {}",
+        ms(reads[reads.len() / 2]),
+        ms(reads[reads.len() - 1]),
+        reads.len(),
+        if ms(reads[reads.len() - 1]) <= 100.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "  memory           +{:.1} MB while claiming (goal: at most +20 MB): {}",
+        after - before,
+        if after - before <= 20.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  one heartbeat    {:.1} ms, {held} SendTaskHeartbeat calls (one per claimed task, at most 20 every 10 s), {} dropped",
+        ms(heartbeat),
+        gone.len()
+    );
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir_all(&colleague_state);
 }

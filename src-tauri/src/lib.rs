@@ -7,8 +7,12 @@
 //!   agent (`relay`) and ends when its window closes;
 //! - `--check-updates`: started by the agent now and then; checks, verifies
 //!   and installs a signed update (`updates`), then exits;
-//! - `--standalone` (the default on macOS and Windows): the whole app in
-//!   one process, with Tauri's tray (`standalone`).
+//! - anything else on Linux: becomes the agent (`tapprove-app`, which
+//!   opens the window as its own process);
+//! - `--standalone` (macOS and Windows, where it is the default): the whole
+//!   app in one process, with Tauri's tray (`standalone`). Linux builds
+//!   compile it (so it is checked) but never run it: the window binary
+//!   then reaches no engine, and the linker leaves it out.
 
 #![forbid(unsafe_code)]
 
@@ -16,7 +20,7 @@ mod lifecycle;
 mod links;
 pub mod relay;
 pub mod shell;
-mod standalone;
+pub mod standalone;
 mod tray;
 pub mod updates;
 pub mod window;
@@ -31,13 +35,27 @@ pub fn run() {
     match args.get(1).map(String::as_str) {
         Some("--window") => relay::run(args.get(2).map_or("/inbox", String::as_str)),
         Some("--check-updates") => std::process::exit(updates::check_once()),
-        Some("--standalone") => standalone::run(&args),
-        _ if cfg!(all(unix, not(target_os = "macos"))) => {
-            eprintln!(
-                "tapprove-window is Tapprove's window, which the tray app opens: start `tapprove-app` instead"
-            );
-            std::process::exit(2);
-        }
+        #[cfg(all(unix, not(target_os = "macos")))]
+        _ => agent(&args),
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
         _ => standalone::run(&args),
     }
+}
+
+/// Linux: run as anything but the window (`tauri dev`, or by hand), this
+/// binary becomes the agent, which opens the window as its own process.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn agent(args: &[String]) -> ! {
+    use std::os::unix::process::CommandExt;
+    let program = std::env::current_exe()
+        .map(|exe| exe.with_file_name("tapprove-app"))
+        .unwrap_or_else(|_| "tapprove-app".into());
+    let error = std::process::Command::new(&program)
+        .args(args.iter().skip(1))
+        .exec();
+    eprintln!(
+        "tapprove-window is Tapprove's window, which the tray app opens, and {} could not be started ({error}): reinstall Tapprove",
+        program.display()
+    );
+    std::process::exit(2);
 }

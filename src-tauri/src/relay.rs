@@ -28,7 +28,10 @@ const AGENT_GONE: &str = "Tapprove's tray app has stopped: start Tapprove again"
 
 /// The invoke handler: each granted command goes to the agent, its
 /// resolver waits in `waiting` for the answer.
-fn relay<R: Runtime>(waiting: Waiting<R>) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
+fn relay<R: Runtime>(
+    waiting: Waiting<R>,
+    started: std::time::Instant,
+) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
     let next = AtomicU64::new(1);
     let out = Mutex::new(std::io::stdout());
     move |invoke: Invoke<R>| {
@@ -37,6 +40,7 @@ fn relay<R: Runtime>(waiting: Waiting<R>) -> impl Fn(Invoke<R>) -> bool + Send +
             return false;
         }
         let id = next.fetch_add(1, Ordering::Relaxed);
+        trace(started, &format!("call {id} `{command}`"));
         let args = crate::shell::arguments(invoke.message.payload());
         lock(&waiting).insert(id, invoke.resolver);
         let call = line(&Up::Call { id, command, args });
@@ -102,16 +106,27 @@ fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>) {
     app.exit(0);
 }
 
+/// With `TAPPROVE_TRACE_OPEN` set, says how long after the process
+/// started each step of opening was reached (to find what an open spends).
+fn trace(started: std::time::Instant, step: &str) {
+    if std::env::var_os("TAPPROVE_TRACE_OPEN").is_some() {
+        eprintln!("tapprove-window: {step} at {} ms", started.elapsed().as_millis());
+    }
+}
+
 /// Runs the window at `route` until it is closed.
 pub fn run(route: &str) {
+    let started = std::time::Instant::now();
     let waiting: Waiting<tauri::Wry> = Arc::default();
     let route = tapprove_desk::route::checked(route);
     let listening = waiting.clone();
     let app = tauri::Builder::default()
-        .invoke_handler(relay(waiting))
+        .invoke_handler(relay(waiting, started))
         .setup(move |app| {
+            trace(started, "set up");
             let handle = app.handle().clone();
             crate::window::open(&handle, &route);
+            trace(started, "window asked for");
             let _ = std::thread::Builder::new()
                 .name("agent".into())
                 .spawn(move || listen(handle, listening));

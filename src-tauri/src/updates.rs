@@ -251,7 +251,10 @@ pub fn spawn_checks<R: Runtime>(app: AppHandle<R>, config: Option<Config>) {
 /// again next time).
 pub fn check_once() -> i32 {
     use tapprove_desk::UPDATES_OFF as OFF;
-    let config = tapprove_desk::Tapprove::load().config().ok().cloned();
+    // The settings alone (the policy over the user's file), as the app reads them.
+    let config = tapprove_config::Settings::load(&Config::locate(None), &tapprove_config::policy_path())
+        .ok()
+        .map(|settings| settings.config);
     let plan = match plan(config.as_ref()) {
         Ok(Plan::Off(why)) => {
             eprintln!("tapprove-app: no update checks: {why}");

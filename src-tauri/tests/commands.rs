@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tapprove_app::state::Tapprove;
+use tapprove_window::state::Tapprove;
 use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
 use tauri::webview::InvokeRequest;
 use tauri::{WebviewWindow, WebviewWindowBuilder};
@@ -31,7 +31,7 @@ fn app_with(
 ) {
     let app = mock_builder()
         .manage(Arc::new(state))
-        .invoke_handler(tapprove_app::commands())
+        .invoke_handler(tapprove_window::commands())
         // The real context: tauri.conf.json, the CSP and the capabilities,
         // so the commands pass through the same access control as in the app.
         .build(tauri::generate_context!())
@@ -191,7 +191,7 @@ fn without_settings_the_overview_says_what_to_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("nowhere.toml");
     let config = tapprove_config::Config::load(&missing).map_err(|e| {
-        tapprove_app::error::AppError::new(tapprove_app::error::ErrorCode::NotConfigured, e.to_string())
+        tapprove_window::error::AppError::new(tapprove_window::error::ErrorCode::NotConfigured, e.to_string())
     });
     let (_app, window) = app_with(Tapprove::with_config(missing, dir.path().to_path_buf(), config));
     let overview = invoke(&window, "overview", json!({})).expect("overview");
@@ -219,7 +219,7 @@ fn the_capability_grants_exactly_tapprove_commands() {
         .map(|p| p.as_str().expect("plain permission names").to_owned())
         .collect();
     granted.sort();
-    let mut expected: Vec<String> = tapprove_app::COMMANDS
+    let mut expected: Vec<String> = tapprove_window::COMMANDS
         .iter()
         .map(|c| format!("allow-{}", c.replace('_', "-")))
         .chain([
@@ -245,7 +245,7 @@ fn the_capability_grants_exactly_tapprove_commands() {
             .is_err_and(|e| e.to_string().contains("not allowed")),
         "{remote:?}"
     );
-    for command in tapprove_app::COMMANDS {
+    for command in tapprove_window::COMMANDS {
         if ["authenticators", "sign_out", "settings"].contains(command) {
             continue;
         }

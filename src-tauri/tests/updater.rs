@@ -1,7 +1,7 @@
 //! Signed updates, end to end short of replacing the installed app: keys
 //! made by `tauri signer generate`, an artifact signed by `tauri signer
 //! sign`, a manifest served from a local HTTP server, and the app's
-//! updater (`tapprove_app::updates::fetch`, the real `tauri-plugin-updater`
+//! updater (`tapprove_window::updates::fetch`, the real `tauri-plugin-updater`
 //! in the app's real context) asked for it.
 //!
 //! Needs the repository's `node_modules` (`npm ci`; `scripts/test` runs it).
@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tapprove_app::updates::{Plan, UpdateError, fetch};
+use tapprove_window::updates::{Plan, UpdateError, fetch};
 
 const ARTIFACT: &[u8] = b"!<arch>\ndebian-binary   Tapprove 0.2.0 stand-in package bytes\n";
 
@@ -178,7 +178,7 @@ fn app(pubkey: &str) -> tauri::App<tauri::test::MockRuntime> {
 fn fetch_with(
     app: &tauri::App<tauri::test::MockRuntime>,
     plan: &Plan,
-) -> Result<Option<tapprove_app::updates::Verified>, UpdateError> {
+) -> Result<Option<tapprove_window::updates::Verified>, UpdateError> {
     tauri::async_runtime::block_on(fetch(app.handle(), plan))
 }
 

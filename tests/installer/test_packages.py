@@ -63,7 +63,7 @@ def check_tree(root: Path):
 
     autostart = (root / "etc/xdg/autostart/tapprove.desktop").read_text()
     assert "Exec=tapprove-app --background" in autostart, autostart
-    assert (root / "usr/share/icons/hicolor/128x128/apps/tapprove-app.png").is_file()
+    assert (root / "usr/share/icons/hicolor/128x128/apps/tapprove-window.png").is_file()
 
 
 def test_the_deb_installs_the_app_its_links_autostart_and_the_policy(bundles):

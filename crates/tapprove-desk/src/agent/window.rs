@@ -198,3 +198,122 @@ fn call(
         let _ = to.send(answer);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::models::Overview;
+
+    /// A shell that only records what the window was sent.
+    struct Recording;
+
+    impl Shell for Recording {
+        fn emit(&self, _event: &str, _payload: serde_json::Value) {}
+        fn open(&self, _route: &str) {}
+        fn tray(&self, _overview: &Overview) {}
+        fn quit(&self) {}
+        fn autostart(&self) -> bool {
+            false
+        }
+        fn set_autostart(&self, _enabled: bool) -> crate::error::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A stand-in for the window process (the real one needs a display):
+    /// it writes a stray line, three calls, then copies what the agent says
+    /// to `out` until it has four lines.
+    const WINDOW: &str = r#"#!/usr/bin/env python3
+import json, sys
+out = open(sys.argv[0] + ".out", "w")
+out.write(json.dumps(sys.argv[1:]) + "\n")
+print("Gtk-WARNING: not a message", flush=True)
+print(json.dumps({"call": {"id": 1, "command": "overview", "args": None}}), flush=True)
+print(json.dumps({"call": {"id": 2, "command": "no_such_command", "args": {}}}), flush=True)
+print(json.dumps({"call": {"id": 3, "command": "request", "args": {"id": "../../etc"}}}), flush=True)
+for _ in range(4):
+    out.write(sys.stdin.readline())
+    out.flush()
+"#;
+
+    #[test]
+    fn the_window_process_is_answered_and_told_where_to_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("tapprove-window");
+        std::fs::write(&program, WINDOW).unwrap();
+        std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(Tapprove::with_config(
+            dir.path().join("config.toml"),
+            dir.path().to_path_buf(),
+            Err(crate::error::AppError::new(
+                crate::error::ErrorCode::NotConfigured,
+                "no settings",
+            )),
+        ));
+        let shell: Arc<dyn Shell> = Arc::new(Recording);
+        let host = Arc::new(Host::new(program.clone(), runtime.handle().clone()));
+        // A route the agent would never show is replaced by the inbox.
+        host.open("/admin/../../etc", Arc::downgrade(&shell), state.clone());
+        let out = program.with_extension("out");
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        let lines = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.lines().count() >= 4 {
+                break text;
+            }
+            assert!(Instant::now() < deadline, "the window was not answered: {text:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // Opening it again while it runs sends it there, not a second process.
+        host.open("/history", Arc::downgrade(&shell), state);
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        let lines = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.lines().count() >= 5 {
+                break text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the open window was not told where to go: {lines:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut lines = lines.lines();
+        assert_eq!(lines.next().unwrap(), r#"["--window", "/inbox"]"#);
+        let mut answers: Vec<Down> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+        let open = answers.pop().unwrap();
+        assert_eq!(
+            open,
+            Down::Open {
+                route: "/history".into()
+            }
+        );
+        answers.sort_by_key(|d| match d {
+            Down::Answer { id, .. } | Down::Unknown { id } => *id,
+            _ => 0,
+        });
+        match &answers[0] {
+            Down::Answer {
+                id: 1,
+                answer: Ok(overview),
+            } => {
+                assert_eq!(overview["session"]["health"], "not_configured", "{overview}");
+            }
+            other => panic!("overview: {other:?}"),
+        }
+        assert_eq!(answers[1], Down::Unknown { id: 2 });
+        match &answers[2] {
+            Down::Answer {
+                id: 3,
+                answer: Err(e),
+            } => assert_eq!(e["code"], "invalid_input", "{e}"),
+            other => panic!("a bad id: {other:?}"),
+        }
+    }
+}
