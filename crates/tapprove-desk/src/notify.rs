@@ -169,18 +169,15 @@ pub fn follow_inbox(state: &Tapprove, inbox: &[RequestSummary]) {
 /// (`CloseNotification`; the server then emits `NotificationClosed`).
 #[cfg(all(unix, not(target_os = "macos")))]
 fn close(id: u32) {
-    let closed = zbus6::block_on(async {
-        zbus6::Connection::session()
-            .await?
-            .call_method(
-                Some("org.freedesktop.Notifications"),
-                "/org/freedesktop/Notifications",
-                Some("org.freedesktop.Notifications"),
-                "CloseNotification",
-                &(id,),
-            )
-            .await
-            .map(|_| ())
+    let closed = zbus::blocking::Connection::session().and_then(|bus| {
+        bus.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "CloseNotification",
+            &(id,),
+        )
+        .map(|_| ())
     });
     if let Err(e) = closed {
         eprintln!("tapprove-app: cannot close notification {id}: {e}");
