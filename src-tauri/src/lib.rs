@@ -2,7 +2,7 @@
 //! app does is in `tapprove-desk`; this crate shows it.
 //!
 //! `tapprove-window` runs in one of three ways:
-//! - `--window ROUTE` (Linux): started by the tray agent (`tapprove-app`)
+//! - `--window ROUTE --wire N` (Linux): started by the tray agent (`tapprove-app`)
 //!   when the window is asked for; it relays the page's commands to the
 //!   agent (`relay`) and ends when its window closes;
 //! - `--check-updates`: started by the agent now and then; checks, verifies
@@ -33,7 +33,13 @@ pub use crate::shell::commands;
 pub fn run() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--window") => relay::run(args.get(2).map_or("/inbox", String::as_str)),
+        Some("--window") => relay::run(
+            args.get(2).map_or("/inbox", String::as_str),
+            args.iter()
+                .position(|a| a == "--wire")
+                .and_then(|at| args.get(at + 1))
+                .map(String::as_str),
+        ),
         Some("--check-updates") => std::process::exit(updates::check_once()),
         #[cfg(all(unix, not(target_os = "macos")))]
         _ => agent(&args),

@@ -1,21 +1,26 @@
 //! The window as a process of the tray agent (Linux): started by
-//! `tapprove-app` with `--window ROUTE`, it shows the page and relays each
-//! command the page calls to the agent over standard output, taking the
-//! answers, the events and where to go from standard input (the format is
-//! `tapprove_desk::wire`). The access control is Tauri's as everywhere:
+//! `tapprove-app` with `--window ROUTE --wire N`, it shows the page and
+//! relays each command the page calls to the agent over the pipes it was
+//! given as standard input and output, taking the answers, the events and
+//! where to go back (the format is `tapprove_desk::wire`). It first moves
+//! the pipes to descriptors of its own, closed on exec, and gives standard
+//! output to standard error: nothing it starts (WebKit's processes) can
+//! write to the agent or hold the pipes open. The access control is Tauri's as everywhere:
 //! only the commands the capability grants reach the relay. The process
 //! ends when its window closes, or when the agent is gone (its input
 //! closes).
 
 use std::collections::HashMap;
-use std::io::{BufRead, Read, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tapprove_desk::COMMANDS;
 use tapprove_desk::wire::{Down, MAX_LINE, Up, line};
 use tauri::ipc::{Invoke, InvokeResolver};
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, RunEvent, Runtime};
+use zeroize::Zeroizing;
 
 /// Calls sent to the agent and not answered yet.
 type Waiting<R> = Arc<Mutex<HashMap<u64, InvokeResolver<R>>>>;
@@ -30,10 +35,10 @@ const AGENT_GONE: &str = "Tapprove's tray app has stopped: start Tapprove again"
 /// resolver waits in `waiting` for the answer.
 fn relay<R: Runtime>(
     waiting: Waiting<R>,
+    out: Arc<Mutex<File>>,
     started: std::time::Instant,
 ) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
     let next = AtomicU64::new(1);
-    let out = Mutex::new(std::io::stdout());
     move |invoke: Invoke<R>| {
         let command = invoke.message.command().to_owned();
         if !COMMANDS.contains(&command.as_str()) {
@@ -43,7 +48,8 @@ fn relay<R: Runtime>(
         trace(started, &format!("call {id} `{command}`"));
         let args = crate::shell::arguments(invoke.message.payload());
         lock(&waiting).insert(id, invoke.resolver);
-        let call = line(&Up::Call { id, command, args });
+        // (A call may carry a PIN: the copy is wiped once written.)
+        let call = Zeroizing::new(line(&Up::Call { id, command, args }));
         let mut out = lock(&out);
         if out.write_all(call.as_bytes()).and_then(|()| out.flush()).is_err()
             && let Some(resolver) = lock(&waiting).remove(&id)
@@ -58,9 +64,8 @@ fn relay<R: Runtime>(
 }
 
 /// Takes what the agent says until it stops; then the window closes.
-fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>) {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>, input: File) {
+    let mut input = BufReader::new(input);
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
@@ -114,14 +119,52 @@ fn trace(started: std::time::Instant, step: &str) {
     }
 }
 
-/// Runs the window at `route` until it is closed.
-pub fn run(route: &str) {
+/// The pipes to the agent, moved off standard input and output (see the
+/// module's comment): (from the agent, to the agent).
+#[cfg(unix)]
+fn take_pipes() -> std::io::Result<(File, File)> {
+    let input = rustix::io::fcntl_dupfd_cloexec(std::io::stdin(), 3)?;
+    let output = rustix::io::fcntl_dupfd_cloexec(std::io::stdout(), 3)?;
+    rustix::stdio::dup2_stdin(File::open("/dev/null")?)?;
+    rustix::stdio::dup2_stdout(std::io::stderr())?;
+    Ok((File::from(input), File::from(output)))
+}
+
+#[cfg(not(unix))]
+fn take_pipes() -> std::io::Result<(File, File)> {
+    Err(std::io::Error::other(
+        "the window runs as the agent's process on Linux only",
+    ))
+}
+
+/// Runs the window at `route` until it is closed. `wire` is the version
+/// of the agent's messages (`--wire N`).
+pub fn run(route: &str, wire: Option<&str>) {
     let started = std::time::Instant::now();
+    if wire != Some(tapprove_desk::wire::VERSION.to_string().as_str()) {
+        eprintln!(
+            "tapprove-window: this window speaks version {} to the tray app, which speaks {}: quit Tapprove and start it again",
+            tapprove_desk::wire::VERSION,
+            wire.unwrap_or("none")
+        );
+        std::process::exit(tapprove_desk::wire::VERSION_MISMATCH);
+    }
+    let (input, output) = match take_pipes() {
+        Ok(pipes) => pipes,
+        Err(e) => {
+            eprintln!(
+                "tapprove-window: cannot take the pipes to the tray app ({e}); start Tapprove with `tapprove-app`"
+            );
+            std::process::exit(1);
+        }
+    };
+    let out = Arc::new(Mutex::new(output));
+    let closing = out.clone();
     let waiting: Waiting<tauri::Wry> = Arc::default();
     let route = tapprove_desk::route::checked(route);
     let listening = waiting.clone();
     let app = tauri::Builder::default()
-        .invoke_handler(relay(waiting, started))
+        .invoke_handler(relay(waiting, out, started))
         .setup(move |app| {
             trace(started, "set up");
             let handle = app.handle().clone();
@@ -129,13 +172,25 @@ pub fn run(route: &str) {
             trace(started, "window asked for");
             let _ = std::thread::Builder::new()
                 .name("agent".into())
-                .spawn(move || listen(handle, listening));
+                .spawn(move || listen(handle, listening, input));
             Ok(())
         })
         .build(tauri::generate_context!());
     match app {
-        // Closing the window (the last) ends the process.
-        Ok(app) => app.run(|_, _| {}),
+        // Closing the window (the last) ends the process; the agent hears
+        // of it first, so an open that comes now starts a new window.
+        Ok(app) => app.run(move |_, event| {
+            if let RunEvent::WindowEvent {
+                event: tauri::WindowEvent::Destroyed,
+                ..
+            } = event
+            {
+                let mut out = lock(&closing);
+                let _ = out
+                    .write_all(line(&Up::Closing).as_bytes())
+                    .and_then(|()| out.flush());
+            }
+        }),
         Err(e) => {
             eprintln!("tapprove-window: cannot open the window: {e}");
             std::process::exit(1);

@@ -36,7 +36,7 @@ struct Args {
     id: Option<String>,
     verdict: Option<VerdictArg>,
     reason: Option<String>,
-    pin: Option<String>,
+    pin: Option<Zeroizing<String>>,
     enabled: Option<bool>,
     minutes: Option<u32>,
     device_code: Option<bool>,
@@ -268,8 +268,7 @@ pub async fn decide(
     })
 }
 
-pub fn submit_pin(state: &Tapprove, pin: Option<String>) -> Result<()> {
-    let pin = pin.map(Zeroizing::new);
+pub fn submit_pin(state: &Tapprove, pin: Option<Zeroizing<String>>) -> Result<()> {
     if let Some(p) = &pin
         && !(4..=63).contains(&p.len())
     {

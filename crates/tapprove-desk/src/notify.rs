@@ -144,22 +144,28 @@ pub fn follow_inbox(state: &Tapprove, inbox: &[RequestSummary]) {
         inbox,
     );
     #[cfg(all(unix, not(target_os = "macos")))]
-    {
-        for id in todo.close {
-            close(id);
-        }
-        for (id, note) in todo.recount {
-            // Replaces the notification in place: the thread awaiting its
-            // action keeps awaiting it.
-            let _ = notify_rust::Notification::new()
-                .id(id)
-                .appname("Tapprove")
-                .summary(&note.summary)
-                .body(&note.body)
-                .icon("dialog-password")
-                .timeout(notify_rust::Timeout::Milliseconds(SHOW_MS))
-                .show();
-        }
+    if !todo.close.is_empty() || !todo.recount.is_empty() {
+        // Blocking D-Bus calls, off the async runtime's few threads: a
+        // notification server that hangs must not stall the commands.
+        let _ = std::thread::Builder::new()
+            .name("notifications".into())
+            .spawn(move || {
+                for id in todo.close {
+                    close(id);
+                }
+                for (id, note) in todo.recount {
+                    // Replaces the notification in place: the thread awaiting
+                    // its action keeps awaiting it.
+                    let _ = notify_rust::Notification::new()
+                        .id(id)
+                        .appname("Tapprove")
+                        .summary(&note.summary)
+                        .body(&note.body)
+                        .icon("dialog-password")
+                        .timeout(notify_rust::Timeout::Milliseconds(SHOW_MS))
+                        .show();
+                }
+            });
     }
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     let _ = todo;
@@ -272,6 +278,16 @@ pub fn updated(version: &str) {
             crate::text::escape_markup(&crate::text::one_line(version, 40))
         ))
         .body("It takes effect when Tapprove next starts (Quit from the tray, then open it).")
+        .show();
+}
+
+/// The window binary on disk speaks another version than this agent (an
+/// update was installed while Tapprove ran).
+pub fn restart_needed() {
+    let _ = notify_rust::Notification::new()
+        .appname("Tapprove")
+        .summary("Restart Tapprove to open its window")
+        .body("Tapprove was updated while it ran: choose Quit Tapprove in the tray, then start it again.")
         .show();
 }
 

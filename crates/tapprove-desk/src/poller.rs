@@ -117,10 +117,12 @@ pub async fn run(shell: Arc<dyn Shell>, state: Arc<Tapprove>) {
     }
 }
 
-/// Before quitting: sends what the outbox holds (at most 10 s) and says
-/// what is left.
+/// Before quitting: cancels a signing that waits for the person, sends
+/// what the outbox holds (at most 10 s) and says what is left.
 pub async fn before_quit(state: &Tapprove) {
     state.quitting.store(true, Ordering::SeqCst);
+    // A signing waiting for a PIN or a touch ends now: nobody will see it.
+    state.signing.cancel();
     if let Ok(engine) = state.engine().await {
         match engine.flush_until(Duration::from_secs(10)).await {
             Ok(0) => {}

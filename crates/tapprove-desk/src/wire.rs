@@ -9,6 +9,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The version of these messages: the agent passes it to the window
+/// (`--wire N`), which refuses to run with another (after an update, the
+/// agent that still runs may be older than the window binary on disk).
+pub const VERSION: u32 = 1;
+
+/// The window binary's exit code when its wire version is not the agent's.
+pub const VERSION_MISMATCH: i32 = 4;
+
 /// At most this long a line may be (a request's detail is the largest
 /// answer: `tapprove_proto::limits` bounds it well below).
 pub const MAX_LINE: usize = 8 * 1024 * 1024;
@@ -19,6 +27,9 @@ pub const MAX_LINE: usize = 8 * 1024 * 1024;
 pub enum Up {
     /// The page called `command` with `args`; the answer carries `id`.
     Call { id: u64, command: String, args: Value },
+    /// The window was closed: the process is ending, and a new open needs
+    /// a new process.
+    Closing,
 }
 
 /// From the agent to the window process.
@@ -79,6 +90,10 @@ mod tests {
             args: serde_json::json!({"id": "x"}),
         };
         assert_eq!(serde_json::from_str::<Up>(&line(&call)).unwrap(), call);
+        assert_eq!(
+            serde_json::from_str::<Up>(&line(&Up::Closing)).unwrap(),
+            Up::Closing
+        );
         // Anything else is not a message.
         assert!(serde_json::from_str::<Up>(r#"{"call": {"id": 1}}"#).is_err());
         assert!(serde_json::from_str::<Up>("GLib-WARNING: something").is_err());

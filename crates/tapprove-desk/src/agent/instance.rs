@@ -62,7 +62,11 @@ async fn answer(
     mut calls: zbus::MessageStream,
     to: mpsc::UnboundedSender<Vec<String>>,
 ) {
-    while let Some(Ok(message)) = calls.next().await {
+    while let Some(message) = calls.next().await {
+        // A message zbus could not read ends nothing: the next may be fine.
+        let Ok(message) = message else {
+            continue;
+        };
         let header = message.header();
         if header.message_type() != Type::MethodCall || header.path().is_none_or(|p| p.as_str() != PATH) {
             continue;

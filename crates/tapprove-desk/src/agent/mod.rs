@@ -25,11 +25,8 @@ use crate::state::Tapprove;
 use crate::wire::Down;
 use crate::{BACKGROUND, route};
 
-/// The window binary, beside the agent (`TAPPROVE_WINDOW` overrides it).
+/// The window binary, beside the agent.
 fn window_program() -> PathBuf {
-    if let Some(path) = std::env::var_os("TAPPROVE_WINDOW") {
-        return PathBuf::from(path);
-    }
     std::env::current_exe()
         .map(|exe| exe.with_file_name("tapprove-window"))
         .unwrap_or_else(|_| PathBuf::from("tapprove-window"))
@@ -155,7 +152,11 @@ pub fn run() -> i32 {
             return 1;
         }
     };
-    runtime.block_on(agent(args))
+    let code = runtime.block_on(agent(args));
+    // A signing still waiting on a blocking thread (cancelled by Quit, but
+    // perhaps inside the authenticator's driver) must not keep the process.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
 }
 
 async fn agent(args: Vec<String>) -> i32 {
@@ -195,10 +196,10 @@ async fn agent(args: Vec<String>) -> i32 {
     }
     tokio::spawn(keep_polling(dyn_shell.clone(), state.clone()));
     tokio::spawn(update_checks());
-    launched(&dyn_shell, &args, true);
+    launched(&dyn_shell, &args);
     loop {
         tokio::select! {
-            Some(args) = launches.recv() => launched(&dyn_shell, &args, false),
+            Some(args) = launches.recv() => launched(&dyn_shell, &args),
             () = shell.done.notified() => break,
         }
     }
@@ -221,9 +222,8 @@ async fn keep_polling(shell: Arc<dyn Shell>, state: Arc<Tapprove>) {
 
 /// What a launch's arguments (its own name first) ask for: each link
 /// opens its route (a bad one the inbox, and a notification says why);
-/// without a link the window opens, unless started in the background. A
-/// first launch in the background opens nothing; a later one neither.
-fn launched(shell: &Arc<dyn Shell>, args: &[String], first: bool) {
+/// without a link the window opens, unless started in the background.
+fn launched(shell: &Arc<dyn Shell>, args: &[String]) {
     let links: Vec<&String> = args.iter().skip(1).filter(|a| route::is_link(a)).collect();
     for link in &links {
         match route::from_link(link) {
@@ -242,7 +242,6 @@ fn launched(shell: &Arc<dyn Shell>, args: &[String], first: bool) {
     if links.is_empty() && !background {
         shell.open("/inbox");
     }
-    let _ = first;
 }
 
 /// Update checks: the window binary checks, verifies and installs (the

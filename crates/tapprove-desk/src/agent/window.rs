@@ -15,22 +15,25 @@ use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
+use zeroize::Zeroize;
 
 use crate::shell::Shell;
 use crate::state::Tapprove;
 use crate::wire::{Down, MAX_LINE, Up, line};
 
-/// The running window process: where to write to it.
+/// The running window process: where to write to it, and which start of
+/// it this is.
 #[derive(Debug)]
 struct Running {
     to: mpsc::UnboundedSender<Down>,
-    pid: Option<u32>,
+    generation: u64,
 }
 
 /// Starts, speaks to and forgets the window process.
 #[derive(Debug)]
 pub struct Host {
     running: Mutex<Option<Running>>,
+    started: std::sync::atomic::AtomicU64,
     program: PathBuf,
     runtime: tokio::runtime::Handle,
 }
@@ -40,6 +43,7 @@ impl Host {
     pub fn new(program: PathBuf, runtime: tokio::runtime::Handle) -> Self {
         Self {
             running: Mutex::new(None),
+            started: std::sync::atomic::AtomicU64::new(0),
             program,
             runtime,
         }
@@ -71,6 +75,8 @@ impl Host {
         let child = Command::new(&self.program)
             .arg("--window")
             .arg(&route)
+            .arg("--wire")
+            .arg(crate::wire::VERSION.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -90,8 +96,11 @@ impl Host {
             return;
         };
         let (to, mut outgoing) = mpsc::unbounded_channel::<Down>();
-        let pid = child.id();
-        *running = Some(Running { to: to.clone(), pid });
+        let generation = self.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *running = Some(Running {
+            to: to.clone(),
+            generation,
+        });
         drop(running);
         // Writes what the agent says, in order.
         self.runtime.spawn(async move {
@@ -106,13 +115,34 @@ impl Host {
         // comes in as a call of its own).
         let host = Arc::downgrade(self);
         let runtime = self.runtime.clone();
+        // Forgets this window (a later open starts a new one), unless a
+        // newer one already took its place.
+        let forget = move || {
+            if let Some(host) = host.upgrade() {
+                let mut running = host.running();
+                if running.as_ref().is_some_and(|r| r.generation == generation) {
+                    *running = None;
+                }
+            }
+        };
         self.runtime.spawn(async move {
             let mut lines = BufReader::new(output);
             let mut buffer = Vec::new();
             loop {
-                buffer.clear();
+                // (A line may carry a PIN: nothing of it stays behind.)
+                buffer.zeroize();
                 match read_line(&mut lines, &mut buffer).await {
-                    Ok(true) => call(&runtime, &buffer, &to, &shell, &state),
+                    Ok(true) => match serde_json::from_slice::<Up>(&buffer) {
+                        Ok(Up::Call { id, command, args }) => {
+                            call(&runtime, id, command, args, &to, &shell, &state)
+                        }
+                        Ok(Up::Closing) => forget(),
+                        // A library's stray output: said how long, never what.
+                        Err(_) => eprintln!(
+                            "tapprove-app: ignored a line of {} bytes from the window that is not a message",
+                            buffer.len()
+                        ),
+                    },
                     Ok(false) => break,
                     Err(e) => {
                         eprintln!("tapprove-app: the window said something unreadable ({e}); closing it");
@@ -121,12 +151,11 @@ impl Host {
                     }
                 }
             }
-            let _ = child.wait().await;
-            if let Some(host) = host.upgrade() {
-                let mut running = host.running();
-                if running.as_ref().is_some_and(|r| r.pid == pid) {
-                    *running = None;
-                }
+            buffer.zeroize();
+            let status = child.wait().await;
+            forget();
+            if status.is_ok_and(|s| s.code() == Some(crate::wire::VERSION_MISMATCH)) {
+                crate::notify::restart_needed();
             }
         });
     }
@@ -162,22 +191,16 @@ async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
-/// Runs one call from the window and sends its answer. Anything that is
-/// not a call (a library's stray output) is logged and ignored.
+/// Runs one call from the window on its own task and sends its answer.
 fn call(
     runtime: &tokio::runtime::Handle,
-    text: &[u8],
+    id: u64,
+    command: String,
+    args: serde_json::Value,
     to: &mpsc::UnboundedSender<Down>,
     shell: &Weak<dyn Shell>,
     state: &Arc<Tapprove>,
 ) {
-    let Up::Call { id, command, args } = match serde_json::from_slice::<Up>(text) {
-        Ok(call) => call,
-        Err(_) => {
-            eprintln!("tapprove-window: {}", String::from_utf8_lossy(text));
-            return;
-        }
-    };
     let Some(shell) = shell.upgrade() else {
         return;
     };
@@ -285,7 +308,10 @@ for _ in range(4):
             std::thread::sleep(std::time::Duration::from_millis(50));
         };
         let mut lines = lines.lines();
-        assert_eq!(lines.next().unwrap(), r#"["--window", "/inbox"]"#);
+        assert_eq!(
+            lines.next().unwrap(),
+            format!(r#"["--window", "/inbox", "--wire", "{}"]"#, crate::wire::VERSION)
+        );
         let mut answers: Vec<Down> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
         let open = answers.pop().unwrap();
         assert_eq!(
