@@ -102,7 +102,7 @@ def switches(pids):
             try:
                 for line in (task / "status").read_text().splitlines():
                     if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
-                        key = (p, task.name)
+                        key = (p, task.name, (task / "comm").read_text().strip())
                         counts[key] = counts.get(key, 0) + int(line.split()[1])
             except OSError:
                 pass
@@ -123,16 +123,23 @@ def cpu_percent(pid, seconds):
     return cpu_and_wakeups(pid, seconds)[0]
 
 
+WAKERS = {}
+
+
 def cpu_and_wakeups(pid, seconds):
-    """(% of one core, wake-ups per second) of `pid` and its processes over `seconds`."""
+    """(% of one core, wake-ups per second) of `pid` and its processes over
+    `seconds`; the threads that woke most are kept in WAKERS."""
     pids = descendants(pid)
     start_ticks, start_switches, start = cpu_ticks(pids), switches(pids), time.monotonic()
     time.sleep(seconds)
     pids = descendants(pid)
     # A thread that ended in between is not counted; one that began, all of it.
     ticks = cpu_ticks(pids) - start_ticks
-    woke = sum(n - start_switches.get(key, 0) for key, n in switches(pids).items())
+    by_thread = {key: n - start_switches.get(key, 0) for key, n in switches(pids).items()}
+    woke = sum(by_thread.values())
     elapsed = time.monotonic() - start
+    WAKERS.clear()
+    WAKERS.update({f"{key[2]}({key[1]})": round(n / elapsed, 2) for key, n in sorted(by_thread.items(), key=lambda kv: -kv[1])[:4] if n})
     return 100.0 * ticks / CLK_TCK / elapsed, woke / elapsed
 
 
@@ -230,6 +237,7 @@ def main():
         idle_pids = descendants(app.pid)
         idle_pss = pss_kib(idle_pids) / 1024
         idle_cpu, idle_wakeups = cpu_and_wakeups(app.pid, args.idle_seconds)
+        idle_wakers = dict(WAKERS)
 
         opens, open_pss, open_cpu, open_names = [], None, None, []
         for i in range(args.opens):
@@ -280,7 +288,8 @@ def main():
                   f"{'met' if max(cold) <= 100 else 'NOT met'})")
         print(f"cold start to tray ready: {tray_ready_ms:.0f} ms")
         print(f"idle, no window: {idle_pss:.1f} MB PSS in {len(idle_pids)} process(es) {names(idle_pids)}, "
-              f"CPU {idle_cpu:.3f} % of a core, {idle_wakeups:.2f} wake-ups/s over {args.idle_seconds:.0f} s")
+              f"CPU {idle_cpu:.3f} % of a core, {idle_wakeups:.2f} wake-ups/s over {args.idle_seconds:.0f} s "
+              f"(most by {idle_wakers or 'none'})")
         print(f"window open: {open_pss:.1f} MB PSS in {len(open_names)} processes {open_names}, CPU {open_cpu:.2f} % over 10 s")
         p95 = opens[max(0, round(0.95 * len(opens)) - 1)]
         print(f"open to interactive: first {first_open} ms, median {opens[len(opens) // 2]} ms, p95 {p95} ms, "

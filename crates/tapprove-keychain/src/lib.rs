@@ -54,7 +54,7 @@ impl Keychain {
             ));
         }
         Ok(Self {
-            store: platform::store()?,
+            store: apart(platform::store)?,
             service: service.to_owned(),
         })
     }
@@ -72,32 +72,36 @@ impl Keychain {
 
     /// The secret stored for `account`, if any.
     pub fn get(&self, account: &str) -> Result<Option<Secret>, KeychainError> {
-        match self.entry(account, account)?.get_secret() {
+        apart(|| match self.entry(account, account)?.get_secret() {
             Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
             Err(Error::NoEntry) => Ok(None),
             Err(e) => Err(error(e)),
-        }
+        })
     }
 
     /// Stores (or replaces) the secret for `account`; `label` is what
     /// keychain tools show.
     pub fn set(&self, account: &str, label: &str, secret: &[u8]) -> Result<(), KeychainError> {
-        self.entry(account, label)?.set_secret(secret).map_err(error)
+        apart(|| self.entry(account, label)?.set_secret(secret).map_err(error))
     }
 
     /// Removes the item for `account`; `false` if there was none.
     pub fn delete(&self, account: &str) -> Result<bool, KeychainError> {
-        match self.entry(account, account)?.delete_credential() {
+        apart(|| match self.entry(account, account)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(Error::NoEntry) => Ok(false),
             Err(e) => Err(error(e)),
-        }
+        })
     }
 
     /// The items of this service whose account starts with `prefix`, with
     /// their secrets. Other programs may use the same service name: items
     /// with other accounts are left alone.
     pub fn find(&self, prefix: &str) -> Result<Vec<(String, Secret)>, KeychainError> {
+        apart(|| self.find_here(prefix))
+    }
+
+    fn find_here(&self, prefix: &str) -> Result<Vec<(String, Secret)>, KeychainError> {
         let spec = platform::search_spec(&self.service);
         let spec: HashMap<&str, &str> = spec.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = Vec::new();
@@ -112,6 +116,18 @@ impl Keychain {
         }
         Ok(out)
     }
+}
+
+/// Runs `work` on a thread of its own and waits for it. The stores make
+/// blocking calls (D-Bus on Linux), which must not run on a thread that
+/// drives an async runtime: zbus refuses them there (with a panic, in its
+/// Tokio mode, which the tray agent uses), and they would stall the
+/// runtime's other work meanwhile.
+fn apart<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// What differs between the systems' stores.
