@@ -33,8 +33,31 @@ pub type Secret = Zeroizing<Vec<u8>>;
 /// One service's items in the OS keychain.
 #[derive(Clone)]
 pub struct Keychain {
-    store: Arc<CredentialStore>,
+    store: Arc<Held>,
     service: String,
+}
+
+/// The store, dropped on a thread of its own like every other use of it
+/// (see [`apart`]): the Secret Service store's D-Bus proxies block when
+/// they are dropped.
+struct Held(Option<Arc<CredentialStore>>);
+
+impl Held {
+    fn get(&self) -> &CredentialStore {
+        match self.0.as_deref() {
+            Some(store) => store,
+            // Only `drop` takes it.
+            None => unreachable!("the keychain store is gone"),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            apart(move || drop(store));
+        }
+    }
 }
 
 impl std::fmt::Debug for Keychain {
@@ -54,7 +77,7 @@ impl Keychain {
             ));
         }
         Ok(Self {
-            store: apart(platform::store)?,
+            store: Arc::new(Held(Some(apart(platform::store)?))),
             service: service.to_owned(),
         })
     }
@@ -66,6 +89,7 @@ impl Keychain {
     fn entry(&self, account: &str, label: &str) -> Result<Entry, KeychainError> {
         let modifiers = platform::modifiers(label);
         self.store
+            .get()
             .build(&self.service, account, Some(&modifiers))
             .map_err(error)
     }
@@ -105,7 +129,7 @@ impl Keychain {
         let spec = platform::search_spec(&self.service);
         let spec: HashMap<&str, &str> = spec.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = Vec::new();
-        for entry in self.store.search(&spec).map_err(error)? {
+        for entry in self.store.get().search(&spec).map_err(error)? {
             let Some((service, account)) = entry.get_specifiers() else {
                 continue;
             };
