@@ -78,9 +78,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000usize);
-    let moto = Moto::start(2);
     let rt = common::runtime();
-    rt.block_on(activity(&moto, pending));
+    {
+        // An emulator of its own: both gates are `bench-gate`.
+        let moto = Moto::start(2);
+        rt.block_on(activity(&moto, pending));
+    }
+    let moto = Moto::start(2);
     rt.block_on(async {
         let aws = moto.sdk_config().await;
         let config = common::install_gate(&aws, SourceKind::Queue).await;
