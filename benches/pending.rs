@@ -87,16 +87,8 @@ fn main() {
     let moto = Moto::start(2);
     rt.block_on(async {
         let aws = moto.sdk_config().await;
-        let config = common::install_gate(&aws, SourceKind::Queue).await;
-        let source = config
-            .sources
-            .iter()
-            .find(|s| matches!(s, Source::Queue { .. }))
-            .cloned()
-            .expect("a queue source");
-        let state = std::env::temp_dir().join(format!("tapprove-bench-pending-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&state);
-        std::fs::create_dir_all(&state).unwrap();
+        let (config, source) = gate(&aws, SourceKind::Queue).await;
+        let state = scratch("queue");
         let engine = Engine::open(config, &aws, &state).unwrap();
         let approver = engine.approver().await.unwrap();
         let queues = tapprove_aws::sqs::Queues::new(&aws);
@@ -138,14 +130,7 @@ fn main() {
         let intake = started.elapsed();
         let after = resident_mb();
 
-        let mut reads = Vec::new();
-        for _ in 0..20 {
-            let at = Instant::now();
-            let listed = engine.inbox().unwrap();
-            reads.push(at.elapsed());
-            assert_eq!(listed.len(), pending);
-        }
-        reads.sort();
+        let reads = cache_reads(&engine, pending);
 
         let at = Instant::now();
         let events = engine.poll(&source, 0).await.unwrap();
@@ -190,6 +175,36 @@ fn main() {
     });
 }
 
+/// The bench gate installed with `kind`, and its source.
+async fn gate(aws: &aws_config::SdkConfig, kind: SourceKind) -> (tapprove_config::Config, Source) {
+    let config = common::install_gate(aws, kind).await;
+    let source = config
+        .sources
+        .iter()
+        .find(|s| {
+            matches!(
+                (s, kind),
+                (Source::Queue { .. }, SourceKind::Queue) | (Source::Activity { .. }, SourceKind::Activity)
+            )
+        })
+        .cloned()
+        .expect("the gate's source");
+    (config, source)
+}
+
+/// Times 20 reads of the inbox from the cache (each must list `expected`), sorted.
+fn cache_reads(engine: &Engine, expected: usize) -> Vec<Duration> {
+    let mut reads: Vec<Duration> = (0..20)
+        .map(|_| {
+            let at = Instant::now();
+            assert_eq!(engine.inbox().unwrap().len(), expected);
+            at.elapsed()
+        })
+        .collect();
+    reads.sort();
+    reads
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tapprove-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -202,13 +217,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 /// polls until it claims no more, then a colleague's.
 async fn activity(moto: &Moto, pending: usize) {
     let aws = moto.sdk_config().await;
-    let config = common::install_gate(&aws, SourceKind::Activity).await;
-    let source = config
-        .sources
-        .iter()
-        .find(|s| matches!(s, Source::Activity { .. }))
-        .cloned()
-        .expect("an activity source");
+    let (config, source) = gate(&aws, SourceKind::Activity).await;
     let Source::Activity { arn, .. } = &source else {
         unreachable!()
     };
@@ -266,13 +275,7 @@ async fn activity(moto: &Moto, pending: usize) {
     while !colleague.poll(&source, 0).await.unwrap().is_empty() {}
     let colleague_held = colleague.inbox().unwrap().len();
 
-    let mut reads = Vec::new();
-    for _ in 0..20 {
-        let at = Instant::now();
-        assert_eq!(engine.inbox().unwrap().len(), held);
-        reads.push(at.elapsed());
-    }
-    reads.sort();
+    let reads = cache_reads(&engine, held);
     let at = Instant::now();
     let gone = engine.heartbeat().await.unwrap();
     let heartbeat = at.elapsed();

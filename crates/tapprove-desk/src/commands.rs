@@ -58,71 +58,61 @@ fn answer(value: impl serde::Serialize) -> Result<Value> {
 /// Runs `command` (one of [`crate::COMMANDS`]) with the window's `args`;
 /// `None` for a command that does not exist.
 pub async fn dispatch(shell: Shl, state: St, command: &str, args: Value) -> Option<Result<Value>> {
+    if !crate::COMMANDS.contains(&command) {
+        return None;
+    }
+    Some(run(shell, state, command, args).await)
+}
+
+async fn run(shell: Shl, state: St, command: &str, args: Value) -> Result<Value> {
     let args: Args = match args {
         Value::Null => Args::default(),
-        args => match serde_json::from_value(args) {
-            Ok(args) => args,
-            Err(e) => {
-                return Some(Err(AppError::invalid(format!(
-                    "the window's call to `{command}` is malformed ({e}): reload the window"
-                ))));
-            }
-        },
+        args => serde_json::from_value(args).map_err(|e| {
+            AppError::invalid(format!(
+                "the window's call to `{command}` is malformed ({e}): reload the window"
+            ))
+        })?,
     };
-    Some(match command {
+    match command {
         "overview" => answer(overview(&state)),
-        "request" => match required(args.id, "id") {
-            Ok(id) => request(&state, id).await.and_then(answer),
-            Err(e) => Err(e),
-        },
-        "request_end" => match required(args.id, "id") {
-            Ok(id) => request_end(&state, id).await.and_then(answer),
-            Err(e) => Err(e),
-        },
-        "seen" => seen(&state).await.and_then(answer),
-        "decide" => match (required(args.id, "id"), required(args.verdict, "verdict")) {
-            (Ok(id), Ok(verdict)) => decide(shell, state, id, verdict, args.reason)
-                .await
-                .and_then(answer),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        },
-        "submit_pin" => submit_pin(&state, args.pin).and_then(answer),
+        "request" => answer(request(&state, required(args.id, "id")?).await?),
+        "request_end" => answer(request_end(&state, required(args.id, "id")?).await?),
+        "seen" => answer(seen(&state).await?),
+        "decide" => {
+            let (id, verdict) = (required(args.id, "id")?, required(args.verdict, "verdict")?);
+            answer(decide(shell, state, id, verdict, args.reason).await?)
+        }
+        "submit_pin" => answer(submit_pin(&state, args.pin)?),
         "cancel_signing" => {
             state.signing.cancel();
             answer(())
         }
-        "history" => history(&state).await.and_then(answer),
-        "settings" => settings(&*shell, &state).and_then(answer),
-        "set_autostart" => match required(args.enabled, "enabled") {
-            Ok(enabled) => shell.set_autostart(enabled).and_then(answer),
-            Err(e) => Err(e),
-        },
-        "pause_notifications" => match required(args.minutes, "minutes") {
-            Ok(minutes) => pause_notifications(&*shell, &state, minutes).and_then(answer),
-            Err(e) => Err(e),
-        },
-        "sign_in" => match required(args.device_code, "deviceCode") {
-            Ok(device_code) => sign_in(shell, &state, device_code).await.and_then(answer),
-            Err(e) => Err(e),
-        },
-        "sign_out" => sign_out(&*shell, &state).await.and_then(answer),
-        "authenticators" => authenticators(&state).await.and_then(answer),
-        "enrol" => match required(args.label, "label") {
-            Ok(label) => enrol(shell, state, label, args.kind).await.and_then(answer),
-            Err(e) => Err(e),
-        },
-        "change_authenticator" => match required(args.credential_id, "credentialId") {
-            Ok(id) => change_authenticator(&*shell, &state, id, args.rename)
-                .await
-                .and_then(answer),
-            Err(e) => Err(e),
-        },
+        "history" => answer(history(&state).await?),
+        "settings" => answer(settings(&*shell, &state)?),
+        "set_autostart" => answer(shell.set_autostart(required(args.enabled, "enabled")?)?),
+        "pause_notifications" => answer(pause_notifications(
+            &*shell,
+            &state,
+            required(args.minutes, "minutes")?,
+        )?),
+        "sign_in" => answer(sign_in(shell.clone(), &state, required(args.device_code, "deviceCode")?).await?),
+        "sign_out" => answer(sign_out(&*shell, &state).await?),
+        "authenticators" => answer(authenticators(&state).await?),
+        "enrol" => answer(enrol(shell, state, required(args.label, "label")?, args.kind).await?),
+        "change_authenticator" => {
+            let id = required(args.credential_id, "credentialId")?;
+            answer(change_authenticator(&*shell, &state, id, args.rename).await?)
+        }
         "ui_ready" => {
             ui_ready(&state);
             answer(())
         }
-        _ => return None,
-    })
+        // COMMANDS and this list agree (the test below calls each name).
+        other => Err(AppError::new(
+            ErrorCode::Internal,
+            format!("`{other}` is listed but not handled"),
+        )),
+    }
 }
 
 /// A request id as the inbox gives them, or an execution's name (a link).
@@ -501,6 +491,55 @@ pub fn ui_ready(state: &Tapprove) {
         eprintln!(
             "tapprove-app: window interactive {} ms after it was asked for",
             Instant::now().duration_since(opened).as_millis()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    struct Nothing;
+
+    impl Shell for Nothing {
+        fn emit(&self, _event: &str, _payload: Value) {}
+        fn open(&self, _route: &str) {}
+        fn tray(&self, _overview: &Overview) {}
+        fn quit(&self) {}
+        fn autostart(&self) -> bool {
+            false
+        }
+        fn set_autostart(&self, _enabled: bool) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_listed_command_is_handled_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(Tapprove::with_config(
+            dir.path().join("config.toml"),
+            dir.path().to_path_buf(),
+            Err(AppError::new(ErrorCode::NotConfigured, "no settings")),
+        ));
+        let shell: Shl = Arc::new(Nothing);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for command in crate::COMMANDS {
+            let answer = runtime
+                .block_on(dispatch(shell.clone(), state.clone(), command, Value::Null))
+                .unwrap_or_else(|| panic!("{command} is listed but dispatch does not know it"));
+            if let Err(e) = answer {
+                assert!(!e.message.contains("not handled"), "{command}: {}", e.message);
+            }
+        }
+        assert!(
+            runtime
+                .block_on(dispatch(shell, state, "no_such_command", Value::Null))
+                .is_none()
         );
     }
 }
