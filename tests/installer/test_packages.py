@@ -71,6 +71,9 @@ def test_the_deb_installs_the_app_its_links_autostart_and_the_policy(bundles):
     control = subprocess.run(["dpkg-deb", "-f", str(deb)], check=True, capture_output=True, text=True).stdout
     assert "Package: tapprove" in control
     assert "libwebkit2gtk-4.1-0" in control and "libayatana-appindicator3-1" in control, control
+    # Repacked with xz (scripts/lib.sh compress_deb), which dpkg reads.
+    members = subprocess.run(["ar", "t", str(deb)], check=True, capture_output=True, text=True).stdout.split()
+    assert members == ["debian-binary", "control.tar.xz", "data.tar.xz"], members
     root = Path(tempfile.mkdtemp(prefix="tapprove-deb-root-"))
     try:
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
