@@ -36,7 +36,6 @@ const AGENT_GONE: &str = "Tapprove's tray app has stopped: start Tapprove again"
 fn relay<R: Runtime>(
     waiting: Waiting<R>,
     out: Arc<Mutex<File>>,
-    started: std::time::Instant,
 ) -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
     let next = AtomicU64::new(1);
     move |invoke: Invoke<R>| {
@@ -45,7 +44,7 @@ fn relay<R: Runtime>(
             return false;
         }
         let id = next.fetch_add(1, Ordering::Relaxed);
-        trace(started, &format!("call {id} `{command}`"));
+        trace(&format!("call {id} `{command}`"));
         let args = crate::shell::arguments(invoke.message.payload());
         lock(&waiting).insert(id, invoke.resolver);
         // (A call may carry a PIN: the copy is wiped once written.)
@@ -111,10 +110,16 @@ fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>, input: File) {
     app.exit(0);
 }
 
-/// With `TAPPROVE_TRACE_OPEN` set, says how long after the process
-/// started each step of opening was reached (to find what an open spends).
-fn trace(started: std::time::Instant, step: &str) {
-    if std::env::var_os("TAPPROVE_TRACE_OPEN").is_some() {
+/// When the window's `run` began (the time `trace` counts from).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// With `TAPPROVE_TRACE_OPEN` set, says how long after `run` began each
+/// step of opening was reached (to find what an open spends; see
+/// docs/app.md).
+pub fn trace(step: &str) {
+    if std::env::var_os("TAPPROVE_TRACE_OPEN").is_some()
+        && let Some(started) = STARTED.get()
+    {
         eprintln!("tapprove-window: {step} at {} ms", started.elapsed().as_millis());
     }
 }
@@ -140,7 +145,7 @@ fn take_pipes() -> std::io::Result<(File, File)> {
 /// Runs the window at `route` until it is closed. `wire` is the version
 /// of the agent's messages (`--wire N`).
 pub fn run(route: &str, wire: Option<&str>) {
-    let started = std::time::Instant::now();
+    STARTED.get_or_init(std::time::Instant::now);
     if wire != Some(tapprove_desk::wire::VERSION.to_string().as_str()) {
         eprintln!(
             "tapprove-window: this window speaks version {} to the tray app, which speaks {}: quit Tapprove and start it again",
@@ -164,12 +169,12 @@ pub fn run(route: &str, wire: Option<&str>) {
     let route = tapprove_desk::route::checked(route);
     let listening = waiting.clone();
     let app = tauri::Builder::default()
-        .invoke_handler(relay(waiting, out, started))
+        .invoke_handler(relay(waiting, out))
         .setup(move |app| {
-            trace(started, "set up");
+            trace("set up");
             let handle = app.handle().clone();
             crate::window::open(&handle, &route);
-            trace(started, "window asked for");
+            trace("window asked for");
             let _ = std::thread::Builder::new()
                 .name("agent".into())
                 .spawn(move || listen(handle, listening, input));
