@@ -106,8 +106,13 @@ pub async fn run(shell: Arc<dyn Shell>, state: Arc<Tapprove>) {
                 .into_iter()
                 .filter(|r| arrived.contains(&r.id))
                 .collect();
+            // Shown on the notifier's thread: the next poll does not wait
+            // for the notification server.
             for note in crate::notify::notes(&new, &today) {
-                crate::notify::show(&shell, &state, note);
+                let (shell, shown) = (shell.clone(), state.clone());
+                state
+                    .notifier
+                    .run(move || crate::notify::show(&shell, &shown, note));
             }
         }
         if failed {

@@ -40,6 +40,8 @@ pub struct Tapprove {
     /// closes (or the grouped one recounts) when its requests leave the
     /// inbox.
     pub shown: Mutex<ShownNotes>,
+    /// Shows and closes them, off the poller (see `notify::Notifier`).
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Notification server ids of the notifications showing.
@@ -107,6 +109,7 @@ impl Tapprove {
             opened_at: Mutex::new(None),
             quitting: AtomicBool::new(false),
             shown: Mutex::new(ShownNotes::default()),
+            notifier: crate::notify::Notifier::default(),
         }
     }
 
