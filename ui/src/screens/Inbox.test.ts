@@ -35,6 +35,35 @@ describe('Inbox', () => {
     expect(items()[0]?.textContent).toContain('activity:prod-approvers');
   });
 
+  it('renders a long inbox a page at a time, soonest deadline first, and shows the rest on request', async () => {
+    // 1,000 pending: rendering every row would make the window slow to open.
+    const inbox = Array.from({ length: 1000 }, (_, i) =>
+      summary({ id: `r${String(999 - i).padStart(4, '0')}`, deadline: at((999 - i + 1) * 60_000) }),
+    );
+    render(Inbox, { overview: overview({ inbox }) });
+    expect(items()).toHaveLength(50);
+    expect(items()[0]?.dataset.id).toBe('r0000');
+    expect(items()[49]?.dataset.id).toBe('r0049');
+    const more = screen.getByTestId('inbox-more');
+    expect(more.textContent).toBe('Show 50 more (950 not shown)');
+
+    await fireEvent.click(more);
+    expect(items()).toHaveLength(100);
+    expect(items()[99]?.dataset.id).toBe('r0099');
+
+    await fireEvent.click(screen.getByTestId('inbox-all'));
+    expect(items()).toHaveLength(1000);
+    expect(items()[999]?.dataset.id).toBe('r0999');
+    expect(screen.queryByTestId('inbox-more')).toBeNull();
+  });
+
+  it('has no "more" button when the whole inbox fits on the page', () => {
+    const inbox = Array.from({ length: 50 }, (_, i) => summary({ id: `r${i}`, deadline: at((i + 1) * 60_000) }));
+    render(Inbox, { overview: overview({ inbox }) });
+    expect(items()).toHaveLength(50);
+    expect(screen.queryByTestId('inbox-more')).toBeNull();
+  });
+
   it('counts down every second while visible, and not while hidden', async () => {
     const inbox = [
       summary({ id: 'a', deadline: at(14 * 60_000 + 30_000) }),
