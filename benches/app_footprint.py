@@ -18,12 +18,18 @@ emulator as an enrolled approver:
   * the sizes of the agent (`tapprove-app`) and the window
     (`tapprove-window`) binaries, and the .deb's when one is given (--deb),
   * with --cli and --verifier: the CLI's size, the verifier's Lambda zip and
-    its cold start (benches/lambda_cold_start.py).
+    its cold start (benches/lambda_cold_start.py),
+  * with --cli, a thousand requests (--pending) on the approver's queue in
+    a world of their own: the agent's memory with them, the tray menu's
+    length, and the app's inbox listing them (from the window asking the
+    agent to the list rendered) and its open.
 
 Each figure is printed beside its goal (issue 18): idle at most 30 MB PSS
 in all processes, under 0.05 % of a core and at most one wake-up a second;
 open to interactive under 300 ms (first open and p95); each app binary at
 most 20 MB, .deb 10 MB, CLI 15 MB, Lambda zip 8 MB, Lambda cold start at
+most 100 ms; with a thousand pending, the agent's memory grows by at most
+20 MB, the tray menu stays bounded and the app's inbox lists them in at
 most 100 ms.
 
 Run (scripts/bench-app does this):
@@ -31,6 +37,7 @@ Run (scripts/bench-app does this):
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -194,6 +201,142 @@ def wait_for(predicate, timeout, what):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def world_up(source="activity"):
+    """A local world (scripts/demo-env) whose gate waits on `source`."""
+    world = Path(tempfile.mkdtemp(prefix="tapprove-bench-"))
+    env = dict(os.environ, TAPPROVE_DEMO_POLL_SECONDS="60", TAPPROVE_DEMO_SOURCE=source)
+    subprocess.run([str(ROOT / "scripts/demo-env"), "up", str(world)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return world
+
+
+def world_down(world):
+    subprocess.run([str(ROOT / "scripts/demo-env"), "down", str(world)], check=False)
+    shutil.rmtree(world, ignore_errors=True)
+
+
+def world_env(world, who):
+    """The environment of `who` (ADMIN, BOB) in `world`."""
+    envs = subprocess.run(["bash", "-c", f'source "{world}/env" && env -0'], check=True,
+                          capture_output=True).stdout.decode().split("\0")
+    env = dict(os.environ)
+    env.update(line.split("=", 1) for line in envs if "=" in line)
+    env.update(
+        AWS_ACCESS_KEY_ID=env[f"{who}_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=env[f"{who}_SECRET_ACCESS_KEY"],
+        TAPPROVE_STATE_DIR=env[f"{who}_STATE_DIR"],
+    )
+    return env
+
+
+def approver_env(world):
+    """The app's environment: the world's approver bob, a home of its own."""
+    home = world / "home"
+    return dict(world_env(world, "BOB"), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+
+
+def start_app(app_binary, app_env, log_path):
+    """Starts the agent in the tray, its output to `log_path`; returns once its item is registered."""
+    app = subprocess.Popen([str(app_binary), "--background"], env=app_env,
+                           stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    wait_for(tray_registered, 30, "the tray item")
+    return app
+
+
+def stop_app(app):
+    if app:
+        app.terminate()
+        try:
+            app.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+
+
+def open_window(app_binary, app_env, log_path):
+    """Opens the window (a second launch, handed to the running agent) and
+    waits for the inbox: (open to interactive in ms, the window's trace
+    lines of this open, when TAPPROVE_TRACE_OPEN is set)."""
+    before = log_path.read_text(errors="replace")
+    subprocess.run([str(app_binary)], env=app_env, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: log_path.read_text(errors="replace").count("window interactive") > before.count("window interactive"),
+             60, "the inbox")
+    this = log_path.read_text(errors="replace")[len(before):]
+    return int(re.findall(r"window interactive (\d+) ms", this)[-1]), this
+
+
+def pending_inbox(args):
+    """The app's inbox with `args.pending` requests pending on the approver's
+    queue: the gate's requests are started through the CLI, the agent polls
+    them into its cache; then the agent's memory, the tray menu's length and
+    the window's open are measured. "Listed from the cache" is the window's
+    own time from asking the agent for the overview to the inbox rendered
+    (its `overview` and `ui_ready` calls, TAPPROVE_TRACE_OPEN)."""
+    import concurrent.futures
+    sys.path.insert(0, str(ROOT / "tests/app"))
+    from tray import labels, tray_menu, tray_tooltip
+
+    count = args.pending
+    world = world_up(source="queue")
+    app = None
+    try:
+        app_env = dict(approver_env(world), TAPPROVE_TRACE_OPEN="1")
+        log_path = world / "app.log"
+        app = start_app(args.app, app_env, log_path)
+        time.sleep(args.settle)
+        empty_pss = pss_kib(descendants(app.pid)) / 1024
+        admin = world_env(world, "ADMIN")
+        details = world / "details.json"
+        details.write_text(json.dumps({"service": "payments", "version": "v42", "environment": "prod"}))
+
+        def request(i):
+            subprocess.run([str(args.cli), "--json", "gate", "request", "--title", f"Deploy payments build {i}",
+                            "--requested-by", "alice", "--timeout", "3600", "--details", f"@{details}"],
+                           env=admin, check=True, capture_output=True, timeout=120)
+
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(request, range(count)))
+        requested_s = time.monotonic() - started
+
+        def waiting():
+            try:
+                found = re.search(r"(\d+) requests? wait", tray_tooltip())
+            except Exception:  # the tray host may be re-reading the item
+                return False
+            return found is not None and int(found.group(1)) >= count
+        wait_for(waiting, 1200, f"{count} requests in the tray's tooltip")
+        listed_s = time.monotonic() - started
+        time.sleep(args.settle)
+        full_pss = pss_kib(descendants(app.pid)) / 1024
+        entries = [label for _, label in labels(tray_menu()[2])]
+        opens, renders = [], []
+        for _ in range(5):
+            ms, trace = open_window(args.app, app_env, log_path)
+            asked = int(re.findall(r"`overview` at (\d+) ms", trace)[0])
+            ready = int(re.findall(r"`ui_ready` at (\d+) ms", trace)[0])
+            opens.append(ms)
+            renders.append(ready - asked)
+            close_window()
+            wait_for(lambda: len(descendants(app.pid)) == 1, 60, "the window's processes to end")
+            time.sleep(1)
+        opens.sort()
+        renders.sort()
+        print(f"{count} requests pending (queue source): started in {requested_s:.1f} s, all in the agent's inbox "
+              f"{listed_s:.1f} s after the first")
+        print(f"  agent memory: {empty_pss:.1f} MB PSS with none, {full_pss:.1f} MB with {count} "
+              f"(+{full_pss - empty_pss:.1f} MB; goal <= 20 MB: {'met' if full_pss - empty_pss <= 20 else 'NOT met'})")
+        print(f"  tray menu: {len(entries)} entries ({entries[-1] if entries else 'none'} last; bounded: "
+              f"{'met' if len(entries) <= 30 else 'NOT met'})")
+        print(f"  the app's inbox, from asking the agent to the list rendered: median {renders[len(renders) // 2]} ms, "
+              f"max {renders[-1]} ms over {len(renders)} opens (goal <= 100 ms: {'met' if renders[-1] <= 100 else 'NOT met'})")
+        print(f"  open to interactive with {count} pending: median {opens[len(opens) // 2]} ms, max {opens[-1]} ms")
+    finally:
+        stop_app(app)
+        if os.environ.get("TAPPROVE_BENCH_LOG") and (world / "app.log").exists():
+            shutil.copy(world / "app.log", os.environ["TAPPROVE_BENCH_LOG"] + ".pending")
+        world_down(world)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app", required=True, type=Path, help="the agent, tapprove-app (tapprove-window beside it)")
@@ -202,35 +345,23 @@ def main():
     parser.add_argument("--verifier", type=Path, help="the verifier binary: its Lambda zip and cold start")
     parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--opens", type=int, default=20)
+    parser.add_argument("--pending", type=int, default=1000,
+                        help="requests pending on the approver's queue for the inbox figures (0: none)")
     parser.add_argument("--settle", type=float, default=20,
                         help="seconds to wait after start-up (first poll, session check) before measuring idle")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
 
-    world = Path(tempfile.mkdtemp(prefix="tapprove-bench-"))
-    env = dict(os.environ, TAPPROVE_DEMO_POLL_SECONDS="60")
-    subprocess.run([str(ROOT / "scripts/demo-env"), "up", str(world)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    world = world_up()
     tray_host = subprocess.Popen(["gtk-sni-tray-standalone", "--watcher"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
     app = None
     try:
-        envs = subprocess.run(["bash", "-c", f'source "{world}/env" && env -0'], check=True,
-                              capture_output=True).stdout.decode().split("\0")
-        app_env = dict(os.environ)
-        app_env.update(line.split("=", 1) for line in envs if "=" in line)
-        home = world / "home"
-        app_env.update(
-            AWS_ACCESS_KEY_ID=app_env["BOB_ACCESS_KEY_ID"],
-            AWS_SECRET_ACCESS_KEY=app_env["BOB_SECRET_ACCESS_KEY"],
-            TAPPROVE_STATE_DIR=app_env["BOB_STATE_DIR"],
-            HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-        )
+        app_env = approver_env(world)
         log_path = world / "app.log"
-        log = open(log_path, "wb")
         started = time.monotonic()
-        app = subprocess.Popen([str(args.app), "--background"], env=app_env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(tray_registered, 30, "the tray item")
+        app = start_app(args.app, app_env, log_path)
         tray_ready_ms = (time.monotonic() - started) * 1000
         time.sleep(args.settle)  # let start-up work (first poll, session check) settle
 
@@ -241,11 +372,7 @@ def main():
 
         opens, open_pss, open_cpu, open_names = [], None, None, []
         for i in range(args.opens):
-            before = log_path.read_text(errors="replace").count("window interactive")
-            subprocess.run([str(args.app)], env=app_env, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for(lambda: log_path.read_text(errors="replace").count("window interactive") > before, 30, "the inbox")
-            ms = [int(m) for m in re.findall(r"window interactive (\d+) ms", log_path.read_text(errors="replace"))]
-            opens.append(ms[-1])
+            opens.append(open_window(args.app, app_env, log_path)[0])
             if i == 0:
                 time.sleep(2)
                 open_pss = pss_kib(descendants(app.pid)) / 1024
@@ -302,18 +429,18 @@ def main():
                    for pss, cpu, woke in ((idle_pss, idle_cpu, idle_wakeups), (closed_pss, closed_cpu, closed_wakeups)))
         print(f"idle goal (<= 30 MB PSS in all processes, < 0.05 % CPU, <= 1 wake-up/s; before and after a window): "
               f"{'met' if goal else 'NOT met'}")
+        if args.pending and args.cli:
+            # One tray item at a time: the next world's app takes its place.
+            stop_app(app)
+            app = None
+            wait_for(lambda: not tray_registered(), 30, "the tray item to go")
+            pending_inbox(args)
     finally:
-        if app:
-            app.terminate()
-            try:
-                app.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                app.kill()
+        stop_app(app)
         tray_host.terminate()
         if os.environ.get("TAPPROVE_BENCH_LOG") and (world / "app.log").exists():
             shutil.copy(world / "app.log", os.environ["TAPPROVE_BENCH_LOG"])
-        subprocess.run([str(ROOT / "scripts/demo-env"), "down", str(world)], check=False)
-        shutil.rmtree(world, ignore_errors=True)
+        world_down(world)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>, input: File) {
         }
         match serde_json::from_slice::<Down>(&buffer) {
             Ok(Down::Answer { id, answer }) => {
+                trace(&format!("answer {id} ({} bytes)", buffer.len()));
                 if let Some(resolver) = lock(&waiting).remove(&id) {
                     match answer {
                         Ok(value) => resolver.resolve(value),

@@ -7,11 +7,10 @@ import subprocess
 import time
 import uuid
 
-from jeepney import DBusAddress, new_method_call
-from jeepney.io.blocking import open_dbus_connection
-from jeepney.wrappers import Properties
+from jeepney import new_method_call
 
 from conftest import APP, dunstctl, notification_history, notifications_shown
+from tray import labels, tray_menu
 
 
 def unique(title):
@@ -127,61 +126,6 @@ def test_hostile_request_renders_inert_and_the_app_stays_responsive(world, app):
     toggled = time.monotonic() - started
     app.find("raw-toggle").click()
     assert opened < 10 and toggled < 10, (opened, toggled)
-
-
-def item_paths(conn, service, path="/"):
-    """Object paths under `path` of `service` that implement a StatusNotifierItem."""
-    import xml.etree.ElementTree as ET
-
-    node = DBusAddress(path, bus_name=service, interface="org.freedesktop.DBus.Introspectable")
-    reply = conn.send_and_get_reply(new_method_call(node, "Introspect"))
-    tree = ET.fromstring(reply.body[0])
-    found = [path] if any(i.get("name") == "org.kde.StatusNotifierItem" for i in tree.findall("interface")) else []
-    for child in tree.findall("node"):
-        found += item_paths(conn, service, path.rstrip("/") + "/" + child.get("name"))
-    return found
-
-
-def tray_menu():
-    """The app's tray menu as the tray host sees it: (connection, menu address, layout).
-
-    The watcher lists items by bus name (and path, when the item gave one);
-    an item registered by name alone lives at /StatusNotifierItem (the
-    spec's default: Tapprove's agent), libayatana-appindicator's at
-    /org/ayatana/NotificationItem/<id>.
-    """
-    conn = open_dbus_connection(bus="SESSION")
-    watcher = DBusAddress("/StatusNotifierWatcher", bus_name="org.kde.StatusNotifierWatcher",
-                          interface="org.kde.StatusNotifierWatcher")
-    items = conn.send_and_get_reply(Properties(watcher).get("RegisteredStatusNotifierItems")).body[0][1]
-    assert items, "no tray item registered with the watcher"
-    # The watcher may also list entries that are no item (seen: one the
-    # tray host could not parse): try each, and take the first that has a menu.
-    problems = []
-    for entry in items:
-        service, _, path = entry.partition("/")
-        try:
-            # Without a path the item is at the spec's /StatusNotifierItem.
-            for item_path in (["/" + path] if path else item_paths(conn, service, "/")):
-                item = DBusAddress(item_path, bus_name=service, interface="org.kde.StatusNotifierItem")
-                menu_path = conn.send_and_get_reply(Properties(item).get("Menu")).body[0][1]
-                menu = DBusAddress(menu_path, bus_name=service, interface="com.canonical.dbusmenu")
-                layout = conn.send_and_get_reply(new_method_call(menu, "GetLayout", "iias", (0, -1, []))).body[1]
-                return conn, menu, layout
-        except Exception as e:  # not an item after all: the next entry
-            problems.append(f"{entry!r}: {e!r}")
-    raise AssertionError(f"no tray menu among {items} ({problems})")
-
-
-def labels(layout):
-    """(id, label) of every entry in a dbusmenu layout."""
-    node_id, props, children = layout
-    out = []
-    if "label" in props:
-        out.append((node_id, props["label"][1]))
-    for child in children:
-        out.extend(labels(child[1]))
-    return out
 
 
 def test_tray_menu_lists_the_request_and_opens_it(world, app):
