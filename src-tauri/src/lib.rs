@@ -21,6 +21,7 @@ mod links;
 pub mod relay;
 pub mod shell;
 pub mod standalone;
+mod trace;
 mod tray;
 pub mod updates;
 pub mod window;

@@ -22,6 +22,8 @@ use tauri::ipc::{Invoke, InvokeResolver};
 use tauri::{AppHandle, Emitter, RunEvent, Runtime};
 use zeroize::Zeroizing;
 
+use crate::trace::trace;
+
 /// Calls sent to the agent and not answered yet.
 type Waiting<R> = Arc<Mutex<HashMap<u64, InvokeResolver<R>>>>;
 
@@ -111,20 +113,6 @@ fn listen<R: Runtime>(app: AppHandle<R>, waiting: Waiting<R>, input: File) {
     app.exit(0);
 }
 
-/// When the window's `run` began (the time `trace` counts from).
-static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// With `TAPPROVE_TRACE_OPEN` set, says how long after `run` began each
-/// step of opening was reached (to find what an open spends; see
-/// docs/app.md).
-pub fn trace(step: &str) {
-    if std::env::var_os("TAPPROVE_TRACE_OPEN").is_some()
-        && let Some(started) = STARTED.get()
-    {
-        eprintln!("tapprove-window: {step} at {} ms", started.elapsed().as_millis());
-    }
-}
-
 /// The pipes to the agent, moved off standard input and output (see the
 /// module's comment): (from the agent, to the agent).
 #[cfg(unix)]
@@ -146,7 +134,7 @@ fn take_pipes() -> std::io::Result<(File, File)> {
 /// Runs the window at `route` until it is closed. `wire` is the version
 /// of the agent's messages (`--wire N`).
 pub fn run(route: &str, wire: Option<&str>) {
-    STARTED.get_or_init(std::time::Instant::now);
+    crate::trace::start();
     if wire != Some(tapprove_desk::wire::VERSION.to_string().as_str()) {
         eprintln!(
             "tapprove-window: this window speaks version {} to the tray app, which speaks {}: quit Tapprove and start it again",

@@ -61,7 +61,7 @@ pub fn open_near<R: Runtime>(app: &AppHandle<R>, route: &str, anchor: Option<(f6
         .inner_size(460.0, 700.0)
         .min_inner_size(360.0, 420.0)
         .focused(true)
-        .on_page_load(|_, load| crate::relay::trace(&format!("page {:?}", load.event())))
+        .on_page_load(|_, load| crate::trace::trace(&format!("page {:?}", load.event())))
         .build();
         match built {
             Ok(window) => {

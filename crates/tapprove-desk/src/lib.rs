@@ -18,6 +18,7 @@ pub mod command_names;
 pub mod commands;
 pub mod error;
 pub mod models;
+pub mod notifier;
 pub mod notify;
 pub mod poller;
 pub mod prompt;

@@ -8,8 +8,7 @@
 //! Request text is escaped (servers interpret a little HTML in bodies) and
 //! hidden characters are shown, as everywhere outside the webview.
 
-use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::models::RequestSummary;
 use crate::shell::Shell;
@@ -21,49 +20,6 @@ pub const GROUP_ABOVE: usize = 3;
 
 /// How long a notification stays up (servers may cap it).
 const SHOW_MS: u32 = 5 * 60 * 1000;
-
-/// Talks to the notification server on a thread of its own, one job at a
-/// time in the order given: its D-Bus calls block, and a busy server (a
-/// burst of a thousand requests keeps one busy for minutes) must not hold
-/// up the poller, which would then take requests in as slowly as the
-/// server shows them.
-#[derive(Debug, Default)]
-pub struct Notifier {
-    jobs: Mutex<Option<Sender<Job>>>,
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-impl Notifier {
-    /// Queues `job` and returns at once. The thread starts with the first
-    /// job (again if it ever ended) and ends with the notifier.
-    pub fn run(&self, job: impl FnOnce() + Send + 'static) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut job: Job = Box::new(job);
-        if let Some(queue) = jobs.as_ref() {
-            match queue.send(job) {
-                Ok(()) => return,
-                // The thread ended: a new one takes the job.
-                Err(returned) => job = returned.0,
-            }
-        }
-        let (queue, work) = channel::<Job>();
-        let started = std::thread::Builder::new()
-            .name("notifications".into())
-            .spawn(move || {
-                for job in work {
-                    job();
-                }
-            });
-        match started {
-            Ok(_) => {
-                let _ = queue.send(job);
-                *jobs = Some(queue);
-            }
-            Err(e) => eprintln!("tapprove-app: cannot start the notifications' thread: {e}"),
-        }
-    }
-}
 
 /// What a notification says and where its actions lead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,35 +372,6 @@ mod tests {
         )[0];
         assert_eq!(grouped.route("default"), Some("/inbox"));
         assert_eq!(grouped.route("approve"), Some("/inbox"));
-    }
-
-    #[test]
-    fn the_notifier_runs_jobs_in_order_without_making_the_caller_wait() {
-        let notifier = Notifier::default();
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (done, finished) = std::sync::mpsc::channel::<&str>();
-        let first = done.clone();
-        let asked = std::time::Instant::now();
-        // A notification server that does not answer yet.
-        notifier.run(move || {
-            let _ = held.recv_timeout(std::time::Duration::from_secs(2));
-            let _ = first.send("first");
-        });
-        notifier.run(move || {
-            let _ = done.send("second");
-        });
-        assert!(
-            asked.elapsed() < std::time::Duration::from_millis(100),
-            "run waited for the job before it"
-        );
-        assert!(
-            finished.try_recv().is_err(),
-            "the second job ran before the first"
-        );
-        release.send(()).unwrap();
-        let timeout = std::time::Duration::from_secs(5);
-        assert_eq!(finished.recv_timeout(timeout).unwrap(), "first");
-        assert_eq!(finished.recv_timeout(timeout).unwrap(), "second");
     }
 
     #[test]

@@ -40,8 +40,8 @@ pub struct Tapprove {
     /// closes (or the grouped one recounts) when its requests leave the
     /// inbox.
     pub shown: Mutex<ShownNotes>,
-    /// Shows and closes them, off the poller (see `notify::Notifier`).
-    pub notifier: crate::notify::Notifier,
+    /// Shows and closes them, off the poller (see `notifier::Notifier`).
+    pub notifier: crate::notifier::Notifier,
 }
 
 /// Notification server ids of the notifications showing.
@@ -109,7 +109,7 @@ impl Tapprove {
             opened_at: Mutex::new(None),
             quitting: AtomicBool::new(false),
             shown: Mutex::new(ShownNotes::default()),
-            notifier: crate::notify::Notifier::default(),
+            notifier: crate::notifier::Notifier::default(),
         }
     }
 
