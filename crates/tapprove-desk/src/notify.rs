@@ -260,41 +260,46 @@ pub fn show(shell: &Arc<dyn Shell>, state: &Arc<Tapprove>, note: Note) {
 
 /// Says that quitting left signed decisions unsent.
 pub fn outbox_left(left: usize) {
-    let _ = notify_rust::Notification::new()
-        .appname("Tapprove")
-        .summary(&format!("{left} signed decision(s) not delivered yet"))
-        .body("They are saved and are sent when Tapprove (or any tapprove command) next runs.")
-        .show();
+    tell(
+        &format!("{left} signed decision(s) not delivered yet"),
+        "They are saved and are sent when Tapprove (or any tapprove command) next runs.",
+    );
 }
 
 /// A signed update was installed; it takes effect at the next start.
 pub fn updated(version: &str) {
-    let _ = notify_rust::Notification::new()
-        .appname("Tapprove")
-        .summary(&format!(
+    tell(
+        &format!(
             "Tapprove {} is installed",
             crate::text::escape_markup(&crate::text::one_line(version, 40))
-        ))
-        .body("It takes effect when Tapprove next starts (Quit from the tray, then open it).")
-        .show();
+        ),
+        "It takes effect when Tapprove next starts (Quit from the tray, then open it).",
+    );
 }
 
 /// The window binary on disk speaks another version than this agent (an
 /// update was installed while Tapprove ran).
 pub fn restart_needed() {
-    let _ = notify_rust::Notification::new()
-        .appname("Tapprove")
-        .summary("Restart Tapprove to open its window")
-        .body("Tapprove was updated while it ran: choose Quit Tapprove in the tray, then start it again.")
-        .show();
+    tell(
+        "Restart Tapprove to open its window",
+        "Tapprove was updated while it ran: choose Quit Tapprove in the tray, then start it again.",
+    );
 }
 
 /// A link the app was asked to open and cannot (the window shows the inbox).
 pub fn bad_link(message: &str) {
+    tell(
+        "This link cannot be opened",
+        &crate::text::escape_markup(&crate::text::one_line(message, 200)),
+    );
+}
+
+/// A notification with no actions: Tapprove telling the person something.
+fn tell(summary: &str, body: &str) {
     let _ = notify_rust::Notification::new()
         .appname("Tapprove")
-        .summary("This link cannot be opened")
-        .body(&crate::text::escape_markup(&crate::text::one_line(message, 200)))
+        .summary(summary)
+        .body(body)
         .show();
 }
 

@@ -109,10 +109,10 @@ pub async fn run(shell: Arc<dyn Shell>, state: Arc<Tapprove>) {
             // Shown on the notifier's thread: the next poll does not wait
             // for the notification server.
             for note in crate::notify::notes(&new, &today) {
-                let (shell, shown) = (shell.clone(), state.clone());
+                let (job_shell, job_state) = (shell.clone(), state.clone());
                 state
                     .notifier
-                    .run(move || crate::notify::show(&shell, &shown, note));
+                    .run(move || crate::notify::show(&job_shell, &job_state, note));
             }
         }
         if failed {
