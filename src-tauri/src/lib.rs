@@ -1,7 +1,7 @@
 //! Tapprove's window: the Tauri shell around the web front end. What the
 //! app does is in `tapprove-desk`; this crate shows it.
 //!
-//! `tapprove-window` runs in one of three ways:
+//! `tapprove-window` runs in one of four ways:
 //! - `--window ROUTE --wire N` (Linux): started by the tray agent (`tapprove-app`)
 //!   when the window is asked for; it relays the page's commands to the
 //!   agent (`relay`) and ends when its window closes;
