@@ -2,9 +2,11 @@
 //! app does is in `tapprove-desk`; this crate shows it.
 //!
 //! `tapprove-window` runs in one of four ways:
-//! - `--window ROUTE --wire N` (Linux): started by the tray agent (`tapprove-app`)
-//!   when the window is asked for; it relays the page's commands to the
-//!   agent (`relay`) and ends when its window closes;
+//! - `--window ROUTE --wire N [--hidden]` (Linux): started by the tray agent
+//!   (`tapprove-app`) when the window is asked for, or hidden when it may
+//!   be asked for soon (the tray menu is opening); it relays the page's
+//!   commands to the agent (`relay`) and ends when its window closes or
+//!   the agent closes its input;
 //! - `--check-updates`: started by the agent now and then; checks, verifies
 //!   and installs a signed update (`updates`), then exits;
 //! - anything else on Linux: becomes the agent (`tapprove-app`, which
@@ -40,6 +42,7 @@ pub fn run() {
                 .position(|a| a == "--wire")
                 .and_then(|at| args.get(at + 1))
                 .map(String::as_str),
+            args.iter().any(|a| a == "--hidden"),
         ),
         Some("--check-updates") => std::process::exit(updates::check_once()),
         #[cfg(all(unix, not(target_os = "macos")))]

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tapprove_desk::COMMANDS;
 use tapprove_desk::wire::{Down, MAX_LINE, Up, line};
 use tauri::ipc::{Invoke, InvokeResolver};
-use tauri::{AppHandle, Emitter, RunEvent, Runtime};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
 use zeroize::Zeroizing;
 
 use crate::trace::trace;
@@ -47,6 +47,7 @@ fn relay<R: Runtime>(
         }
         let id = next.fetch_add(1, Ordering::Relaxed);
         trace(&format!("call {id} `{command}`"));
+        crate::window::page_called(invoke.message.webview().app_handle());
         let args = crate::shell::arguments(invoke.message.payload());
         lock(&waiting).insert(id, invoke.resolver);
         // (A call may carry a PIN: the copy is wiped once written.)
@@ -132,8 +133,9 @@ fn take_pipes() -> std::io::Result<(File, File)> {
 }
 
 /// Runs the window at `route` until it is closed. `wire` is the version
-/// of the agent's messages (`--wire N`).
-pub fn run(route: &str, wire: Option<&str>) {
+/// of the agent's messages (`--wire N`). A `hidden` window (`--hidden`)
+/// loads its page without showing it, until the agent says where to open.
+pub fn run(route: &str, wire: Option<&str>, hidden: bool) {
     crate::trace::start();
     if wire != Some(tapprove_desk::wire::VERSION.to_string().as_str()) {
         eprintln!(
@@ -162,7 +164,11 @@ pub fn run(route: &str, wire: Option<&str>) {
         .setup(move |app| {
             trace("set up");
             let handle = app.handle().clone();
-            crate::window::open(&handle, &route);
+            if hidden {
+                crate::window::prepare(&handle, &route);
+            } else {
+                crate::window::open(&handle, &route);
+            }
             trace("window asked for");
             let _ = std::thread::Builder::new()
                 .name("agent".into())

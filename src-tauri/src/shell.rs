@@ -91,6 +91,7 @@ pub fn commands<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'sta
             return false;
         }
         let app = invoke.message.webview().app_handle().clone();
+        crate::window::page_called(&app);
         let resolver = invoke.resolver;
         let Some(state) = app.try_state::<Arc<Tapprove>>().map(|s| s.inner().clone()) else {
             resolver.reject(AppError::new(

@@ -34,6 +34,24 @@ describe('App', () => {
     expect(commands(calls, 'ui_ready')).toHaveLength(1);
   });
 
+  it('calls ui_ready again after each "navigate" (each open), once the screen it names is drawn', async () => {
+    const calls = fakeBackend({ overview: overview(), ui_ready: null, history: [], seen: [] });
+    render(App);
+    await waitFor(() => expect(commands(calls, 'ui_ready')).toHaveLength(1));
+
+    await emitEvent('navigate', '/history');
+    await waitFor(() => expect(commands(calls, 'ui_ready')).toHaveLength(2));
+    expect(screen.getByTestId('nav-history').getAttribute('aria-current')).toBe('page');
+
+    // An open at the screen already shown is an open too.
+    await emitEvent('navigate', '/history');
+    await waitFor(() => expect(commands(calls, 'ui_ready')).toHaveLength(3));
+    // Pushed data is no open.
+    await emitEvent('overview', overview());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(commands(calls, 'ui_ready')).toHaveLength(3);
+  });
+
   it('shows the route the "navigate" event names', async () => {
     fakeBackend({ overview: overview(), ui_ready: null, request: detail({ id: 'AbC123xyz0' }) });
     render(App);

@@ -226,6 +226,12 @@ pub fn show(shell: &Arc<dyn Shell>, state: &Arc<Tapprove>, note: Note) {
                         None => shown.groups.push((handle.id(), note.requests.clone())),
                     }
                 }
+                // A click on it opens the window: most come soon after it
+                // is shown, so the window starts now, hidden (it ends
+                // unused after `agent::window::PREPARED_FOR`).
+                if actions {
+                    shell.prepare();
+                }
                 // The server tells which action was taken; the thread
                 // sleeps on D-Bus until then.
                 let _ = std::thread::Builder::new()

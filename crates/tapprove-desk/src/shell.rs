@@ -13,6 +13,10 @@ pub trait Shell: Send + Sync + 'static {
     /// Shows the window at `route` (a checked route: see `route`),
     /// navigating the open one or starting it.
     fn open(&self, route: &str);
+    /// The window may be asked for soon (the tray menu is opening): a
+    /// face whose window takes long to start may start it now, hidden.
+    /// Nothing by default (where the window is part of the process).
+    fn prepare(&self) {}
     /// Shows `overview` in the tray.
     fn tray(&self, overview: &Overview);
     /// Quits: the outbox is sent first (`poller::before_quit`), then the app ends.

@@ -69,6 +69,11 @@ impl Shell for AgentShell {
         self.window.open(route, me, self.state.clone());
     }
 
+    fn prepare(&self) {
+        let me: Weak<dyn Shell> = self.me.clone();
+        self.window.prepare(me, self.state.clone());
+    }
+
     fn tray(&self, overview: &Overview) {
         let signature = format!(
             "{:?}{:?}{}",

@@ -125,6 +125,12 @@ impl ksni::Tray for Item {
             .collect()
     }
 
+    /// The menu is opening: most choices in it open the window, so it
+    /// starts now, hidden (see `agent::window`).
+    fn menu_about_to_show(&mut self) {
+        self.shell.prepare();
+    }
+
     fn watcher_offline(&self, reason: ksni::OfflineReason) -> bool {
         eprintln!("tapprove-app: no tray host for now ({reason:?}); the tray shows when one starts");
         true

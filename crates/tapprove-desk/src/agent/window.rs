@@ -6,11 +6,19 @@
 //! standard output and takes the answers, the events and where to go on
 //! its standard input (see `wire`). It ends when its window closes, or
 //! when its input closes (the agent quit or died).
+//!
+//! Warm start: starting the window takes about 400 ms (WebKit's three
+//! processes load their libraries; docs/app.md). When the window may be
+//! asked for soon (the tray menu is opening, or a notification that opens
+//! it was shown), [`Host::prepare`] starts it hidden; its page loads and
+//! renders meanwhile, and the open that follows only shows it. A prepared
+//! window nobody opened ends [`PREPARED_FOR`] after the last hint, so the
+//! idle agent holds no WebKit.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -21,12 +29,20 @@ use crate::shell::Shell;
 use crate::state::Tapprove;
 use crate::wire::{Down, MAX_LINE, Up, line};
 
-/// The running window process: where to write to it, and which start of
-/// it this is.
+/// How long a prepared window waits, hidden, for the open it was started
+/// for (counted from the last hint).
+pub const PREPARED_FOR: Duration = Duration::from_secs(20);
+
+/// The running window process: where to write to it, which start of it
+/// this is, and, while it has never been shown, the last hint it was kept
+/// for.
 #[derive(Debug)]
 struct Running {
     to: mpsc::UnboundedSender<Down>,
     generation: u64,
+    hidden_since_hint: Option<Instant>,
+    /// Closes its input, which ends it.
+    end: Arc<tokio::sync::Notify>,
 }
 
 /// Starts, speaks to and forgets the window process.
@@ -36,6 +52,7 @@ pub struct Host {
     started: std::sync::atomic::AtomicU64,
     program: PathBuf,
     runtime: tokio::runtime::Handle,
+    prepared_for: Duration,
 }
 
 impl Host {
@@ -46,6 +63,7 @@ impl Host {
             started: std::sync::atomic::AtomicU64::new(0),
             program,
             runtime,
+            prepared_for: PREPARED_FOR,
         }
     }
 
@@ -60,23 +78,87 @@ impl Host {
         }
     }
 
-    /// Shows the window at `route`: the running one goes there, or a new
-    /// one starts there. `shell` and `state` answer its commands.
+    /// Shows the window at `route`: the running one (shown or prepared)
+    /// goes there, or a new one starts there. `shell` and `state` answer
+    /// its commands.
     pub fn open(self: &Arc<Self>, route: &str, shell: Weak<dyn Shell>, state: Arc<Tapprove>) {
         let route = crate::route::checked(route);
         *state.opened_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
         let mut running = self.running();
-        if let Some(window) = running.as_ref()
+        if let Some(window) = running.as_mut()
             && window.to.send(Down::Open { route: route.clone() }).is_ok()
         {
+            window.hidden_since_hint = None;
             return;
         }
+        self.start(&mut running, &route, false, shell, state);
+    }
+
+    /// The window may be asked for soon: starts it hidden at the inbox,
+    /// unless one runs (a prepared one is kept [`PREPARED_FOR`] longer).
+    pub fn prepare(self: &Arc<Self>, shell: Weak<dyn Shell>, state: Arc<Tapprove>) {
+        let prepared_for = self.prepared_for;
+        let mut running = self.running();
+        if let Some(window) = running.as_mut() {
+            if window.hidden_since_hint.is_some() {
+                window.hidden_since_hint = Some(Instant::now());
+            }
+            return;
+        }
+        let Some(generation) = self.start(&mut running, "/inbox", true, shell, state) else {
+            return;
+        };
+        drop(running);
+        // Ends it if no open came within PREPARED_FOR of the last hint.
+        let host = Arc::downgrade(self);
+        self.runtime.spawn(async move {
+            let mut wait = prepared_for;
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(host) = host.upgrade() else { return };
+                let mut running = host.running();
+                let Some(hint) = running
+                    .as_ref()
+                    .filter(|r| r.generation == generation)
+                    .and_then(|r| r.hidden_since_hint)
+                else {
+                    return; // shown, ended, or replaced
+                };
+                let waited = hint.elapsed();
+                if waited < prepared_for {
+                    wait = prepared_for - waited;
+                    continue;
+                }
+                // Forgotten at once, so an open from now on starts a new one.
+                if let Some(window) = running.take() {
+                    window.end.notify_one();
+                }
+                return;
+            }
+        });
+    }
+
+    /// Starts the window process at `route` (hidden: `--hidden`) and makes
+    /// it the running one; its generation, or `None` if it could not start.
+    fn start(
+        self: &Arc<Self>,
+        running: &mut Option<Running>,
+        route: &str,
+        hidden: bool,
+        shell: Weak<dyn Shell>,
+        state: Arc<Tapprove>,
+    ) -> Option<u64> {
         let _guard = self.runtime.enter();
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .arg("--window")
-            .arg(&route)
+            .arg(route)
             .arg("--wire")
-            .arg(crate::wire::VERSION.to_string())
+            .arg(crate::wire::VERSION.to_string());
+        if hidden {
+            command.arg("--hidden");
+        }
+        let child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -89,22 +171,30 @@ impl Host {
                     "tapprove-app: cannot start the window ({}): {e}; reinstall Tapprove",
                     self.program.display()
                 );
-                return;
+                return None;
             }
         };
         let (Some(mut input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
-            return;
+            return None;
         };
         let (to, mut outgoing) = mpsc::unbounded_channel::<Down>();
         let generation = self.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let end = Arc::new(tokio::sync::Notify::new());
         *running = Some(Running {
             to: to.clone(),
             generation,
+            hidden_since_hint: hidden.then(Instant::now),
+            end: end.clone(),
         });
-        drop(running);
-        // Writes what the agent says, in order.
+        // Writes what the agent says, in order, until told to end it
+        // (closing its input ends it).
         self.runtime.spawn(async move {
-            while let Some(message) = outgoing.recv().await {
+            loop {
+                let message = tokio::select! {
+                    message = outgoing.recv() => message,
+                    () = end.notified() => None,
+                };
+                let Some(message) = message else { break };
                 if input.write_all(line(&message).as_bytes()).await.is_err() || input.flush().await.is_err() {
                     break;
                 }
@@ -158,6 +248,7 @@ impl Host {
                 crate::notify::restart_needed();
             }
         });
+        Some(generation)
     }
 }
 
@@ -259,6 +350,161 @@ for _ in range(4):
     out.write(sys.stdin.readline())
     out.flush()
 "#;
+
+    /// A stand-in that only records: its arguments, every line the agent
+    /// sends, and "EOF" when its input closes (which ends a real window).
+    const RECORDER: &str = r#"#!/usr/bin/env python3
+import json, sys
+out = open(sys.argv[0] + ".out", "a")
+out.write(json.dumps(sys.argv[1:]) + "\n")
+out.flush()
+for line in sys.stdin:
+    out.write(line)
+    out.flush()
+out.write("EOF\n")
+out.flush()
+"#;
+
+    struct Recorded {
+        _dir: tempfile::TempDir,
+        out: PathBuf,
+        host: Arc<Host>,
+        shell: Arc<dyn Shell>,
+        state: Arc<Tapprove>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    impl Recorded {
+        fn new(prepared_for: Duration) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let program = dir.path().join("tapprove-window");
+            std::fs::write(&program, RECORDER).unwrap();
+            std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let state = Arc::new(Tapprove::with_config(
+                dir.path().join("config.toml"),
+                dir.path().to_path_buf(),
+                Err(crate::error::AppError::new(
+                    crate::error::ErrorCode::NotConfigured,
+                    "no settings",
+                )),
+            ));
+            let mut host = Host::new(program.clone(), runtime.handle().clone());
+            host.prepared_for = prepared_for;
+            Self {
+                out: program.with_extension("out"),
+                host: Arc::new(host),
+                shell: Arc::new(Recording),
+                state,
+                _dir: dir,
+                _runtime: runtime,
+            }
+        }
+
+        fn prepare(&self) {
+            self.host.prepare(Arc::downgrade(&self.shell), self.state.clone());
+        }
+
+        fn open(&self, route: &str) {
+            self.host
+                .open(route, Arc::downgrade(&self.shell), self.state.clone());
+        }
+
+        /// The recorded lines, once `done` holds for them (20 s at most).
+        fn until(&self, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+                let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                if done(&lines) {
+                    return lines;
+                }
+                assert!(Instant::now() < deadline, "{what}: {lines:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn started(lines: &[String]) -> Vec<&String> {
+        lines.iter().filter(|l| l.starts_with('[')).collect()
+    }
+
+    #[test]
+    fn a_prepared_window_starts_hidden_and_the_open_that_follows_only_shows_it() {
+        let recorded = Recorded::new(Duration::from_millis(300));
+        recorded.prepare();
+        recorded.until("not started hidden", |l| !l.is_empty());
+        // Another hint while it waits starts nothing more.
+        recorded.prepare();
+        recorded.open("/request/AbC123");
+        let lines = recorded.until("not told where to go", |l| l.len() >= 2);
+        assert_eq!(
+            lines[0],
+            format!(
+                r#"["--window", "/inbox", "--wire", "{}", "--hidden"]"#,
+                crate::wire::VERSION
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<Down>(&lines[1]).unwrap(),
+            Down::Open {
+                route: "/request/AbC123".into()
+            }
+        );
+        // Shown, it is no longer ended for want of an open.
+        std::thread::sleep(Duration::from_millis(900));
+        let lines = recorded.until("", |_| true);
+        assert_eq!(started(&lines).len(), 1, "{lines:?}");
+        assert!(
+            !lines.contains(&"EOF".to_owned()),
+            "a shown window was ended: {lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_prepared_window_nobody_opens_ends_and_a_later_open_starts_a_new_one() {
+        let recorded = Recorded::new(Duration::from_millis(300));
+        recorded.prepare();
+        let lines = recorded.until("its input was not closed", |l| {
+            l.last().is_some_and(|l| l == "EOF")
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        recorded.open("/history");
+        let lines = recorded.until("no new window was started", |l| started(l).len() == 2);
+        assert_eq!(
+            started(&lines)[1],
+            &format!(
+                r#"["--window", "/history", "--wire", "{}"]"#,
+                crate::wire::VERSION
+            )
+        );
+    }
+
+    #[test]
+    fn each_hint_keeps_a_prepared_window_longer() {
+        let recorded = Recorded::new(Duration::from_millis(600));
+        recorded.prepare();
+        recorded.until("not started", |l| !l.is_empty());
+        let started_at = Instant::now();
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(250));
+            recorded.prepare();
+        }
+        recorded.until("its input was not closed", |l| {
+            l.last().is_some_and(|l| l == "EOF")
+        });
+        // The last hint came about 1 s after the start, so it ended about
+        // 0.6 s after that, not 0.6 s after the start.
+        assert!(
+            started_at.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            started_at.elapsed()
+        );
+    }
 
     #[test]
     fn the_window_process_is_answered_and_told_where_to_go() {
