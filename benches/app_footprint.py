@@ -191,7 +191,10 @@ def close_window(title="Tapprove"):
         raise SystemExit("the window to close was not found")
     event = protocol.event.ClientMessage(window=window, client_type=wm_protocols, data=(32, [wm_delete, X.CurrentTime, 0, 0, 0]))
     window.send_event(event)
-    d.flush()
+    # A round trip, so the server has taken the event before the connection
+    # closes (closing after a flush alone sometimes lost it).
+    d.sync()
+    d.close()
 
 
 def wait_for(predicate, timeout, what):

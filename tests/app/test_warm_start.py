@@ -143,7 +143,9 @@ def close_window(title="Tapprove"):
         assert window is not None, "no window to close"
         window.send_event(protocol.event.ClientMessage(
             window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
-        d.flush()
+        # A round trip: the server has taken the event before the
+        # connection closes (a flush alone sometimes lost it).
+        d.sync()
     finally:
         d.close()
 
