@@ -96,14 +96,18 @@ pub fn open_near<R: Runtime>(app: &AppHandle<R>, route: &str, anchor: Option<(f6
     let handle = app.clone();
     let _ = app.run_on_main_thread(move || {
         if let Some(window) = handle.get_webview_window(MAIN) {
+            // First where to go, so the page does not show the old screen
+            // for a frame. An approval route still starts nothing unseen:
+            // the page's commands are taken on this (main) thread, after
+            // the window is shown below. The page answers a "navigate"
+            // with `ui_ready` once drawn.
+            navigate(&handle, route);
             if let Some(anchor) = anchor {
                 place_near(&window, anchor);
             }
             let _ = window.show();
             let _ = window.unminimize();
             let _ = window.set_focus();
-            // (The page answers a "navigate" with `ui_ready` once drawn.)
-            navigate(&handle, route);
             return;
         }
         build(&handle, &route, true, anchor);

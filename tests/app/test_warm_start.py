@@ -191,6 +191,7 @@ def test_the_menu_opening_starts_the_window_hidden_and_a_quick_choice_lands_on_i
         # Chosen at once, while the hidden page is still loading: the
         # window must still land on the request, not on the inbox.
         conn.send_and_get_reply(new_method_call(menu, "Event", "isvu", (entry, "clicked", ("i", 0), 0)))
+        assert page_calls(agent.text()[len(before):], "overview") == 0, "the page had loaded before the choice"
     finally:
         conn.close()
     wait(lambda: "window interactive" in agent.text()[len(before):], 30, "the choice did not make the window interactive")

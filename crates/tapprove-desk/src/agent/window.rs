@@ -53,6 +53,10 @@ pub struct Host {
     program: PathBuf,
     runtime: tokio::runtime::Handle,
     prepared_for: Duration,
+    /// Set when a window could not start or ran into another wire version
+    /// (an update installed under the running agent): no more starts
+    /// ahead, which would fail the same way unasked; an open still tries.
+    cold_only: std::sync::atomic::AtomicBool,
 }
 
 impl Host {
@@ -64,6 +68,7 @@ impl Host {
             program,
             runtime,
             prepared_for: PREPARED_FOR,
+            cold_only: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -105,6 +110,16 @@ impl Host {
             }
             return;
         }
+        if self.cold_only.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        // Nobody asked for this window yet: what an earlier open left
+        // there is no open of this one.
+        state
+            .opened_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let Some(generation) = self.start(&mut running, "/inbox", true, shell, state) else {
             return;
         };
@@ -171,6 +186,7 @@ impl Host {
                     "tapprove-app: cannot start the window ({}): {e}; reinstall Tapprove",
                     self.program.display()
                 );
+                self.cold_only.store(true, std::sync::atomic::Ordering::SeqCst);
                 return None;
             }
         };
@@ -204,6 +220,7 @@ impl Host {
         // person while the page still asks for other things, and a PIN
         // comes in as a call of its own).
         let host = Arc::downgrade(self);
+        let mismatch = Arc::downgrade(self);
         let runtime = self.runtime.clone();
         // Forgets this window (a later open starts a new one), unless a
         // newer one already took its place.
@@ -245,7 +262,14 @@ impl Host {
             let status = child.wait().await;
             forget();
             if status.is_ok_and(|s| s.code() == Some(crate::wire::VERSION_MISMATCH)) {
-                crate::notify::restart_needed();
+                if let Some(host) = mismatch.upgrade() {
+                    host.cold_only.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                // Said when someone opened it; a window started ahead
+                // fails unseen (the next open says it).
+                if !hidden {
+                    crate::notify::restart_needed();
+                }
             }
         });
         Some(generation)
@@ -375,10 +399,10 @@ out.flush()
     }
 
     impl Recorded {
-        fn new(prepared_for: Duration) -> Self {
+        fn new(window: &str, prepared_for: Duration) -> Self {
             let dir = tempfile::tempdir().unwrap();
             let program = dir.path().join("tapprove-window");
-            std::fs::write(&program, RECORDER).unwrap();
+            std::fs::write(&program, window).unwrap();
             std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -435,9 +459,8 @@ out.flush()
 
     #[test]
     fn a_prepared_window_starts_hidden_and_the_open_that_follows_only_shows_it() {
-        let recorded = Recorded::new(Duration::from_millis(300));
+        let recorded = Recorded::new(RECORDER, Duration::from_secs(2));
         recorded.prepare();
-        recorded.until("not started hidden", |l| !l.is_empty());
         // Another hint while it waits starts nothing more.
         recorded.prepare();
         recorded.open("/request/AbC123");
@@ -456,7 +479,7 @@ out.flush()
             }
         );
         // Shown, it is no longer ended for want of an open.
-        std::thread::sleep(Duration::from_millis(900));
+        std::thread::sleep(Duration::from_millis(2600));
         let lines = recorded.until("", |_| true);
         assert_eq!(started(&lines).len(), 1, "{lines:?}");
         assert!(
@@ -467,7 +490,7 @@ out.flush()
 
     #[test]
     fn a_prepared_window_nobody_opens_ends_and_a_later_open_starts_a_new_one() {
-        let recorded = Recorded::new(Duration::from_millis(300));
+        let recorded = Recorded::new(RECORDER, Duration::from_millis(300));
         recorded.prepare();
         let lines = recorded.until("its input was not closed", |l| {
             l.last().is_some_and(|l| l == "EOF")
@@ -486,24 +509,60 @@ out.flush()
 
     #[test]
     fn each_hint_keeps_a_prepared_window_longer() {
-        let recorded = Recorded::new(Duration::from_millis(600));
-        recorded.prepare();
-        recorded.until("not started", |l| !l.is_empty());
+        let recorded = Recorded::new(RECORDER, Duration::from_millis(600));
         let started_at = Instant::now();
+        recorded.prepare();
         for _ in 0..4 {
             std::thread::sleep(Duration::from_millis(250));
             recorded.prepare();
         }
-        recorded.until("its input was not closed", |l| {
+        let lines = recorded.until("its input was not closed", |l| {
             l.last().is_some_and(|l| l == "EOF")
         });
-        // The last hint came about 1 s after the start, so it ended about
-        // 0.6 s after that, not 0.6 s after the start.
+        assert_eq!(started(&lines).len(), 1, "{lines:?}");
+        // The last hint came about 1 s after the first, so it ended about
+        // 0.6 s after that, not 0.6 s after the first.
         assert!(
             started_at.elapsed() >= Duration::from_millis(1500),
             "{:?}",
             started_at.elapsed()
         );
+    }
+
+    /// A window binary of another wire version (an update installed
+    /// under the running agent): it says so by its exit code.
+    const NEWER: &str = r#"#!/usr/bin/env python3
+import json, sys
+out = open(sys.argv[0] + ".out", "a")
+out.write(json.dumps(sys.argv[1:]) + "\n")
+out.flush()
+sys.exit(4)
+"#;
+
+    #[test]
+    fn after_a_window_of_another_version_no_more_are_started_ahead_but_an_open_still_tries() {
+        assert_eq!(crate::wire::VERSION_MISMATCH, 4);
+        let recorded = Recorded::new(NEWER, Duration::from_secs(20));
+        recorded.prepare();
+        recorded.until("not started", |l| started(l).len() == 1);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !recorded.host.cold_only.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the mismatch was not noticed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Forgotten once it exited: the hints start nothing.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while recorded.host.running().is_some() {
+            assert!(Instant::now() < deadline, "the ended window was not forgotten");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        recorded.prepare();
+        recorded.prepare();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(started(&recorded.until("", |_| true)).len(), 1);
+        recorded.open("/inbox");
+        let lines = recorded.until("an open did not try", |l| started(l).len() == 2);
+        assert!(!lines[1].contains("--hidden"), "{lines:?}");
     }
 
     #[test]
