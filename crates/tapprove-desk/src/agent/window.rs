@@ -76,9 +76,14 @@ impl Host {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends `message` to the window, if one runs.
+    /// Sends `message` to the window, if one runs. A window started ahead
+    /// and not yet shown takes no events: its page asks for the overview
+    /// as it loads and is sent a fresh one when opened, and in a burst of
+    /// requests the pushes would keep it busy for nobody.
     pub fn send(&self, message: Down) {
-        if let Some(running) = self.running().as_ref() {
+        if let Some(running) = self.running().as_ref()
+            && !(running.hidden_since_hint.is_some() && matches!(message, Down::Event { .. }))
+        {
             let _ = running.to.send(message);
         }
     }
@@ -90,11 +95,18 @@ impl Host {
         let route = crate::route::checked(route);
         *state.opened_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
         let mut running = self.running();
-        if let Some(window) = running.as_mut()
-            && window.to.send(Down::Open { route: route.clone() }).is_ok()
-        {
-            window.hidden_since_hint = None;
-            return;
+        if let Some(window) = running.as_mut() {
+            if window.hidden_since_hint.is_some() {
+                let overview = state.overview(state.clock.now());
+                let _ = window.to.send(Down::Event {
+                    name: "overview".into(),
+                    payload: serde_json::to_value(&overview).unwrap_or(serde_json::Value::Null),
+                });
+            }
+            if window.to.send(Down::Open { route: route.clone() }).is_ok() {
+                window.hidden_since_hint = None;
+                return;
+            }
         }
         self.start(&mut running, &route, false, shell, state);
     }
@@ -460,11 +472,18 @@ out.flush()
     #[test]
     fn a_prepared_window_starts_hidden_and_the_open_that_follows_only_shows_it() {
         let recorded = Recorded::new(RECORDER, Duration::from_secs(2));
+        let pushed = |label: &str| Down::Event {
+            name: "pushed".into(),
+            payload: serde_json::json!(label),
+        };
         recorded.prepare();
-        // Another hint while it waits starts nothing more.
+        // Another hint while it waits starts nothing more; pushed events
+        // do not reach it while nobody sees it.
         recorded.prepare();
+        recorded.host.send(pushed("while hidden"));
         recorded.open("/request/AbC123");
-        let lines = recorded.until("not told where to go", |l| l.len() >= 2);
+        recorded.host.send(pushed("once shown"));
+        let lines = recorded.until("not told where to go", |l| l.len() >= 4);
         assert_eq!(
             lines[0],
             format!(
@@ -472,11 +491,23 @@ out.flush()
                 crate::wire::VERSION
             )
         );
+        // On the open: a fresh overview, where to go, then events again.
+        match serde_json::from_str::<Down>(&lines[1]).unwrap() {
+            Down::Event { name, payload } => {
+                assert_eq!(name, "overview");
+                assert_eq!(payload["session"]["health"], "not_configured", "{payload}");
+            }
+            other => panic!("not the overview first: {other:?}"),
+        }
         assert_eq!(
-            serde_json::from_str::<Down>(&lines[1]).unwrap(),
+            serde_json::from_str::<Down>(&lines[2]).unwrap(),
             Down::Open {
                 route: "/request/AbC123".into()
             }
+        );
+        assert_eq!(
+            serde_json::from_str::<Down>(&lines[3]).unwrap(),
+            pushed("once shown")
         );
         // Shown, it is no longer ended for want of an open.
         std::thread::sleep(Duration::from_millis(2600));
