@@ -12,6 +12,8 @@ use std::sync::{Mutex, PoisonError};
 #[derive(Debug, Default)]
 pub struct Notifier {
     jobs: Mutex<Option<Sender<Job>>>,
+    /// Jobs queued or running.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -21,7 +23,12 @@ impl Notifier {
     /// job (again if it ever ended) and ends with the notifier.
     pub fn run(&self, job: impl FnOnce() + Send + 'static) {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut job: Job = Box::new(job);
+        let waiting = self.waiting.clone();
+        waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut job: Job = Box::new(move || {
+            job();
+            waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        });
         if let Some(queue) = jobs.as_ref() {
             match queue.send(job) {
                 Ok(()) => return,
@@ -42,8 +49,16 @@ impl Notifier {
                 let _ = queue.send(job);
                 *jobs = Some(queue);
             }
-            Err(e) => eprintln!("tapprove-app: cannot start the notifications' thread: {e}"),
+            Err(e) => {
+                self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("tapprove-app: cannot start the notifications' thread: {e}");
+            }
         }
+    }
+
+    /// Jobs queued or running (the one asking included, from a job).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -75,9 +90,20 @@ mod tests {
             finished.try_recv().is_err(),
             "the second job ran before the first"
         );
+        // Both wait (one runs): a job knows whether another comes after it.
+        assert_eq!(notifier.waiting(), 2);
         release.send(()).unwrap();
         let timeout = std::time::Duration::from_secs(5);
         assert_eq!(finished.recv_timeout(timeout).unwrap(), "first");
         assert_eq!(finished.recv_timeout(timeout).unwrap(), "second");
+        let deadline = std::time::Instant::now() + timeout;
+        while notifier.waiting() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still waiting",
+                notifier.waiting()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

@@ -228,8 +228,10 @@ pub fn show(shell: &Arc<dyn Shell>, state: &Arc<Tapprove>, note: Note) {
                 }
                 // A click on it opens the window: most come soon after it
                 // is shown, so the window starts now, hidden (it ends
-                // unused after `agent::window::PREPARED_FOR`).
-                if actions {
+                // unused after `agent::window::PREPARED_FOR`). In a burst,
+                // only with its last notification: the burst is drawn
+                // for minutes, and the window would wait all along.
+                if actions && state.notifier.waiting() <= 1 {
                     shell.prepare();
                 }
                 // The server tells which action was taken; the thread

@@ -43,7 +43,15 @@ struct Running {
     hidden_since_hint: Option<Instant>,
     /// Closes its input, which ends it.
     end: Arc<tokio::sync::Notify>,
+    started: Instant,
+    /// Whether its page has called anything yet (it has loaded).
+    called: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// A window started ahead whose page has called nothing this long after
+/// it started is not trusted to show: an open ends it and starts a new one
+/// (once seen under heavy load: the page loaded and never ran).
+const LOADS_WITHIN: Duration = Duration::from_secs(10);
 
 /// Starts, speaks to and forgets the window process.
 #[derive(Debug)]
@@ -53,6 +61,7 @@ pub struct Host {
     program: PathBuf,
     runtime: tokio::runtime::Handle,
     prepared_for: Duration,
+    loads_within: Duration,
     /// Set when a window could not start or ran into another wire version
     /// (an update installed under the running agent): no more starts
     /// ahead, which would fail the same way unasked; an open still tries.
@@ -68,6 +77,7 @@ impl Host {
             program,
             runtime,
             prepared_for: PREPARED_FOR,
+            loads_within: LOADS_WITHIN,
             cold_only: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -95,6 +105,15 @@ impl Host {
         let route = crate::route::checked(route);
         *state.opened_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
         let mut running = self.running();
+        if running.as_ref().is_some_and(|w| {
+            w.hidden_since_hint.is_some()
+                && !w.called.load(std::sync::atomic::Ordering::SeqCst)
+                && w.started.elapsed() >= self.loads_within
+        }) && let Some(stuck) = running.take()
+        {
+            eprintln!("tapprove-app: the window started ahead never loaded; starting a new one");
+            stuck.end.notify_one();
+        }
         if let Some(window) = running.as_mut() {
             if window.hidden_since_hint.is_some() {
                 let overview = state.overview(state.clock.now());
@@ -116,6 +135,15 @@ impl Host {
     pub fn prepare(self: &Arc<Self>, shell: Weak<dyn Shell>, state: Arc<Tapprove>) {
         let prepared_for = self.prepared_for;
         let mut running = self.running();
+        if running.as_ref().is_some_and(|w| {
+            w.hidden_since_hint.is_some()
+                && !w.called.load(std::sync::atomic::Ordering::SeqCst)
+                && w.started.elapsed() >= self.loads_within
+        }) && let Some(stuck) = running.take()
+        {
+            eprintln!("tapprove-app: the window started ahead never loaded; starting a new one");
+            stuck.end.notify_one();
+        }
         if let Some(window) = running.as_mut() {
             if window.hidden_since_hint.is_some() {
                 window.hidden_since_hint = Some(Instant::now());
@@ -208,11 +236,14 @@ impl Host {
         let (to, mut outgoing) = mpsc::unbounded_channel::<Down>();
         let generation = self.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let end = Arc::new(tokio::sync::Notify::new());
+        let called = Arc::new(std::sync::atomic::AtomicBool::new(false));
         *running = Some(Running {
             to: to.clone(),
             generation,
             hidden_since_hint: hidden.then(Instant::now),
             end: end.clone(),
+            started: Instant::now(),
+            called: called.clone(),
         });
         // Writes what the agent says, in order, until told to end it
         // (closing its input ends it).
@@ -253,6 +284,7 @@ impl Host {
                 match read_line(&mut lines, &mut buffer).await {
                     Ok(true) => match serde_json::from_slice::<Up>(&buffer) {
                         Ok(Up::Call { id, command, args }) => {
+                            called.store(true, std::sync::atomic::Ordering::SeqCst);
                             call(&runtime, id, command, args, &to, &shell, &state)
                         }
                         Ok(Up::Closing) => forget(),
@@ -557,6 +589,27 @@ out.flush()
             started_at.elapsed() >= Duration::from_millis(1500),
             "{:?}",
             started_at.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_window_started_ahead_whose_page_never_loaded_is_replaced_on_open() {
+        // The recorder never calls anything: a page that did not load.
+        let mut recorded = Recorded::new(RECORDER, Duration::from_secs(20));
+        Arc::get_mut(&mut recorded.host).unwrap().loads_within = Duration::from_millis(300);
+        recorded.prepare();
+        recorded.until("not started", |l| started(l).len() == 1);
+        std::thread::sleep(Duration::from_millis(400));
+        recorded.open("/history");
+        let lines = recorded.until("not replaced", |l| {
+            started(l).len() == 2 && l.contains(&"EOF".to_owned())
+        });
+        assert_eq!(
+            started(&lines)[1],
+            &format!(
+                r#"["--window", "/history", "--wire", "{}"]"#,
+                crate::wire::VERSION
+            )
         );
     }
 
