@@ -34,7 +34,7 @@ describe('App', () => {
     expect(commands(calls, 'ui_ready')).toHaveLength(1);
   });
 
-  it('calls ui_ready again after each "navigate" (each open), once the screen it names is drawn', async () => {
+  it('calls ui_ready again after each "navigate" (each open), once the screen it names is rendered', async () => {
     const calls = fakeBackend({ overview: overview(), ui_ready: null, history: [], seen: [] });
     render(App);
     await waitFor(() => expect(commands(calls, 'ui_ready')).toHaveLength(1));

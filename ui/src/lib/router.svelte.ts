@@ -56,6 +56,11 @@ class Router {
     this.route = parseRoute(window.location.hash);
   };
 
+  /** Takes the current hash now, without waiting for its hashchange event. */
+  follow(): void {
+    this.#sync();
+  }
+
   /**
    * Shows the route at a hash path in place of the current one: the history
    * entry is replaced, so Back does not come back to the old hash.
