@@ -53,6 +53,8 @@ from pathlib import Path
 import lambda_cold_start
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests/app"))
+import xwindow  # noqa: E402  (shared with the end-to-end suite)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -167,34 +169,8 @@ def tray_registered():
 
 def close_window(title="Tapprove"):
     """Sends WM_DELETE_WINDOW, as a window manager's close button does."""
-    from Xlib import X, display, protocol
-
-    d = display.Display()
-    root = d.screen().root
-    wm_delete = d.intern_atom("WM_DELETE_WINDOW")
-    wm_protocols = d.intern_atom("WM_PROTOCOLS")
-
-    def walk(w):
-        try:
-            if w.get_wm_name() == title:
-                return w
-            for child in w.query_tree().children:
-                found = walk(child)
-                if found:
-                    return found
-        except Exception:
-            return None
-        return None
-
-    window = walk(root)
-    if window is None:
+    if not xwindow.close(title):
         raise SystemExit("the window to close was not found")
-    event = protocol.event.ClientMessage(window=window, client_type=wm_protocols, data=(32, [wm_delete, X.CurrentTime, 0, 0, 0]))
-    window.send_event(event)
-    # A round trip, so the server has taken the event before the connection
-    # closes (closing after a flush alone sometimes lost it).
-    d.sync()
-    d.close()
 
 
 def wait_for(predicate, timeout, what):
@@ -283,7 +259,6 @@ def open_from_menu(log_path, after):
     """What a person does in the tray menu: it opens (the host calls
     AboutToShow, and the agent starts the window hidden), `after` seconds
     later "Open Tapprove" is clicked; returns open to interactive in ms."""
-    sys.path.insert(0, str(ROOT / "tests/app"))
     from jeepney import new_method_call
     from tray import labels, tray_menu
 
@@ -309,7 +284,6 @@ def pending_inbox(args):
     own time from asking the agent for the overview to the inbox rendered
     (its `overview` and `ui_ready` calls, TAPPROVE_TRACE_OPEN)."""
     import concurrent.futures
-    sys.path.insert(0, str(ROOT / "tests/app"))
     from tray import labels, tray_menu, tray_tooltip
 
     count = args.pending

@@ -230,9 +230,8 @@ def stop(process):
         process.wait(timeout=10)
 
 
-def launch(world, name, **extra_env):
-    """Starts the app as bob under tauri-driver; yields the App."""
-    home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
+def bob_env(world, home, **extra_env):
+    """The app's environment as bob in `world`, with `home` as his home."""
     env = dict(os.environ)
     env.update(world.env)
     env.update(
@@ -245,6 +244,24 @@ def launch(world, name, **extra_env):
         XDG_CACHE_HOME=str(home / ".cache"),
     )
     env.update(extra_env)
+    return env
+
+
+def wait_for(condition, timeout, message):
+    """`condition()`'s first true value within `timeout` seconds; else fails with `message`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(message)
+
+
+def launch(world, name, **extra_env):
+    """Starts the app as bob under tauri-driver; yields the App."""
+    home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
+    env = bob_env(world, home, **extra_env)
     port = free_port()
     while (native := free_port()) == port:  # each is freed before the next is asked for
         pass

@@ -15,7 +15,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import CloseCalls, dunstctl, launch, make_world, notification_history, notifications_shown
+from conftest import CloseCalls, dunstctl, launch, make_world, notification_history, notifications_shown, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -74,16 +74,6 @@ def inbox_id(world, who, title, timeout=60):
                 return request["id"]
         time.sleep(1)
     raise AssertionError(f"{title} never reached {who}'s inbox")
-
-
-def wait_for(condition, timeout, message):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(message)
 
 
 def test_a_request_someone_else_decided_closes_its_notification_and_says_who(queue_world, app):

@@ -11,25 +11,15 @@ the X window and the page's calls (TAPPROVE_TRACE_OPEN).
 import os
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from jeepney import new_method_call
 
-from conftest import APP, ARTIFACTS, dunstctl, notifications_shown, stop_app
+import xwindow
+from conftest import APP, ARTIFACTS, bob_env, dunstctl, notifications_shown, stop_app, wait_for
 from tray import labels, tray_menu
-
-
-def wait(condition, timeout, message):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(message)
 
 
 class Agent:
@@ -58,23 +48,12 @@ class Agent:
 @pytest.fixture(scope="module")
 def agent(world):
     home = Path(tempfile.mkdtemp(prefix="tapprove-home-"))
-    env = dict(os.environ)
-    env.update(world.env)
-    env.update(
-        AWS_ACCESS_KEY_ID=world.env["BOB_ACCESS_KEY_ID"],
-        AWS_SECRET_ACCESS_KEY=world.env["BOB_SECRET_ACCESS_KEY"],
-        TAPPROVE_STATE_DIR=world.env["BOB_STATE_DIR"],
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        TAPPROVE_TRACE_OPEN="1",
-    )
+    env = bob_env(world, home, TAPPROVE_TRACE_OPEN="1")
     log = ARTIFACTS / "app-logs" / "warm-start.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen([str(APP), "--background"], env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
-        wait(lambda: menu_entry("Open Tapprove"), 30, "the agent's tray menu did not appear")
+        wait_for(lambda: menu_entry("Open Tapprove"), 30, "the agent's tray menu did not appear")
         yield Agent(process, log, home)
     finally:
         process.terminate()
@@ -98,58 +77,6 @@ def menu_entry(text):
     return conn, menu, found[0]
 
 
-def x_window(title="Tapprove"):
-    """Whether the X window titled `title` is shown (None: there is none;
-    a window never shown may not have one yet)."""
-    from Xlib import X, display
-
-    d = display.Display()
-    try:
-        def walk(w):
-            try:
-                if w.get_wm_name() == title:
-                    return w.get_attributes().map_state == X.IsViewable
-                for child in w.query_tree().children:
-                    found = walk(child)
-                    if found is not None:
-                        return found
-            except Exception:
-                return None
-            return None
-
-        return walk(d.screen().root)
-    finally:
-        d.close()
-
-
-def close_window(title="Tapprove"):
-    """What the window manager's close button sends: WM_DELETE_WINDOW."""
-    from Xlib import X, display, protocol
-
-    d = display.Display()
-    try:
-        delete, protocols = d.intern_atom("WM_DELETE_WINDOW"), d.intern_atom("WM_PROTOCOLS")
-
-        def walk(w):
-            if w.get_wm_name() == title:
-                return w
-            for child in w.query_tree().children:
-                found = walk(child)
-                if found:
-                    return found
-            return None
-
-        window = walk(d.screen().root)
-        assert window is not None, "no window to close"
-        window.send_event(protocol.event.ClientMessage(
-            window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
-        # A round trip: the server has taken the event before the
-        # connection closes (a flush alone sometimes lost it).
-        d.sync()
-    finally:
-        d.close()
-
-
 def page_calls(text, command):
     return text.count(f"`{command}` at ")
 
@@ -158,35 +85,35 @@ def test_a_shown_notification_starts_the_window_hidden_and_its_action_shows_it_a
     dunstctl("close-all")
     title = f"Warm start by notification #{uuid.uuid4().hex[:6]}"
     world.request(title, {"domain": "warm.example.com"})
-    wait(lambda: notifications_shown() >= 1, 60, "no notification was shown")
-    hidden = wait(agent.windows, 20, "no window process was started for the notification")
+    wait_for(lambda: notifications_shown() >= 1, 60, "no notification was shown")
+    hidden = wait_for(agent.windows, 20, "no window process was started for the notification")
     assert len(hidden) == 1 and "--hidden" in hidden[0], hidden
     # The page loads (it asks for the overview), but nothing is shown.
-    wait(lambda: page_calls(agent.text(), "overview") >= 1, 20, "the hidden window's page did not load")
-    assert not x_window(), "the prepared window is on screen before anyone asked for it"
+    wait_for(lambda: page_calls(agent.text(), "overview") >= 1, 20, "the hidden window's page did not load")
+    assert not xwindow.shown(), "the prepared window is on screen before anyone asked for it"
 
     before = agent.text()
     dunstctl("action", "0")
-    wait(lambda: agent.text().count("window interactive") > before.count("window interactive"), 20,
+    wait_for(lambda: agent.text().count("window interactive") > before.count("window interactive"), 20,
          "the notification's action did not make the window interactive")
-    assert x_window() is True, "the window is not shown"
+    assert xwindow.shown() is True, "the window is not shown"
     # The same process, now at the request (its screen asks for it).
     assert agent.windows() == hidden
-    wait(lambda: page_calls(agent.text()[len(before):], "request") >= 1, 10, "the window did not go to the request")
+    wait_for(lambda: page_calls(agent.text()[len(before):], "request") >= 1, 10, "the window did not go to the request")
     dunstctl("close-all")
 
-    close_window()
-    wait(lambda: not agent.windows(), 20, "closing the window did not end its process")
+    assert xwindow.close(), "no window to close"
+    wait_for(lambda: not agent.windows(), 20, "closing the window did not end its process")
 
 
 def test_the_menu_opening_starts_the_window_hidden_and_a_quick_choice_lands_on_its_request(world, agent):
     # The request from the test above is listed; no notification is up.
-    conn, menu, entry = wait(lambda: menu_entry("Warm start by notification"), 30, "the request is not in the menu")
+    conn, menu, entry = wait_for(lambda: menu_entry("Warm start by notification"), 30, "the request is not in the menu")
     try:
         assert not agent.windows(), agent.windows()
         before = agent.text()
         conn.send_and_get_reply(new_method_call(menu, "AboutToShow", "i", (0,)))
-        hidden = wait(agent.windows, 10, "the menu opening did not start the window")
+        hidden = wait_for(agent.windows, 10, "the menu opening did not start the window")
         assert len(hidden) == 1 and "--hidden" in hidden[0], hidden
         # Chosen at once, while the hidden page is still loading: the
         # window must still land on the request, not on the inbox.
@@ -194,9 +121,9 @@ def test_the_menu_opening_starts_the_window_hidden_and_a_quick_choice_lands_on_i
         assert page_calls(agent.text()[len(before):], "overview") == 0, "the page had loaded before the choice"
     finally:
         conn.close()
-    wait(lambda: "window interactive" in agent.text()[len(before):], 30, "the choice did not make the window interactive")
-    wait(lambda: page_calls(agent.text()[len(before):], "request") >= 1, 10, "the window did not land on the request")
+    wait_for(lambda: "window interactive" in agent.text()[len(before):], 30, "the choice did not make the window interactive")
+    wait_for(lambda: page_calls(agent.text()[len(before):], "request") >= 1, 10, "the window did not land on the request")
     assert agent.windows() == hidden, "a second window process was started"
-    assert x_window() is True
-    close_window()
-    wait(lambda: not agent.windows(), 20, "closing the window did not end its process")
+    assert xwindow.shown() is True
+    assert xwindow.close(), "no window to close"
+    wait_for(lambda: not agent.windows(), 20, "closing the window did not end its process")

@@ -651,51 +651,15 @@ sys.exit(4)
 
     #[test]
     fn the_window_process_is_answered_and_told_where_to_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("tapprove-window");
-        std::fs::write(&program, WINDOW).unwrap();
-        std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let state = Arc::new(Tapprove::with_config(
-            dir.path().join("config.toml"),
-            dir.path().to_path_buf(),
-            Err(crate::error::AppError::new(
-                crate::error::ErrorCode::NotConfigured,
-                "no settings",
-            )),
-        ));
-        let shell: Arc<dyn Shell> = Arc::new(Recording);
-        let host = Arc::new(Host::new(program.clone(), runtime.handle().clone()));
+        let recorded = Recorded::new(WINDOW, PREPARED_FOR);
         // A route the agent would never show is replaced by the inbox.
-        host.open("/admin/../../etc", Arc::downgrade(&shell), state.clone());
-        let out = program.with_extension("out");
-        let deadline = Instant::now() + std::time::Duration::from_secs(20);
-        let lines = loop {
-            let text = std::fs::read_to_string(&out).unwrap_or_default();
-            if text.lines().count() >= 4 {
-                break text;
-            }
-            assert!(Instant::now() < deadline, "the window was not answered: {text:?}");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        recorded.open("/admin/../../etc");
+        recorded.until("the window was not answered", |l| l.len() >= 4);
         // Opening it again while it runs sends it there, not a second process.
-        host.open("/history", Arc::downgrade(&shell), state);
-        let deadline = Instant::now() + std::time::Duration::from_secs(20);
-        let lines = loop {
-            let text = std::fs::read_to_string(&out).unwrap_or_default();
-            if text.lines().count() >= 5 {
-                break text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the open window was not told where to go: {lines:?}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        recorded.open("/history");
+        let lines = recorded
+            .until("the open window was not told where to go", |l| l.len() >= 5)
+            .join("\n");
         let mut lines = lines.lines();
         assert_eq!(
             lines.next().unwrap(),
